@@ -1,0 +1,179 @@
+"""Clocks: every timer, timeout, heartbeat and backoff in kubeloop goes through one.
+
+`Clock` is the protocol: wall time (`now`), monotonic seconds, `sleep` and
+`call_later`. `RealClock` reads the event loop. `VirtualClock` makes the
+running asyncio loop itself virtual: it replaces the loop's `time()` and the
+wait of its selector, so that when no task is ready the loop does not wait on
+the wall clock but jumps straight to its next timer. Because it works at the
+loop level, `anyio.sleep`, `anyio.fail_after` and `asyncio.wait_for` are
+virtual too, and a simulation runs as fast as the CPU allows.
+
+The virtual clock has two modes:
+
+* auto (default): whenever every task is idle, time jumps to the next timer;
+* manual: time stands still until `advance(dt)` moves it (timers due on the
+  way fire in order).
+
+Virtual time needs the asyncio backend with the standard selector loop; real
+I/O (sockets, subprocesses) still works, it just does not make time pass.
+
+Neighbours: everything that waits; `engine.workqueue`, `engine.informer` and
+the controllers take a `Clock` at construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["DEFAULT_EPOCH", "Clock", "RealClock", "TimerHandle", "VirtualClock"]
+
+DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+"""Wall time at virtual t=0, fixed so that virtual runs are reproducible."""
+
+
+@runtime_checkable
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Time as kubeloop sees it."""
+
+    def now(self) -> datetime:
+        """Wall-clock time, timezone-aware UTC (creationTimestamp, conditions)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic scale (timeouts, backoff, latency)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run `callback` once after `delay` seconds on the running loop."""
+        ...
+
+
+class RealClock:
+    """The wall clock, through the running event loop."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+
+
+class VirtualClock:
+    """A clock that advances only when the loop is idle (auto) or when told (manual).
+
+    Use it as `with clock.installed():` inside a running loop (or let
+    `Cluster` and the test fixtures do it). Outside `installed()` it reads as
+    frozen time and cannot sleep.
+    """
+
+    def __init__(self, *, auto: bool = True, epoch: datetime = DEFAULT_EPOCH) -> None:
+        self._auto = auto
+        self._epoch = epoch
+        self._offset = 0.0  # virtual seconds since installation
+        self._base = 0.0  # loop time at installation; keeps loop time continuous
+        self._limit = math.inf if auto else 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def auto(self) -> bool:
+        return self._auto
+
+    def now(self) -> datetime:
+        return self._epoch + timedelta(seconds=self._offset)
+
+    def monotonic(self) -> float:
+        return self._offset
+
+    def _loop_time(self) -> float:
+        return self._base + self._offset
+
+    async def sleep(self, seconds: float) -> None:
+        self._require_loop()
+        await asyncio.sleep(max(0.0, seconds))
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        return self._require_loop().call_later(max(0.0, delay), callback)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by `seconds`, firing due timers in order, then let
+        every task that became ready run before returning."""
+        if seconds < 0:
+            raise ValueError("cannot advance a clock backwards")
+        loop = self._require_loop()
+        target = self._offset + seconds
+        if not self._auto:
+            self._limit = target
+        done = loop.create_future()
+        loop.call_at(self._base + target, lambda: done.done() or done.set_result(None))
+        await done
+        await self.settle()
+        if not self._auto:
+            self._limit = self._offset
+
+    async def settle(self, rounds: int = 64) -> None:
+        """Yield until no other task is ready, without moving time (bounded)."""
+        loop = self._require_loop()
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+            if not getattr(loop, "_ready", None):
+                break
+
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("VirtualClock is not installed on a running loop")
+        return self._loop
+
+    @contextmanager
+    def installed(self) -> Iterator[VirtualClock]:
+        """Make the running loop's time virtual for the duration of the block."""
+        loop = asyncio.get_running_loop()
+        selector = getattr(loop, "_selector", None)
+        if selector is None or not isinstance(selector, selectors.BaseSelector):
+            raise RuntimeError("VirtualClock needs asyncio's selector event loop")
+        if self._loop is not None:
+            raise RuntimeError("VirtualClock is already installed")
+        original_select = selector.select
+        self._base = loop.time()
+
+        def virtual_select(timeout: float | None = None) -> list[Any]:
+            # The loop asks to wait `timeout` seconds only when nothing is ready:
+            # that is the moment to jump to the next timer instead of waiting.
+            if timeout is None:
+                if self._limit is math.inf or self._limit <= self._offset:
+                    return original_select(None)
+                self._offset = self._limit
+                return original_select(0)
+            if timeout > 0:
+                step = min(timeout, max(0.0, self._limit - self._offset))
+                if step > 0:
+                    self._offset += step
+                    return original_select(0)
+            return original_select(timeout)
+
+        loop.time = self._loop_time  # type: ignore[method-assign]
+        selector.select = virtual_select  # type: ignore[method-assign]
+        self._loop = loop
+        try:
+            yield self
+        finally:
+            self._loop = None
+            del loop.time
+            del selector.select

@@ -1,0 +1,187 @@
+"""The kind registry: kind <-> group/version <-> plural <-> model <-> namespaced.
+
+A kind is identified in Python by its model class (`Pod`, `Deployment`, or a
+user's own subclass of `Resource`); the registry answers the other names for
+it. Built-in kinds register themselves when `engine.api` is imported. Custom
+kinds register a typed model with `@kind(...)`, or stay unstructured through
+`register_unstructured`, and from then on get store, watch, informers and
+controllers like any built-in kind.
+
+Neighbours: `engine.api` (the models), `engine.manifests` (looks kinds up by
+apiVersion and kind), `engine.store` (keeps one table per kind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ConfigDict, Field
+
+from engine.api.base import Resource
+from engine.errors import BadRequest
+
+__all__ = [
+    "REGISTRY",
+    "KindInfo",
+    "Registry",
+    "Unstructured",
+    "kind",
+    "register_unstructured",
+]
+
+R = TypeVar("R", bound=type[Resource])
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """Everything the machinery needs to know about one kind."""
+
+    model: type[Resource]
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    has_status_subresource: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_kind(self) -> str:
+        """`Kind.group` (or just `Kind` for the core group), as kubectl prints it."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+
+class Registry:
+    """A set of kinds, looked up by model, by (apiVersion, kind) or by plural."""
+
+    def __init__(self) -> None:
+        self._by_model: dict[type[Resource], KindInfo] = {}
+        self._by_gvk: dict[tuple[str, str], KindInfo] = {}
+        self._by_plural: dict[tuple[str, str], KindInfo] = {}
+
+    def register(self, model: type[Resource]) -> KindInfo:
+        """Add a model whose class variables name its kind; idempotent per model."""
+        if not model.kind_name or not model.api_group_version or not model.plural:
+            raise ValueError(f"{model.__name__}: kind_name, api_group_version and plural are required")
+        group, _, version = model.api_group_version.rpartition("/")
+        info = KindInfo(
+            model=model,
+            group=group,
+            version=version,
+            kind=model.kind_name,
+            plural=model.plural,
+            namespaced=model.namespaced,
+            has_status_subresource=model.has_status_subresource,
+        )
+        existing = self._by_gvk.get((info.api_version, info.kind))
+        if existing is not None and existing.model is not model:
+            raise ValueError(
+                f"kind {info.kind} in {info.api_version} is already registered "
+                f"by {existing.model.__name__}"
+            )
+        self._by_model[model] = info
+        self._by_gvk[(info.api_version, info.kind)] = info
+        self._by_plural[(info.group, info.plural)] = info
+        return info
+
+    def info(self, model: type[Resource]) -> KindInfo:
+        """The kind of a registered model; KeyError names unregistered ones."""
+        try:
+            return self._by_model[model]
+        except KeyError:
+            raise KeyError(f"{model.__name__} is not a registered kind") from None
+
+    def lookup(self, api_version: str, kind_name: str) -> KindInfo:
+        """The kind for a manifest's apiVersion and kind, or BadRequest naming both."""
+        info = self._by_gvk.get((api_version, kind_name))
+        if info is None:
+            raise BadRequest(
+                f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
+            )
+        return info
+
+    def by_plural(self, group: str, plural: str) -> KindInfo | None:
+        return self._by_plural.get((group, plural))
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._by_model
+
+    def __iter__(self) -> Iterator[KindInfo]:
+        return iter(list(self._by_model.values()))
+
+
+REGISTRY = Registry()
+"""The process-wide registry that built-in kinds and `@kind` register into."""
+
+
+def kind(
+    api_version: str,
+    kind_name: str,
+    *,
+    plural: str | None = None,
+    namespaced: bool = True,
+    status_subresource: bool = True,
+    registry: Registry | None = None,
+) -> Callable[[R], R]:
+    """Class decorator registering a `Resource` subclass as a kind.
+
+    >>> @kind("example.com/v1", "Widget")
+    ... class Widget(Resource): ...
+    """
+
+    def decorate(model: R) -> R:
+        model.api_group_version = api_version
+        model.kind_name = kind_name
+        model.plural = plural or default_plural(kind_name)
+        model.namespaced = namespaced
+        model.has_status_subresource = status_subresource
+        (registry or REGISTRY).register(model)
+        return model
+
+    return decorate
+
+
+def default_plural(kind_name: str) -> str:
+    """Kubernetes' guess of a plural: lower case, `y` -> `ies`, `s`/`x` -> `es`."""
+    lower = kind_name.lower()
+    if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x", "ch", "sh")):
+        return lower + "es"
+    return lower + "s"
+
+
+class Unstructured(Resource):
+    """A kind without a typed model: spec, status and any other top-level field
+    are kept as plain JSON values (read them from `model_extra`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    spec: dict[str, Any] = Field(default_factory=dict)
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+def register_unstructured(
+    api_version: str,
+    kind_name: str,
+    *,
+    plural: str | None = None,
+    namespaced: bool = True,
+    status_subresource: bool = True,
+    registry: Registry | None = None,
+) -> type[Unstructured]:
+    """Register a custom kind stored as unstructured JSON; returns its class."""
+    model = type(kind_name, (Unstructured,), {"__module__": __name__})
+    return kind(
+        api_version,
+        kind_name,
+        plural=plural,
+        namespaced=namespaced,
+        status_subresource=status_subresource,
+        registry=registry,
+    )(model)
