@@ -245,10 +245,29 @@ class Selector:
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.matches_nothing:
             return False
-        for key, value in self._equals:
-            if labels.get(key) != value:
+        for key, wanted in self._equals:
+            if labels.get(key) != wanted:
                 return False
-        return all(r.matches(labels) for r in self._others)
+        # Inlined Requirement.matches for the common operators: this runs per
+        # object per list/index lookup, and a method call per term doubles it.
+        for r in self._others:
+            op = r.operator
+            value = labels.get(r.key)
+            if op is Operator.IN:
+                if value is None or value not in r._value_set:
+                    return False
+            elif op is Operator.NOT_IN or op is Operator.NOT_EQUALS:
+                if value is not None and value in r._value_set:
+                    return False
+            elif op is Operator.EXISTS:
+                if value is None:
+                    return False
+            elif op is Operator.DOES_NOT_EXIST:
+                if value is not None:
+                    return False
+            elif not r.matches(labels):
+                return False
+        return True
 
     def add(self, *requirements: Requirement) -> Selector:
         """This selector with more requirements (a new object)."""

@@ -293,6 +293,7 @@ def test_string_form_round_trips(selector: Selector) -> None:
 def test_matches_agrees_with_reference(selector: Selector, labels: dict[str, str]) -> None:
     expected = all(reference_matches(r, labels) for r in selector.requirements)
     assert selector.matches(labels) == expected
+    assert all(r.matches(labels) for r in selector.requirements) == expected
     assert parse_selector(str(selector)).matches(labels) == expected
 
 
