@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_EPOCH", "Clock", "RealClock", "TimerHandle", "VirtualClock"]
+__all__ = ["DEFAULT_EPOCH", "Clock", "RealClock", "TimerHandle", "VirtualClock", "resolve"]
 
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 """Wall time at virtual t=0, fixed so that virtual runs are reproducible."""
@@ -122,7 +122,7 @@ class VirtualClock:
         if not self._auto:
             self._limit = target
         done = loop.create_future()
-        loop.call_at(self._base + target, lambda: done.done() or done.set_result(None))
+        loop.call_at(self._base + target, resolve, done)
         await done
         await self.settle()
         if not self._auto:
@@ -177,3 +177,9 @@ class VirtualClock:
             self._loop = None
             del loop.time
             del selector.select
+
+
+def resolve(future: asyncio.Future[None]) -> None:
+    """Complete `future` unless it is already done (a timer callback)."""
+    if not future.done():
+        future.set_result(None)

@@ -67,7 +67,9 @@ class Registry:
     def register(self, model: type[Resource]) -> KindInfo:
         """Add a model whose class variables name its kind; idempotent per model."""
         if not model.kind_name or not model.api_group_version or not model.plural:
-            raise ValueError(f"{model.__name__}: kind_name, api_group_version and plural are required")
+            raise ValueError(
+                f"{model.__name__}: kind_name, api_group_version and plural are required"
+            )
         group, _, version = model.api_group_version.rpartition("/")
         info = KindInfo(
             model=model,
@@ -100,9 +102,7 @@ class Registry:
         """The kind for a manifest's apiVersion and kind, or BadRequest naming both."""
         info = self._by_gvk.get((api_version, kind_name))
         if info is None:
-            raise BadRequest(
-                f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
-            )
+            raise BadRequest(f'no kind "{kind_name}" is registered for apiVersion "{api_version}"')
         return info
 
     def by_plural(self, group: str, plural: str) -> KindInfo | None:

@@ -47,7 +47,10 @@ class KubeModel(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The object in Kubernetes' JSON shape (camelCase, unset fields omitted)."""
-        return prune_empty(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        dumped: dict[str, Any] = prune_empty(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
+        return dumped
 
 
 def prune_empty(value: Any) -> Any:

@@ -1,0 +1,37 @@
+"""`python -m benchmarks SUITE [--quick] [--json PATH] [--repeat N]`; SUITE `all` runs each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import informer
+from benchmarks.harness import Figure, print_table, write_json
+
+SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
+    "informer": informer.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("suite", choices=[*SUITES, "all"])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions (default 5)")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 5)
+    names = list(SUITES) if args.suite == "all" else [args.suite]
+    for name in names:
+        figures = SUITES[name](args.quick, repeat)
+        print_table(name, figures)
+        if args.json is not None:
+            path = args.json if len(names) == 1 else args.json.with_suffix(f".{name}.json")
+            write_json(path, name, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

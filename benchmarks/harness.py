@@ -1,0 +1,93 @@
+"""Benchmark harness: figures, repetition with medians, the table and JSON output.
+
+A suite is a function `run(quick: bool, repeat: int) -> list[Figure]`,
+registered in `benchmarks.__main__.SUITES`. `measure(fn, repeat)` calls `fn`
+`repeat` times and returns the median; `Figure.met` says whether the target
+holds. The JSON file has the shape
+`{"suite": ..., "results": [{"name", "value", "unit", "target", "better", "anchor"}]}`.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["Figure", "measure", "print_table", "write_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure with its target and the Kubernetes figure it is compared to."""
+
+    name: str
+    value: float
+    unit: str
+    target: float | None
+    better: Literal["higher", "lower"]
+    anchor: str | None = None
+    runs: tuple[float, ...] = ()
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.better == "higher" else self.value <= self.target
+
+
+def measure(fn: Callable[[], float], repeat: int) -> tuple[float, tuple[float, ...]]:
+    """Median of `repeat` calls of `fn` (each returns one sample), and all samples."""
+    samples = []
+    for _ in range(max(1, repeat)):
+        gc.collect()
+        samples.append(fn())
+    return statistics.median(samples), tuple(samples)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.4f}"
+
+
+def print_table(suite: str, figures: list[Figure], console: Console | None = None) -> None:
+    table = Table(title=f"kubeloop benchmark suite: {suite}")
+    table.add_column("figure")
+    table.add_column("median", justify="right")
+    table.add_column("unit")
+    table.add_column("target", justify="right")
+    table.add_column("met")
+    table.add_column("Kubernetes / anchor")
+    for f in figures:
+        sign = ">=" if f.better == "higher" else "<="
+        met = {True: "yes", False: "NO", None: "-"}[f.met]
+        table.add_row(
+            f.name,
+            _fmt(f.value),
+            f.unit,
+            f"{sign} {_fmt(f.target)}" if f.target is not None else "-",
+            met,
+            f.anchor or "-",
+        )
+    (console or Console()).print(table)
+
+
+def write_json(path: Path, suite: str, figures: list[Figure]) -> None:
+    results = []
+    for f in figures:
+        entry = asdict(f)
+        entry["runs"] = list(f.runs)
+        entry["met"] = f.met
+        results.append(entry)
+    path.write_text(json.dumps({"suite": suite, "results": results}, indent=2) + "\n")

@@ -1,0 +1,155 @@
+"""The informer cache: objects of one kind keyed by (namespace, name), with
+indexes kept up to date on every change.
+
+An index is a function from an object to the index values it belongs under
+(`index_by_namespace`, `index_pods_by_node`, `index_by_owner_uid`, ...). The
+cache stores the objects the store handed out, without copying: what `get`,
+`list` and `by_index` return is shared and must not be changed.
+
+Neighbours: `engine.informer` owns one `Indexer` per informer and is its only
+writer; controllers read through the informer.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+from engine.api.base import Resource
+
+__all__ = [
+    "IndexFunc",
+    "Indexer",
+    "ObjectKey",
+    "index_by_controller_uid",
+    "index_by_labels",
+    "index_by_namespace",
+    "index_by_owner_uid",
+    "index_pods_by_node",
+]
+
+R = TypeVar("R", bound=Resource)
+ObjectKey = tuple[str, str]
+IndexFunc = Callable[[Any], Iterable[str]]
+
+
+def index_by_namespace(obj: Resource) -> tuple[str, ...]:
+    return (obj.metadata.namespace,)
+
+
+def index_by_labels(obj: Resource) -> list[str]:
+    """One value per label, `key=value`, to find objects carrying a label."""
+    return [f"{k}={v}" for k, v in obj.metadata.labels.items()]
+
+
+def index_by_owner_uid(obj: Resource) -> list[str]:
+    return [ref.uid for ref in obj.metadata.owner_references]
+
+
+def index_by_controller_uid(obj: Resource) -> tuple[str, ...]:
+    ref = obj.metadata.controller_ref()
+    return (ref.uid,) if ref is not None else ()
+
+
+def index_pods_by_node(obj: Any) -> tuple[str, ...]:
+    """Pods by spec.nodeName; unbound pods are indexed under ""."""
+    return (obj.spec.node_name or "",)
+
+
+class Indexer(Generic[R]):
+    """A keyed object cache with secondary indexes."""
+
+    def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
+        self._items: dict[ObjectKey, R] = {}
+        self._funcs: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, set[ObjectKey]]] = {}
+        for name, func in (indexers or {"namespace": index_by_namespace}).items():
+            self.add_indexer(name, func)
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        """Add an index; existing objects are indexed at once."""
+        if name in self._funcs:
+            raise ValueError(f"index {name!r} already exists")
+        self._funcs[name] = func
+        index: dict[str, set[ObjectKey]] = {}
+        self._indices[name] = index
+        for key, obj in self._items.items():
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+
+    # -- writes (the informer only) -------------------------------------------------
+
+    def upsert(self, obj: R) -> R | None:
+        """Insert or replace; returns the previous object under that key."""
+        meta = obj.metadata
+        key = (meta.namespace, meta.name)
+        old = self._items.get(key)
+        self._items[key] = obj
+        if self._funcs:
+            self._reindex(key, old, obj)
+        return old
+
+    def remove(self, key: ObjectKey) -> R | None:
+        old = self._items.pop(key, None)
+        if old is not None and self._funcs:
+            self._reindex(key, old, None)
+        return old
+
+    def _reindex(self, key: ObjectKey, old: R | None, new: R | None) -> None:
+        for name, func in self._funcs.items():
+            old_values = func(old) if old is not None else ()
+            new_values = func(new) if new is not None else ()
+            if old_values == new_values:
+                continue
+            index = self._indices[name]
+            for value in old_values:
+                keys = index.get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del index[value]
+            for value in new_values:
+                index.setdefault(value, set()).add(key)
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, name: str, namespace: str = "") -> R | None:
+        return self._items.get((namespace, name))
+
+    def get_by_key(self, key: ObjectKey) -> R | None:
+        return self._items.get(key)
+
+    def list(self, namespace: str | None = None) -> builtins.list[R]:
+        """Objects sorted by key, in one namespace or all of them."""
+        if namespace is None:
+            return [self._items[k] for k in sorted(self._items)]
+        if "namespace" not in self._indices:
+            return [self._items[k] for k in sorted(self._items) if k[0] == namespace]
+        return self.by_index("namespace", namespace)
+
+    def by_index(self, index_name: str, value: str) -> builtins.list[R]:
+        """Objects under one index value, sorted by key (deterministic order)."""
+        try:
+            index = self._indices[index_name]
+        except KeyError:
+            raise KeyError(f"no index named {index_name!r}") from None
+        keys = index.get(value)
+        if not keys:
+            return []
+        return [self._items[k] for k in sorted(keys)]
+
+    def index_values(self, index_name: str) -> builtins.list[str]:
+        return sorted(self._indices[index_name])
+
+    def list_keys(self) -> builtins.list[ObjectKey]:
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(list(self._items.values()))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items

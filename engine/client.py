@@ -1,0 +1,232 @@
+"""The `Client` protocol controllers talk to, and its in-process implementation.
+
+`Client` is typed by kind: `await client.get(Pod, "web-0", namespace="default")`
+returns a `Pod`. Everything a controller does to the cluster goes through it,
+so a remote (HTTP) implementation can stand in later, and fault injection can
+wrap it (stale reads, failed writes) without touching controllers.
+
+`LocalClient` calls the store directly. Store calls never suspend, so a
+coroutine that only writes would starve every reader; the client yields to the
+event loop every `yield_every` writes, which keeps watch buffers short and the
+cost per write small.
+
+Argument conventions follow lightkube: the kind first, then the name, the
+namespace by keyword (None means "default" for namespaced kinds, and "all
+namespaces" for list and watch).
+
+Neighbours: `engine.store` (behind LocalClient), `engine.informer` (lists and
+watches through a Client), `engine.controller` (reconcilers receive one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal, Protocol, TypeVar
+
+from engine.api.base import Resource
+from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale, Store
+from engine.watch import Watcher
+
+__all__ = ["Client", "LocalClient", "PatchType"]
+
+R = TypeVar("R", bound=Resource)
+PatchType = Literal["merge", "json", "strategic"]
+
+
+class Client(Protocol):
+    """Typed access to the API. Errors are `engine.errors.ApiError` subclasses."""
+
+    async def get(self, kind: type[R], name: str, *, namespace: str | None = None) -> R: ...
+
+    async def list(
+        self,
+        kind: type[R],
+        *,
+        namespace: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> ObjectList[R]: ...
+
+    async def create(self, obj: R) -> R: ...
+
+    async def update(self, obj: R) -> R: ...
+
+    async def update_status(self, obj: R) -> R: ...
+
+    async def patch(
+        self,
+        kind: type[R],
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: Literal["status"] | None = None,
+    ) -> R: ...
+
+    async def delete(
+        self,
+        kind: type[R],
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> R | None: ...
+
+    async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
+        """Assign a pod to a node (pods/binding)."""
+        ...
+
+    async def get_scale(
+        self, kind: type[Resource], name: str, *, namespace: str | None = None
+    ) -> Scale: ...
+
+    async def scale(
+        self, kind: type[R], name: str, replicas: int, *, namespace: str | None = None
+    ) -> R: ...
+
+    async def watch(
+        self,
+        kind: type[R],
+        *,
+        namespace: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        since: int | None = None,
+        bookmarks: bool = False,
+    ) -> Watcher[R]:
+        """Start a watch; the returned watcher is an async iterator of events and
+        an async context manager that stops it."""
+        ...
+
+
+class LocalClient:
+    """The in-process `Client`: direct calls into a `Store`."""
+
+    def __init__(self, store: Store, *, yield_every: int = 64) -> None:
+        self.store = store
+        self._yield_every = yield_every
+        self._writes = 0
+
+    async def _written(self) -> None:
+        self._writes += 1
+        if self._writes >= self._yield_every:
+            self._writes = 0
+            await asyncio.sleep(0)
+
+    async def get(self, kind: type[R], name: str, *, namespace: str | None = None) -> R:
+        return self.store.get(kind, name, namespace)
+
+    async def list(
+        self,
+        kind: type[R],
+        *,
+        namespace: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> ObjectList[R]:
+        return self.store.list(
+            kind,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_=continue_,
+        )
+
+    async def create(self, obj: R) -> R:
+        result = self.store.create(obj)
+        await self._written()
+        return result
+
+    async def update(self, obj: R) -> R:
+        result = self.store.update(obj)
+        await self._written()
+        return result
+
+    async def update_status(self, obj: R) -> R:
+        result = self.store.update_status(obj)
+        await self._written()
+        return result
+
+    async def patch(
+        self,
+        kind: type[R],
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: Literal["status"] | None = None,
+    ) -> R:
+        result = self.store.patch(
+            kind, name, namespace, patch, patch_type=patch_type, subresource=subresource
+        )
+        await self._written()
+        return result
+
+    async def delete(
+        self,
+        kind: type[R],
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> R | None:
+        result = self.store.delete(
+            kind,
+            name,
+            namespace,
+            propagation_policy=propagation_policy,
+            grace_period_seconds=grace_period_seconds,
+            uid=uid,
+            resource_version=resource_version,
+        )
+        await self._written()
+        return result
+
+    async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
+        result = self.store.bind(name, namespace, node_name)
+        await self._written()
+        return result
+
+    async def get_scale(
+        self, kind: type[Resource], name: str, *, namespace: str | None = None
+    ) -> Scale:
+        return self.store.get_scale(kind, name, namespace)
+
+    async def scale(
+        self, kind: type[R], name: str, replicas: int, *, namespace: str | None = None
+    ) -> R:
+        result = self.store.scale(kind, name, namespace, replicas=replicas)
+        await self._written()
+        return result
+
+    async def watch(
+        self,
+        kind: type[R],
+        *,
+        namespace: str | None = None,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        since: int | None = None,
+        bookmarks: bool = False,
+    ) -> Watcher[R]:
+        return self.store.watch(
+            kind,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            since=since,
+            bookmarks=bookmarks,
+        )

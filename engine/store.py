@@ -1,0 +1,737 @@
+"""The versioned object store: kube-apiserver and etcd in one in-memory object.
+
+Contract (Kubernetes semantics; see DESIGN.md "Store"):
+
+* One global revision counter. Every write bumps it and stamps the object's
+  `metadata.resourceVersion`; revisions strictly increase.
+* create / get / list / update / update_status / patch / delete / bind / scale.
+  A stale resourceVersion on update is a Conflict (409); an empty one is an
+  unconditional update. `generation` starts at 1 and is bumped when anything
+  outside metadata and status changes. An update that changes nothing writes
+  nothing (no revision, no event), as the apiserver skips identical writes.
+* For kinds with a status subresource, `update` keeps the stored status and
+  `update_status` keeps everything but the status.
+* Deletion: an object with finalizers is only marked (`deletionTimestamp`);
+  removing its last finalizer removes it. Foreground and Orphan propagation
+  add the `foregroundDeletion` / `orphan` finalizers for the garbage collector.
+  Pods bound to a node are deleted gracefully (see `engine.strategies`).
+* Objects handed out are shared and never changed afterwards. `create` copies
+  what it is given; `update` and `update_status` take ownership of the object
+  passed in (it becomes the stored version, stamped) unless it is the stored
+  object itself. Do not reuse an object after passing it to update.
+* Every change is kept in a per-kind history window; `watch(since=R)` replays
+  from any retained revision and raises Gone (410) for older ones.
+
+Create keeps the status it is given (Kubernetes resets most statuses on
+create); this lets tests and simulations seed objects in any state.
+
+Neighbours: `engine.watch` (watchers), `engine.strategies` (per-kind rules),
+`engine.client` (the async `Client` over this store), `engine.patch`.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import contextlib
+import json
+import random
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from engine import strategies
+from engine.api import core
+from engine.api.base import ObjectMeta, Resource
+from engine.clock import Clock, RealClock
+from engine.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    FieldError,
+    Gone,
+    Invalid,
+    NotFound,
+)
+from engine.fieldselectors import FieldSelector, parse_field_selector
+from engine.mutation import detector
+from engine.patch import (
+    DEFAULT_MERGE_KEYS,
+    PatchError,
+    json_merge_patch,
+    json_patch,
+    strategic_merge_patch,
+)
+from engine.registry import REGISTRY, KindInfo, Registry
+from engine.selectors import Selector, from_label_selector, parse_selector
+from engine.watch import ADDED, DELETED, MODIFIED, Watcher, WatchEvent
+
+__all__ = [
+    "DeletePropagation",
+    "ObjectList",
+    "Scale",
+    "Store",
+    "WriteRecord",
+]
+
+R = TypeVar("R", bound=Resource)
+DeletePropagation = str  # "Background" | "Foreground" | "Orphan"
+NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+LabelSelectorArg = Selector | str | None
+FieldSelectorArg = FieldSelector | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectList(Generic[R]):
+    """A list response: the items, the revision they were read at, and the
+    continue token for the next page (None on the last page)."""
+
+    items: list[R]
+    resource_version: int
+    continue_: str | None = None
+
+
+SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """The scale subresource (autoscaling/v1 Scale) of a workload."""
+
+    replicas: int
+    status_replicas: int
+    selector: str
+    resource_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """One committed write, as passed to write observers (tracing, invariants)."""
+
+    revision: int
+    verb: str
+    kind: str
+    namespace: str
+    name: str
+    object: Resource
+    previous: Resource | None
+
+
+@dataclass(slots=True)
+class _Change:
+    revision: int
+    event: WatchEvent[Any]
+    object: Resource
+    previous: Resource | None
+
+
+class _Table:
+    """Objects, history and watchers of one kind."""
+
+    __slots__ = ("compacted", "history", "info", "objects", "spec_fields", "watchers")
+
+    def __init__(self, info: KindInfo) -> None:
+        self.info = info
+        self.objects: dict[tuple[str, str], Resource] = {}
+        self.history: deque[_Change] = deque()
+        self.compacted = 0  # changes with revision <= compacted are gone
+        self.watchers: list[Watcher[Any]] = []
+        self.spec_fields = tuple(
+            name
+            for name in info.model.model_fields
+            if name not in ("api_version", "kind", "metadata", "status")
+        )
+
+
+class Store:
+    """The in-memory API server. Methods are synchronous; `engine.client` wraps
+    them in the async `Client` protocol that controllers use."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        registry: Registry = REGISTRY,
+        history_size: int = 20_000,
+        watch_capacity: int = 50_000,
+        bookmark_interval: float = 60.0,
+        namespace_lifecycle: bool = True,
+    ) -> None:
+        self.clock: Clock = clock or RealClock()
+        self.rng = rng or random.Random(0)
+        self.registry = registry
+        self.history_size = history_size
+        self.watch_capacity = watch_capacity
+        self.bookmark_interval = bookmark_interval
+        self.namespace_lifecycle = namespace_lifecycle
+        self._revision = 0
+        self._tables: dict[type[Resource], _Table] = {}
+        self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
+        self._snapshot_ids = 0
+        self.observers: list[Callable[[WriteRecord], None]] = []
+        if namespace_lifecycle:
+            for name in strategies.INITIAL_NAMESPACES:
+                self.create(strategies.new_namespace(name))
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """The revision of the last write."""
+        return self._revision
+
+    def table(self, kind: type[Resource]) -> _Table:
+        table = self._tables.get(kind)
+        if table is None:
+            table = _Table(self.registry.info(kind))
+            self._tables[kind] = table
+        return table
+
+    def kinds(self) -> list[KindInfo]:
+        """Every kind this store has seen an object or watcher of."""
+        return [t.info for t in self._tables.values()]
+
+    def _key(self, info: KindInfo, namespace: str | None, name: str) -> tuple[str, str]:
+        if not info.namespaced:
+            return ("", name)
+        return (namespace or "default", name)
+
+    def _commit(
+        self,
+        table: _Table,
+        verb: str,
+        event_type: Any,
+        obj: Resource,
+        previous: Resource | None,
+    ) -> None:
+        revision = self._revision
+        event: WatchEvent[Any] = WatchEvent(event_type, obj, revision)
+        history = table.history
+        history.append(_Change(revision, event, obj, previous))
+        if len(history) > self.history_size:
+            table.compacted = history.popleft().revision
+        if detector.enabled:
+            detector.record(obj)
+        for watcher in table.watchers:
+            if watcher.namespace is not None and watcher.namespace != obj.metadata.namespace:
+                continue
+            if watcher.label_selector is None and watcher.field_selector is None:
+                watcher.push(event)
+            else:
+                self._push_filtered(watcher, event, previous)
+        if self.observers:
+            meta = obj.metadata
+            record = WriteRecord(
+                revision, verb, table.info.kind, meta.namespace, meta.name, obj, previous
+            )
+            for observer in self.observers:
+                observer(record)
+
+    @staticmethod
+    def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:
+        if obj is None:
+            return False
+        sel = watcher.label_selector
+        if sel is not None and not sel.matches(obj.metadata.labels):
+            return False
+        fsel = watcher.field_selector
+        return fsel is None or bool(fsel.matches(obj))
+
+    def _push_filtered(
+        self, watcher: Watcher[Any], event: WatchEvent[Any], previous: Resource | None
+    ) -> None:
+        # An object that starts or stops matching a selector is ADDED to or
+        # DELETED from that watcher's view, as the apiserver's watch cache does.
+        now = event.type != DELETED and self._matches(watcher, event.object)
+        before = self._matches(watcher, previous) if event.type != ADDED else False
+        if event.type == DELETED:
+            now, before = False, self._matches(watcher, event.object)
+        if now and before:
+            watcher.push(event)
+        elif now:
+            watcher.push(WatchEvent(ADDED, event.object, event.revision))
+        elif before:
+            gone = event.object if event.type == DELETED else previous
+            assert gone is not None
+            if event.type != DELETED:
+                gone = _stamp(gone, revision=event.revision)
+            watcher.push(WatchEvent(DELETED, gone, event.revision))
+
+    def _next_revision(self) -> int:
+        self._revision += 1
+        return self._revision
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
+        table = self.table(kind)
+        obj = table.objects.get(self._key(table.info, namespace, name))
+        if obj is None:
+            raise NotFound(f'{table.info.plural} "{name}" not found')
+        return cast(R, obj)
+
+    def try_get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        table = self.table(kind)
+        return cast("R | None", table.objects.get(self._key(table.info, namespace, name)))
+
+    def list(
+        self,
+        kind: type[R],
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> ObjectList[R]:
+        """Objects of a kind, sorted by (namespace, name). With `limit`, pages
+        that all see the revision of the first page (an expired token is Gone)."""
+        table = self.table(kind)
+        sel = _label_selector(label_selector)
+        fsel = _field_selector(field_selector, table.info)
+        if continue_:
+            revision, items = self._resume(continue_)
+        else:
+            revision = self._revision
+            items = [
+                obj
+                for key, obj in sorted(table.objects.items())
+                if (namespace is None or key[0] == namespace)
+                and (sel is None or sel.matches(obj.metadata.labels))
+                and (fsel is None or fsel.matches(obj))
+            ]
+        if limit is None or limit <= 0 or len(items) <= limit:
+            return ObjectList(cast(builtins.list[R], items), revision)
+        token = self._save_snapshot(revision, items[limit:])
+        return ObjectList(cast(builtins.list[R], items[:limit]), revision, token)
+
+    def _save_snapshot(self, revision: int, rest: builtins.list[Resource]) -> str:
+        self._snapshot_ids += 1
+        self._snapshots[self._snapshot_ids] = (revision, rest)
+        while len(self._snapshots) > 64:
+            self._snapshots.popitem(last=False)
+        raw = json.dumps({"rv": revision, "id": self._snapshot_ids}).encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+    def _resume(self, token: str) -> tuple[int, builtins.list[Resource]]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            snapshot_id = int(data["id"])
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest(f"invalid continue token {token!r}") from None
+        snapshot = self._snapshots.pop(snapshot_id, None)
+        if snapshot is None:
+            raise Gone("the provided continue parameter is too old; restart the list")
+        return snapshot
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create(self, obj: R) -> R:
+        """Store a new object; returns the stored version (a stamped copy)."""
+        table = self.table(type(obj))
+        info = table.info
+        meta = obj.metadata
+        if meta.resource_version:
+            raise BadRequest("resourceVersion should not be set on objects to be created")
+        obj = cast(R, strategies.default_object(obj))
+        meta = obj.metadata
+        namespace = (meta.namespace or "default") if info.namespaced else ""
+        if info.namespaced and self.namespace_lifecycle:
+            strategies.check_namespace_accepts(self, namespace)
+        name = meta.name
+        if not name:
+            if not meta.generate_name:
+                raise Invalid(
+                    f"{info.kind}",
+                    [FieldError("metadata.name", "name or generateName is required")],
+                )
+            name = self._generate_name(table, namespace, meta.generate_name)
+        key = (namespace, name)
+        if key in table.objects:
+            raise AlreadyExists(f'{info.plural} "{name}" already exists')
+        revision = self._revision + 1
+        new_meta = meta.model_copy(
+            update={
+                "name": name,
+                "namespace": namespace,
+                "uid": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                "resource_version": str(revision),
+                "generation": 1,
+                "creation_timestamp": self.clock.now(),
+                "deletion_timestamp": None,
+                "deletion_grace_period_seconds": None,
+            }
+        )
+        stored = obj.model_copy(update={"metadata": new_meta})
+        errors = strategies.validate(stored)
+        if errors:
+            raise Invalid(f'{info.kind} "{name}"', errors)
+        stored = cast(R, strategies.prepare_for_create(stored))
+        self._revision = revision
+        table.objects[key] = stored
+        self._commit(table, "create", ADDED, stored, None)
+        return stored
+
+    def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
+        for _ in range(16):
+            suffix = "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
+            name = prefix[:58] + suffix
+            if (namespace, name) not in table.objects:
+                return name
+        raise AlreadyExists(f"could not generate a unique name with prefix {prefix!r}")
+
+    def _current_for_write(self, table: _Table, obj: Resource) -> Resource:
+        key = self._key(table.info, obj.metadata.namespace, obj.metadata.name)
+        current = table.objects.get(key)
+        if current is None:
+            raise NotFound(f'{table.info.plural} "{obj.metadata.name}" not found')
+        meta = obj.metadata
+        if meta.resource_version and meta.resource_version != current.metadata.resource_version:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {table.info.plural} "{meta.name}": '
+                "the object has been modified; please apply your changes to the latest "
+                "version and try again"
+            )
+        if meta.uid and meta.uid != current.metadata.uid:
+            raise Conflict(
+                f'Precondition failed for {table.info.plural} "{meta.name}": UID in object '
+                f"meta: {meta.uid}, UID in stored object: {current.metadata.uid}"
+            )
+        return current
+
+    def update(self, obj: R) -> R:
+        """Replace an object's spec and metadata (not its status, for kinds with a
+        status subresource). Returns the stored version."""
+        table = self.table(type(obj))
+        current = self._current_for_write(table, obj)
+        if obj is current:
+            return obj
+        info = table.info
+        errors = strategies.validate(obj)
+        if errors:
+            raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
+        strategies.check_update(current, obj)
+        if info.has_status_subresource and obj.__dict__.get("status") is not current.__dict__.get(
+            "status"
+        ):
+            object.__setattr__(obj, "status", current.__dict__["status"])
+        spec_changed = _differs(obj, current, table.spec_fields)
+        old_meta = current.metadata
+        meta = obj.metadata
+        generation = old_meta.generation + 1 if spec_changed else old_meta.generation
+        merged = {
+            "namespace": old_meta.namespace,
+            "uid": old_meta.uid,
+            "resource_version": old_meta.resource_version,
+            "generation": generation,
+            "creation_timestamp": old_meta.creation_timestamp,
+            "deletion_timestamp": old_meta.deletion_timestamp,
+            "deletion_grace_period_seconds": old_meta.deletion_grace_period_seconds,
+        }
+        if (
+            not spec_changed
+            and _meta_equal(meta, old_meta, merged)
+            # kinds without a status subresource change their status through update
+            and (info.has_status_subresource or not _differs(obj, current, ("status",)))
+        ):
+            return cast(R, current)
+        if old_meta.deletion_timestamp is not None and len(meta.finalizers) > len(
+            old_meta.finalizers
+        ):
+            new_finalizers = set(meta.finalizers) - set(old_meta.finalizers)
+            raise Invalid(
+                f'{info.kind} "{meta.name}"',
+                [
+                    FieldError(
+                        "metadata.finalizers",
+                        f"no new finalizers can be added if the object is being deleted, "
+                        f"found new finalizers {sorted(new_finalizers)}",
+                    )
+                ],
+            )
+        revision = self._next_revision()
+        merged["resource_version"] = str(revision)
+        object.__setattr__(obj, "metadata", meta.model_copy(update=merged))
+        if strategies.ready_to_remove(obj):
+            return cast(R, self._remove(table, obj, "update"))
+        table.objects[obj.key] = obj
+        self._commit(table, "update", MODIFIED, obj, current)
+        return obj
+
+    def update_status(self, obj: R) -> R:
+        """Replace only the status of an object. Returns the stored version."""
+        table = self.table(type(obj))
+        if not table.info.has_status_subresource:
+            raise NotFound(f"{table.info.plural} has no status subresource")
+        current = self._current_for_write(table, obj)
+        status = obj.__dict__["status"]
+        if obj is current or status == current.__dict__["status"]:
+            return cast(R, current)
+        revision = self._next_revision()
+        new_meta = current.metadata.model_copy(update={"resource_version": str(revision)})
+        if obj.metadata is current.metadata and not _differs(obj, current, table.spec_fields):
+            stored: Resource = obj  # the caller copied the stored object: take it over
+            object.__setattr__(stored, "metadata", new_meta)
+        else:
+            stored = current.model_copy(update={"status": status, "metadata": new_meta})
+        table.objects[stored.key] = stored
+        self._commit(table, "update_status", MODIFIED, stored, current)
+        return cast(R, stored)
+
+    def delete(
+        self,
+        kind: type[R],
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: DeletePropagation | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> R | None:
+        """Delete an object. Returns the object if it is only marked for deletion
+        (finalizers or graceful termination pending), None once it is gone."""
+        table = self.table(kind)
+        key = self._key(table.info, namespace, name)
+        current = table.objects.get(key)
+        if current is None:
+            raise NotFound(f'{table.info.plural} "{name}" not found')
+        meta = current.metadata
+        if uid is not None and uid != meta.uid:
+            raise Conflict(
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.uid}"
+            )
+        if resource_version is not None and resource_version != meta.resource_version:
+            raise Conflict(
+                f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
+                f"ResourceVersion in object meta: {meta.resource_version}"
+            )
+        if propagation_policy not in (None, "Background", "Foreground", "Orphan"):
+            raise BadRequest(f"unsupported propagationPolicy {propagation_policy!r}")
+        plan = strategies.plan_deletion(
+            current, self.clock.now(), propagation_policy, grace_period_seconds
+        )
+        if plan is None:
+            return cast(R, self._remove(table, current, "delete"))
+        if plan is current:
+            return cast(R, current)
+        revision = self._next_revision()
+        marked = plan.model_copy(
+            update={
+                "metadata": plan.metadata.model_copy(update={"resource_version": str(revision)})
+            }
+        )
+        table.objects[key] = marked
+        self._commit(table, "delete", MODIFIED, marked, current)
+        return cast(R, marked)
+
+    def _remove(self, table: _Table, obj: Resource, verb: str) -> None:
+        previous = table.objects.pop(obj.key, None)
+        revision = self._next_revision()
+        self._commit(table, verb, DELETED, _stamp(obj, revision=revision), previous)
+        return None
+
+    def write(self, obj: R, *, verb: str = "update") -> R:
+        """Store `obj` as given (spec, status and metadata), bypassing the
+        subresource split. For strategies (binding, scale, patch); not for users."""
+        table = self.table(type(obj))
+        current = self._current_for_write(table, obj)
+        revision = self._next_revision()
+        stored = _stamp(obj, revision=revision)
+        table.objects[stored.key] = stored
+        self._commit(table, verb, MODIFIED, stored, current)
+        return stored
+
+    def patch(
+        self,
+        kind: type[R],
+        name: str,
+        namespace: str | None,
+        patch: Any,
+        *,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+    ) -> R:
+        """Apply a JSON merge patch ("merge"), a JSON patch ("json") or a strategic
+        merge patch ("strategic") to the stored object, then update it. A
+        resourceVersion inside the patch acts as a precondition."""
+        current = self.get(kind, name, namespace)
+        document = current.to_dict()
+        try:
+            if patch_type == "merge":
+                patched = json_merge_patch(document, patch)
+            elif patch_type == "json":
+                patched = json_patch(document, patch)
+            elif patch_type == "strategic":
+                patched = strategic_merge_patch(document, patch, DEFAULT_MERGE_KEYS)
+            else:
+                raise BadRequest(f"unsupported patch type {patch_type!r}")
+        except PatchError as error:
+            raise BadRequest(f"the patch could not be applied: {error}") from None
+        if not isinstance(patched, dict):
+            raise BadRequest("the patched object is not a JSON object")
+        for field, expected in (("kind", current.kind), ("apiVersion", current.api_version)):
+            if patched.get(field) != expected:
+                raise BadRequest(f"a patch may not change {field} (from {expected!r})")
+        meta = patched.get("metadata") or {}
+        if (
+            meta.get("name") != current.metadata.name
+            or meta.get("namespace", "") != current.metadata.namespace
+        ):
+            raise BadRequest("a patch may not change metadata.name or metadata.namespace")
+        from engine.manifests import parse_object
+
+        new = cast(R, parse_object(patched, registry=self.registry))
+        if subresource == "status":
+            return self.update_status(new)
+        if subresource is not None:
+            raise NotFound(f"unsupported subresource {subresource!r} for patch")
+        return self.update(new)
+
+    def bind(self, name: str, namespace: str | None, node_name: str) -> Resource:
+        """pods/binding: assign a pod to a node once; Conflict if already bound."""
+        pod = self.get(core.Pod, name, namespace)
+        return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
+
+    def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
+        """The scale subresource of a Deployment, ReplicaSet or StatefulSet."""
+        obj: Any = self.get(kind, name, namespace)
+        if kind.kind_name not in SCALABLE_KINDS:
+            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
+        return Scale(
+            replicas=obj.spec.replicas,
+            status_replicas=obj.status.replicas or 0,
+            selector=str(from_label_selector(obj.spec.selector)),
+            resource_version=obj.metadata.resource_version,
+        )
+
+    def scale(
+        self,
+        kind: type[R],
+        name: str,
+        namespace: str | None = None,
+        *,
+        replicas: int,
+        resource_version: str | None = None,
+    ) -> R:
+        """Set spec.replicas through the scale subresource."""
+        if replicas < 0:
+            raise Invalid(
+                f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
+            )
+        current: Any = self.get(kind, name, namespace)
+        if kind.kind_name not in SCALABLE_KINDS:
+            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
+        if resource_version and resource_version != current.metadata.resource_version:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {self.table(kind).info.plural} "{name}": '
+                "the object has been modified"
+            )
+        new = current.model_copy(
+            update={"spec": current.spec.model_copy(update={"replicas": replicas})}
+        )
+        return self.update(cast(R, new))
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        kind: type[R],
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelectorArg = None,
+        field_selector: FieldSelectorArg = None,
+        since: int | None = None,
+        bookmarks: bool = False,
+        capacity: int | None = None,
+    ) -> Watcher[R]:
+        """Events of a kind after revision `since` (None: from now on). Raises Gone
+        if `since` is older than the retained history."""
+        table = self.table(kind)
+        if since is not None and since < table.compacted:
+            raise Gone(
+                f"too old resource version: {since} (the oldest retained for "
+                f"{table.info.plural} is {table.compacted})"
+            )
+        watcher: Watcher[R] = Watcher(
+            capacity=capacity or self.watch_capacity,
+            namespace=namespace if table.info.namespaced else None,
+            label_selector=_label_selector(label_selector),
+            field_selector=_field_selector(field_selector, table.info),
+            clock=self.clock,
+            current_revision=lambda: self._revision,
+            on_close=lambda w: _discard(table.watchers, w),
+            bookmark_interval=self.bookmark_interval if bookmarks else None,
+        )
+        if since is not None:
+            for change in table.history:
+                if change.revision <= since:
+                    continue
+                event = change.event
+                obj = change.object
+                if watcher.namespace is not None and obj.metadata.namespace != watcher.namespace:
+                    continue
+                if watcher.label_selector is None and watcher.field_selector is None:
+                    watcher.push(event)
+                else:
+                    self._push_filtered(watcher, event, change.previous)
+        if not watcher.stopped:
+            table.watchers.append(watcher)
+        return watcher
+
+    def watcher_count(self, kind: type[Resource]) -> int:
+        return len(self.table(kind).watchers)
+
+    def objects(self, kind: type[R]) -> Iterable[R]:
+        """Every stored object of a kind, unordered and without copying."""
+        return cast(Iterable[R], self.table(kind).objects.values())
+
+
+def _discard(watchers: list[Watcher[Any]], watcher: Watcher[Any]) -> None:
+    with contextlib.suppress(ValueError):
+        watchers.remove(watcher)
+
+
+def _label_selector(value: LabelSelectorArg) -> Selector | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_selector(value) if value.strip() else None
+    return value
+
+
+def _field_selector(value: FieldSelectorArg, info: KindInfo) -> FieldSelector | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_field_selector(value, info.kind) if value.strip() else None
+    return value
+
+
+def _differs(a: Resource, b: Resource, fields: tuple[str, ...]) -> bool:
+    da, db = a.__dict__, b.__dict__
+    for name in fields:
+        va, vb = da.get(name), db.get(name)
+        if va is not vb and va != vb:
+            return True
+    return False
+
+
+def _meta_equal(meta: ObjectMeta, old: ObjectMeta, carried: dict[str, Any]) -> bool:
+    """Whether `meta` equals `old` in every field the writer controls."""
+    old_values = old.__dict__
+    for name, value in meta.__dict__.items():
+        if name in carried:
+            continue
+        old_value = old_values[name]
+        if value is not old_value and value != old_value:
+            return False
+    return True
+
+
+def _stamp(obj: R, *, revision: int) -> R:
+    meta = obj.metadata.model_copy(update={"resource_version": str(revision)})
+    return obj.model_copy(update={"metadata": meta})

@@ -1,0 +1,184 @@
+"""Per-kind write rules of the store, as the apiserver's registry strategies and
+admission plugins apply them: defaulting and validation on every write,
+namespace lifecycle, pod defaults on create, graceful deletion of pods, the
+namespace `kubernetes` finalizer, deletion propagation finalizers, binding and
+the scale subresource.
+
+Every function here is pure: it returns a new object (or a decision) and never
+changes what it is given. `engine.store` calls them; nothing else should.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from engine.api import core
+from engine.api.base import Resource
+from engine.api.defaulting import default_object as _default_object
+from engine.api.validation import validate_object
+from engine.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from engine.store import Store
+
+__all__ = [
+    "FOREGROUND_FINALIZER",
+    "INITIAL_NAMESPACES",
+    "NAMESPACE_FINALIZER",
+    "ORPHAN_FINALIZER",
+    "bind_pod",
+    "check_namespace_accepts",
+    "check_update",
+    "default_object",
+    "new_namespace",
+    "plan_deletion",
+    "prepare_for_create",
+    "ready_to_remove",
+    "validate",
+]
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+NAMESPACE_FINALIZER = "kubernetes"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+
+
+def new_namespace(name: str) -> core.Namespace:
+    return core.Namespace(metadata={"name": name})
+
+
+def default_object(obj: Resource) -> Resource:
+    result: Resource = _default_object(obj)
+    return result
+
+
+def validate(obj: Resource) -> list[FieldError]:
+    errors: list[FieldError] = validate_object(obj)
+    return errors
+
+
+def check_namespace_accepts(store: Store, namespace: str) -> None:
+    """NamespaceLifecycle admission: no new content in a missing or terminating namespace."""
+    ns = store.try_get(core.Namespace, namespace)
+    if ns is None:
+        raise NotFound(f'namespaces "{namespace}" not found')
+    if ns.metadata.deletion_timestamp is not None or ns.status.phase == "Terminating":
+        raise Forbidden(
+            f"unable to create new content in namespace {namespace} because it is being terminated"
+        )
+
+
+def prepare_for_create(obj: Resource) -> Resource:
+    """What the apiserver fills in on create, after metadata is stamped."""
+    if isinstance(obj, core.Namespace):
+        spec = obj.spec
+        if NAMESPACE_FINALIZER not in spec.finalizers:
+            spec = spec.model_copy(update={"finalizers": [*spec.finalizers, NAMESPACE_FINALIZER]})
+        return obj.model_copy(
+            update={"spec": spec, "status": obj.status.model_copy(update={"phase": "Active"})}
+        )
+    if isinstance(obj, core.Pod) and not obj.status.phase:
+        return obj.model_copy(update={"status": obj.status.model_copy(update={"phase": "Pending"})})
+    return obj
+
+
+def check_update(current: Resource, new: Resource) -> None:
+    """Fields that an update may not change."""
+    errors: list[FieldError] = []
+    spec_new: Any = getattr(new, "spec", None)
+    spec_old: Any = getattr(current, "spec", None)
+    if isinstance(current, core.Pod) and isinstance(new, core.Pod):
+        if spec_old.node_name and spec_new.node_name != spec_old.node_name:
+            errors.append(FieldError("spec.nodeName", "field is immutable once set"))
+    elif (
+        spec_old is not None and hasattr(spec_old, "selector") and current.api_version == "apps/v1"
+    ) and spec_new.selector != spec_old.selector:
+        errors.append(FieldError("spec.selector", "field is immutable"))
+    if errors:
+        raise Invalid(f'{current.kind} "{current.metadata.name}"', errors)
+
+
+def ready_to_remove(obj: Resource) -> bool:
+    """An object marked for deletion goes once no finalizer (and no grace period) holds it."""
+    meta = obj.metadata
+    if meta.deletion_timestamp is None or meta.finalizers:
+        return False
+    if isinstance(obj, core.Namespace) and obj.spec.finalizers:
+        return False
+    return not meta.deletion_grace_period_seconds
+
+
+def plan_deletion(
+    current: Resource,
+    now: datetime,
+    propagation_policy: str | None,
+    grace_period_seconds: int | None,
+) -> Resource | None:
+    """Decide what a delete does: None removes the object now; `current` means
+    nothing changes; any other object is the marked version to store."""
+    meta = current.metadata
+    finalizers = list(meta.finalizers)
+    if propagation_policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
+        finalizers.append(FOREGROUND_FINALIZER)
+    elif propagation_policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
+        finalizers.append(ORPHAN_FINALIZER)
+    grace = _grace_period(current, grace_period_seconds)
+    holds = bool(finalizers) or (
+        isinstance(current, core.Namespace) and bool(current.spec.finalizers)
+    )
+    if not holds and grace == 0:
+        return None
+    if meta.deletion_timestamp is not None:
+        # Already terminating: a shorter grace period may be requested; nothing else changes.
+        old_grace = meta.deletion_grace_period_seconds or 0
+        if grace >= old_grace and finalizers == meta.finalizers:
+            return current
+        if grace == 0 and not holds:
+            return None
+    deadline = now + timedelta(seconds=grace)
+    update: dict[str, Any] = {
+        "finalizers": finalizers,
+        "deletion_grace_period_seconds": grace,
+        "deletion_timestamp": (
+            min(deadline, meta.deletion_timestamp) if meta.deletion_timestamp else deadline
+        ),
+    }
+    marked = current.model_copy(update={"metadata": meta.model_copy(update=update)})
+    if isinstance(marked, core.Namespace):
+        marked = marked.model_copy(
+            update={"status": marked.status.model_copy(update={"phase": "Terminating"})}
+        )
+    return marked
+
+
+def _grace_period(obj: Resource, requested: int | None) -> int:
+    if not isinstance(obj, core.Pod):
+        return 0
+    # Pods that never reached a node, or already finished, have nothing to stop.
+    if not obj.spec.node_name or obj.status.phase in ("Succeeded", "Failed"):
+        return 0
+    if requested is not None:
+        return max(0, requested)
+    spec_grace = obj.spec.termination_grace_period_seconds
+    return 30 if spec_grace is None else max(0, spec_grace)
+
+
+def bind_pod(pod: core.Pod, node_name: str, now: datetime) -> core.Pod:
+    """The pods/binding subresource: set spec.nodeName once and mark PodScheduled."""
+    if pod.metadata.deletion_timestamp is not None:
+        raise Conflict(f'pod "{pod.metadata.name}" is being deleted, cannot be assigned to a host')
+    if pod.spec.node_name:
+        raise Conflict(
+            f'pod "{pod.metadata.name}" is already assigned to node "{pod.spec.node_name}"'
+        )
+    conditions = [c for c in pod.status.conditions if c.type != "PodScheduled"]
+    conditions.append(
+        core.PodCondition(type="PodScheduled", status="True", last_transition_time=now)
+    )
+    return pod.model_copy(
+        update={
+            "spec": pod.spec.model_copy(update={"node_name": node_name}),
+            "status": pod.status.model_copy(update={"conditions": conditions}),
+        }
+    )

@@ -1,0 +1,94 @@
+"""Virtual and real clocks: time is virtual for everything on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+
+from engine.clock import DEFAULT_EPOCH, RealClock, VirtualClock
+
+
+async def test_auto_clock_jumps_to_next_timer(clock: VirtualClock) -> None:
+    start = clock.monotonic()
+    await clock.sleep(3600)
+    assert clock.monotonic() - start == pytest.approx(3600)
+    assert (clock.now() - DEFAULT_EPOCH).total_seconds() == pytest.approx(3600)
+
+
+async def test_timers_fire_in_order_of_due_time(clock: VirtualClock) -> None:
+    fired: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, delay: float) -> None:
+        await clock.sleep(delay)
+        fired.append((name, clock.monotonic()))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleeper, "c", 30.0)
+        tg.start_soon(sleeper, "a", 10.0)
+        tg.start_soon(sleeper, "b", 20.0)
+    assert [name for name, _ in fired] == ["a", "b", "c"]
+    assert [t for _, t in fired] == pytest.approx([10.0, 20.0, 30.0])
+
+
+async def test_anyio_timeouts_are_virtual(clock: VirtualClock) -> None:
+    with anyio.move_on_after(5) as scope:
+        await anyio.sleep(1000)
+    assert scope.cancelled_caught
+    assert clock.monotonic() == pytest.approx(5)
+
+
+async def test_manual_clock_stands_still_until_advanced() -> None:
+    clock = VirtualClock(auto=False)
+    with clock.installed():
+        fired: list[float] = []
+        clock.call_later(10, lambda: fired.append(clock.monotonic()))
+        await clock.advance(5)
+        assert fired == []
+        assert clock.monotonic() == pytest.approx(5)
+        await clock.advance(5)
+        assert fired == pytest.approx([10.0])
+
+
+async def test_manual_clock_runs_tasks_woken_during_advance() -> None:
+    clock = VirtualClock(auto=False)
+    with clock.installed():
+        woke: list[float] = []
+
+        async def wait() -> None:
+            await clock.sleep(2)
+            woke.append(clock.monotonic())
+
+        task = asyncio.create_task(wait())
+        await clock.advance(1)
+        assert woke == []
+        await clock.advance(1)
+        assert woke == pytest.approx([2.0])
+        await task
+
+
+async def test_clock_restores_loop_time_when_uninstalled() -> None:
+    loop = asyncio.get_running_loop()
+    clock = VirtualClock()
+    with clock.installed():
+        await clock.sleep(100)
+    real_before = loop.time()
+    await asyncio.sleep(0)
+    assert loop.time() >= real_before
+    with pytest.raises(RuntimeError):
+        await clock.sleep(1)
+
+
+async def test_real_clock_reads_the_loop() -> None:
+    clock = RealClock()
+    before = clock.monotonic()
+    await clock.sleep(0)
+    assert clock.monotonic() >= before
+    assert clock.now().tzinfo is not None
+
+
+def test_advance_backwards_is_refused() -> None:
+    clock = VirtualClock(auto=False)
+    with pytest.raises(ValueError):
+        asyncio.run(clock.advance(-1))
