@@ -135,7 +135,7 @@ def parse_object(
     name = (
         (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
     )
-    subject = f'{info.group_kind} "{name or ""}"{where}'
+    subject = (f'{info.group_kind} "{name}"' if name else info.group_kind) + where
     try:
         obj = info.model.model_validate(data)
     except ValidationError as error:
