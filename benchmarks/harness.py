@@ -80,7 +80,7 @@ def print_table(suite: str, figures: list[Figure], console: Console | None = Non
             met,
             f.anchor or "-",
         )
-    (console or Console()).print(table)
+    (console or Console(width=160)).print(table)
 
 
 def write_json(path: Path, suite: str, figures: list[Figure]) -> None:

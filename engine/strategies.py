@@ -53,9 +53,53 @@ def default_object(obj: Resource) -> Resource:
     return result
 
 
+_VALIDATED: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] = {}
+_VALIDATED_MAX = 8192
+
+
 def validate(obj: Resource) -> list[FieldError]:
+    """`validate_object`, remembered by the identity of the object's parts.
+
+    Objects are immutable and shared, so parts that are the very same objects
+    as in an already validated object (a pod template's spec shared by every
+    pod of a ReplicaSet, a spec unchanged by a label update) validate the same
+    way; only the identities of metadata and spec parts are compared.
+    """
+    meta = obj.metadata
+    parts = tuple(obj.__dict__[name] for name in _spec_fields(type(obj)))
+    key = (
+        type(obj),
+        meta.name,
+        meta.generate_name,
+        meta.namespace,
+        id(meta.labels),
+        id(meta.annotations),
+        *map(id, parts),
+    )
+    cached = _VALIDATED.get(key)
+    if cached is not None:
+        return cached[0]
     errors: list[FieldError] = validate_object(obj)
+    if len(_VALIDATED) >= _VALIDATED_MAX:
+        _VALIDATED.clear()
+    # The parts are kept alive with the entry so their ids cannot be reused.
+    _VALIDATED[key] = (errors, (meta.labels, meta.annotations, parts))
     return errors
+
+
+_SPEC_FIELDS: dict[type[Resource], tuple[str, ...]] = {}
+
+
+def _spec_fields(model: type[Resource]) -> tuple[str, ...]:
+    fields = _SPEC_FIELDS.get(model)
+    if fields is None:
+        fields = tuple(
+            name
+            for name in model.model_fields
+            if name not in ("api_version", "kind", "metadata", "status")
+        )
+        _SPEC_FIELDS[model] = fields
+    return fields
 
 
 def check_namespace_accepts(store: Store, namespace: str) -> None:
