@@ -9,8 +9,12 @@ own rules: pod specs and templates, selectors that must match template labels,
 counts, strategies, service ports, ingress paths, HPA bounds, PDB budgets...
 Custom kinds get metadata checks plus whatever `register_validator` adds.
 
-Neighbours: `engine.api.validation_pod` (pod specs), `engine.api.validation_rules`
-(primitive checks, messages), `engine.api.defaulting` (runs before this).
+The core/v1 kinds are checked here; `engine.api.validation_workloads` (apps,
+batch) and `engine.api.validation_groups` (networking, autoscaling, policy,
+scheduling, coordination, discovery) hold the others, `engine.api.validation_pod`
+pod specs, `engine.api.validation_rules` the primitive checks and messages.
+
+Neighbours: those modules, and `engine.api.defaulting` (runs before this).
 """
 
 from __future__ import annotations
@@ -21,46 +25,26 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
-from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
-from engine.api.autoscaling import HorizontalPodAutoscaler, MetricTarget
-from engine.api.base import LabelSelector, Resource
-from engine.api.batch import CronJob, Job, JobSpec
-from engine.api.coordination import Lease
-from engine.api.core import (
-    Binding,
-    ConfigMap,
-    Namespace,
-    Node,
-    Pod,
-    PodTemplateSpec,
-    Secret,
-    Service,
-)
-from engine.api.discovery import EndpointSlice
-from engine.api.networking import Ingress, IngressBackend, IngressClass
-from engine.api.policy import PodDisruptionBudget
-from engine.api.scheduling import PriorityClass
+from engine.api.base import Resource
+from engine.api.core import Binding, ConfigMap, Namespace, Node, Pod, Secret, Service
+from engine.api.validation_groups import VALIDATORS as group_validators
 from engine.api.validation_pod import TAINT_EFFECTS, check_pod_spec
 from engine.api.validation_rules import (
     Errors,
     check_dns_label,
     check_dns_subdomain,
     check_enum,
-    check_int_or_percent,
-    check_label_selector,
     check_labels,
-    check_non_negative,
     check_port_number,
     check_port_reference,
     check_qualified_name,
     duplicate,
     forbidden,
     invalid,
-    is_zero,
     required,
 )
+from engine.api.validation_workloads import VALIDATORS as workload_validators
 from engine.errors import FieldError
-from engine.selectors import InvalidSelector, from_label_selector
 
 __all__ = ["register_validator", "validate_object"]
 
@@ -68,7 +52,6 @@ R = TypeVar("R", bound=Resource)
 Validator = Callable[[Any, Errors], None]
 
 ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
-USER_PRIORITY_MAX: Final = 1_000_000_000
 _CONFIG_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
 
 _VALIDATORS: dict[type[Resource], Validator] = {}
@@ -128,250 +111,6 @@ def _check_name(errors: Errors, path: str, name: str, rfc1035: bool | None) -> N
         check_dns_subdomain(errors, path, name)
     else:
         check_dns_label(errors, path, name, rfc1035=rfc1035)
-
-
-# -- workloads ----------------------------------------------------------------
-
-
-def _check_template(
-    errors: Errors,
-    path: str,
-    template: PodTemplateSpec,
-    selector: LabelSelector | None,
-    restart_policies: tuple[str, ...],
-    claim_volumes: tuple[str, ...] = (),
-) -> None:
-    """A pod template: valid labels matched by `selector`, a valid pod spec
-    with one of the allowed restart policies."""
-    labels = template.metadata.labels
-    check_labels(errors, f"{path}.metadata.labels", labels)
-    if selector is not None:
-        try:
-            matches = from_label_selector(selector).matches(labels)
-        except InvalidSelector:
-            matches = True  # the selector itself is reported where it is checked
-        if not matches:
-            errors.append(
-                invalid(
-                    f"{path}.metadata.labels",
-                    labels,
-                    "`selector` does not match template `labels`",
-                )
-            )
-    check_pod_spec(errors, f"{path}.spec", template.spec, claim_volumes=claim_volumes)
-    check_enum(errors, f"{path}.spec.restartPolicy", template.spec.restart_policy, restart_policies)
-
-
-def _check_selector(errors: Errors, path: str, selector: LabelSelector, kind_word: str) -> bool:
-    """A workload's required, non-empty selector; True when it is usable."""
-    if not selector.match_labels and not selector.match_expressions:
-        errors.append(invalid(path, {}, f"empty selector is invalid for {kind_word}"))
-        return False
-    before = len(errors)
-    check_label_selector(errors, path, selector)
-    return len(errors) == before
-
-
-def _check_rolling_values(errors: Errors, path: str, max_unavailable: Any, max_surge: Any) -> None:
-    check_int_or_percent(errors, f"{path}.maxUnavailable", max_unavailable, at_most_100=True)
-    check_int_or_percent(errors, f"{path}.maxSurge", max_surge)
-    if is_zero(max_unavailable) and is_zero(max_surge):
-        errors.append(
-            invalid(f"{path}.maxUnavailable", max_unavailable, "may not be 0 when `maxSurge` is 0")
-        )
-
-
-def _validate_deployment(obj: Deployment, errors: Errors) -> None:
-    spec = obj.spec
-    check_non_negative(errors, "spec.replicas", spec.replicas)
-    usable = _check_selector(errors, "spec.selector", spec.selector, "deployment")
-    _check_template(
-        errors, "spec.template", spec.template, spec.selector if usable else None, ("Always",)
-    )
-    strategy = spec.strategy
-    check_enum(errors, "spec.strategy.type", strategy.type, ("Recreate", "RollingUpdate"))
-    rolling = strategy.rolling_update
-    if strategy.type == "Recreate" and rolling is not None:
-        errors.append(
-            forbidden(
-                "spec.strategy.rollingUpdate",
-                "may not be specified when strategy `type` is 'Recreate'",
-            )
-        )
-    elif rolling is not None:
-        _check_rolling_values(
-            errors, "spec.strategy.rollingUpdate", rolling.max_unavailable, rolling.max_surge
-        )
-    check_non_negative(errors, "spec.minReadySeconds", spec.min_ready_seconds)
-    check_non_negative(errors, "spec.revisionHistoryLimit", spec.revision_history_limit)
-    if spec.progress_deadline_seconds <= (spec.min_ready_seconds or 0):
-        errors.append(
-            invalid(
-                "spec.progressDeadlineSeconds",
-                spec.progress_deadline_seconds,
-                "must be greater than minReadySeconds",
-            )
-        )
-
-
-def _validate_replica_set(obj: ReplicaSet, errors: Errors) -> None:
-    spec = obj.spec
-    check_non_negative(errors, "spec.replicas", spec.replicas)
-    check_non_negative(errors, "spec.minReadySeconds", spec.min_ready_seconds)
-    usable = _check_selector(errors, "spec.selector", spec.selector, "replicaset")
-    _check_template(
-        errors, "spec.template", spec.template, spec.selector if usable else None, ("Always",)
-    )
-
-
-def _validate_stateful_set(obj: StatefulSet, errors: Errors) -> None:
-    spec = obj.spec
-    check_non_negative(errors, "spec.replicas", spec.replicas)
-    check_non_negative(errors, "spec.minReadySeconds", spec.min_ready_seconds)
-    check_non_negative(errors, "spec.revisionHistoryLimit", spec.revision_history_limit)
-    usable = _check_selector(errors, "spec.selector", spec.selector, "statefulset")
-    claims = tuple(claim.metadata.name for claim in spec.volume_claim_templates)
-    _check_template(
-        errors,
-        "spec.template",
-        spec.template,
-        spec.selector if usable else None,
-        ("Always",),
-        claims,
-    )
-    check_enum(
-        errors, "spec.podManagementPolicy", spec.pod_management_policy, ("OrderedReady", "Parallel")
-    )
-    strategy = spec.update_strategy
-    check_enum(errors, "spec.updateStrategy.type", strategy.type, ("RollingUpdate", "OnDelete"))
-    if strategy.type == "OnDelete" and strategy.rolling_update is not None:
-        errors.append(
-            forbidden(
-                "spec.updateStrategy.rollingUpdate",
-                "only allowed for updateStrategy 'RollingUpdate'",
-            )
-        )
-    elif strategy.rolling_update is not None:
-        at = "spec.updateStrategy.rollingUpdate"
-        check_non_negative(errors, f"{at}.partition", strategy.rolling_update.partition)
-        max_unavailable = strategy.rolling_update.max_unavailable
-        check_int_or_percent(errors, f"{at}.maxUnavailable", max_unavailable, at_most_100=True)
-        if max_unavailable is not None and is_zero(max_unavailable):
-            errors.append(
-                invalid(f"{at}.maxUnavailable", max_unavailable, "must be greater than 0")
-            )
-    policy = spec.persistent_volume_claim_retention_policy
-    at = "spec.persistentVolumeClaimRetentionPolicy"
-    check_enum(errors, f"{at}.whenDeleted", policy.when_deleted, ("Retain", "Delete"))
-    check_enum(errors, f"{at}.whenScaled", policy.when_scaled, ("Retain", "Delete"))
-    if spec.ordinals is not None:
-        check_non_negative(errors, "spec.ordinals.start", spec.ordinals.start)
-    for index, claim in enumerate(spec.volume_claim_templates):
-        if not claim.metadata.name:
-            errors.append(required(f"spec.volumeClaimTemplates[{index}].metadata.name"))
-        else:
-            check_dns_subdomain(
-                errors, f"spec.volumeClaimTemplates[{index}].metadata.name", claim.metadata.name
-            )
-
-
-def _validate_daemon_set(obj: DaemonSet, errors: Errors) -> None:
-    spec = obj.spec
-    usable = _check_selector(errors, "spec.selector", spec.selector, "daemonset")
-    _check_template(
-        errors, "spec.template", spec.template, spec.selector if usable else None, ("Always",)
-    )
-    strategy = spec.update_strategy
-    check_enum(errors, "spec.updateStrategy.type", strategy.type, ("RollingUpdate", "OnDelete"))
-    if strategy.type == "RollingUpdate" and strategy.rolling_update is not None:
-        rolling = strategy.rolling_update
-        _check_rolling_values(
-            errors, "spec.updateStrategy.rollingUpdate", rolling.max_unavailable, rolling.max_surge
-        )
-    check_non_negative(errors, "spec.minReadySeconds", spec.min_ready_seconds)
-    check_non_negative(errors, "spec.revisionHistoryLimit", spec.revision_history_limit)
-
-
-def _check_job_spec(errors: Errors, path: str, spec: JobSpec) -> None:
-    for name, value in (
-        ("parallelism", spec.parallelism),
-        ("completions", spec.completions),
-        ("backoffLimit", spec.backoff_limit),
-        ("backoffLimitPerIndex", spec.backoff_limit_per_index),
-        ("maxFailedIndexes", spec.max_failed_indexes),
-        ("ttlSecondsAfterFinished", spec.ttl_seconds_after_finished),
-    ):
-        check_non_negative(errors, f"{path}.{name}", value)
-    deadline = spec.active_deadline_seconds
-    if deadline is not None and deadline <= 0:
-        errors.append(invalid(f"{path}.activeDeadlineSeconds", deadline, "must be greater than 0"))
-    check_enum(errors, f"{path}.completionMode", spec.completion_mode, ("NonIndexed", "Indexed"))
-    if spec.completion_mode == "Indexed" and spec.completions is None:
-        errors.append(required(f"{path}.completions", "when completion mode is Indexed"))
-    check_enum(
-        errors,
-        f"{path}.podReplacementPolicy",
-        spec.pod_replacement_policy,
-        ("TerminatingOrFailed", "Failed"),
-    )
-    usable = True
-    if spec.selector is not None:
-        before = len(errors)
-        check_label_selector(errors, f"{path}.selector", spec.selector)
-        usable = len(errors) == before
-    _check_template(
-        errors,
-        f"{path}.template",
-        spec.template,
-        spec.selector if usable else None,
-        ("OnFailure", "Never"),
-    )
-
-
-def _validate_job(obj: Job, errors: Errors) -> None:
-    _check_job_spec(errors, "spec", obj.spec)
-
-
-_CRON_MACROS: Final = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_CRON_FIELD: Final = re.compile(r"[0-9A-Za-z*/,?-]+")
-
-
-def _cron_problem(schedule: str) -> str:
-    """Why a standard cron schedule does not parse ('' when it does)."""
-    text = schedule.strip()
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
-    if text in _CRON_MACROS or text.startswith("@every "):
-        return ""
-    fields = text.split()
-    if len(fields) != 5:
-        return f"expected exactly 5 fields, found {len(fields)}: {schedule}"
-    for field in fields:
-        if not _CRON_FIELD.fullmatch(field):
-            return f"invalid field {field!r}"
-    return ""
-
-
-def _validate_cron_job(obj: CronJob, errors: Errors) -> None:
-    spec = obj.spec
-    if not spec.schedule:
-        errors.append(required("spec.schedule"))
-    else:
-        problem = _cron_problem(spec.schedule)
-        if problem:
-            errors.append(invalid("spec.schedule", spec.schedule, problem))
-    check_enum(
-        errors, "spec.concurrencyPolicy", spec.concurrency_policy, ("Allow", "Forbid", "Replace")
-    )
-    check_non_negative(errors, "spec.startingDeadlineSeconds", spec.starting_deadline_seconds)
-    check_non_negative(
-        errors, "spec.successfulJobsHistoryLimit", spec.successful_jobs_history_limit
-    )
-    check_non_negative(errors, "spec.failedJobsHistoryLimit", spec.failed_jobs_history_limit)
-    check_labels(errors, "spec.jobTemplate.metadata.labels", spec.job_template.metadata.labels)
-    _check_job_spec(errors, "spec.jobTemplate.spec", spec.job_template.spec)
 
 
 # -- core ---------------------------------------------------------------------
@@ -482,199 +221,6 @@ def _validate_node(obj: Node, errors: Errors) -> None:
         seen.add((taint.key, taint.effect))
 
 
-# -- other groups -------------------------------------------------------------
-
-
-def _check_backend(errors: Errors, path: str, backend: IngressBackend) -> None:
-    if (backend.service is None) == (backend.resource is None):
-        errors.append(
-            invalid(path, "", "cannot set both service and resource backends")
-            if backend.service
-            else required(path, "one of `service` or `resource`")
-        )
-    service = backend.service
-    if service is not None:
-        port = service.port
-        if port is None or (port.name is None) == (port.number is None):
-            errors.append(required(f"{path}.service.port", "exactly one of `name` or `number`"))
-        elif port.number is not None:
-            check_port_number(errors, f"{path}.service.port.number", port.number)
-
-
-def _validate_ingress(obj: Ingress, errors: Errors) -> None:
-    spec = obj.spec
-    if not spec.rules and spec.default_backend is None:
-        errors.append(invalid("spec", "", "either `defaultBackend` or `rules` must be specified"))
-    if spec.default_backend is not None:
-        _check_backend(errors, "spec.defaultBackend", spec.default_backend)
-    for i, rule in enumerate(spec.rules):
-        at = f"spec.rules[{i}]"
-        if rule.host:
-            check_dns_subdomain(errors, f"{at}.host", rule.host.removeprefix("*."))
-        if rule.http is None:
-            continue
-        if not rule.http.paths:
-            errors.append(required(f"{at}.http.paths"))
-        for j, path in enumerate(rule.http.paths):
-            path_at = f"{at}.http.paths[{j}]"
-            check_enum(
-                errors,
-                f"{path_at}.pathType",
-                path.path_type,
-                ("Exact", "Prefix", "ImplementationSpecific"),
-            )
-            if path.path_type in ("Exact", "Prefix") and not (path.path or "").startswith("/"):
-                errors.append(
-                    invalid(f"{path_at}.path", path.path or "", "must be an absolute path")
-                )
-            _check_backend(errors, f"{path_at}.backend", path.backend)
-
-
-def _validate_ingress_class(obj: IngressClass, errors: Errors) -> None:
-    if not obj.spec.controller:
-        errors.append(required("spec.controller"))
-
-
-_METRIC_SOURCES: Final = {
-    "Resource": "resource",
-    "ContainerResource": "container_resource",
-    "Pods": "pods",
-    "Object": "object",
-    "External": "external",
-}
-
-
-def _check_metric_target(errors: Errors, path: str, target: MetricTarget) -> None:
-    check_enum(errors, f"{path}.type", target.type, ("Utilization", "Value", "AverageValue"))
-    wanted = {
-        "Utilization": ("averageUtilization", target.average_utilization),
-        "Value": ("value", target.value),
-        "AverageValue": ("averageValue", target.average_value),
-    }.get(target.type)
-    if wanted is not None and wanted[1] is None:
-        errors.append(required(f"{path}.{wanted[0]}", f"must be set for type {target.type}"))
-
-
-def _validate_hpa(obj: HorizontalPodAutoscaler, errors: Errors) -> None:
-    spec = obj.spec
-    ref = spec.scale_target_ref
-    if ref is None:
-        errors.append(required("spec.scaleTargetRef"))
-    else:
-        if not ref.kind:
-            errors.append(required("spec.scaleTargetRef.kind"))
-        if not ref.name:
-            errors.append(required("spec.scaleTargetRef.name"))
-    if spec.min_replicas < 1:
-        errors.append(
-            invalid("spec.minReplicas", spec.min_replicas, "must be greater than or equal to 1")
-        )
-    if spec.max_replicas < 1:
-        errors.append(invalid("spec.maxReplicas", spec.max_replicas, "must be greater than 0"))
-    elif spec.max_replicas < spec.min_replicas:
-        errors.append(
-            invalid(
-                "spec.maxReplicas",
-                spec.max_replicas,
-                "must be greater than or equal to `minReplicas`",
-            )
-        )
-    for index, metric in enumerate(spec.metrics):
-        at = f"spec.metrics[{index}]"
-        attribute = _METRIC_SOURCES.get(metric.type)
-        if attribute is None:
-            errors.append(
-                invalid(f"{at}.type", metric.type, "must be one of " + ", ".join(_METRIC_SOURCES))
-            )
-            continue
-        source = getattr(metric, attribute)
-        if source is None:
-            errors.append(
-                required(
-                    f"{at}.{attribute}", "must populate information for the given metric source"
-                )
-            )
-            continue
-        _check_metric_target(errors, f"{at}.{attribute}.target", source.target)
-    behavior = spec.behavior
-    if behavior is not None:
-        for name, rules in (("scaleUp", behavior.scale_up), ("scaleDown", behavior.scale_down)):
-            if rules is None:
-                continue
-            at = f"spec.behavior.{name}"
-            check_enum(
-                errors, f"{at}.selectPolicy", rules.select_policy, ("Max", "Min", "Disabled")
-            )
-            window = rules.stabilization_window_seconds
-            if window is not None and not 0 <= window <= 3600:
-                errors.append(
-                    invalid(
-                        f"{at}.stabilizationWindowSeconds", window, "must be between 0 and 3600"
-                    )
-                )
-            for i, policy in enumerate(rules.policies or []):
-                policy_at = f"{at}.policies[{i}]"
-                check_enum(errors, f"{policy_at}.type", policy.type, ("Pods", "Percent"))
-                if policy.value <= 0:
-                    errors.append(
-                        invalid(f"{policy_at}.value", policy.value, "must be greater than zero")
-                    )
-                if not 0 < policy.period_seconds <= 1800:
-                    errors.append(
-                        invalid(
-                            f"{policy_at}.periodSeconds",
-                            policy.period_seconds,
-                            "must be greater than zero and less than or equal to 1800",
-                        )
-                    )
-
-
-def _validate_pdb(obj: PodDisruptionBudget, errors: Errors) -> None:
-    spec = obj.spec
-    if spec.min_available is not None and spec.max_unavailable is not None:
-        errors.append(invalid("spec", "", "minAvailable and maxUnavailable cannot be both set"))
-    check_int_or_percent(errors, "spec.minAvailable", spec.min_available, at_most_100=True)
-    check_int_or_percent(errors, "spec.maxUnavailable", spec.max_unavailable, at_most_100=True)
-    check_label_selector(errors, "spec.selector", spec.selector)
-    check_enum(
-        errors,
-        "spec.unhealthyPodEvictionPolicy",
-        spec.unhealthy_pod_eviction_policy,
-        ("IfHealthyBudget", "AlwaysAllow"),
-    )
-
-
-def _validate_priority_class(obj: PriorityClass, errors: Errors) -> None:
-    if obj.value > USER_PRIORITY_MAX and not obj.metadata.name.startswith("system-"):
-        errors.append(
-            forbidden(
-                "value",
-                f"maximum allowed value of a user defined priority is {USER_PRIORITY_MAX}",
-            )
-        )
-    check_enum(errors, "preemptionPolicy", obj.preemption_policy, ("PreemptLowerPriority", "Never"))
-
-
-def _validate_lease(obj: Lease, errors: Errors) -> None:
-    duration = obj.spec.lease_duration_seconds
-    if duration is not None and duration <= 0:
-        errors.append(invalid("spec.leaseDurationSeconds", duration, "must be greater than 0"))
-    check_non_negative(errors, "spec.leaseTransitions", obj.spec.lease_transitions)
-
-
-def _validate_endpoint_slice(obj: EndpointSlice, errors: Errors) -> None:
-    check_enum(errors, "addressType", obj.address_type, ("IPv4", "IPv6", "FQDN"))
-    for index, endpoint in enumerate(obj.endpoints):
-        if not endpoint.addresses:
-            errors.append(
-                required(f"endpoints[{index}].addresses", "must contain at least 1 address")
-            )
-    for index, port in enumerate(obj.ports):
-        check_enum(errors, f"ports[{index}].protocol", port.protocol, ("TCP", "UDP", "SCTP"))
-        if port.port is not None:
-            check_port_number(errors, f"ports[{index}].port", port.port)
-
-
 _VALIDATORS.update(
     {
         Pod: _validate_pod,
@@ -683,18 +229,7 @@ _VALIDATORS.update(
         ConfigMap: _validate_config_map,
         Secret: _validate_secret,
         Node: _validate_node,
-        Deployment: _validate_deployment,
-        ReplicaSet: _validate_replica_set,
-        StatefulSet: _validate_stateful_set,
-        DaemonSet: _validate_daemon_set,
-        Job: _validate_job,
-        CronJob: _validate_cron_job,
-        Ingress: _validate_ingress,
-        IngressClass: _validate_ingress_class,
-        HorizontalPodAutoscaler: _validate_hpa,
-        PodDisruptionBudget: _validate_pdb,
-        PriorityClass: _validate_priority_class,
-        Lease: _validate_lease,
-        EndpointSlice: _validate_endpoint_slice,
     }
 )
+_VALIDATORS.update(workload_validators)
+_VALIDATORS.update(group_validators)
