@@ -4,15 +4,19 @@ generated pods that survive to_dict -> parse_object unchanged."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+import engine.api
 from engine.api import (
     Container,
     ContainerStatus,
@@ -81,6 +85,40 @@ def test_builtin_kinds_are_registered(
         status,
     )
     assert REGISTRY.by_plural(info.group, plural) is info
+
+
+API_FIELDS = json.loads((Path(__file__).parent / "data" / "kubernetes_api_fields.json").read_text())
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _field_differences(
+    model: type[BaseModel], api_type: str, path: str, seen: set[Any]
+) -> list[str]:
+    if (model, api_type) in seen:
+        return []
+    seen.add((model, api_type))
+    ours = {info.alias or name: info for name, info in model.model_fields.items()}
+    theirs: dict[str, str | None] = API_FIELDS["types"][api_type]
+    problems = [f"missing {path}.{wire}" for wire in theirs if wire not in ours]
+    problems += [f"not in the API: {path}.{wire}" for wire in ours if wire not in theirs]
+    for wire, nested in theirs.items():
+        models = _models_in(ours[wire].annotation) if wire in ours else []
+        if nested is not None and models:  # a plain JSON object accepts anything below
+            problems += _field_differences(models[0], nested, f"{path}.{wire}", seen)
+    return problems
+
+
+@pytest.mark.parametrize("kind", sorted(API_FIELDS["kinds"]))
+def test_every_api_field_is_accepted(kind: str) -> None:
+    # The field names of the Kubernetes API's own types, kind by kind and all the way
+    # down, except below the parts kept as plain JSON objects.
+    model = getattr(engine.api, kind)
+    assert _field_differences(model, API_FIELDS["kinds"][kind], kind, set()) == []
 
 
 @pytest.mark.parametrize(
@@ -360,6 +398,7 @@ def test_hpa_spec_defaults_to_cpu_utilisation() -> None:
 # -- generated pods ------------------------------------------------------------
 
 _label = st.from_regex(r"[a-z]([-a-z0-9]{0,10}[a-z0-9])?", fullmatch=True)
+_port_name = st.from_regex(r"[a-z]{1,15}", fullmatch=True)
 _quantity = st.one_of(
     st.integers(0, 4000).map(lambda n: f"{n}m"),
     st.integers(1, 64).map(lambda n: f"{n}Gi"),
@@ -367,7 +406,7 @@ _quantity = st.one_of(
     st.integers(0, 8).map(str),
 )
 _probe = st.fixed_dictionaries(
-    {"httpGet": st.fixed_dictionaries({"port": st.one_of(st.integers(1, 65535), _label)})},
+    {"httpGet": st.fixed_dictionaries({"port": st.one_of(st.integers(1, 65535), _port_name)})},
     optional={
         "periodSeconds": st.integers(1, 60),
         "initialDelaySeconds": st.integers(0, 60),
