@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import anyio
 
@@ -54,9 +54,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """Which object to reconcile: identity only, never state."""
+class Request(NamedTuple):
+    """Which object to reconcile: identity only, never state. A named tuple, so
+    hashing and comparison (done on every enqueue) run in C."""
 
     kind: type[Resource]
     namespace: str
