@@ -41,7 +41,8 @@ Contract (every implementation keeps all of it):
 * **Stopping.** `stop_container(pod_uid, name, grace_period)` delivers SIGTERM
   (or the simulated equivalent), and if the container has not exited after
   `grace_period` seconds, SIGKILL. `grace_period=0` kills at once. Stopping a
-  container that is not running is a no-op; stopping one that is already
+  terminated container is a no-op; a container still waiting to start never
+  starts and is reported terminated as if it had been signalled; stopping one that is already
   stopping only moves the SIGKILL earlier if the new grace period ends sooner
   (a pod deleted again with a shorter grace period). Exit codes follow the shell
   convention: a container killed by signal N exits with 128+N (137 for
