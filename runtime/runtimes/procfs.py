@@ -1,0 +1,94 @@
+"""What /proc says about the processes the process runtime started.
+
+psutil is not a dependency; these few readers cover what the runtime and its
+tests need:
+
+* `pid_alive(pid)`: the process exists and has not exited (a zombie waiting to
+  be reaped counts as exited);
+* `group_members(pgid)`: live pids in a process group (a container's processes);
+* `usage_by_group(pgids)`: cumulative CPU seconds and resident memory of each
+  group, from one pass over /proc, for `ContainerRuntime.stats()`.
+
+Every reader tolerates processes vanishing while it reads.
+
+Neighbours: `runtime.runtimes.process` (stats), `runtime.runtimes.process_groups`
+(signals the groups these functions inspect), the process runtime's tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["GroupUsage", "group_members", "pid_alive", "usage_by_group"]
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUsage:
+    """Resource usage of one process group's live members."""
+
+    cpu_seconds: float
+    """User + system CPU time of the members, and of children they have reaped."""
+    resident_bytes: int
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, ...], or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain ") ".
+    _, _, rest = text.rpartition(")")
+    fields = rest.split()
+    return fields or None
+
+
+def _is_live(fields: list[str]) -> bool:
+    return fields[0] not in ("Z", "X", "x")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` names a process that has not exited."""
+    fields = _stat_fields(pid)
+    return fields is not None and _is_live(fields)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is `pgid`."""
+    members: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(entry)
+        if fields is not None and int(fields[2]) == pgid and _is_live(fields):
+            members.append(int(entry))
+    return members
+
+
+def usage_by_group(pgids: Iterable[int]) -> dict[int, GroupUsage]:
+    """CPU seconds and resident bytes of the live members of each group in `pgids`."""
+    wanted = set(pgids)
+    ticks = dict.fromkeys(wanted, 0)
+    resident = dict.fromkeys(wanted, 0)
+    if wanted:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            fields = _stat_fields(entry)
+            if fields is None or not _is_live(fields) or int(fields[2]) not in wanted:
+                continue
+            pgid = int(fields[2])
+            # utime, stime, cutime, cstime are stat fields 14-17 (1-based, counting
+            # pid and comm), i.e. 11-14 here; rss (pages) is field 24, i.e. 21 here.
+            ticks[pgid] += sum(int(value) for value in fields[11:15])
+            resident[pgid] += int(fields[21]) * _PAGE_SIZE
+    return {
+        pgid: GroupUsage(cpu_seconds=ticks[pgid] / _CLOCK_TICKS, resident_bytes=resident[pgid])
+        for pgid in wanted
+    }
