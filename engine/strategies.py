@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.api import core
 from engine.api.base import Resource
 from engine.api.defaulting import default_object as _default_object
-from engine.api.validation import validate_object
+from engine.api.validation import SPEC_CHECKS_READ_NAME, validate_metadata, validate_spec
 from engine.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -53,38 +53,33 @@ def default_object(obj: Resource) -> Resource:
     return result
 
 
-_VALIDATED: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] = {}
-_VALIDATED_MAX = 8192
+_SPEC_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] = {}
+_SPEC_VERDICTS_MAX = 8192
 
 
 def validate(obj: Resource) -> list[FieldError]:
-    """`validate_object`, remembered by the identity of the object's parts.
+    """`validate_object`, with the kind's own checks remembered by the identity
+    of the parts they read.
 
-    Objects are immutable and shared, so parts that are the very same objects
-    as in an already validated object (a pod template's spec shared by every
-    pod of a ReplicaSet, a spec unchanged by a label update) validate the same
-    way; only the identities of metadata and spec parts are compared.
+    Objects are immutable and shared, so spec parts that are the very same
+    objects as in an object already checked (a template's spec shared by every
+    pod of a ReplicaSet; a spec untouched by a label update) check the same
+    way. Metadata is checked every time; its label checks are cached per string.
     """
-    meta = obj.metadata
-    parts = tuple(obj.__dict__[name] for name in _spec_fields(type(obj)))
-    key = (
-        type(obj),
-        meta.name,
-        meta.generate_name,
-        meta.namespace,
-        id(meta.labels),
-        id(meta.annotations),
-        *map(id, parts),
-    )
-    cached = _VALIDATED.get(key)
-    if cached is not None:
-        return cached[0]
-    errors: list[FieldError] = validate_object(obj)
-    if len(_VALIDATED) >= _VALIDATED_MAX:
-        _VALIDATED.clear()
-    # The parts are kept alive with the entry so their ids cannot be reused.
-    _VALIDATED[key] = (errors, (meta.labels, meta.annotations, parts))
-    return errors
+    errors = validate_metadata(obj)
+    model = type(obj)
+    parts = tuple(obj.__dict__[name] for name in _spec_fields(model))
+    key: tuple[Any, ...] = (model, *map(id, parts))
+    if model in SPEC_CHECKS_READ_NAME:
+        key = (*key, obj.metadata.name)
+    cached = _SPEC_VERDICTS.get(key)
+    if cached is None:
+        if len(_SPEC_VERDICTS) >= _SPEC_VERDICTS_MAX:
+            _SPEC_VERDICTS.clear()
+        # The parts stay referenced by the entry, so their ids cannot be reused.
+        cached = (validate_spec(obj), parts)
+        _SPEC_VERDICTS[key] = cached
+    return errors + cached[0] if cached[0] else errors
 
 
 _SPEC_FIELDS: dict[type[Resource], tuple[str, ...]] = {}

@@ -85,8 +85,22 @@ def default_object(obj: R) -> R:
 # -- Pod ----------------------------------------------------------------------
 
 
+_DEFAULTED_SPECS: dict[int, tuple[PodSpec, PodSpec]] = {}
+_DEFAULTED_SPECS_MAX = 4096
+
+
 def _default_pod(pod: Pod) -> Pod:
-    spec = _default_pod_spec(pod.spec)
+    # Pods made from one template share one spec object; defaulting it once and
+    # sharing the result keeps both the time and the memory per pod down.
+    given = pod.spec
+    known = _DEFAULTED_SPECS.get(id(given))
+    if known is not None and known[0] is given:
+        spec = known[1]
+    else:
+        spec = _default_pod_spec(given)
+        if len(_DEFAULTED_SPECS) >= _DEFAULTED_SPECS_MAX:
+            _DEFAULTED_SPECS.clear()
+        _DEFAULTED_SPECS[id(given)] = (given, spec)
     status = pod.status
     if status.qos_class is None:
         status = status.model_copy(update={"qos_class": qos_class(spec)})

@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar
 
 from engine.api.base import Resource
 from engine.api.core import Binding, ConfigMap, Namespace, Node, Pod, Secret, Service
+from engine.api.scheduling import PriorityClass
 from engine.api.validation_groups import VALIDATORS as group_validators
 from engine.api.validation_pod import TAINT_EFFECTS, check_pod_spec
 from engine.api.validation_rules import (
@@ -46,7 +47,13 @@ from engine.api.validation_rules import (
 from engine.api.validation_workloads import VALIDATORS as workload_validators
 from engine.errors import FieldError
 
-__all__ = ["register_validator", "validate_object"]
+__all__ = [
+    "SPEC_CHECKS_READ_NAME",
+    "register_validator",
+    "validate_metadata",
+    "validate_object",
+    "validate_spec",
+]
 
 R = TypeVar("R", bound=Resource)
 Validator = Callable[[Any, Errors], None]
@@ -56,6 +63,9 @@ _CONFIG_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
 
 _VALIDATORS: dict[type[Resource], Validator] = {}
 
+SPEC_CHECKS_READ_NAME: Final[frozenset[type[Resource]]] = frozenset({PriorityClass})
+"""Kinds whose own checks also read metadata.name (system- priority classes)."""
+
 
 def register_validator(model: type[R], validator: Callable[[R], list[FieldError]]) -> None:
     """Add the kind-specific checks of a (custom) kind; metadata is always checked."""
@@ -64,8 +74,20 @@ def register_validator(model: type[R], validator: Callable[[R], list[FieldError]
 
 def validate_object(obj: Resource) -> list[FieldError]:
     """Every problem with `obj` (empty when valid), with Kubernetes field paths."""
+    return validate_metadata(obj) + validate_spec(obj)
+
+
+def validate_metadata(obj: Resource) -> list[FieldError]:
+    """The problems with `obj.metadata` alone."""
     errors: Errors = []
     _check_metadata(obj, errors)
+    return errors
+
+
+def validate_spec(obj: Resource) -> list[FieldError]:
+    """The kind's own checks: everything but metadata. They read only the
+    object's non-metadata fields, except for the kinds in `SPEC_CHECKS_READ_NAME`."""
+    errors: Errors = []
     validator = _VALIDATORS.get(type(obj))
     if validator is not None:
         validator(obj, errors)

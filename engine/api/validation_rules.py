@@ -14,6 +14,7 @@ Neighbours: `engine.api.validation` (per kind), `engine.api.validation_pod`
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -146,19 +147,31 @@ def check_dns_subdomain(errors: Errors, path: str, value: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=16384)
+def _key_problems(key: str) -> str:
+    # Label keys and values repeat across objects ("app", "pod-template-hash"):
+    # their verdicts are remembered, so validating a write costs no regex.
+    return "; ".join(label_key_errors(key))
+
+
+@functools.lru_cache(maxsize=16384)
+def _value_problems(value: str) -> str:
+    return "; ".join(label_value_errors(value))
+
+
 def check_qualified_name(errors: Errors, path: str, key: str) -> None:
     """A qualified name such as `app.kubernetes.io/name` (label and annotation keys)."""
-    problems = label_key_errors(key)
+    problems = _key_problems(key)
     if problems:
-        errors.append(invalid(path, key, "; ".join(problems)))
+        errors.append(invalid(path, key, problems))
 
 
 def check_labels(errors: Errors, path: str, labels: Mapping[str, str]) -> None:
     for key, value in labels.items():
         check_qualified_name(errors, path, key)
-        problems = label_value_errors(value)
+        problems = _value_problems(value)
         if problems:
-            errors.append(invalid(path, value, "; ".join(problems)))
+            errors.append(invalid(path, value, problems))
 
 
 def check_port_number(errors: Errors, path: str, port: int, *, allow_zero: bool = False) -> None:
