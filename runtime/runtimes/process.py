@@ -18,7 +18,8 @@ first). Each container runs `command + args` as a process on this machine:
   group and SIGKILL when the grace period (a timer on the injected clock)
   runs out. When the main process exits, whatever is left of its group is
   killed, as a container's PID namespace would be. Exit codes become
-  terminated states (128+N for signal N).
+  terminated states (128+N for signal N). A container stopped before it
+  started never starts.
 * **Start failures** (no command, program not found, bad working directory,
   or any error from spawning) are reported as terminated with reason
   `StartError` and exit code 128, never raised.
@@ -105,6 +106,8 @@ class _Container:
     watcher: asyncio.Task[None] | None = None
     kill_timer: TimerHandle | None = None
     kill_at: float | None = None  # monotonic time the pending SIGKILL is due
+    starting: bool = False  # start_container is spawning the process
+    stopped_before_start: bool = False  # stop_container came first: never start
     removed: bool = False  # the sandbox is gone: no more events
     cpu_sample: tuple[float, float] | None = None  # (monotonic, cpu seconds) of last stats()
 
@@ -257,10 +260,13 @@ class ProcessRuntime:
     async def start_container(self, pod_uid: str, name: str) -> None:
         sandbox = self._sandbox(pod_uid)
         container = self._container(sandbox, name)
-        if container.status.state != "waiting" or container.process is not None:
+        if container.stopped_before_start:
+            return  # stopped while waiting: it never starts (already reported terminated)
+        if container.status.state != "waiting" or container.starting:
             raise ContainerRuntimeError(
                 f"container {name!r} of pod {pod_uid} was already started; create it again"
             )
+        container.starting = True
         config = container.config
         argv = [*config.command, *config.args]
         try:
@@ -277,7 +283,10 @@ class ProcessRuntime:
         except OSError as error:
             self._fail_start(container, f'exec: "{argv[0]}": {error.strerror or error}')
             return
-        if container.removed:  # the sandbox was stopped while we spawned
+        finally:
+            container.starting = False
+        if container.removed or container.stopped_before_start:
+            # The sandbox or the container was stopped while we spawned.
             self._groups.release(process.pid)
             await process.wait()
             return
@@ -294,6 +303,9 @@ class ProcessRuntime:
 
     async def stop_container(self, pod_uid: str, name: str, grace_period: float) -> None:
         container = self._container(self._sandbox(pod_uid), name)
+        if container.status.state == "waiting":
+            self._stop_before_start(container, grace_period)
+            return
         process = container.process
         if not container.running or process is None:
             return
@@ -466,7 +478,27 @@ class ProcessRuntime:
         )
         self._emit(container)
 
+    def _stop_before_start(self, container: _Container, grace_period: float) -> None:
+        """A container stopped before it started never starts; it is reported
+        terminated by the signal that would have stopped it."""
+        signal_number = signal.SIGTERM if grace_period > 0 else signal.SIGKILL
+        container.stopped_before_start = True
+        container.log.finish()
+        now = self._clock.now()
+        container.status = replace(
+            container.status,
+            state="terminated",
+            exit_code=128 + signal_number,
+            signal=int(signal_number),
+            reason="Error",
+            started_at=None,
+            finished_at=now,
+        )
+        self._emit(container)
+
     def _fail_start(self, container: _Container, message: str) -> None:
+        if container.stopped_before_start:
+            return  # already reported terminated by the stop
         container.log.finish()
         container.status = replace(
             container.status,
