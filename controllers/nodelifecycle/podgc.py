@@ -1,0 +1,109 @@
+"""Orphaned pods: delete pods bound to nodes that no longer exist.
+
+Role: the orphan rule of kube-controller-manager's pod garbage collector.
+Every `check_period` (20 s) it looks for node names that pods are bound to
+but that have no Node; once such a node has been missing for
+`quarantine` (40 s) its pods get DisruptionTarget=True (reason
+DeletionByPodGC) and are force-deleted (grace period 0): no kubelet is left
+to finish a graceful deletion.
+
+Neighbours: `controllers.nodelifecycle.config` (quarantine),
+`controllers.nodelifecycle.controller` (shares the informers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from engine.api import core
+from engine.cache import index_pods_by_node
+from engine.client import Client
+from engine.clock import Clock
+from engine.errors import Conflict, NotFound
+from engine.informer import InformerFactory
+from engine.logging import get_logger
+from engine.manager import Manager
+
+__all__ = ["OrphanPodCollector"]
+
+log = get_logger("podgc")
+NODE_INDEX = "spec.nodeName"
+
+
+class OrphanPodCollector:
+    def __init__(
+        self,
+        client: Client,
+        factory: InformerFactory,
+        *,
+        clock: Clock,
+        quarantine: float = 40.0,
+        check_period: float = 20.0,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.quarantine = quarantine
+        self.check_period = check_period
+        self.nodes = factory.informer(core.Node)
+        self.pods = factory.informer(core.Pod)
+        with contextlib.suppress(ValueError):
+            self.pods.add_indexer(NODE_INDEX, index_pods_by_node)
+        self._missing_since: dict[str, float] = {}
+        self.deleted = 0
+
+    def register(self, manager: Manager) -> None:
+        manager.add_runnable(self.run)
+
+    async def run(self) -> None:
+        await self.nodes.wait_for_sync()
+        await self.pods.wait_for_sync()
+        while True:
+            await self.collect_once()
+            await self.clock.sleep(self.check_period)
+
+    async def collect_once(self) -> None:
+        now = self.clock.monotonic()
+        missing = {
+            name
+            for name in self.pods.cache.index_values(NODE_INDEX)
+            if name and self.nodes.cache.get(name) is None
+        }
+        for name in list(self._missing_since):
+            if name not in missing:
+                del self._missing_since[name]
+        for name in sorted(missing):
+            since = self._missing_since.setdefault(name, now)
+            if now - since < self.quarantine:
+                continue
+            for pod in self.pods.cache.by_index(NODE_INDEX, name):
+                await self._delete(pod)
+
+    async def _delete(self, pod: core.Pod) -> None:
+        meta = pod.metadata
+        conditions = [c for c in pod.status.conditions if c.type != "DisruptionTarget"]
+        conditions.append(
+            core.PodCondition(
+                type="DisruptionTarget",
+                status="True",
+                reason="DeletionByPodGC",
+                message="PodGC: node no longer exists",
+                last_transition_time=self.clock.now(),
+            )
+        )
+        with contextlib.suppress(Conflict, NotFound):
+            await self.client.update_status(
+                pod.model_copy(
+                    update={"status": pod.status.model_copy(update={"conditions": conditions})}
+                )
+            )
+        with contextlib.suppress(NotFound, Conflict):
+            await self.client.delete(
+                core.Pod, meta.name, namespace=meta.namespace, grace_period_seconds=0, uid=meta.uid
+            )
+            self.deleted += 1
+            log.info(
+                "deleted orphaned pod",
+                namespace=meta.namespace,
+                pod=meta.name,
+                node=pod.spec.node_name,
+            )

@@ -1,0 +1,178 @@
+"""Pod admission on the node: does this pod fit here? (the kubelet's re-check).
+
+Role: the scheduler decided on a snapshot; the kubelet re-checks against
+what it has actually admitted before starting anything, as Kubernetes'
+kubelet does with GeneralPredicates. A pod that does not fit is failed with
+Kubernetes' reason and message and never started:
+
+* `NodeAffinity`: nodeSelector or required node affinity does not match the
+  node's labels (or `metadata.name` through matchFields);
+* `OutOfpods`: the node already runs `allocatable.pods` pods;
+* `OutOf<resource>` (`OutOfcpu`, `OutOfmemory`, `OutOfephemeral-storage`,
+  `OutOfnvidia.com/gpu`, ...): the pod's requests plus those of the admitted
+  pods exceed allocatable.
+
+A pod's requests are Kubernetes' effective requests: pod-level resources if
+set, else the larger of the app containers' sum (plus sidecars) and any one
+init container's (plus the sidecars started before it), plus overhead.
+Pure functions of the pod, the node and the admitted pods.
+
+Neighbours: `runtime.kubelet.kubelet` (calls `admit` once per new pod).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.api import core
+from engine.quantity import Quantity
+
+__all__ = ["AdmitResult", "admit", "node_affinity_matches", "pod_requests"]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitResult:
+    admitted: bool
+    reason: str = ""
+    message: str = ""
+
+
+ADMITTED = AdmitResult(True)
+
+
+def _amount(name: str, quantity: Quantity) -> int:
+    return quantity.milli_value() if name == "cpu" else quantity.value()
+
+
+def _add(total: dict[str, int], resources: dict[str, Quantity]) -> None:
+    for name, quantity in resources.items():
+        total[name] = total.get(name, 0) + _amount(name, quantity)
+
+
+def pod_requests(spec: core.PodSpec) -> dict[str, int]:
+    """Effective requests: cpu in millicores, everything else in units (bytes)."""
+    if spec.resources is not None and spec.resources.requests:
+        total: dict[str, int] = {}
+        _add(total, spec.resources.requests)
+    else:
+        apps: dict[str, int] = {}
+        for container in spec.containers:
+            _add(apps, container.resources.requests)
+        sidecars: dict[str, int] = {}
+        init_peak: dict[str, int] = {}
+        for container in spec.init_containers:
+            own: dict[str, int] = {}
+            _add(own, container.resources.requests)
+            if container.is_sidecar:
+                for name, value in own.items():
+                    sidecars[name] = sidecars.get(name, 0) + value
+                candidate = dict(sidecars)
+            else:
+                candidate = dict(sidecars)
+                for name, value in own.items():
+                    candidate[name] = candidate.get(name, 0) + value
+            for name, value in candidate.items():
+                init_peak[name] = max(init_peak.get(name, 0), value)
+        total = dict(apps)
+        for name, value in sidecars.items():
+            total[name] = total.get(name, 0) + value
+        for name, value in init_peak.items():
+            total[name] = max(total.get(name, 0), value)
+    _add(total, spec.overhead)
+    return total
+
+
+def _requirement_matches(
+    requirement: core.NodeSelectorRequirement, value: str | None, present: bool
+) -> bool:
+    op = requirement.operator
+    if op == "In":
+        return present and value in requirement.values
+    if op == "NotIn":
+        return not present or value not in requirement.values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt"):
+        if not present or len(requirement.values) != 1:
+            return False
+        try:
+            actual, bound = int(value or ""), int(requirement.values[0])
+        except ValueError:
+            return False
+        return actual > bound if op == "Gt" else actual < bound
+    return False
+
+
+def _term_matches(term: core.NodeSelectorTerm, node: core.Node) -> bool:
+    if not term.match_expressions and not term.match_fields:
+        return False
+    labels = node.metadata.labels
+    for requirement in term.match_expressions:
+        present = requirement.key in labels
+        if not _requirement_matches(requirement, labels.get(requirement.key), present):
+            return False
+    for requirement in term.match_fields:
+        if requirement.key != "metadata.name":
+            return False
+        if not _requirement_matches(requirement, node.metadata.name, True):
+            return False
+    return True
+
+
+def node_affinity_matches(spec: core.PodSpec, node: core.Node) -> bool:
+    """nodeSelector and requiredDuringSchedulingIgnoredDuringExecution."""
+    labels = node.metadata.labels
+    for key, value in spec.node_selector.items():
+        if labels.get(key) != value:
+            return False
+    affinity = spec.affinity.node_affinity if spec.affinity is not None else None
+    required = (
+        affinity.required_during_scheduling_ignored_during_execution
+        if affinity is not None
+        else None
+    )
+    if required is None:
+        return True
+    return any(_term_matches(term, node) for term in required.node_selector_terms)
+
+
+def admit(pod: core.Pod, node: core.Node, admitted: Iterable[core.Pod]) -> AdmitResult:
+    """Whether `pod` fits on `node` next to the `admitted` (non-terminal) pods."""
+    if not node_affinity_matches(pod.spec, node):
+        return AdmitResult(
+            False,
+            "NodeAffinity",
+            "Pod was rejected: Predicate NodeAffinity failed: "
+            "node(s) didn't match Pod's node affinity/selector",
+        )
+    allocatable = node.status.allocatable or node.status.capacity
+    used: dict[str, int] = {}
+    count = 0
+    for other in admitted:
+        count += 1
+        for name, value in pod_requests(other.spec).items():
+            used[name] = used.get(name, 0) + value
+    max_pods = allocatable.get("pods")
+    if max_pods is not None and count + 1 > max_pods.value():
+        return AdmitResult(
+            False,
+            "OutOfpods",
+            f"Pod was rejected: Node didn't have enough resource: pods, requested: 1, "
+            f"used: {count}, capacity: {max_pods.value()}",
+        )
+    for name, requested in sorted(pod_requests(pod.spec).items()):
+        if requested <= 0:
+            continue
+        capacity_quantity = allocatable.get(name)
+        capacity = _amount(name, capacity_quantity) if capacity_quantity is not None else 0
+        if used.get(name, 0) + requested > capacity:
+            return AdmitResult(
+                False,
+                f"OutOf{name}",
+                f"Pod was rejected: Node didn't have enough resource: {name}, "
+                f"requested: {requested}, used: {used.get(name, 0)}, capacity: {capacity}",
+            )
+    return ADMITTED

@@ -1,0 +1,67 @@
+"""Pod IP addresses from the node's podCIDR.
+
+Role: hand every pod sandbox an address of the node's pod CIDR, as the CNI
+host-local IPAM plugin does: the network address, the first host address
+(the bridge/gateway) and the broadcast address are never handed out; the
+lowest free address is, so a run is deterministic; an address is free again
+once its pod's sandbox is gone.
+
+Neighbours: `runtime.kubelet.kubelet` (allocates at sandbox creation and
+releases at removal).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+__all__ = ["PodCIDRExhausted", "PodIPAllocator"]
+
+
+class PodCIDRExhausted(Exception):
+    """No free address is left in the node's pod CIDR."""
+
+
+class PodIPAllocator:
+    """Addresses of one pod CIDR, keyed by pod uid."""
+
+    def __init__(self, cidr: str) -> None:
+        try:
+            self.network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError as error:
+            raise ValueError(f"invalid podCIDR {cidr!r}: {error}") from None
+        self._first = int(self.network.network_address) + 2
+        self._last = int(self.network.broadcast_address) - 1
+        self._next = self._first
+        self._by_pod: dict[str, str] = {}
+        self._free: list[int] = []  # released addresses, reused lowest first
+        self._used: set[int] = set()
+
+    def allocate(self, pod_uid: str) -> str:
+        existing = self._by_pod.get(pod_uid)
+        if existing is not None:
+            return existing
+        if self._free:
+            self._free.sort()
+            value = self._free.pop(0)
+        elif self._next <= self._last:
+            value = self._next
+            self._next += 1
+        else:
+            raise PodCIDRExhausted(f"no free address left in podCIDR {self.network}")
+        self._used.add(value)
+        address = str(ipaddress.ip_address(value))
+        self._by_pod[pod_uid] = address
+        return address
+
+    def release(self, pod_uid: str) -> None:
+        address = self._by_pod.pop(pod_uid, None)
+        if address is not None:
+            value = int(ipaddress.ip_address(address))
+            self._used.discard(value)
+            self._free.append(value)
+
+    def get(self, pod_uid: str) -> str | None:
+        return self._by_pod.get(pod_uid)
+
+    def __len__(self) -> int:
+        return len(self._by_pod)
