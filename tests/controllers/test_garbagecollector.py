@@ -247,6 +247,12 @@ class LateKindSpec(KubeModel):
     note: str = ""
 
 
+class Latecomer(Resource):
+    """Registered as a kind only inside the test below, while the collector runs."""
+
+    spec: LateKindSpec = LateKindSpec()
+
+
 async def test_kinds_registered_while_running_are_watched_and_resolved(
     clock: VirtualClock,
 ) -> None:
@@ -260,10 +266,7 @@ async def test_kinds_registered_while_running_are_watched_and_resolved(
         assert c.names(core.ConfigMap) == ["waits-for-kind"]
         assert c.gc.statistics().unresolved_nodes == 1
 
-        @kind("late.kubeloop.dev/v1", "Latecomer")
-        class Latecomer(Resource):
-            spec: LateKindSpec = LateKindSpec()
-
+        kind("late.kubeloop.dev/v1", "Latecomer")(Latecomer)  # idempotent
         await c.clock.sleep(c.gc.monitors.period + 1)  # the periodic kind scan
         await c.settle()
         assert c.names(core.ConfigMap) == []

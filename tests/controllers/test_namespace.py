@@ -147,13 +147,15 @@ class GizmoSpec(KubeModel):
     parts: int = 0
 
 
+class Gizmo(Resource):
+    """Registered as a kind only inside the test below, after start-up."""
+
+    spec: GizmoSpec = GizmoSpec()
+
+
 async def test_kinds_registered_after_start_are_deleted_too(clock: VirtualClock) -> None:
     async with running(clock) as c:
-
-        @kind("ns.kubeloop.dev/v1", "Gizmo")
-        class Gizmo(Resource):
-            spec: GizmoSpec = GizmoSpec()
-
+        kind("ns.kubeloop.dev/v1", "Gizmo")(Gizmo)  # idempotent
         new_namespace(c, "lab")
         c.store.create(Gizmo(metadata={"name": "g1", "namespace": "lab"}))
         c.store.create(Gizmo(metadata={"name": "g2", "namespace": "lab"}))
