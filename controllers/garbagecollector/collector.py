@@ -27,8 +27,11 @@ for it while one of its own dependents does too has its references unblocked
 first (Kubernetes' rule), and an object never blocks its own deletion.
 
 Like Kubernetes', the collector trusts its graph for "which dependents are
-left": an owner deleted in Foreground before the informers have shown its
-newest dependents can go before them (they are collected right after).
+there": a dependent created so shortly before its owner's deletion that the
+informers have not shown it yet is missed. In Foreground the owner can then go
+before it (it is collected right after); in Orphan it is not orphaned but,
+its owner gone, collected. Let the informers catch up (on virtual time, any
+wait does) between creating dependents and deleting their owner.
 
 Neighbours: `engine.controller` (the two Controllers), `engine.manager`
 (`setup` wires everything into one), `controllers.garbagecollector.edits`.
