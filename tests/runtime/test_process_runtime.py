@@ -12,14 +12,19 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.clock import TimerHandle
+from runtime.runtimes import process_logs
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.process_logs import ContainerLog
 from runtime.runtimes.procfs import group_members, pid_alive
@@ -638,6 +643,10 @@ def test_no_process_outlives_the_interpreter(tmp_path: Path) -> None:
     assert not pid_alive(pid)
 
 
+LINE_CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\n")
+"""Characters a log line may hold (encodable as UTF-8, no newline)."""
+
+
 class TestContainerLog:
     """The log file reader on its own (sync parts, no processes)."""
 
@@ -661,6 +670,28 @@ class TestContainerLog:
         for count in (1, 7, 999, 4999, 5000, 6000):
             assert log.tail(count) == lines[-count:]
         assert log.tail() == lines
+
+    @given(
+        lines=st.lists(st.text(LINE_CHARACTERS, max_size=12)),
+        partial=st.text(LINE_CHARACTERS, max_size=12),
+        finished=st.booleans(),
+        count=st.none() | st.integers(min_value=0, max_value=30),
+        block=st.integers(min_value=1, max_value=16),
+    )
+    def test_tail_is_the_last_lines_whatever_the_block_size(
+        self, lines: list[str], partial: str, finished: bool, count: int | None, block: int
+    ) -> None:
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            patch.object(process_logs, "_BLOCK", block),
+        ):
+            log = ContainerLog(Path(directory) / "0.log", clock=None)  # type: ignore[arg-type]
+            log.path.write_text("".join(line + "\n" for line in lines) + partial)
+            if finished:
+                log.finish()
+            complete = [*lines, partial] if finished and partial else lines
+            expected = complete if count is None else complete[max(0, len(complete) - count) :]
+            assert log.tail(count) == (expected if count != 0 else [])
 
     def test_undecodable_bytes_are_replaced(self, tmp_path: Path) -> None:
         log = ContainerLog(tmp_path / "0.log", clock=None)  # type: ignore[arg-type]
