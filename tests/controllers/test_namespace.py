@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from controllers import namespace as namespace_controller
-from controllers.namespace import CONTENT_REMAINING, FINALIZERS_REMAINING
+from controllers.namespace import (
+    CONTENT_REMAINING,
+    FINALIZERS_REMAINING,
+    ContentReport,
+    namespace_conditions,
+)
 from engine.api import core
 from engine.api.base import KubeModel, Resource
 from engine.clock import VirtualClock
@@ -191,3 +197,24 @@ async def test_other_spec_finalizers_keep_an_emptied_namespace(clock: VirtualClo
         )
         await c.settle()
         assert c.store.try_get(core.Namespace, "guarded") is None
+
+
+def test_conditions_keep_their_transition_time_while_their_status_holds() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    t1 = t0 + timedelta(seconds=5)
+    t2 = t0 + timedelta(seconds=9)
+    two_left = ContentReport(remaining={"pods": 2}, finalizers={}, failures=[], estimate=30.0)
+    one_left = ContentReport(remaining={"pods": 1}, finalizers={}, failures=[], estimate=20.0)
+    first = namespace_conditions([], two_left, t0)
+    assert [(c.type, c.status) for c in first] == [
+        ("NamespaceDeletionContentFailure", "False"),
+        ("NamespaceContentRemaining", "True"),
+        ("NamespaceFinalizersRemaining", "False"),
+    ]
+    second = namespace_conditions(first, one_left, t1)
+    remaining = second[1]
+    assert remaining.message == "Some resources are remaining: pods has 1 resource instances"
+    assert remaining.last_transition_time == t0  # still True: no transition
+    assert namespace_conditions(second, one_left, t2) == second  # nothing to write
+    done = namespace_conditions(second, ContentReport(), t2)
+    assert done[1].status == "False" and done[1].last_transition_time == t2
