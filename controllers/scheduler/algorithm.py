@@ -1,0 +1,198 @@
+"""The scheduling algorithm for one pod: filter, pick the nodes to score, score,
+select a host (kube-scheduler's schedulePod).
+
+1. No nodes: error. PreFilter; a rejection fails the pod everywhere.
+2. A pod nominated by an earlier preemption tries its nominated node first
+   and takes it if it fits.
+3. Filter every node at once (one mask per plugin over the node table). Of
+   the feasible nodes keep the first `num_feasible_nodes_to_find` in node order
+   starting where the previous pod's search stopped (round robin), as
+   kube-scheduler's percentageOfNodesToScore does.
+4. One feasible node is taken as is; otherwise score and take the highest
+   total, ties broken with the seeded RNG.
+
+Everything here is synchronous and touches nothing but the cache, so a
+scheduling cycle sees one consistent state.
+
+Neighbours: `controllers.scheduler.framework` (runs the plugins),
+`controllers.scheduler.diagnostics` (what a failure carries),
+`controllers.scheduler.scheduler` (calls `schedule`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from controllers.scheduler.cache.cache import SchedulerCache
+from controllers.scheduler.cycle_state import CycleState
+from controllers.scheduler.diagnostics import NO_NODES_MESSAGE, AttemptRecord, Diagnosis, FitError
+from controllers.scheduler.framework import Framework
+from controllers.scheduler.interfaces import Slots
+from controllers.scheduler.podinfo import PodInfo
+from controllers.scheduler.status import Status
+from controllers.scheduler.window import Window
+
+__all__ = [
+    "Algorithm",
+    "NoNodesAvailable",
+    "ScheduleResult",
+    "SchedulingError",
+    "num_feasible_nodes_to_find",
+]
+
+MIN_FEASIBLE_NODES_TO_FIND: Final = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
+
+
+def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
+    """Kubernetes' numFeasibleNodesToFind (percentage 0 = adaptive)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    if percentage == 0:
+        percentage = max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND, 50 - num_all_nodes // 125)
+    found = num_all_nodes * percentage // 100
+    return max(found, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class SchedulingError(Exception):
+    """Scheduling failed for a reason other than "no node fits"."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.message())
+        self.status = status
+
+
+class NoNodesAvailable(SchedulingError):
+    def __init__(self) -> None:
+        super().__init__(Status.error(NO_NODES_MESSAGE))
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleResult:
+    node: str
+    slot: int
+    evaluated: int
+    feasible: int
+
+
+class Algorithm:
+    """schedulePod, with the round-robin start kept between pods."""
+
+    def __init__(self, cache: SchedulerCache, rng: random.Random, percentage: int) -> None:
+        self.cache = cache
+        self.rng = rng
+        self.percentage = percentage
+        self.next_start = 0
+
+    def schedule(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        record: AttemptRecord | None = None,
+    ) -> ScheduleResult:
+        table = self.cache.table
+        if table.count == 0:
+            raise NoNodesAvailable()
+        names, status = framework.run_pre_filter(state, pod)
+        if status is not None:
+            if status.is_rejection:
+                diagnosis = Diagnosis(table, state, pod, pre_filter_status=status)
+                raise FitError(pod, diagnosis)
+            raise SchedulingError(status)
+        nominated = pod.pod.status.nominated_node_name
+        if nominated and record is None:
+            slot = table.slot_of.get(nominated)
+            if (
+                slot is not None
+                and (names is None or nominated in names)
+                and framework.filter_one(state, pod, slot) is None
+            ):
+                return ScheduleResult(nominated, slot, 1, 1)
+        absent: Status | None = None
+        if names is None:
+            window = Window.range(0, table.size)
+        else:
+            slots = sorted(table.slot_of[n] for n in names if n in table.slot_of)
+            window = Window.of(slots)
+            absent = Status.unresolvable(
+                f"node(s) didn't satisfy plugin(s) [{', '.join(sorted(state.restricted_by))}]"
+            )
+        mask, failures = framework.run_filter(state, pod, window)
+        if record is not None:
+            self._record_filters(framework, state, pod, window, failures, record)
+        positions = np.flatnonzero(mask)
+        feasible: Slots = positions if window.contiguous else window.slots[positions]
+        if not len(feasible):
+            diagnosis = Diagnosis(
+                table,
+                state,
+                pod,
+                window_slots=window.slots,
+                failures=failures,
+                absent_status=absent,
+            )
+            raise FitError(pod, diagnosis)
+        percentage = framework.percentage_of_nodes_to_score
+        wanted = num_feasible_nodes_to_find(
+            self.percentage if percentage is None else percentage, table.count
+        )
+        if len(feasible) > wanted:
+            start = int(np.searchsorted(feasible, self.next_start))
+            if start + wanted <= len(feasible):
+                chosen = feasible[start : start + wanted]
+            else:
+                chosen = np.concatenate(
+                    (feasible[start:], feasible[: wanted - (len(feasible) - start)])
+                )
+            self.next_start = (int(chosen[-1]) + 1) % max(table.size, 1)
+        else:
+            chosen = feasible
+        if len(chosen) == 1 and record is None:
+            slot = int(chosen[0])
+            return ScheduleResult(table.names[slot], slot, len(window), 1)
+        status = framework.run_pre_score(state, pod, chosen)
+        if status is not None:
+            raise SchedulingError(status)
+        totals = framework.run_score(state, pod, chosen, record)
+        best = int(totals.max())
+        ties = np.flatnonzero(totals == best)
+        pick = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
+        slot = int(chosen[pick])
+        if record is not None:
+            names_list = [table.names[s] for s in chosen.tolist()]
+            record.final_score = dict(zip(names_list, totals.tolist(), strict=True))
+            record.selected_node = table.names[slot]
+        return ScheduleResult(table.names[slot], slot, len(window), len(chosen))
+
+    def _record_filters(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        window: Window,
+        failures: Sequence[tuple[Any, npt.NDArray[np.bool_]]],
+        record: AttemptRecord,
+    ) -> None:
+        table = self.cache.table
+        slots = window.slots
+        valid = table.valid[slots]
+        names = [table.names[s] for s in slots[valid].tolist()]
+        for plugin, mask in failures:
+            ok = mask[valid]
+            results = ["passed"] * len(names)
+            bad = np.flatnonzero(~ok)
+            if len(bad):
+                codes, statuses = plugin.explain(state, pod, slots[valid][bad])
+                for position, code in zip(bad.tolist(), codes.tolist(), strict=True):
+                    results[position] = statuses[code].message()
+            record.record_filter(plugin.name, names, results)
+        for plugin in framework.filter:
+            if plugin.name in state.skip_filter:
+                record.record_filter(plugin.name, names, ["passed"] * len(names))

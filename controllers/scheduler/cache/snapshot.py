@@ -1,0 +1,556 @@
+"""The columnar node snapshot: every node's scheduling-relevant state as numpy
+columns indexed by a stable slot number, updated in place on each Node or pod
+change (never rebuilt per pod).
+
+Layout (slots `0..size-1`; `valid[slot]` is False for a free slot or for a
+"ghost" that still holds pods of a deleted node, as kube-scheduler keeps them):
+
+* resources: `allocatable`, `requested` and `free` (= allocatable - requested)
+  are int64 `[resource, slot]` matrices; rows are cpu (millicores), memory,
+  pods (the pod count), ephemeral-storage, then extended resources as they
+  appear. `nonzero` holds cpu and memory with the scoring defaults.
+* labels: one int32 column per label key holding a value id (0 = no label),
+  with a per-key dictionary; selector and affinity checks compare ids.
+* taints: every distinct (key, value, effect) gets a bit; `taint_words` holds
+  each node's taints as uint64 bitsets, so toleration checks are AND + compare.
+* host ports: per (protocol, port) counts of use on any IP, on 0.0.0.0 and per
+  IP; images: per image a presence column and its size.
+
+Contract: reads never change state; writers are the cache (`set_node`,
+`remove_node`, `add_pod`, `remove_pod`). Slot numbers of live nodes never
+change, so columns elsewhere (the cache's per-node counters) can be indexed by
+slot; `on_grow` callbacks let them follow capacity changes.
+
+Neighbours: `controllers.scheduler.cache.cache` (the writer),
+`controllers.scheduler.framework` (windows over slots), the plugins (readers).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from controllers.scheduler.affinity import (
+    NodeAffinitySpec,
+    NodeRequirement,
+    NodeTerm,
+    parse_int64,
+)
+from controllers.scheduler.podinfo import WILDCARD_IP, HostPort, Requests
+from engine.api.core import Node, Toleration
+from engine.api.core.placement import Taint
+from engine.quantity import Quantity
+
+__all__ = [
+    "CPU",
+    "EPHEMERAL",
+    "HARD_EFFECTS",
+    "MEMORY",
+    "PODS",
+    "BoolArray",
+    "IntArray",
+    "NodeTable",
+    "PortUse",
+]
+
+CPU: Final = 0
+MEMORY: Final = 1
+PODS: Final = 2
+EPHEMERAL: Final = 3
+BASE_RESOURCES: Final = ("cpu", "memory", "pods", "ephemeral-storage")
+HARD_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
+_SOFT_EFFECT: Final = "PreferNoSchedule"
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+TaintKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class PortUse:
+    """Use counts of one (protocol, port) per slot."""
+
+    any_ip: npt.NDArray[np.int32]
+    wildcard: npt.NDArray[np.int32]
+    by_ip: dict[str, npt.NDArray[np.int32]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ImageColumn:
+    present: BoolArray
+    size: IntArray
+    nodes: int = 0
+
+
+def _amount(name: str, quantity: Quantity) -> int:
+    return quantity.milli_value() if name == "cpu" else quantity.value()
+
+
+class NodeTable:
+    """Columns of node state by slot. See the module docstring."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self.size = 0
+        self.count = 0
+        self.valid: BoolArray = np.zeros(capacity, np.bool_)
+        self.names: list[str] = []
+        self.nodes: list[Node | None] = []
+        self.slot_of: dict[str, int] = {}
+        self._free_slots: list[int] = []
+        self.resources: dict[str, int] = {name: i for i, name in enumerate(BASE_RESOURCES)}
+        self.resource_names: list[str] = list(BASE_RESOURCES)
+        rows = len(BASE_RESOURCES)
+        self.allocatable: IntArray = np.zeros((rows, capacity), np.int64)
+        self.requested: IntArray = np.zeros((rows, capacity), np.int64)
+        self.free: IntArray = np.zeros((rows, capacity), np.int64)
+        self.nonzero: IntArray = np.zeros((2, capacity), np.int64)
+        self.unschedulable: BoolArray = np.zeros(capacity, np.bool_)
+        self.label_columns: dict[str, int] = {}
+        self.label_ids: list[dict[str, int]] = []
+        self.label_values: list[list[str]] = []
+        self.labels: npt.NDArray[np.int32] = np.zeros((0, capacity), np.int32)
+        self.labels_version = 0
+        self._numeric: dict[int, tuple[int, npt.NDArray[np.float64]]] = {}
+        self.taint_ids: dict[TaintKey, int] = {}
+        self.taints: list[Taint] = []
+        self.taint_words: npt.NDArray[np.uint64] = np.zeros((0, capacity), np.uint64)
+        self.taints_version = 0
+        self.hard_taint_nodes = 0
+        self.soft_taint_nodes = 0
+        self._slot_taints: list[tuple[int, ...]] = []
+        self.ports: dict[tuple[str, int], PortUse] = {}
+        self.images: dict[str, ImageColumn] = {}
+        self._slot_images: list[tuple[tuple[str, int], ...]] = []
+        self.version = 0
+        self.on_grow: list[Callable[[int], None]] = []
+        self._affinity_masks: dict[NodeAffinitySpec, tuple[int, int, BoolArray]] = {}
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _grow(self) -> None:
+        old = self.capacity
+        new = old * 2
+
+        def widen(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+            out = np.zeros((*a.shape[:-1], new), a.dtype)
+            out[..., :old] = a
+            return out
+
+        self.valid = widen(self.valid)  # type: ignore[assignment]
+        self.allocatable = widen(self.allocatable)  # type: ignore[assignment]
+        self.requested = widen(self.requested)  # type: ignore[assignment]
+        self.free = widen(self.free)  # type: ignore[assignment]
+        self.nonzero = widen(self.nonzero)  # type: ignore[assignment]
+        self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
+        self.labels = widen(self.labels)  # type: ignore[assignment]
+        self.taint_words = widen(self.taint_words)  # type: ignore[assignment]
+        for use in self.ports.values():
+            use.any_ip = widen(use.any_ip)  # type: ignore[assignment]
+            use.wildcard = widen(use.wildcard)  # type: ignore[assignment]
+            for ip, column in use.by_ip.items():
+                use.by_ip[ip] = widen(column)  # type: ignore[assignment]
+        for image in self.images.values():
+            image.present = widen(image.present)  # type: ignore[assignment]
+            image.size = widen(image.size)  # type: ignore[assignment]
+        self._affinity_masks.clear()
+        self.capacity = new
+        for callback in self.on_grow:
+            callback(new)
+
+    def _new_slot(self, name: str) -> int:
+        if self._free_slots:
+            slot = heapq.heappop(self._free_slots)
+            self.names[slot] = name
+        else:
+            if self.size == self.capacity:
+                self._grow()
+            slot = self.size
+            self.size += 1
+            self.names.append(name)
+            self.nodes.append(None)
+            self._slot_taints.append(())
+            self._slot_images.append(())
+        self.slot_of[name] = slot
+        return slot
+
+    def slot_for(self, node_name: str) -> int:
+        """The slot of `node_name`, creating a ghost slot (no node yet) if needed,
+        so pods bound to a node the scheduler has not seen can be accounted."""
+        slot = self.slot_of.get(node_name)
+        return slot if slot is not None else self._new_slot(node_name)
+
+    def _release_if_empty(self, slot: int) -> None:
+        if self.nodes[slot] is None and self.requested[PODS, slot] == 0:
+            del self.slot_of[self.names[slot]]
+            self.names[slot] = ""
+            self.requested[:, slot] = 0
+            self.nonzero[:, slot] = 0
+            self.free[:, slot] = 0
+            heapq.heappush(self._free_slots, slot)
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def set_node(self, node: Node) -> int:
+        """Add or replace a node; returns its slot."""
+        name = node.metadata.name
+        slot = self.slot_for(name)
+        if self.nodes[slot] is None:
+            self.count += 1
+        self.nodes[slot] = node
+        self.valid[slot] = True
+        self._set_allocatable(slot, node)
+        self.unschedulable[slot] = bool(node.spec.unschedulable)
+        self._set_labels(slot, node.metadata.labels)
+        self._set_taints(slot, node.spec.taints)
+        self._set_images(slot, node)
+        self.version += 1
+        return slot
+
+    def remove_node(self, name: str) -> None:
+        slot = self.slot_of.get(name)
+        if slot is None or self.nodes[slot] is None:
+            return
+        self.nodes[slot] = None
+        self.count -= 1
+        self.valid[slot] = False
+        self.allocatable[:, slot] = 0
+        self.free[:, slot] = -self.requested[:, slot]
+        self.unschedulable[slot] = False
+        if self.labels[:, slot].any():
+            self.labels[:, slot] = 0
+            self.labels_version += 1
+        self._set_taints(slot, [])
+        self._clear_images(slot)
+        self.version += 1
+        self._release_if_empty(slot)
+
+    def node_at(self, slot: int) -> Node | None:
+        return self.nodes[slot]
+
+    def resource_row(self, name: str) -> int:
+        row = self.resources.get(name)
+        if row is not None:
+            return row
+        row = len(self.resource_names)
+        self.resources[name] = row
+        self.resource_names.append(name)
+        width = self.capacity
+        self.allocatable = np.vstack([self.allocatable, np.zeros((1, width), np.int64)])
+        self.requested = np.vstack([self.requested, np.zeros((1, width), np.int64)])
+        self.free = np.vstack([self.free, np.zeros((1, width), np.int64)])
+        return row
+
+    def _set_allocatable(self, slot: int, node: Node) -> None:
+        allocatable = node.status.allocatable or node.status.capacity
+        self.allocatable[:, slot] = 0
+        for name, quantity in allocatable.items():
+            self.allocatable[self.resource_row(name), slot] = _amount(name, quantity)
+        self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+
+    def _set_labels(self, slot: int, labels: dict[str, str]) -> None:
+        changed = False
+        column_ids = self.labels[:, slot]
+        for key, column in self.label_columns.items():
+            value = labels.get(key)
+            new_id = 0 if value is None else self._value_id(column, value)
+            if column_ids[column] != new_id:
+                self.labels[column, slot] = new_id
+                changed = True
+        for key, value in labels.items():
+            if key not in self.label_columns:
+                column = self._add_label_column(key)
+                self.labels[column, slot] = self._value_id(column, value)
+                changed = True
+        if changed:
+            self.labels_version += 1
+
+    def _add_label_column(self, key: str) -> int:
+        column = len(self.label_ids)
+        self.label_columns[key] = column
+        self.label_ids.append({})
+        self.label_values.append([""])
+        self.labels = np.vstack([self.labels, np.zeros((1, self.capacity), np.int32)])
+        return column
+
+    def _value_id(self, column: int, value: str) -> int:
+        ids = self.label_ids[column]
+        found = ids.get(value)
+        if found is None:
+            found = len(self.label_values[column])
+            ids[value] = found
+            self.label_values[column].append(value)
+        return found
+
+    def _set_taints(self, slot: int, taints: Iterable[Taint]) -> None:
+        ids = []
+        for taint in taints:
+            key = (taint.key, taint.value or "", taint.effect)
+            taint_id = self.taint_ids.get(key)
+            if taint_id is None:
+                taint_id = len(self.taints)
+                self.taint_ids[key] = taint_id
+                self.taints.append(taint)
+                if taint_id // 64 >= self.taint_words.shape[0]:
+                    self.taint_words = np.vstack(
+                        [self.taint_words, np.zeros((1, self.capacity), np.uint64)]
+                    )
+                self.taints_version += 1
+            ids.append(taint_id)
+        new = tuple(sorted(set(ids)))
+        old = self._slot_taints[slot]
+        if new == old:
+            return
+        self.hard_taint_nodes -= self._has_effect(old, hard=True)
+        self.soft_taint_nodes -= self._has_effect(old, hard=False)
+        self.hard_taint_nodes += self._has_effect(new, hard=True)
+        self.soft_taint_nodes += self._has_effect(new, hard=False)
+        self._slot_taints[slot] = new
+        self.taint_words[:, slot] = 0
+        for taint_id in new:
+            word, bit = divmod(taint_id, 64)
+            self.taint_words[word, slot] |= np.uint64(1 << bit)
+        self.taints_version += 1
+
+    def _has_effect(self, ids: tuple[int, ...], *, hard: bool) -> int:
+        for taint_id in ids:
+            effect = self.taints[taint_id].effect
+            if (effect in HARD_EFFECTS) if hard else (effect == _SOFT_EFFECT):
+                return 1
+        return 0
+
+    def _set_images(self, slot: int, node: Node) -> None:
+        entries: dict[str, int] = {}
+        for image in node.status.images:
+            for name in image.names:
+                entries[name] = image.size_bytes or 0
+        new = tuple(sorted(entries.items()))
+        if new == self._slot_images[slot]:
+            return
+        self._clear_images(slot)
+        for name, size in new:
+            column = self.images.get(name)
+            if column is None:
+                column = ImageColumn(
+                    np.zeros(self.capacity, np.bool_), np.zeros(self.capacity, np.int64)
+                )
+                self.images[name] = column
+            column.present[slot] = True
+            column.size[slot] = size
+            column.nodes += 1
+        self._slot_images[slot] = new
+
+    def _clear_images(self, slot: int) -> None:
+        for name, _ in self._slot_images[slot]:
+            column = self.images[name]
+            column.present[slot] = False
+            column.size[slot] = 0
+            column.nodes -= 1
+            if column.nodes == 0:
+                del self.images[name]
+        self._slot_images[slot] = ()
+
+    # -- pods ----------------------------------------------------------------------------
+
+    def add_pod(self, slot: int, requests: Requests, ports: tuple[HostPort, ...]) -> None:
+        self._account(slot, requests, 1)
+        for port in ports:
+            self._account_port(slot, port, 1)
+
+    def remove_pod(self, slot: int, requests: Requests, ports: tuple[HostPort, ...]) -> None:
+        self._account(slot, requests, -1)
+        for port in ports:
+            self._account_port(slot, port, -1)
+        self._release_if_empty(slot)
+
+    def _account(self, slot: int, requests: Requests, sign: int) -> None:
+        requested = self.requested
+        requested[PODS, slot] += sign
+        if requests.cpu:
+            requested[CPU, slot] += sign * requests.cpu
+        if requests.memory:
+            requested[MEMORY, slot] += sign * requests.memory
+        if requests.ephemeral_storage:
+            requested[EPHEMERAL, slot] += sign * requests.ephemeral_storage
+        for name, value in requests.scalars:
+            if value:
+                row = self.resource_row(name)  # may widen the matrices
+                requested = self.requested
+                requested[row, slot] += sign * value
+        self.nonzero[CPU, slot] += sign * requests.nonzero_cpu
+        self.nonzero[MEMORY, slot] += sign * requests.nonzero_memory
+        self.free[:, slot] = self.allocatable[:, slot] - requested[:, slot]
+
+    def _account_port(self, slot: int, port: HostPort, sign: int) -> None:
+        protocol, ip, number = port
+        use = self.ports.get((protocol, number))
+        if use is None:
+            use = PortUse(np.zeros(self.capacity, np.int32), np.zeros(self.capacity, np.int32))
+            self.ports[(protocol, number)] = use
+        use.any_ip[slot] += sign
+        if ip == WILDCARD_IP:
+            use.wildcard[slot] += sign
+        else:
+            column = use.by_ip.get(ip)
+            if column is None:
+                column = np.zeros(self.capacity, np.int32)
+                use.by_ip[ip] = column
+            column[slot] += sign
+
+    # -- label queries ---------------------------------------------------------------------
+
+    def label_column(self, key: str) -> npt.NDArray[np.int32] | None:
+        """Value ids of `key` for slots [0, size), or None if no node has the key."""
+        column = self.label_columns.get(key)
+        return None if column is None else self.labels[column, : self.size]
+
+    def value_id(self, key: str, value: str) -> int:
+        column = self.label_columns.get(key)
+        if column is None:
+            return 0
+        return self.label_ids[column].get(value, 0)
+
+    def value_count(self, key: str) -> int:
+        """Number of value ids of `key`, including 0 (absent)."""
+        column = self.label_columns.get(key)
+        return 1 if column is None else len(self.label_values[column])
+
+    def label_of(self, slot: int, key: str) -> str | None:
+        column = self.label_columns.get(key)
+        if column is None:
+            return None
+        value_id = int(self.labels[column, slot])
+        return self.label_values[column][value_id] if value_id else None
+
+    def _numeric_values(self, column: int) -> npt.NDArray[np.float64]:
+        """Per value id, the value as a number (NaN when not an integer)."""
+        values = self.label_values[column]
+        cached = self._numeric.get(column)
+        if cached is not None and cached[0] == len(values):
+            return cached[1]
+        numbers = np.full(len(values), np.nan)
+        for i, text in enumerate(values):
+            if i:
+                number = parse_int64(text)
+                if number is not None:
+                    numbers[i] = float(number)
+        self._numeric[column] = (len(values), numbers)
+        return numbers
+
+    def match_requirement(self, req: NodeRequirement) -> BoolArray:
+        """Slots [0, size) whose labels satisfy `req` (validity not included)."""
+        size = self.size
+        if not req.valid:
+            return np.zeros(size, np.bool_)
+        column = self.label_columns.get(req.key)
+        op = req.operator
+        if column is None:
+            absent = op in ("NotIn", "DoesNotExist")
+            return np.full(size, absent, np.bool_)
+        ids = self.labels[column, :size]
+        if op in ("In", "NotIn"):
+            known = [self.label_ids[column][v] for v in req.values if v in self.label_ids[column]]
+            if not known:
+                hit = np.zeros(size, np.bool_)
+            elif len(known) == 1:
+                hit = ids == known[0]
+            else:
+                hit = np.isin(ids, known)
+            return hit if op == "In" else ~hit
+        if op == "Exists":
+            exists: BoolArray = ids != 0
+            return exists
+        if op == "DoesNotExist":
+            absent_ids: BoolArray = ids == 0
+            return absent_ids
+        numbers = self._numeric_values(column)[ids]
+        with np.errstate(invalid="ignore"):
+            result: BoolArray = numbers > req.bound if op == "Gt" else numbers < req.bound
+        return result
+
+    def match_term(self, term: NodeTerm) -> BoolArray:
+        size = self.size
+        if term.empty:
+            return np.zeros(size, np.bool_)
+        mask = np.ones(size, np.bool_)
+        for req in term.expressions:
+            mask &= self.match_requirement(req)
+        for req in term.fields:
+            mask &= self._match_name(req)
+        return mask
+
+    def _match_name(self, req: NodeRequirement) -> BoolArray:
+        size = self.size
+        if req.key != "metadata.name" or req.operator not in ("In", "NotIn") or not req.valid:
+            return np.zeros(size, np.bool_)
+        hit = np.zeros(size, np.bool_)
+        for name in req.values:
+            slot = self.slot_of.get(name)
+            if slot is not None:
+                hit[slot] = True
+        return hit if req.operator == "In" else ~hit
+
+    def match_node_affinity(self, spec: NodeAffinitySpec) -> BoolArray:
+        """Slots [0, size) satisfying the nodeSelector and required terms. Cached
+        per spec until node labels change: pods of one template share the mask."""
+        cached = self._affinity_masks.get(spec)
+        if cached is not None and cached[0] == self.labels_version and cached[1] == self.size:
+            return cached[2]
+        size = self.size
+        mask = np.ones(size, np.bool_)
+        for key, value in spec.node_selector:
+            column = self.label_columns.get(key)
+            value_id = self.value_id(key, value)
+            if column is None or value_id == 0:
+                mask[:] = False
+                break
+            mask &= self.labels[column, :size] == value_id
+        if spec.required is not None:
+            any_term = np.zeros(size, np.bool_)
+            for term in spec.required:
+                any_term |= self.match_term(term)
+            mask &= any_term
+        if len(self._affinity_masks) > 256:
+            self._affinity_masks.clear()
+        self._affinity_masks[spec] = (self.labels_version, size, mask)
+        return mask
+
+    # -- taint queries ---------------------------------------------------------------------
+
+    def untolerated_bits(
+        self, tolerations: tuple[Toleration, ...], effects: frozenset[str]
+    ) -> npt.NDArray[np.uint64]:
+        """A bitset (one uint64 per word) of catalog taints with one of `effects`
+        that no toleration tolerates."""
+        words = np.zeros(self.taint_words.shape[0], np.uint64)
+        for taint_id, taint in enumerate(self.taints):
+            if taint.effect not in effects:
+                continue
+            if any(t.tolerates(taint) for t in tolerations):
+                continue
+            word, bit = divmod(taint_id, 64)
+            words[word] |= np.uint64(1 << bit)
+        return words
+
+    def slot_taints(self, slot: int) -> list[Taint]:
+        return [self.taints[i] for i in self._slot_taints[slot]]
+
+    def slot_images(self, slot: int) -> tuple[tuple[str, int], ...]:
+        return self._slot_images[slot]
+
+    # -- convenience ---------------------------------------------------------------------------
+
+    def resource_view(self, name: str) -> tuple[IntArray, IntArray] | None:
+        """(allocatable, requested) rows of a resource for slots [0, size)."""
+        row = self.resources.get(name)
+        if row is None:
+            return None
+        return self.allocatable[row, : self.size], self.requested[row, : self.size]
+
+    def live_slots(self) -> IntArray:
+        return np.flatnonzero(self.valid[: self.size])

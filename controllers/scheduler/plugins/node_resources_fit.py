@@ -1,0 +1,313 @@
+"""NodeResourcesFit: Filter checks that the pod's requests fit each node's free
+allocatable (cpu, memory, ephemeral-storage, extended resources, and one pod
+slot), as Kubernetes' fitsRequest; Score applies the configured strategy
+(LeastAllocated by default, MostAllocated, RequestedToCapacityRatio), weight 1.
+
+Filter is one comparison per requested resource against the node table's
+`free` matrix. Reasons are Kubernetes': "Too many pods", "Insufficient cpu",
+"Insufficient memory", "Insufficient <resource>"; the status is
+UnschedulableAndUnresolvable when the request exceeds the node's whole
+allocatable (no preemption can help), else Unschedulable. Pods nominated to a
+node with at least this pod's priority keep their share of it.
+
+Scoring uses the non-zero requests for cpu and memory (100m / 200Mi for a
+container that names none), like kube-scheduler.
+
+Args (KubeSchedulerConfiguration spelling): `scoringStrategy: {type,
+resources: [{name, weight}], requestedToCapacityRatio: {shape: [{utilization,
+score}]}}`, `ignoredResources`, `ignoredResourceGroups`.
+
+Neighbours: `plugins.resource_scoring` (the formulas), `cache.snapshot`
+(columns), `controllers.scheduler.nominator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from controllers.scheduler.cache.snapshot import CPU, MEMORY, PODS, NodeTable
+from controllers.scheduler.cluster_events import (
+    ASSIGNED_POD,
+    NODE,
+    Action,
+    ClusterEvent,
+    EventRegistration,
+)
+from controllers.scheduler.config import PluginArgs
+from controllers.scheduler.cycle_state import CycleState
+from controllers.scheduler.handle import Handle
+from controllers.scheduler.interfaces import BoolMask, Explanation, ScoreResult, Slots
+from controllers.scheduler.plugins.resource_scoring import (
+    least_allocated,
+    most_allocated,
+    requested_to_capacity_ratio,
+)
+from controllers.scheduler.podinfo import PodInfo, Requests
+from controllers.scheduler.status import Status
+from controllers.scheduler.window import Window
+from engine.api.core import Node
+
+__all__ = ["FitArgs", "NodeResourcesFit", "fits_node", "insufficient_resources"]
+
+STRATEGIES: Final = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
+DEFAULT_SHAPE: Final = ((0, 10), (100, 0))
+_KEY: Final = "PreFilterNodeResourcesFit"
+_NATIVE: Final = frozenset({"cpu", "memory", "ephemeral-storage", "pods"})
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class FitArgs:
+    strategy: str = "LeastAllocated"
+    resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+    shape: tuple[tuple[int, int], ...] = DEFAULT_SHAPE
+    ignored_resources: frozenset[str] = frozenset()
+    ignored_groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Any] | None) -> FitArgs:
+        if not args:
+            return cls()
+        strategy = dict(args.get("scoringStrategy") or {})
+        kind = strategy.get("type", "LeastAllocated")
+        if kind not in STRATEGIES:
+            raise ValueError(
+                f"NodeResourcesFit: scoring strategy {kind!r} is not one of {STRATEGIES}"
+            )
+        resources = tuple(
+            (r["name"], int(r.get("weight", 1))) for r in strategy.get("resources") or []
+        ) or (("cpu", 1), ("memory", 1))
+        for name, weight in resources:
+            if not 1 <= weight <= 100:
+                raise ValueError(
+                    f"NodeResourcesFit: weight of {name!r} must be 1..100, got {weight}"
+                )
+        shape_points = (strategy.get("requestedToCapacityRatio") or {}).get("shape") or []
+        shape = tuple((int(p["utilization"]), int(p["score"])) for p in shape_points)
+        if kind == "RequestedToCapacityRatio":
+            if not shape:
+                raise ValueError("NodeResourcesFit: RequestedToCapacityRatio needs a shape")
+            utilizations = [u for u, _ in shape]
+            if utilizations != sorted(set(utilizations)):
+                raise ValueError("NodeResourcesFit: shape utilizations must increase strictly")
+            if any(not 0 <= u <= 100 or not 0 <= s <= 10 for u, s in shape):
+                raise ValueError("NodeResourcesFit: shape needs utilization 0..100, score 0..10")
+        return cls(
+            kind,
+            resources,
+            shape or DEFAULT_SHAPE,
+            frozenset(args.get("ignoredResources") or ()),
+            frozenset(args.get("ignoredResourceGroups") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """The (row, amount, name) triples this pod's Filter compares."""
+
+    rows: tuple[tuple[int, int, str], ...]
+
+    def clone(self) -> _Checks:
+        return self
+
+
+def insufficient_resources(requests: Requests, free: Mapping[str, int]) -> list[str]:
+    """Reasons the request does not fit `free` (resource -> amount, with
+    'pods' the free pod slots), in Kubernetes' order."""
+    reasons = []
+    if free.get("pods", 0) < 1:
+        reasons.append("Too many pods")
+    if requests.is_zero:
+        return reasons
+    for name, amount in requests.items():
+        if amount > free.get(name, 0):
+            reasons.append(f"Insufficient {name}")
+    return reasons
+
+
+def fits_node(requests: Requests, node: Node) -> bool:
+    """Would the pod fit this node if it were empty? (the queueing hint)"""
+    allocatable = node.status.allocatable or node.status.capacity
+    free = {
+        name: (q.milli_value() if name == "cpu" else q.value()) for name, q in allocatable.items()
+    }
+    return not insufficient_resources(requests, free)
+
+
+class NodeResourcesFit:
+    name: Final = "NodeResourcesFit"
+    default_weight: Final = 1
+
+    def __init__(self, handle: Handle, args: FitArgs) -> None:
+        self.handle = handle
+        self.table: NodeTable = handle.table
+        self.args = args
+
+    def _ignored(self, resource: str) -> bool:
+        if resource in _NATIVE or "/" not in resource:
+            return False
+        return (
+            resource in self.args.ignored_resources
+            or resource.split("/", 1)[0] in self.args.ignored_groups
+        )
+
+    # -- Filter ------------------------------------------------------------------------------
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        table = self.table
+        rows = tuple(
+            (table.resource_row(name), amount, name)
+            for name, amount in pod.requests.items()
+            if not self._ignored(name)
+        )
+        state.write(_KEY, _Checks(rows))
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, window: Window) -> BoolMask | None:
+        checks: _Checks = state.read(_KEY)
+        free = window.take(self.table.free)
+        mask: BoolMask = free[PODS] >= 1
+        for row, amount, _ in checks.rows:
+            mask &= free[row] >= amount
+        if self.handle.nominator:
+            self._apply_nominated(pod, checks, window, mask)
+        return mask
+
+    def _nominated_extra(self, pod: PodInfo) -> dict[int, dict[int, int]]:
+        """slot -> row -> amount reserved by nominated pods of >= priority."""
+        nominator = self.handle.nominator
+        table = self.table
+        extra: dict[int, dict[int, int]] = {}
+        for node in nominator.nodes():
+            slot = table.slot_of.get(node)
+            if slot is None:
+                continue
+            for other in nominator.pods_on(node):
+                if other.key == pod.key or other.priority < pod.priority:
+                    continue
+                rows = extra.setdefault(slot, {})
+                rows[PODS] = rows.get(PODS, 0) + 1
+                for name, amount in other.requests.items():
+                    row = table.resource_row(name)
+                    rows[row] = rows.get(row, 0) + amount
+        return extra
+
+    def _apply_nominated(
+        self, pod: PodInfo, checks: _Checks, window: Window, mask: BoolMask
+    ) -> None:
+        extra = self._nominated_extra(pod)
+        if not extra:
+            return
+        slots = window.slots if not window.contiguous else None
+        free = self.table.free
+        for slot, rows in extra.items():
+            if slots is None:
+                if not window.start <= slot < window.stop:
+                    continue
+                positions = [slot - window.start]
+            else:
+                positions = np.flatnonzero(slots == slot).tolist()
+            if not positions:
+                continue
+            ok = free[PODS, slot] - rows.get(PODS, 0) >= 1 and all(
+                free[row, slot] - rows.get(row, 0) >= amount for row, amount, _ in checks.rows
+            )
+            if not ok:
+                mask[positions] = False
+
+    def explain(self, state: CycleState, pod: PodInfo, slots: Slots) -> Explanation:
+        checks: _Checks = state.read(_KEY)
+        table = self.table
+        free = table.free[:, slots].copy()
+        if self.handle.nominator:
+            for slot, rows in self._nominated_extra(pod).items():
+                for position in np.flatnonzero(slots == slot).tolist():
+                    for row, amount in rows.items():
+                        free[row, position] -= amount
+        allocatable = table.allocatable[:, slots]
+        bits = np.zeros(len(slots), np.int64)
+        fatal = np.zeros(len(slots), np.bool_)
+        bits |= (free[PODS] < 1).astype(np.int64)
+        reasons = ["Too many pods"]
+        for i, (row, amount, name) in enumerate(checks.rows, start=1):
+            short = free[row] < amount
+            bits |= short.astype(np.int64) << i
+            fatal |= allocatable[row] < amount
+            reasons.append(f"Insufficient {name}")
+        keyed = bits * 2 + fatal
+        unique, codes = np.unique(keyed, return_inverse=True)
+        statuses = []
+        for value in unique.tolist():
+            flags, unresolvable = divmod(value, 2)
+            texts = tuple(r for i, r in enumerate(reasons) if flags >> i & 1)
+            code = Status.unresolvable if unresolvable else Status.unschedulable
+            statuses.append(code(*texts))
+        return codes.astype(np.intp), statuses
+
+    # -- Score ------------------------------------------------------------------------------
+
+    def _requested(self, pod: PodInfo, slots: Slots) -> tuple[IntArray, IntArray]:
+        table = self.table
+        resources = self.args.resources
+        requested = np.zeros((len(resources), len(slots)), np.int64)
+        allocatable = np.zeros((len(resources), len(slots)), np.int64)
+        for i, (name, _) in enumerate(resources):
+            if name == "cpu":
+                requested[i] = table.nonzero[CPU, slots] + pod.requests.nonzero_cpu
+                allocatable[i] = table.allocatable[CPU, slots]
+            elif name == "memory":
+                requested[i] = table.nonzero[MEMORY, slots] + pod.requests.nonzero_memory
+                allocatable[i] = table.allocatable[MEMORY, slots]
+            else:
+                amount = pod.requests.get(name)
+                row = table.resources.get(name)
+                if row is None or (amount == 0 and name != "ephemeral-storage"):
+                    continue  # an extended resource the pod does not request is not scored
+                requested[i] = table.requested[row, slots] + amount
+                allocatable[i] = table.allocatable[row, slots]
+        return requested, allocatable
+
+    def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
+        requested, allocatable = self._requested(pod, slots)
+        weights = [w for _, w in self.args.resources]
+        strategy = self.args.strategy
+        if strategy == "LeastAllocated":
+            return least_allocated(requested, allocatable, weights)
+        if strategy == "MostAllocated":
+            return most_allocated(requested, allocatable, weights)
+        return requested_to_capacity_ratio(requested, allocatable, weights, self.args.shape)
+
+    # -- queueing hints ---------------------------------------------------------------------
+
+    def events_to_register(self) -> list[EventRegistration]:
+        return [
+            EventRegistration(
+                ClusterEvent(ASSIGNED_POD, Action.DELETE | Action.UPDATE_POD_SCALE_DOWN)
+            ),
+            EventRegistration(
+                ClusterEvent(NODE, Action.ADD | Action.UPDATE_NODE_ALLOCATABLE), _node_hint
+            ),
+        ]
+
+
+def _node_hint(pod: PodInfo, old: Node | None, new: Node | None) -> bool:
+    if new is None or not fits_node(pod.requests, new):
+        return False
+    if old is None:
+        return True
+    old_alloc = old.status.allocatable or old.status.capacity
+    new_alloc = new.status.allocatable or new.status.capacity
+    wanted = ["pods", *(name for name, _ in pod.requests.items())]
+    return any(
+        name in new_alloc and (name not in old_alloc or new_alloc[name] > old_alloc[name])
+        for name in wanted
+    )
+
+
+def new(args: PluginArgs, handle: Handle) -> Any:
+    return NodeResourcesFit(handle, FitArgs.parse(args))
