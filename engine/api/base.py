@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -91,6 +91,16 @@ class ManagedFieldsEntry(KubeModel):
     subresource: str | None = None
 
 
+_OMIT_WHEN_EMPTY = (
+    "name",
+    "namespace",
+    "uid",
+    "resource_version",
+    "resourceVersion",
+    "generation",
+)
+
+
 class ObjectMeta(KubeModel):
     """metadata of every object. The store owns uid, resourceVersion, generation,
     creationTimestamp and deletionTimestamp; values sent for them are ignored or
@@ -111,6 +121,16 @@ class ObjectMeta(KubeModel):
     finalizers: list[str] = Field(default_factory=list)
     managed_fields: list[ManagedFieldsEntry] = Field(default_factory=list)
     self_link: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_identity(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Kubernetes omits empty name/namespace/uid/resourceVersion and a zero
+        # generation (omitempty); templates and new objects have them unset.
+        data: dict[str, Any] = handler(self)
+        for field in _OMIT_WHEN_EMPTY:
+            if field in data and data[field] in ("", 0):
+                del data[field]
+        return data
 
     def controller_ref(self) -> OwnerReference | None:
         """The owner reference with controller=true, if any."""
