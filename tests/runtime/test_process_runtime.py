@@ -7,6 +7,7 @@ virtual clock): every wait is for a condition, bounded, never a fixed sleep.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import socket
@@ -23,7 +24,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.clock import TimerHandle
+from engine.api import core
+from engine.client import LocalClient
+from engine.clock import RealClock, TimerHandle
+from engine.manifests import parse_object
+from engine.store import Store
+from runtime.kubelet import Kubelet, KubeletConfig
 from runtime.runtimes import process_logs
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.process_logs import ContainerLog
@@ -697,3 +703,121 @@ class TestContainerLog:
         log = ContainerLog(tmp_path / "0.log", clock=None)  # type: ignore[arg-type]
         log.path.write_bytes(b"caf\xc3\xa9 \xff\n")
         assert log.tail() == ["café \ufffd"]
+
+
+# -- end to end: a kubelet driving the process runtime --------------------------------
+
+
+async def answers_http(port: int, path: str = "/") -> bool:
+    try:
+        return await http_get(port, path) == 200
+    except OSError:
+        return False
+
+
+def web_pod(port: int, *, command: list[str] | None = None) -> core.Pod:
+    pod = parse_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "nodeName": "node-1",
+                "terminationGracePeriodSeconds": 5,
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": "python:3.11-slim",  # ignored by the process runtime
+                        "command": command or [PYTHON, "-m", "http.server"],
+                        "args": ["--bind", "127.0.0.1", "$(PORT)"],
+                        "ports": [{"name": "http", "containerPort": port}],
+                        "env": [{"name": "PORT", "value": str(port)}],
+                        "livenessProbe": {
+                            "httpGet": {"path": "/healthz-is-not-there", "port": "http"},
+                            "initialDelaySeconds": 1,
+                            "periodSeconds": 1,
+                            "failureThreshold": 1,
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    assert isinstance(pod, core.Pod)
+    return pod
+
+
+@contextlib.asynccontextmanager
+async def kubelet_node(tmp_path: Path) -> AsyncIterator[tuple[Store, ProcessRuntime]]:
+    clock = RealClock()
+    store = Store(clock=clock)
+    async with ProcessRuntime(root=tmp_path / "pods", log_poll_interval=0.02) as runtime:
+        config = KubeletConfig(
+            node_name="node-1", crash_loop_initial_backoff=0.2, crash_loop_max_backoff=0.5
+        )
+        kubelet = Kubelet(LocalClient(store), runtime, config, clock=clock)
+        task = asyncio.ensure_future(kubelet.run())
+        try:
+            yield store, runtime
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def container_status(store: Store) -> core.ContainerStatus | None:
+    pod = store.try_get(core.Pod, "web", "default")
+    statuses = pod.status.container_statuses if pod is not None else []
+    return statuses[0] if statuses else None
+
+
+async def test_kubelet_runs_an_http_server_pod_restarts_it_on_liveness_failure_and_deletes_it(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    async with kubelet_node(tmp_path) as (store, runtime):
+        pod = store.create(web_pod(port))
+        uid = pod.metadata.uid
+        assert uid is not None
+        await eventually(lambda: answers_http(port))
+        first = runtime.pid(uid, "web")
+        assert first is not None
+        lines = [line async for line in runtime.logs(uid, "web")]
+        assert any("Serving HTTP" in line for line in lines)
+
+        # The liveness probe asks for a page that does not exist: killed, restarted.
+        await eventually(lambda: (status := container_status(store)) and status.restart_count >= 1)
+        await eventually(lambda: not pid_alive(first))
+        previous = [line async for line in runtime.logs(uid, "web", previous=True)]
+        assert any("GET /healthz-is-not-there" in line and "404" in line for line in previous)
+        status = container_status(store)
+        assert status is not None and status.last_state.terminated is not None
+        await eventually(lambda: runtime.pid(uid, "web") not in (None, first))
+        latest = runtime.pid(uid, "web")
+        assert latest is not None
+
+        store.delete(core.Pod, "web", "default")
+        await eventually(lambda: store.try_get(core.Pod, "web", "default") is None)
+        assert not pid_alive(latest)
+        assert await runtime.list_pod_sandboxes() == []
+
+
+async def test_kubelet_shows_a_pod_whose_command_is_missing_as_waiting(tmp_path: Path) -> None:
+    async with kubelet_node(tmp_path) as (store, _):
+        store.create(web_pod(free_port(), command=["no-such-command-kubeloop"]))
+
+        def waiting() -> bool:
+            status = container_status(store)
+            return (
+                status is not None
+                and status.state.waiting is not None
+                and (status.last_state.terminated is not None)
+            )
+
+        await eventually(waiting)
+        status = container_status(store)
+        assert status is not None and status.state.waiting is not None
+        assert status.state.waiting.reason == "CrashLoopBackOff"
+        assert status.last_state.terminated is not None
+        assert status.last_state.terminated.reason == "StartError"
+        assert "executable file not found" in (status.last_state.terminated.message or "")
