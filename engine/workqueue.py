@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -45,13 +44,14 @@ from functools import partial
 from typing import Generic, TypeVar
 
 from engine.clock import Clock, TimerHandle
+from engine.logging import get_logger
 from engine.ratelimit import RateLimiter, default_controller_rate_limiter
 
 __all__ = ["ShutDown", "WorkQueue", "WorkQueueStatistics"]
 
 T = TypeVar("T", bound=Hashable)
 
-_log = logging.getLogger(__name__)
+_log = get_logger("workqueue")
 
 
 class ShutDown(Exception):
@@ -308,7 +308,7 @@ class WorkQueue(Generic[T]):
 
     def _begin_shutdown(self) -> None:
         if not self._shutting_down:
-            _log.debug("workqueue %r shutting down (drain=%s)", self.name, self._drain)
+            _log.debug("shutting down", queue=self.name, drain=self._drain)
         self._shutting_down = True
         for pending in self._waiting.values():
             pending.timer.cancel()
