@@ -13,6 +13,7 @@ apiVersion and kind), `engine.store` (keeps one table per kind).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -63,6 +64,7 @@ class Registry:
         self._by_model: dict[type[Resource], KindInfo] = {}
         self._by_gvk: dict[tuple[str, str], KindInfo] = {}
         self._by_plural: dict[tuple[str, str], KindInfo] = {}
+        self._builtins_loaded = False
 
     def register(self, model: type[Resource]) -> KindInfo:
         """Add a model whose class variables name its kind; idempotent per model."""
@@ -98,20 +100,30 @@ class Registry:
         except KeyError:
             raise KeyError(f"{model.__name__} is not a registered kind") from None
 
+    def _ensure_builtins(self) -> None:
+        # Importing only this module does not register the built-in kinds (the
+        # API package imports this one); lookups by name load them on first use.
+        if self is REGISTRY and not self._builtins_loaded:
+            self._builtins_loaded = True
+            importlib.import_module("engine.api").load_builtin_kinds()
+
     def lookup(self, api_version: str, kind_name: str) -> KindInfo:
         """The kind for a manifest's apiVersion and kind, or BadRequest naming both."""
+        self._ensure_builtins()
         info = self._by_gvk.get((api_version, kind_name))
         if info is None:
             raise BadRequest(f'no kind "{kind_name}" is registered for apiVersion "{api_version}"')
         return info
 
     def by_plural(self, group: str, plural: str) -> KindInfo | None:
+        self._ensure_builtins()
         return self._by_plural.get((group, plural))
 
     def __contains__(self, model: object) -> bool:
         return model in self._by_model
 
     def __iter__(self) -> Iterator[KindInfo]:
+        self._ensure_builtins()
         return iter(list(self._by_model.values()))
 
 
