@@ -1,0 +1,366 @@
+"""The ReplicaSet controller: keeps `spec.replicas` pods of a ReplicaSet's
+template running (kube-controller-manager's replicaset controller).
+
+A sync of one ReplicaSet, level-triggered from informer caches:
+
+1. Claim pods: owned pods still matched by the selector, plus matching orphans
+   (adopted); owned pods that stopped matching are released
+   (`controllers.common.ownership`). Terminating and finished pods do not count.
+2. If the expectations of earlier creations and deletions are met, create or
+   delete the difference (at most `burst_replicas` per sync). Creations go in
+   slow-start batches (1, 2, 4, ...) so a failing create is tried once, not
+   `replicas` times; deletions take pods in Kubernetes' ranking order
+   (`controllers.common.ranking`).
+3. Write the status (`controllers.replicaset.status`); if pods are ready but
+   not yet available, come back when the first one will be.
+
+Expectations (`engine.expectations`) stop a sync on a stale pod cache from
+creating or deleting again what the last sync already did. They expire after
+five minutes, for events that never come; Kubernetes then trusts the cache
+even if it is still stale, and creates extra pods (kubernetes/kubernetes#129795).
+Here, when expectations expire, the pod cache is trusted only if it has caught
+up with this controller's own writes: its revision is at least that of the last
+pod created, and no pod this controller deleted is still in it as active.
+
+Pods are created from a per-ReplicaSet prototype that shares the template's
+spec object; the store stamps name (from generateName), uid and metadata.
+
+Neighbours: `engine.controller` (workqueue and workers), `engine.expectations`,
+`controllers.common` (pods, ranking, ownership, slow start); the deployment
+controller drives ReplicaSets through their `spec.replicas`.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Final
+
+from controllers.common.batches import slow_start_batch
+from controllers.common.ownership import (
+    CONTROLLER_INDEX,
+    claim,
+    controller_or_orphan,
+    ensure_indexer,
+    new_controller_ref,
+    owned_and_orphans,
+    resolve_controller,
+)
+from controllers.common.pods import is_pod_active
+from controllers.common.ranking import pods_to_delete
+from controllers.replicaset.status import calculate_status, next_availability_check, update_status
+from engine.api import LabelSelector, ObjectMeta, Pod, PodTemplateSpec, ReplicaSet
+from engine.client import Client
+from engine.clock import Clock
+from engine.controller import Controller, Request, Result
+from engine.errors import ApiError, Conflict, Forbidden, NotFound
+from engine.expectations import Expectations
+from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
+from engine.logging import get_logger
+from engine.manager import Manager
+from engine.selectors import Selector, from_label_selector
+
+__all__ = ["BURST_REPLICAS", "ReplicaSetController", "setup"]
+
+BURST_REPLICAS: Final = 500
+"""At most this many pods are created or deleted by one sync (Kubernetes' burstReplicas)."""
+
+AVAILABILITY_SLACK: Final = 0.001
+"""Availability is strict (ready for *more than* minReadySeconds): recheck just after."""
+
+Key = tuple[str, str]
+
+
+class ReplicaSetController:
+    """The reconciler of ReplicaSets; `controller` is its engine `Controller`."""
+
+    def __init__(
+        self,
+        client: Client,
+        factory: InformerFactory,
+        clock: Clock,
+        rng: random.Random | None = None,
+        *,
+        workers: int = 5,
+        burst_replicas: int = BURST_REPLICAS,
+        expectations: Expectations | None = None,
+        name: str = "replicaset",
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.rng = rng or random.Random(0)
+        self.burst_replicas = burst_replicas
+        self.expectations = expectations if expectations is not None else Expectations(clock)
+        self.replica_sets = factory.informer(ReplicaSet)
+        self.pods = factory.informer(Pod)
+        ensure_indexer(self.replica_sets, CONTROLLER_INDEX, controller_or_orphan)
+        ensure_indexer(self.pods, CONTROLLER_INDEX, controller_or_orphan)
+        self.controller = Controller(name, self, clock=clock, workers=workers)
+        self.controller.informers.extend((self.replica_sets, self.pods))
+        self.replica_sets.add_event_handler(
+            EventHandler(add=self._enqueue, update=self._rs_updated, delete=self._rs_deleted)
+        )
+        self.pods.add_event_handler(
+            EventHandler(add=self._pod_added, update=self._pod_updated, delete=self._pod_deleted)
+        )
+        self._log = get_logger("replicaset")
+        # Highest store revision of a pod this controller created, per ReplicaSet.
+        self._written: dict[Key, int] = {}
+        # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
+        self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
+        self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+
+    # -- event handlers (run inline in informer tasks: only bookkeeping and enqueue) --
+
+    def _enqueue(self, rs: ReplicaSet) -> None:
+        self.controller.enqueue(Request(ReplicaSet, rs.metadata.namespace, rs.metadata.name))
+
+    def _rs_updated(self, old: ReplicaSet, new: ReplicaSet) -> None:
+        if old.metadata.uid != new.metadata.uid:
+            # Deleted and re-created under the same name between two events.
+            self._rs_deleted(old)
+        self._enqueue(new)
+
+    def _rs_deleted(self, obj: ReplicaSet | DeletedFinalStateUnknown[ReplicaSet]) -> None:
+        rs = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        key = rs.key
+        self.expectations.forget(key)
+        self._written.pop(key, None)
+        self._prototypes.pop(rs.metadata.uid, None)
+        self._selectors.pop(rs.metadata.uid, None)
+        self._enqueue(rs)
+
+    def _owner(self, pod: Pod) -> ReplicaSet | None:
+        return resolve_controller(
+            self.replica_sets, pod.metadata.namespace, pod.metadata.controller_ref()
+        )
+
+    def _pod_added(self, pod: Pod) -> None:
+        if pod.metadata.deletion_timestamp is not None:
+            # Seen for the first time already terminating (e.g. after a relist):
+            # it must not count as a creation still to come.
+            self._pod_deleted(pod)
+            return
+        if pod.metadata.controller_ref() is not None:
+            rs = self._owner(pod)
+            if rs is not None:
+                self.expectations.creation_observed(rs.key)
+                self._enqueue(rs)
+            return
+        for rs in self._selecting(pod):
+            self._enqueue(rs)
+
+    def _pod_updated(self, old: Pod, new: Pod) -> None:
+        if old.metadata.resource_version == new.metadata.resource_version:
+            return  # a resync: nothing changed
+        labels_changed = old.metadata.labels != new.metadata.labels
+        if new.metadata.deletion_timestamp is not None:
+            # Graceful deletion: the pod stops counting now, not when it is gone.
+            self._pod_deleted(new)
+            if labels_changed:
+                self._pod_deleted(old)
+            return
+        old_ref = old.metadata.controller_ref()
+        new_ref = new.metadata.controller_ref()
+        ref_changed = old_ref != new_ref
+        if ref_changed and old_ref is not None:
+            previous = resolve_controller(self.replica_sets, old.metadata.namespace, old_ref)
+            if previous is not None:
+                self._enqueue(previous)
+        if new_ref is not None:
+            rs = self._owner(new)
+            if rs is not None:
+                self._enqueue(rs)
+            return
+        if labels_changed or ref_changed:
+            for rs in self._selecting(new):
+                self._enqueue(rs)
+
+    def _pod_deleted(self, obj: Pod | DeletedFinalStateUnknown[Pod]) -> None:
+        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        rs = self._owner(pod)
+        if rs is None:
+            return
+        self.expectations.deletion_observed(rs.key, pod.metadata.uid)
+        self._enqueue(rs)
+
+    def _selecting(self, pod: Pod) -> list[ReplicaSet]:
+        """ReplicaSets whose selector matches an orphan pod (candidates to adopt
+        it). An empty selector matches nothing here, as in Kubernetes."""
+        labels = pod.metadata.labels
+        found = []
+        for rs in self.replica_sets.cache.list(pod.metadata.namespace):
+            selector = rs.spec.selector
+            if (selector.match_labels or selector.match_expressions) and self._selector(rs).matches(
+                labels
+            ):
+                found.append(rs)
+        return found
+
+    # -- reconcile -------------------------------------------------------------------
+
+    async def reconcile(self, request: Request) -> Result:
+        key: Key = (request.namespace, request.name)
+        rs = self.replica_sets.cache.get(request.name, request.namespace)
+        if rs is None:
+            self.expectations.forget(key)
+            self._written.pop(key, None)
+            return Result()
+        selector = self._selector(rs)
+        candidates = [p for p in owned_and_orphans(self.pods, rs) if is_pod_active(p)]
+        # Decided before any await, on the same cache state as `candidates`.
+        needs_sync = self._cache_is_trustworthy(key, rs, candidates)
+        claimed = await claim(self.client, rs, selector, candidates)
+        if claimed.errors:
+            raise claimed.errors[0]
+        pods = claimed.claimed
+        manage_error: Exception | None = None
+        if needs_sync and rs.metadata.deletion_timestamp is None:
+            try:
+                await self._manage_replicas(key, rs, pods)
+            except ApiError as error:
+                manage_error = error
+        now = self.clock.now()
+        status = calculate_status(rs, pods, manage_error, now)
+        rs = await update_status(self.client, rs, status)
+        if manage_error is not None:
+            raise manage_error
+        wait = next_availability_check(rs, pods, self.clock.now())
+        if wait is not None:
+            return Result(requeue_after=wait + AVAILABILITY_SLACK)
+        return Result()
+
+    def _cache_is_trustworthy(self, key: Key, rs: ReplicaSet, candidates: list[Pod]) -> bool:
+        adds, deletes = self.expectations.pending(key)
+        if adds <= 0 and not deletes:
+            return True
+        if not self.expectations.satisfied(key):
+            return False
+        # Expired: trust the cache only if it reflects this controller's writes.
+        if self.pods.last_revision < self._written.get(key, 0):
+            stale = True
+        else:
+            stale = any(p.metadata.uid in deletes for p in candidates)
+        if stale:
+            self._log.warning(
+                "expectations expired but the pod cache has not caught up; waiting",
+                replicaset=f"{rs.metadata.namespace}/{rs.metadata.name}",
+                pending_creations=adds,
+                pending_deletions=len(deletes),
+            )
+            return False
+        return True
+
+    async def _manage_replicas(self, key: Key, rs: ReplicaSet, pods: list[Pod]) -> None:
+        diff = len(pods) - rs.spec.replicas
+        if diff < 0:
+            await self._create_pods(key, rs, min(-diff, self.burst_replicas))
+        elif diff > 0:
+            await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
+
+    async def _create_pods(self, key: Key, rs: ReplicaSet, count: int) -> None:
+        self.expectations.expect_creations(key, count)
+        prototype = self._prototype(rs)
+        client = self.client
+        written = self._written
+
+        async def create_one() -> None:
+            try:
+                pod = await client.create(prototype)
+            except Forbidden as error:
+                if "being terminated" in str(error):
+                    return  # the namespace is going away: every create would fail
+                raise
+            revision = int(pod.metadata.resource_version)
+            if revision > written.get(key, 0):
+                written[key] = revision
+
+        successes, error = await slow_start_batch(count, create_one)
+        # No event will come for creations that failed or were never tried.
+        for _ in range(count - successes):
+            self.expectations.creation_observed(key)
+        if error is not None:
+            raise error
+
+    async def _delete_pods(self, key: Key, rs: ReplicaSet, pods: list[Pod], count: int) -> None:
+        victims = pods_to_delete(pods, self._related_pods(rs), count, self.clock.now())
+        self.expectations.expect_deletions(key, [p.metadata.uid for p in victims])
+        first_error: ApiError | None = None
+        for pod in victims:
+            meta = pod.metadata
+            try:
+                await self.client.delete(Pod, meta.name, namespace=meta.namespace, uid=meta.uid)
+            except (NotFound, Conflict):
+                # Gone already (a uid conflict means the name now holds another pod).
+                self.expectations.deletion_observed(key, meta.uid)
+            except ApiError as error:
+                self.expectations.deletion_observed(key, meta.uid)
+                if first_error is None:
+                    first_error = error
+        if first_error is not None:
+            raise first_error
+
+    def _related_pods(self, rs: ReplicaSet) -> list[Pod]:
+        """Pods of this ReplicaSet and of its siblings under the same controller,
+        for ranking by how crowded their nodes are. Kubernetes ranks a set
+        without a controller against nothing; here it ranks against itself."""
+        ref = rs.metadata.controller_ref()
+        if ref is None:
+            return self.pods.cache.by_index(CONTROLLER_INDEX, rs.metadata.uid)
+        related: list[Pod] = []
+        for sibling in self.replica_sets.cache.by_index(CONTROLLER_INDEX, ref.uid):
+            related.extend(self.pods.cache.by_index(CONTROLLER_INDEX, sibling.metadata.uid))
+        return related
+
+    # -- per-ReplicaSet caches of derived objects ----------------------------------------
+
+    def _selector(self, rs: ReplicaSet) -> Selector:
+        uid = rs.metadata.uid
+        cached = self._selectors.get(uid)
+        if cached is None or cached[0] is not rs.spec.selector:
+            cached = (rs.spec.selector, from_label_selector(rs.spec.selector))
+            self._selectors[uid] = cached
+        return cached[1]
+
+    def _prototype(self, rs: ReplicaSet) -> Pod:
+        """The pod to create for `rs`: the store copies it on create, so one
+        prototype serves every creation until the template changes."""
+        uid = rs.metadata.uid
+        template = rs.spec.template
+        cached = self._prototypes.get(uid)
+        if cached is not None and cached[0] is template:
+            return cached[1]
+        meta = template.metadata
+        prototype = Pod(
+            metadata=ObjectMeta(
+                generate_name=f"{rs.metadata.name}-",
+                namespace=rs.metadata.namespace,
+                labels=meta.labels,
+                annotations=meta.annotations,
+                finalizers=meta.finalizers,
+                owner_references=[new_controller_ref(rs)],
+            ),
+            spec=template.spec,
+        )
+        self._prototypes[uid] = (template, prototype)
+        return prototype
+
+
+def setup(
+    manager: Manager,
+    *,
+    workers: int = 5,
+    burst_replicas: int = BURST_REPLICAS,
+    expectations: Expectations | None = None,
+) -> ReplicaSetController:
+    """Create the ReplicaSet controller on `manager`'s informers and add it."""
+    rsc = ReplicaSetController(
+        manager.client,
+        manager.factory,
+        manager.clock,
+        manager.rng,
+        workers=workers,
+        burst_replicas=burst_replicas,
+        expectations=expectations,
+    )
+    manager.add(rsc.controller)
+    return rsc

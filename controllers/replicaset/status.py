@@ -1,0 +1,106 @@
+"""ReplicaSet status: what the controller reports after each sync (Kubernetes'
+`calculateStatus` and `updateReplicaSetStatus`).
+
+* `replicas`: active pods (not terminating, not finished) the set owns;
+* `fullyLabeledReplicas`: those carrying every label of the template;
+* `readyReplicas` / `availableReplicas`: Ready, and Ready for more than
+  `minReadySeconds` on the injected clock;
+* `observedGeneration`: the generation this status was computed for;
+* the `ReplicaFailure` condition: set (FailedCreate / FailedDelete, with the
+  error) when creating or deleting pods failed, removed once a sync succeeds.
+
+Neighbours: `controllers.replicaset.controller` calls these;
+`controllers.common.pods` decides readiness and availability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from controllers.common.pods import is_pod_available, is_pod_ready, seconds_until_available
+from engine.api import Pod, ReplicaSet, ReplicaSetCondition, ReplicaSetStatus
+from engine.client import Client
+from engine.errors import Conflict
+
+__all__ = ["REPLICA_FAILURE", "calculate_status", "next_availability_check", "update_status"]
+
+REPLICA_FAILURE: Final = "ReplicaFailure"
+_STATUS_UPDATE_RETRIES: Final = 1
+
+
+def calculate_status(
+    rs: ReplicaSet, pods: Sequence[Pod], manage_error: Exception | None, now: datetime
+) -> ReplicaSetStatus:
+    """The status `rs` should have, given its active pods and how the last
+    attempt to create or delete pods went."""
+    template_labels = rs.spec.template.metadata.labels.items()
+    min_ready = rs.spec.min_ready_seconds
+    fully_labeled = ready = available = 0
+    for pod in pods:
+        labels = pod.metadata.labels
+        if all(labels.get(k) == v for k, v in template_labels):
+            fully_labeled += 1
+        if is_pod_ready(pod):
+            ready += 1
+            if is_pod_available(pod, min_ready, now):
+                available += 1
+    conditions = rs.status.conditions
+    failure = rs.status.condition(REPLICA_FAILURE)
+    if manage_error is not None and failure is None:
+        diff = len(pods) - rs.spec.replicas
+        reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else None
+        condition = ReplicaSetCondition(
+            type=REPLICA_FAILURE,
+            status="True",
+            last_transition_time=now,
+            reason=reason,
+            message=str(manage_error),
+        )
+        conditions = [*conditions, condition]
+    elif manage_error is None and failure is not None:
+        conditions = [c for c in conditions if c.type != REPLICA_FAILURE]
+    return rs.status.model_copy(
+        update={
+            "replicas": len(pods),
+            "fully_labeled_replicas": fully_labeled,
+            "ready_replicas": ready,
+            "available_replicas": available,
+            "conditions": conditions,
+        }
+    )
+
+
+def next_availability_check(rs: ReplicaSet, pods: Sequence[Pod], now: datetime) -> float | None:
+    """Seconds until the first ready pod outlives `minReadySeconds` (and the
+    status must be recomputed), or None if no pod is waiting for that."""
+    min_ready = rs.spec.min_ready_seconds
+    if not min_ready:
+        return None
+    soonest: float | None = None
+    for pod in pods:
+        wait = seconds_until_available(pod, min_ready, now)
+        if wait is not None and (soonest is None or wait < soonest):
+            soonest = wait
+    return soonest
+
+
+async def update_status(client: Client, rs: ReplicaSet, status: ReplicaSetStatus) -> ReplicaSet:
+    """Write `status` (stamped with the observed generation) unless `rs` has it
+    already. On a conflict, re-read once and retry if the spec is unchanged; a
+    changed spec needs a new sync, so the conflict is raised."""
+    for attempt in range(_STATUS_UPDATE_RETRIES + 1):
+        stamped = status.model_copy(update={"observed_generation": rs.metadata.generation})
+        if rs.status == stamped:
+            return rs
+        try:
+            return await client.update_status(rs.model_copy(update={"status": stamped}))
+        except Conflict:
+            if attempt == _STATUS_UPDATE_RETRIES:
+                raise
+            fresh = await client.get(ReplicaSet, rs.metadata.name, namespace=rs.metadata.namespace)
+            if fresh.metadata.generation != rs.metadata.generation:
+                raise
+            rs = fresh
+    raise AssertionError("unreachable")
