@@ -66,7 +66,7 @@ from engine.patch import (
 )
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, from_label_selector, parse_selector
-from engine.watch import ADDED, DELETED, MODIFIED, Watcher, WatchEvent
+from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
 
 __all__ = [
     "DeletePropagation",
@@ -117,6 +117,12 @@ class WriteRecord:
     name: str
     object: Resource
     previous: Resource | None
+    type: EventType = MODIFIED
+    """ADDED, MODIFIED, or DELETED once the object is gone from the store."""
+
+    @property
+    def removed(self) -> bool:
+        return self.type == DELETED
 
 
 @dataclass(slots=True)
@@ -203,7 +209,7 @@ class Store:
         self,
         table: _Table,
         verb: str,
-        event_type: Any,
+        event_type: EventType,
         obj: Resource,
         previous: Resource | None,
     ) -> None:
@@ -225,7 +231,14 @@ class Store:
         if self.observers:
             meta = obj.metadata
             record = WriteRecord(
-                revision, verb, table.info.kind, meta.namespace, meta.name, obj, previous
+                revision,
+                verb,
+                table.info.kind,
+                meta.namespace,
+                meta.name,
+                obj,
+                previous,
+                event_type,
             )
             for observer in self.observers:
                 observer(record)

@@ -1,0 +1,19 @@
+"""The `Cluster` facade: a whole cluster from one `ClusterConfig`, as an async
+context manager, plus `SyncCluster` for plain scripts."""
+
+from runtime.cluster.apply import Applied
+from runtime.cluster.cluster import Cluster, ConvergenceTimeout
+from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
+from runtime.cluster.sync import SyncCluster
+from runtime.cluster.tracker import PodCounts
+
+__all__ = [
+    "ALL_CONTROLLERS",
+    "Applied",
+    "Cluster",
+    "ClusterConfig",
+    "ConvergenceTimeout",
+    "NodePool",
+    "PodCounts",
+    "SyncCluster",
+]

@@ -1,0 +1,329 @@
+"""`Cluster`: a whole Kubernetes cluster in one async context manager.
+
+    async with Cluster(ClusterConfig(node_pools=(NodePool(count=5),))) as cluster:
+        await cluster.apply(Path("examples/nginx-deployment.yaml"))
+        await cluster.wait_converged(timeout=300)
+        await cluster.scale(Deployment, "nginx-deployment", 10)
+
+It assembles, from one `ClusterConfig`: the clock (a `VirtualClock` installed
+on the running loop, or the real one), the store and client, the informer
+factory and `Manager`, the controllers named in the config, the scheduler, and
+one kubelet per node in a `NodePool` of simulated or real-process nodes.
+Entering starts everything and returns once informers are synced and every
+node has registered; leaving stops all of it (and every process a process
+runtime started), leaving no task behind.
+
+`wait_for(condition)` re-evaluates `condition` after each burst of store
+writes (a store observer wakes it), never by polling. `converged()` is true
+when every Deployment and ReplicaSet has its desired pods updated, ready and
+available, and no pod is still settling (see `runtime.cluster.tracker`).
+
+Neighbours: `runtime.cluster.config`, `runtime.cluster.apply`,
+`runtime.cluster.tracker`, `runtime.kubelet` (nodes), `controllers.*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, ExitStack
+from typing import Any, TypeVar
+
+import anyio
+
+from controllers import garbagecollector, namespace, nodelifecycle, replicaset
+from controllers.scheduler.scheduler import Scheduler
+from engine.api.apps import Deployment, ReplicaSet
+from engine.api.base import Resource
+from engine.api.core import Event, Pod
+from engine.client import LocalClient
+from engine.clock import Clock, RealClock, VirtualClock
+from engine.errors import NotFound
+from engine.logging import configure_logging
+from engine.manager import Manager
+from engine.store import ObjectList, Store, WriteRecord
+from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
+from runtime.cluster.config import ClusterConfig, NodePool
+from runtime.cluster.tracker import ConvergenceTracker, PodCounts
+from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
+from runtime.runtimes.process import ProcessRuntime
+from runtime.runtimes.protocol import ContainerRuntime
+
+__all__ = ["Cluster", "ConvergenceTimeout"]
+
+R = TypeVar("R", bound=Resource)
+
+_SETUPS: dict[str, Callable[[Manager], Any]] = {
+    "replicaset": replicaset.setup,
+    "garbagecollector": garbagecollector.setup,
+    "namespace": namespace.setup,
+    "nodelifecycle": nodelifecycle.setup,
+}
+
+
+class ConvergenceTimeout(TimeoutError):
+    """`wait_for` or `wait_converged` ran out of time; the message says what is left."""
+
+
+class Cluster:
+    """See the module docstring."""
+
+    def __init__(self, config: ClusterConfig | None = None) -> None:
+        self.config = config or ClusterConfig()
+        self.rng = random.Random(self.config.seed)
+        self.clock: Clock = VirtualClock() if self.config.virtual_time else RealClock()
+        self.store: Store | None = None
+        self.client: LocalClient | None = None
+        self.manager: Manager | None = None
+        self.scheduler: Scheduler | None = None
+        self.nodes: NodeAgentPool | None = None
+        self.tracker = ConvergenceTracker()
+        self._changed = asyncio.Event()
+        self._stack: AsyncExitStack | None = None
+        self._process_runtimes: list[ProcessRuntime] = []
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Cluster:
+        config = self.config
+        if config.log_level:
+            configure_logging(config.log_level)
+        async with AsyncExitStack() as stack:
+            if isinstance(self.clock, VirtualClock):
+                sync_stack = ExitStack()
+                sync_stack.enter_context(self.clock.installed())
+                stack.callback(sync_stack.close)
+            store = Store(
+                clock=self.clock,
+                rng=random.Random(f"{config.seed}/store"),
+                history_size=config.history_size,
+            )
+            store.observers.append(self.tracker)
+            store.observers.append(self._on_write)
+            self.store = store
+            self.client = client = LocalClient(store)
+            self.manager = manager = Manager(
+                client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
+            )
+            for name in config.controllers:
+                if name in _SETUPS:
+                    _SETUPS[name](manager)
+            if "scheduler" in config.controllers:
+                self.scheduler = Scheduler(
+                    client,
+                    manager.factory,
+                    clock=self.clock,
+                    rng=random.Random(f"{config.seed}/scheduler"),
+                )
+                manager.add_runnable(self.scheduler.run)
+            await stack.enter_async_context(manager)
+            self.nodes = self._node_pool(client, manager)
+            stack.push_async_callback(self._close_runtimes)
+            await stack.enter_async_context(self.nodes)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(*exc_info)
+
+    def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
+        config = self.config
+        factory = None
+        if config.runtime == "process":
+
+            def factory(node: KubeletConfig, rng: random.Random) -> ContainerRuntime:
+                runtime = ProcessRuntime(clock=self.clock, rng=rng)
+                self._process_runtimes.append(runtime)
+                return runtime
+
+        pool = NodeAgentPool(
+            client,
+            clock=self.clock,
+            rng=random.Random(f"{config.seed}/nodes"),
+            runtime_factory=factory,
+            pod_informer=manager.factory.informer(Pod),
+        )
+        index = 0
+        for node_pool in config.node_pools:
+            for i in range(node_pool.count):
+                pool.add_node(
+                    KubeletConfig.for_node(
+                        f"{node_pool.name}-{i}", index, **_node_overrides(node_pool, i)
+                    )
+                )
+                index += 1
+        return pool
+
+    async def _close_runtimes(self) -> None:
+        for runtime in self._process_runtimes:
+            await runtime.aclose()
+
+    def _on_write(self, record: WriteRecord) -> None:
+        self._changed.set()
+
+    def _require(self) -> tuple[Store, LocalClient]:
+        if self.store is None or self.client is None:
+            raise RuntimeError("the cluster is not running: use `async with Cluster(...)`")
+        return self.store, self.client
+
+    # -- objects --------------------------------------------------------------------
+
+    async def apply(self, source: ApplySource) -> list[Applied]:
+        """Create or update from manifest text, paths, objects or lists of them;
+        all are validated before anything is written."""
+        _, client = self._require()
+        return await apply_objects(client, load_sources(source))
+
+    async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
+        return await self._require()[1].get(kind, name, namespace=namespace)
+
+    async def list(
+        self, kind: type[R], namespace: str | None = None, *, label_selector: str | None = None
+    ) -> ObjectList[R]:
+        return await self._require()[1].list(
+            kind, namespace=namespace, label_selector=label_selector
+        )
+
+    async def delete(
+        self,
+        kind: type[Resource],
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str = "Background",
+    ) -> None:
+        await self._require()[1].delete(
+            kind, name, namespace=namespace, propagation_policy=propagation_policy
+        )
+
+    async def scale(
+        self, kind: type[R], name: str, replicas: int, namespace: str | None = None
+    ) -> R:
+        return await self._require()[1].scale(kind, name, replicas, namespace=namespace)
+
+    async def events(self, namespace: str | None = None) -> builtins.list[Event]:
+        """Events, oldest first."""
+        items = (await self.list(Event, namespace)).items
+        return sorted(items, key=lambda e: (int(e.metadata.resource_version), e.metadata.name))
+
+    # -- waiting ----------------------------------------------------------------------
+
+    async def wait_for(
+        self, condition: Callable[[], bool], *, timeout: float | None = None, what: str = ""
+    ) -> None:
+        """Return once `condition()` holds; it is re-checked after store writes.
+        Raises ConvergenceTimeout after `timeout` seconds (of the cluster's clock)."""
+        try:
+            with anyio.fail_after(timeout):
+                while not condition():
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise ConvergenceTimeout(
+                f"not reached after {timeout} s: {what or 'condition'}"
+            ) from None
+
+    def converged(self) -> bool:
+        return not self.unconverged()
+
+    def unconverged(self) -> builtins.list[str]:
+        """What keeps the cluster from having converged, one line per reason."""
+        store, _ = self._require()
+        reasons: builtins.list[str] = []
+        for d in store.objects(Deployment):
+            want = d.spec.replicas
+            s = d.status
+            if d.spec.paused:
+                continue
+            if (
+                s.observed_generation < d.metadata.generation
+                or s.updated_replicas != want
+                or s.replicas != want
+                or s.available_replicas != want
+            ):
+                reasons.append(
+                    f"deployment {d.metadata.namespace}/{d.metadata.name}: "
+                    f"{s.updated_replicas} updated, {s.available_replicas} available of {want}"
+                )
+        reasons.extend(
+            f"replicaset {rs.metadata.namespace}/{rs.metadata.name}: "
+            f"{rs.status.ready_replicas} ready of {rs.spec.replicas}"
+            for rs in store.objects(ReplicaSet)
+            if rs.status.observed_generation < rs.metadata.generation
+            or rs.status.ready_replicas != rs.spec.replicas
+        )
+        unsettled = len(self.tracker.unsettled)
+        if unsettled:
+            reasons.append(f"{unsettled} pod(s) not yet running and ready")
+        return reasons
+
+    async def wait_converged(self, *, timeout: float | None = None) -> None:
+        """Wait until `converged()`; on timeout the error lists what is left."""
+        try:
+            await self.wait_for(self.converged, timeout=timeout)
+        except ConvergenceTimeout:
+            left = "; ".join(self.unconverged()[:5])
+            raise ConvergenceTimeout(f"not converged after {timeout} s: {left}") from None
+
+    def pod_counts(self) -> PodCounts:
+        return self.tracker.counts()
+
+    # -- nodes ------------------------------------------------------------------------
+
+    def kubelet(self, node: str) -> Kubelet:
+        if self.nodes is None:
+            raise RuntimeError("the cluster is not running")
+        return self.nodes.kubelet(node)
+
+    async def fail_node(self, node: str) -> None:
+        """The node's kubelet stops: heartbeats end and its containers are stopped."""
+        await self.kubelet(node).stop()
+
+    async def crash_node(self, node: str) -> None:
+        """The node dies at once: heartbeats end, containers are killed."""
+        await self.kubelet(node).crash()
+
+    def partition_node(self, node: str) -> None:
+        """Cut the node off from the API; its containers keep running."""
+        self.kubelet(node).partition()
+
+    async def restore_node(self, node: str) -> None:
+        """Heal a partition, or start a stopped or crashed node again."""
+        await self.kubelet(node).restore()
+
+    async def logs(
+        self,
+        pod: str,
+        container: str | None = None,
+        namespace: str | None = None,
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        """Lines of a container's log (process runtime; simulated containers log nothing)."""
+        obj = await self.get(Pod, pod, namespace)
+        if not obj.spec.node_name:
+            raise NotFound(f'pod "{pod}" is not running on a node yet')
+        name = container or obj.spec.containers[0].name
+        runtime = self.kubelet(obj.spec.node_name).runtime
+        async for line in runtime.logs(obj.metadata.uid, name, tail=tail, follow=follow):
+            yield line
+
+
+def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:
+    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods)}
+    capacity.update(pool.extended_resources)
+    overrides: dict[str, Any] = {
+        "capacity": capacity,
+        "labels": dict(pool.labels),
+        "taints": pool.taints,
+    }
+    if pool.zones:
+        overrides["zone"] = pool.zones[index % len(pool.zones)]
+    if pool.region:
+        overrides["region"] = pool.region
+    return overrides

@@ -1,0 +1,120 @@
+"""Live progress of a running cluster, for `kubeloop run`: per workload, desired /
+scheduled / running / ready pods, and the most recent events.
+
+The view redraws after bursts of store writes (at most once per
+`every_writes` writes), never on a timer, so it adds nothing to a
+deterministic run. Disabled, it does nothing.
+
+Neighbours: `runtime.cli`, `runtime.cluster`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from engine.api.apps import Deployment, ReplicaSet
+from engine.api.core import Event, Pod
+from engine.store import WriteRecord
+from runtime.cluster import Cluster
+
+__all__ = ["ProgressView"]
+
+
+class ProgressView:
+    """`async with ProgressView(cluster):` shows progress until the block ends."""
+
+    def __init__(self, cluster: Cluster, *, enabled: bool = True, every_writes: int = 500) -> None:
+        self.cluster = cluster
+        self.enabled = enabled
+        self.every_writes = every_writes
+        self._writes = 0
+        self._dirty = asyncio.Event()
+        self._live: Live | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ProgressView:
+        if self.enabled:
+            assert self.cluster.store is not None
+            self.cluster.store.observers.append(self._on_write)
+            self._live = Live(self.render(), console=Console(stderr=True), auto_refresh=False)
+            self._live.start()
+            self._task = asyncio.create_task(self._redraw_loop())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.stop()
+        store = self.cluster.store
+        if store is not None and self._on_write in store.observers:
+            store.observers.remove(self._on_write)
+
+    def _on_write(self, record: WriteRecord) -> None:
+        self._writes += 1
+        if self._writes >= self.every_writes or record.kind == "Deployment":
+            self._writes = 0
+            self._dirty.set()
+
+    async def _redraw_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            if self._live is not None:
+                self._live.update(self.render(), refresh=True)
+            await asyncio.sleep(0)
+
+    async def watch_forever(self) -> None:
+        await asyncio.Event().wait()
+
+    def render(self) -> Group:
+        store = self.cluster.store
+        table = Table(title=f"kubeloop: cluster time {self.cluster.clock.monotonic():.1f} s")
+        for column in ("workload", "desired", "scheduled", "running", "ready"):
+            table.add_column(column, justify="right" if column != "workload" else "left")
+        if store is None:
+            return Group(table)
+        pods_by_owner: dict[str, Counter[str]] = {}
+        rs_owner = {
+            rs.metadata.uid: (
+                ref.name if (ref := rs.metadata.controller_ref()) else rs.metadata.name
+            )
+            for rs in store.objects(ReplicaSet)
+        }
+        for pod in store.objects(Pod):
+            ref = pod.metadata.controller_ref()
+            owner = rs_owner.get(ref.uid, ref.name) if ref else "(standalone)"
+            counts = pods_by_owner.setdefault(f"{pod.metadata.namespace}/{owner}", Counter())
+            counts["scheduled"] += bool(pod.spec.node_name)
+            counts["running"] += pod.status.phase == "Running"
+            counts["ready"] += any(
+                c.type == "Ready" and c.status == "True" for c in pod.status.conditions
+            )
+        for d in sorted(store.objects(Deployment), key=lambda d: d.key):
+            key = f"{d.metadata.namespace}/{d.metadata.name}"
+            c = pods_by_owner.pop(key, Counter())
+            table.add_row(
+                f"deployment {key}",
+                str(d.spec.replicas),
+                str(c["scheduled"]),
+                str(c["running"]),
+                str(c["ready"]),
+            )
+        for key, c in sorted(pods_by_owner.items()):
+            table.add_row(key, "-", str(c["scheduled"]), str(c["running"]), str(c["ready"]))
+        events = sorted(store.objects(Event), key=lambda e: int(e.metadata.resource_version))[-5:]
+        lines = Table.grid()
+        for e in events:
+            obj = e.involved_object
+            lines.add_row(
+                f"{e.type or ''} {e.reason or ''} {obj.kind}/{obj.name}: {e.message or ''}"
+            )
+        return Group(table, lines)

@@ -1,0 +1,298 @@
+"""Scenario files: a cluster and a list of timed steps, in YAML.
+
+    cluster:                  # optional; every key has a default
+      nodes: 100              # or node_pools: [{name: big, count: 10, cpu: "16"}]
+      seed: 7
+    steps:
+      - apply: nginx.yaml     # a path (relative to the scenario file) or inline manifests
+      - wait: converged       # `converged`, or seconds of cluster time
+        timeout: 300
+      - set_image: {deployment: web, container: nginx, image: "nginx:1.28"}
+      - scale: {kind: Deployment, name: web, replicas: 10}
+      - fail_node: node-3     # also crash_node, partition_node, restore_node
+      - at: 600               # any step may wait until this cluster time first
+        restore_node: node-3
+      - delete: {kind: Deployment, name: web}
+      - assert: {kind: Deployment, name: web, path: status.availableReplicas, equals: 10}
+
+Each step has exactly one action; `at` (absolute cluster seconds), `after`
+(seconds after the previous step) and `timeout` (for waits) are optional.
+The whole file is validated before the cluster starts; a bad step is an error
+naming its index and field. `run_scenario` returns each step's timing.
+
+Neighbours: `runtime.cluster` (runs the steps), `runtime.cli` (`kubeloop run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.api.apps import Deployment
+from engine.errors import BadRequest, FieldError, Invalid
+from engine.manifests import load_manifests
+from engine.registry import REGISTRY
+from runtime.cluster import Cluster, ClusterConfig, NodePool
+
+__all__ = ["Scenario", "Step", "StepResult", "load_scenario", "run_scenario"]
+
+ACTIONS = (
+    "apply",
+    "wait",
+    "scale",
+    "set_image",
+    "delete",
+    "fail_node",
+    "crash_node",
+    "partition_node",
+    "restore_node",
+    "assert",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ObjectRef(_Strict):
+    kind: str
+    name: str
+    namespace: str | None = None
+    api_version: str | None = Field(None, alias="apiVersion")
+
+
+class ScaleArgs(ObjectRef):
+    replicas: int = Field(ge=0)
+
+
+class SetImageArgs(_Strict):
+    deployment: str
+    container: str | None = None
+    image: str
+    namespace: str | None = None
+
+
+class AssertArgs(ObjectRef):
+    path: str
+    equals: Any
+
+
+class Step(_Strict):
+    """One scenario step (see the module docstring)."""
+
+    at: float | None = Field(None, ge=0)
+    after: float | None = Field(None, ge=0)
+    timeout: float | None = Field(None, gt=0)
+    apply: str | None = None
+    wait: Literal["converged"] | float | None = None
+    scale: ScaleArgs | None = None
+    set_image: SetImageArgs | None = None
+    delete: ObjectRef | None = None
+    fail_node: str | None = None
+    crash_node: str | None = None
+    partition_node: str | None = None
+    restore_node: str | None = None
+    assert_: AssertArgs | None = Field(None, alias="assert")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        given = [a for a in ACTIONS if getattr(self, "assert_" if a == "assert" else a) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a step needs exactly one action of {', '.join(ACTIONS)}; got {given or 'none'}"
+            )
+        return self
+
+    @property
+    def action(self) -> str:
+        return next(
+            a for a in ACTIONS if getattr(self, "assert_" if a == "assert" else a) is not None
+        )
+
+    def describe(self) -> str:
+        value = getattr(self, "assert_" if self.action == "assert" else self.action)
+        if isinstance(value, BaseModel):
+            args = " ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
+        elif self.action == "apply" and isinstance(value, str) and "\n" in value:
+            args = "(inline manifests)"
+        else:
+            args = str(value)
+        return f"{self.action} {args}"
+
+
+class ClusterSection(_Strict):
+    nodes: int | None = Field(None, ge=0)
+    node_pools: list[dict[str, Any]] | None = None
+    seed: int = 0
+    runtime: Literal["simulated", "process"] = "simulated"
+    virtual_time: bool = True
+
+
+class Scenario(_Strict):
+    cluster: ClusterSection = Field(default_factory=ClusterSection)
+    steps: list[Step]
+    source: Path | None = None
+
+    def config(self, **overrides: Any) -> ClusterConfig:
+        c = self.cluster
+        pools: tuple[NodePool, ...]
+        if c.node_pools is not None:
+            pools = tuple(NodePool(**p) for p in c.node_pools)
+        else:
+            pools = (NodePool(count=3 if c.nodes is None else c.nodes),)
+        values: dict[str, Any] = {
+            "node_pools": pools,
+            "seed": c.seed,
+            "runtime": c.runtime,
+            "virtual_time": c.virtual_time,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return ClusterConfig(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    index: int
+    description: str
+    started_at: float  # cluster clock seconds
+    seconds: float  # cluster clock seconds the step took
+
+
+def is_scenario(text: str) -> bool:
+    """A scenario is a YAML mapping with `steps`; anything else is manifests."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and "steps" in data and "apiVersion" not in data
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file, including every manifest it applies."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise BadRequest(f"{path}: invalid YAML: {error}") from None
+    try:
+        scenario = Scenario.model_validate({**data, "source": path})
+    except ValidationError as error:
+        raise Invalid(f"scenario {path}", _field_errors(error)) from None
+    for index, step in enumerate(scenario.steps):
+        if step.apply is not None:
+            load_manifests(_manifest_text(scenario, step.apply), source=f"{path} step {index}")
+        for ref in (step.scale, step.delete, step.assert_):
+            if ref is not None:
+                _kind(ref)
+    return scenario
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    errors = []
+    for e in error.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in e["loc"])
+        errors.append(FieldError(loc.replace(".[", "["), e["msg"]))
+    return errors
+
+
+def _manifest_text(scenario: Scenario, value: str) -> str:
+    if "\n" in value or value.lstrip().startswith(("{", "apiVersion")):
+        return value
+    base = scenario.source.parent if scenario.source else Path.cwd()
+    path = (base / value).resolve()
+    if not path.is_file():
+        raise BadRequest(f"scenario applies {value!r}, but {path} is not a file")
+    return path.read_text()
+
+
+def _kind(ref: ObjectRef) -> type[Any]:
+    for info in REGISTRY:
+        if info.kind == ref.kind and (ref.api_version in (None, info.api_version)):
+            return info.model
+    raise BadRequest(f'no kind "{ref.kind}" is registered')
+
+
+async def run_scenario(
+    cluster: Cluster, scenario: Scenario, results: list[StepResult] | None = None
+) -> list[StepResult]:
+    """Run every step in order on a running cluster; each step's timing is
+    appended to `results` as it finishes (so it survives a timeout), and returned."""
+    results = [] if results is None else results
+    clock = cluster.clock
+    previous_end = clock.monotonic()
+    for index, step in enumerate(scenario.steps):
+        if step.at is not None and clock.monotonic() < step.at:
+            await clock.sleep(step.at - clock.monotonic())
+        if step.after is not None:
+            await clock.sleep(max(0.0, previous_end + step.after - clock.monotonic()))
+        started = clock.monotonic()
+        await _run_step(cluster, scenario, index, step)
+        previous_end = clock.monotonic()
+        results.append(StepResult(index, step.describe(), started, previous_end - started))
+    return results
+
+
+async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step) -> None:
+    action = step.action
+    if action == "apply":
+        assert step.apply is not None
+        await cluster.apply(_manifest_text(scenario, step.apply))
+    elif action == "wait":
+        if step.wait == "converged":
+            await cluster.wait_converged(timeout=step.timeout)
+        else:
+            await cluster.clock.sleep(float(step.wait or 0))
+    elif action == "scale":
+        assert step.scale is not None
+        await cluster.scale(
+            _kind(step.scale), step.scale.name, step.scale.replicas, step.scale.namespace
+        )
+    elif action == "set_image":
+        assert step.set_image is not None
+        await set_image(cluster, step.set_image)
+    elif action == "delete":
+        assert step.delete is not None
+        await cluster.delete(_kind(step.delete), step.delete.name, step.delete.namespace)
+    elif action in ("fail_node", "crash_node", "restore_node"):
+        await getattr(cluster, action)(getattr(step, action))
+    elif action == "partition_node":
+        assert step.partition_node is not None
+        cluster.partition_node(step.partition_node)
+    elif action == "assert":
+        assert step.assert_ is not None
+        await check_assertion(cluster, index, step.assert_)
+
+
+async def set_image(cluster: Cluster, args: SetImageArgs) -> None:
+    """`kubectl set image deployment/NAME CONTAINER=IMAGE`."""
+    deployment = await cluster.get(Deployment, args.deployment, args.namespace)
+    pod_spec = deployment.spec.template.spec
+    names = [c.name for c in pod_spec.containers]
+    target = args.container or names[0]
+    if target not in names:
+        raise BadRequest(f"deployment {args.deployment} has no container {target!r} ({names})")
+    containers = [
+        c.model_copy(update={"image": args.image}) if c.name == target else c
+        for c in pod_spec.containers
+    ]
+    template = deployment.spec.template.model_copy(
+        update={"spec": pod_spec.model_copy(update={"containers": containers})}
+    )
+    spec = deployment.spec.model_copy(update={"template": template})
+    assert cluster.client is not None
+    await cluster.client.update(deployment.model_copy(update={"spec": spec}))
+
+
+async def check_assertion(cluster: Cluster, index: int, args: AssertArgs) -> None:
+    obj = await cluster.get(_kind(args), args.name, args.namespace)
+    value: Any = obj.to_dict()
+    for part in args.path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value != args.equals:
+        raise AssertionError(
+            f"step {index}: {args.kind} {args.name} {args.path} is {value!r}, "
+            f"expected {args.equals!r}"
+        )

@@ -1,0 +1,130 @@
+"""The summary `kubeloop run` prints at the end (as a table or as JSON).
+
+JSON shape: `{"converged", "seconds", "virtual_seconds", "nodes", "pods":
+{"total", "running", "ready", "pending"}, "pod_startup_p50_s",
+"pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
+"pods_per_second"}, "steps": [{"step", "started_at", "seconds"}]}`.
+
+Neighbours: `runtime.cli`, `runtime.cluster`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from runtime.cluster import Cluster, PodCounts
+from runtime.scenario import StepResult
+
+__all__ = ["Summary", "percentile", "summarize"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of `values`; 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    converged: bool
+    seconds: float
+    virtual_seconds: float
+    nodes: int
+    pods: PodCounts
+    startup_p50: float
+    startup_p99: float
+    scheduled: int
+    attempts: int
+    steps: list[StepResult] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "converged": self.converged,
+            "seconds": round(self.seconds, 3),
+            "virtual_seconds": round(self.virtual_seconds, 3),
+            "nodes": self.nodes,
+            "pods": {
+                "total": self.pods.total,
+                "running": self.pods.running,
+                "ready": self.pods.ready,
+                "pending": self.pods.pending,
+            },
+            "pod_startup_p50_s": round(self.startup_p50, 3),
+            "pod_startup_p99_s": round(self.startup_p99, 3),
+            "scheduler": {
+                "scheduled": self.scheduled,
+                "attempts": self.attempts,
+                "pods_per_second": round(self.scheduled / self.seconds, 1) if self.seconds else 0,
+            },
+            "steps": [
+                {"step": s.description, "started_at": s.started_at, "seconds": s.seconds}
+                for s in self.steps
+            ],
+            "not_converged": self.left,
+        }
+
+    def print(self, console: Console) -> None:
+        if self.steps:
+            steps = Table(title="steps")
+            for column in ("#", "step", "at (cluster s)", "took (cluster s)"):
+                steps.add_column(column)
+            for s in self.steps:
+                steps.add_row(
+                    str(s.index), s.description, f"{s.started_at:.1f}", f"{s.seconds:.1f}"
+                )
+            console.print(steps)
+        table = Table(title="converged" if self.converged else "NOT converged")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        rows = [
+            ("wall seconds", f"{self.seconds:.2f}"),
+            ("cluster seconds", f"{self.virtual_seconds:.1f}"),
+            ("nodes", str(self.nodes)),
+            (
+                "pods (total / running / ready / pending)",
+                f"{self.pods.total} / {self.pods.running} / "
+                f"{self.pods.ready} / {self.pods.pending}",
+            ),
+            ("scheduled pods / attempts", f"{self.scheduled} / {self.attempts}"),
+            (
+                "scheduler pods per wall second",
+                f"{self.scheduled / self.seconds:.0f}" if self.seconds else "-",
+            ),
+            (
+                "pod startup p50 / p99 (cluster s)",
+                f"{self.startup_p50:.2f} / {self.startup_p99:.2f}",
+            ),
+        ]
+        for name, value in rows:
+            table.add_row(name, value)
+        console.print(table)
+        for line in self.left:
+            console.print(f"  not converged: {line}")
+
+
+def summarize(
+    cluster: Cluster, steps: list[StepResult], converged: bool, seconds: float
+) -> Summary:
+    startup = cluster.tracker.startup_seconds
+    stats = cluster.scheduler.statistics() if cluster.scheduler is not None else None
+    return Summary(
+        converged=converged,
+        seconds=seconds,
+        virtual_seconds=cluster.clock.monotonic(),
+        nodes=cluster.config.node_count,
+        pods=cluster.pod_counts(),
+        startup_p50=percentile(startup, 50),
+        startup_p99=percentile(startup, 99),
+        scheduled=getattr(stats, "scheduled", 0),
+        attempts=getattr(stats, "attempts", 0),
+        steps=list(steps),
+        left=[] if converged else cluster.unconverged(),
+    )
