@@ -79,6 +79,8 @@ class _Health:
     lease_renew: datetime | None = None
     observed_ready: str = "Unknown"
     pods_marked: bool = False
+    checked: core.Node | None = None  # the node object the last pass fully handled
+    zone: str = ""
 
 
 class _TokenBucket:
@@ -229,7 +231,13 @@ class NodeLifecycleController:
                 if ready is None
                 else self.config.node_monitor_grace_period
             )
-            if now_mono - health.probe > grace and _needs_unknown(node):
+            expired = now_mono - health.probe > grace
+            if node is health.checked and not expired:
+                # Unchanged since the last pass and heard from in time: nothing to do.
+                count = counts.setdefault(health.zone, [0, 0])
+                count[0 if health.observed_ready == "True" else 1] += 1
+                continue
+            if expired and _needs_unknown(node):
                 updated = await self._write_status(
                     node,
                     node.status.model_copy(
@@ -246,15 +254,19 @@ class NodeLifecycleController:
             if status == "True":
                 health.pods_marked = False
             health.observed_ready = status
-            zone = zone_key(node)
+            zone = health.zone = zone_key(node)
             count = counts.setdefault(zone, [0, 0])
             count[0 if status == "True" else 1] += 1
-            await self._reconcile_taints(node, zone, now)
+            health.checked = await self._reconcile_taints(node, zone, now)
         self._handle_disruption(counts, now_mono)
         if any(z.queue for z in self._zones.values()):
             self._tainter_wake.set()
 
-    async def _reconcile_taints(self, node: core.Node, zone: str, now: datetime) -> None:
+    async def _reconcile_taints(
+        self, node: core.Node, zone: str, now: datetime
+    ) -> core.Node | None:
+        """Bring the node's taints in line; returns the node if it needs no more
+        work until it changes (None: look again next pass)."""
         name = node.metadata.name
         want = desired_no_execute(node)
         have = no_execute_keys(node)
@@ -273,7 +285,8 @@ class NodeLifecycleController:
                 tainter.queue.append(name)
         taints = with_taints(node, desired_no_schedule(node), no_execute, now)
         if taints is not None:
-            await self._write_taints(node, taints)
+            return await self._write_taints(node, taints)
+        return node if want is None or want in have else None
 
     def _zone(self, zone: str) -> _ZoneTainter:
         tainter = self._zones.get(zone)

@@ -152,6 +152,9 @@ class Heartbeat:
         except NotFound:
             self.errors += 1
             return
+        due = now_mono - self.last_post >= self.config.node_status_report_frequency - 1e-6
+        if node is self.node and not (force or due):
+            return  # nobody wrote the Node since we did: nothing can have changed
         self.node = node
         status = refreshed_status(
             node,
@@ -160,7 +163,6 @@ class Heartbeat:
             boot_id=self.boot_id,
             now=self.clock.now(),
         )
-        due = now_mono - self.last_post >= self.config.node_status_report_frequency - 1e-6
         if not (force or due or status_changed(node.status, status)):
             return
         try:

@@ -211,4 +211,7 @@ class NodeAgentPool:
         assert stack is not None and self._task_group is not None
         self._task_group.cancel_scope.cancel()
         self._task_group = None
-        return await stack.__aexit__(*exc_info)
+        # The body's own exception propagates as it is, not wrapped in the task
+        # group's ExceptionGroup.
+        await stack.__aexit__(None, None, None)
+        return None
