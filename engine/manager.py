@@ -111,4 +111,7 @@ class Manager:
         stack, self._stack = self._stack, None
         assert stack is not None and self._cancel is not None
         self._cancel.cancel()
-        return await stack.__aexit__(*exc_info)
+        # The body's own exception is not the task group's: leave it unwrapped
+        # (anyio would wrap it in an ExceptionGroup) and let it propagate as is.
+        await stack.__aexit__(None, None, None)
+        return None

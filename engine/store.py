@@ -417,7 +417,9 @@ class Store:
 
     def update(self, obj: R) -> R:
         """Replace an object's spec and metadata (not its status, for kinds with a
-        status subresource). Returns the stored version."""
+        status subresource). Returns the stored version; if the update removed
+        the object (its last finalizer went while it was being deleted), its
+        final state, which `try_get` no longer finds."""
         table = self.table(type(obj))
         current = self._current_for_write(table, obj)
         if obj is current:
@@ -528,7 +530,8 @@ class Store:
             current, self.clock.now(), propagation_policy, grace_period_seconds
         )
         if plan is None:
-            return cast(R, self._remove(table, current, "delete"))
+            self._remove(table, current, "delete")
+            return None
         if plan is current:
             return cast(R, current)
         revision = self._next_revision()
@@ -541,11 +544,13 @@ class Store:
         self._commit(table, "delete", MODIFIED, marked, current)
         return cast(R, marked)
 
-    def _remove(self, table: _Table, obj: Resource, verb: str) -> None:
+    def _remove(self, table: _Table, obj: Resource, verb: str) -> Resource:
+        """Remove an object; returns its final state, stamped with the revision."""
         previous = table.objects.pop(obj.key, None)
         revision = self._next_revision()
-        self._commit(table, verb, DELETED, _stamp(obj, revision=revision), previous)
-        return None
+        final = _stamp(obj, revision=revision)
+        self._commit(table, verb, DELETED, final, previous)
+        return final
 
     def write(self, obj: R, *, verb: str = "update") -> R:
         """Store `obj` as given (spec, status and metadata), bypassing the

@@ -158,10 +158,16 @@ def plan_deletion(
     nothing changes; any other object is the marked version to store."""
     meta = current.metadata
     finalizers = list(meta.finalizers)
-    if propagation_policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
-        finalizers.append(FOREGROUND_FINALIZER)
-    elif propagation_policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
-        finalizers.append(ORPHAN_FINALIZER)
+    # The two propagation finalizers exclude each other: a later delete with
+    # the other policy swaps them, as the apiserver does.
+    if propagation_policy == "Foreground":
+        finalizers = [f for f in finalizers if f != ORPHAN_FINALIZER]
+        if FOREGROUND_FINALIZER not in finalizers:
+            finalizers.append(FOREGROUND_FINALIZER)
+    elif propagation_policy == "Orphan":
+        finalizers = [f for f in finalizers if f != FOREGROUND_FINALIZER]
+        if ORPHAN_FINALIZER not in finalizers:
+            finalizers.append(ORPHAN_FINALIZER)
     grace = _grace_period(current, grace_period_seconds)
     holds = bool(finalizers) or (
         isinstance(current, core.Namespace) and bool(current.spec.finalizers)

@@ -4,10 +4,12 @@ common case.
 Sources are manifest text (YAML or JSON), paths (files or directories), model
 objects, or lists of these. Everything is loaded and validated before anything
 is written, so a bad document leaves the cluster untouched. Namespaces are
-applied first. An existing object keeps its identity, status and the labels and
-annotations others added; its spec (every field outside metadata and status)
-becomes the manifest's, and its labels and annotations are merged with the
-manifest's. Applying the same manifests twice writes nothing the second time.
+applied first. An existing object keeps its identity and status; every field
+the manifest sets (spec fields, labels, annotations) is laid over it with a
+strategic merge, so fields the manifest leaves out keep their values (unlike
+kubectl, which remembers the last applied manifest, removing a field or a
+list entry from a manifest does not remove it from the object). Applying the
+same manifests twice writes nothing the second time.
 
 Neighbours: `engine.manifests` (loading), `runtime.cluster.cluster` (calls it).
 """
@@ -23,7 +25,8 @@ from engine.api.base import Resource
 from engine.api.core import Namespace
 from engine.client import Client
 from engine.errors import NotFound
-from engine.manifests import load_manifest_files, load_manifests
+from engine.manifests import load_manifest_files, load_manifests, parse_object
+from engine.patch import DEFAULT_MERGE_KEYS, strategic_merge_patch
 from engine.registry import REGISTRY
 
 __all__ = ["Applied", "ApplySource", "apply_objects", "load_sources"]
@@ -60,14 +63,6 @@ def load_sources(source: ApplySource) -> list[Resource]:
     return objects
 
 
-def _spec_fields(obj: Resource) -> dict[str, object]:
-    return {
-        name: value
-        for name, value in obj.__dict__.items()
-        if name not in ("api_version", "kind", "metadata", "status")
-    }
-
-
 async def apply_objects(client: Client, objects: list[Resource]) -> list[Applied]:
     """Create each object, or bring the existing one to its spec."""
     ordered = sorted(objects, key=lambda o: 0 if isinstance(o, Namespace) else 1)
@@ -84,13 +79,27 @@ async def _apply_one(client: Client, desired: Resource) -> Applied:
     except NotFound:
         created = await client.create(desired)
         return Applied(info.kind, created.metadata.namespace, created.metadata.name, "created")
-    merged_meta = existing.metadata.model_copy(
-        update={
-            "labels": {**existing.metadata.labels, **meta.labels},
-            "annotations": {**existing.metadata.annotations, **meta.annotations},
-        }
-    )
-    update = {"metadata": merged_meta, **_spec_fields(desired)}
-    stored = await client.update(existing.model_copy(update=update))
+    stored = await client.update(_merged(existing, desired))
     action: Action = "unchanged" if stored is existing else "configured"
     return Applied(info.kind, namespace, meta.name, action)
+
+
+def _merged(existing: Resource, desired: Resource) -> Resource:
+    """`existing` with every field the manifest sets laid over it (a strategic
+    merge): fields the manifest leaves out keep their current values."""
+    patch = desired.to_dict()
+    patch.pop("status", None)
+    meta = patch.get("metadata", {})
+    patch["metadata"] = {k: meta[k] for k in ("labels", "annotations") if k in meta}
+    document = strategic_merge_patch(existing.to_dict(), patch, DEFAULT_MERGE_KEYS)
+    merged = parse_object(document)
+    return merged.model_copy(
+        update={
+            "metadata": existing.metadata.model_copy(
+                update={
+                    "labels": merged.metadata.labels,
+                    "annotations": merged.metadata.annotations,
+                }
+            )
+        }
+    )

@@ -4,7 +4,9 @@ every store write, so `converged()` costs O(workloads), not O(pods).
 A pod is *unsettled* while it is neither terminal (Succeeded/Failed) nor
 running and Ready, unless the scheduler has declared it unschedulable
 (PodScheduled=False, reason Unschedulable: nothing can place it, so waiting for
-it would never end). A pod being deleted is unsettled until it is gone. The
+it would never end). A pod being deleted is unsettled until it is gone, unless
+its node is not Ready: as in Kubernetes, such a pod stays Terminating until
+its kubelet returns, and waiting for it would never end either. The
 tracker also records each pod's startup latency (creation to its first Ready
 condition), which the CLI summary and the convergence benchmark report.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.api.core import Pod
+from engine.api.core import Node, Pod
 from engine.store import WriteRecord
 
 __all__ = ["ConvergenceTracker", "PodCounts", "pod_is_settled"]
@@ -40,10 +42,10 @@ def _condition(pod: Pod, kind: str) -> tuple[str, str | None] | None:
     return None
 
 
-def pod_is_settled(pod: Pod) -> bool:
+def pod_is_settled(pod: Pod, node_ready: bool = True) -> bool:
     """Whether a pod needs nothing more from the cluster (see the module docstring)."""
     if pod.metadata.deletion_timestamp is not None:
-        return False
+        return not node_ready and bool(pod.spec.node_name)
     phase = pod.status.phase
     if phase in ("Succeeded", "Failed"):
         return True
@@ -60,11 +62,15 @@ class ConvergenceTracker:
     def __init__(self) -> None:
         self.unsettled: dict[tuple[str, str], Pod] = {}
         self._pods: dict[tuple[str, str], Pod] = {}
+        self._unready_nodes: set[str] = set()
         self._first_ready: dict[str, float] = {}
         self.startup_seconds: list[float] = []
 
     def __call__(self, record: WriteRecord) -> None:
         obj = record.object
+        if isinstance(obj, Node):
+            self._on_node(obj, record.removed)
+            return
         if not isinstance(obj, Pod):
             return
         key = (record.namespace, record.name)
@@ -73,11 +79,28 @@ class ConvergenceTracker:
             self.unsettled.pop(key, None)
             return
         self._pods[key] = obj
-        if pod_is_settled(obj):
+        self._settle(key, obj)
+        self._note_startup(obj)
+
+    def _settle(self, key: tuple[str, str], pod: Pod) -> None:
+        if pod_is_settled(pod, pod.spec.node_name not in self._unready_nodes):
             self.unsettled.pop(key, None)
         else:
-            self.unsettled[key] = obj
-        self._note_startup(obj)
+            self.unsettled[key] = pod
+
+    def _on_node(self, node: Node, removed: bool) -> None:
+        name = node.metadata.name
+        ready = not removed and node.is_ready
+        was_ready = name not in self._unready_nodes
+        if ready == was_ready:
+            return
+        if ready:
+            self._unready_nodes.discard(name)
+        else:
+            self._unready_nodes.add(name)
+        for key, pod in list(self._pods.items()):
+            if pod.spec.node_name == name and pod.metadata.deletion_timestamp is not None:
+                self._settle(key, pod)
 
     def _note_startup(self, pod: Pod) -> None:
         uid = pod.metadata.uid
@@ -89,6 +112,10 @@ class ConvergenceTracker:
                 self._first_ready[uid] = seconds
                 self.startup_seconds.append(max(0.0, seconds))
                 return
+
+    def pods(self) -> list[Pod]:
+        """Every pod the tracker knows (shared objects, unordered)."""
+        return list(self._pods.values())
 
     def counts(self) -> PodCounts:
         pods = list(self._pods.values())
