@@ -219,3 +219,30 @@ def test_parsers_reject_bad_input() -> None:
         Timeline.parse("success,failure", bool)
     with pytest.raises(BehaviorError, match="unknown simulation field"):
         ContainerBehavior().overridden({"exit-afterr": "1s"})
+
+
+async def test_crash_probability_and_crash_timing(clock: VirtualClock) -> None:
+    runtime, events = make(clock)
+    await runtime.run_pod_sandbox(
+        sandbox(start_latency="0s", crash_probability="1", crash_after="7s", crash_exit_code="2")
+    )
+    await runtime.create_container("u1", ContainerConfig(name="c"))
+    await runtime.start_container("u1", "c")
+    await clock.advance(10)
+    last = events[-1].status
+    assert (last.state, last.exit_code, last.reason) == ("terminated", 2, "Error")
+    assert last.started_at is not None and last.finished_at is not None
+    assert (last.finished_at - last.started_at).total_seconds() == pytest.approx(7.0)
+
+
+async def test_kill_node_drops_everything_without_events(clock: VirtualClock) -> None:
+    runtime, events = make(clock)
+    await runtime.run_pod_sandbox(sandbox(start_latency="0s"))
+    await runtime.create_container("u1", ContainerConfig(name="c"))
+    await runtime.start_container("u1", "c")
+    await clock.advance(1)
+    seen = len(events)
+    runtime.kill_node()
+    await clock.advance(10)
+    assert len(events) == seen
+    assert await runtime.list_pod_sandboxes() == []
