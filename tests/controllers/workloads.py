@@ -14,6 +14,7 @@ import anyio
 
 from controllers import replicaset
 from controllers.common import is_pod_active, is_pod_ready
+from controllers.deployment import DeploymentController
 from controllers.replicaset import ReplicaSetController
 from engine.api import Deployment, Pod, ReplicaSet
 from engine.client import Client, LocalClient
@@ -105,6 +106,7 @@ class Cluster:
     clock: VirtualClock
     manager: Manager
     replicasets: ReplicaSetController
+    deployments: DeploymentController
     standin: StandIn
 
     async def settle(self, seconds: float = 5.0) -> None:
@@ -139,9 +141,55 @@ async def running(
         **(replicaset_options or {}),
     )
     manager.add(rsc.controller)
+    dc = DeploymentController(
+        writer(client) if writer else client, manager.factory, clock, manager.rng
+    )
+    manager.add(dc.controller)
     stand_in = StandIn(client, clock, nodes=nodes, **standin_options)
     async with manager, anyio.create_task_group() as tg:
         if standin:
             tg.start_soon(stand_in.run)
-        yield Cluster(store, client, clock, manager, rsc, stand_in)
+        yield Cluster(store, client, clock, manager, rsc, dc, stand_in)
         tg.cancel_scope.cancel()
+
+
+def with_image(d: Deployment, image: str) -> Deployment:
+    """`d` with its (single) container's image changed."""
+    template = d.spec.template
+    containers = [template.spec.containers[0].model_copy(update={"image": image})]
+    spec = template.spec.model_copy(update={"containers": containers})
+    new_template = template.model_copy(update={"spec": spec})
+    return d.model_copy(update={"spec": d.spec.model_copy(update={"template": new_template})})
+
+
+async def set_image(c: Cluster, name: str, image: str) -> Deployment:
+    d = c.store.get(Deployment, name, "default")
+    return await c.client.update(with_image(d, image))
+
+
+def deployment_pods(store: Store, d: Deployment, *, active_only: bool = True) -> list[Pod]:
+    """Pods of every ReplicaSet the Deployment controls."""
+    owned = [
+        rs
+        for rs in store.objects(ReplicaSet)
+        if (ref := rs.metadata.controller_ref()) is not None and ref.uid == d.metadata.uid
+    ]
+    pods: list[Pod] = []
+    for rs in owned:
+        pods.extend(pods_of(store, rs, active_only=active_only))
+    return sorted(pods, key=lambda p: p.metadata.name)
+
+
+def owned_replica_sets(store: Store, d: Deployment) -> list[ReplicaSet]:
+    return sorted(
+        (
+            rs
+            for rs in store.objects(ReplicaSet)
+            if (ref := rs.metadata.controller_ref()) is not None and ref.uid == d.metadata.uid
+        ),
+        key=lambda rs: rs.metadata.name,
+    )
+
+
+def image_of(pod: Pod) -> str:
+    return pod.spec.containers[0].image or ""
