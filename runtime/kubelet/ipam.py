@@ -40,16 +40,34 @@ class PodIPAllocator:
         existing = self._by_pod.get(pod_uid)
         if existing is not None:
             return existing
-        if self._free:
-            self._free.sort()
-            value = self._free.pop(0)
-        elif self._next <= self._last:
-            value = self._next
-            self._next += 1
-        else:
-            raise PodCIDRExhausted(f"no free address left in podCIDR {self.network}")
+        while True:
+            if self._free:
+                self._free.sort()
+                value = self._free.pop(0)
+            elif self._next <= self._last:
+                value = self._next
+                self._next += 1
+            else:
+                raise PodCIDRExhausted(f"no free address left in podCIDR {self.network}")
+            if value not in self._used:  # skip addresses reserved for adopted pods
+                break
         self._used.add(value)
         address = str(ipaddress.ip_address(value))
+        self._by_pod[pod_uid] = address
+        return address
+
+    def reserve(self, pod_uid: str, address: str) -> str:
+        """Record an address a pod already has (a restarted kubelet adopting it);
+        falls back to a fresh one if it is outside the CIDR or taken."""
+        try:
+            value = int(ipaddress.ip_address(address))
+        except ValueError:
+            return self.allocate(pod_uid)
+        if not self._first <= value <= self._last or value in self._used:
+            return self.allocate(pod_uid)
+        self._used.add(value)
+        if value in self._free:
+            self._free.remove(value)
         self._by_pod[pod_uid] = address
         return address
 

@@ -32,6 +32,8 @@ Contract:
   containers killed at once.
 * Terminal pods (Succeeded / Failed) keep their status; their containers
   are stopped and their sandbox removed.
+* Not (yet) done: in-place changes of a running pod's containers (a new
+  image), activeDeadlineSeconds, ephemeral containers, lifecycle hooks.
 * Status writes go through `update_status` only when the status changed;
   conditions the kubelet does not own are kept. While the kubelet is cut
   off from the API (`writes_enabled` False) nothing is written; the next
@@ -433,7 +435,13 @@ class PodManager:
         """Take over containers a previous life of this kubelet left running."""
         self.adoptable.discard(record.uid)
         record.sandbox = True
-        record.pod_ip = record.pod.status.pod_ip or self.ipam.allocate(record.uid)
+        known = record.pod.status.pod_ip
+        if record.pod.spec.host_network:
+            record.pod_ip = self.config.internal_ip
+        elif known:
+            record.pod_ip = self.ipam.reserve(record.uid, known)
+        else:
+            record.pod_ip = self.ipam.allocate(record.uid)
         for container in record.containers.values():
             status = await self.runtime.container_status(record.uid, container.name)
             if status is None:

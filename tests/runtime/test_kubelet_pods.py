@@ -231,3 +231,20 @@ async def test_usage_reported_per_container_and_node(clock: VirtualClock) -> Non
     assert by_name["b"].cpu_millicores == 200  # half its request by default
     assert usage.cpu_millicores == 450
     assert by_name["a"].cpu_usage_core_seconds == pytest.approx(0.25 * 9.5)
+
+
+def test_pod_ips_skip_reserved_and_released_addresses() -> None:
+    from runtime.kubelet.ipam import PodCIDRExhausted, PodIPAllocator
+
+    ipam = PodIPAllocator("10.9.0.0/29")  # .2 .. .6 usable
+    assert ipam.reserve("adopted", "10.9.0.3") == "10.9.0.3"
+    assert [ipam.allocate(u) for u in ("a", "b", "c", "d")] == [
+        "10.9.0.2",
+        "10.9.0.4",
+        "10.9.0.5",
+        "10.9.0.6",
+    ]
+    with pytest.raises(PodCIDRExhausted):
+        ipam.allocate("e")
+    ipam.release("b")
+    assert ipam.allocate("e") == "10.9.0.4"
