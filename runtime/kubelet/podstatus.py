@@ -13,7 +13,8 @@ Contract:
   under Never, or admission rejected the pod).
 * Conditions owned by the kubelet: PodReadyToStartContainers (sandbox up),
   Initialized, ContainersReady, Ready (ContainersReady plus every readiness
-  gate's condition True). Terminal pods are not ready, with reason
+  gate's condition True); PodScheduled True when the pod arrived without one
+  (created with spec.nodeName). Terminal pods are not ready, with reason
   PodCompleted. A condition keeps its lastTransitionTime while its status
   stays the same. Conditions owned by others (PodScheduled,
   DisruptionTarget, readiness gates) are kept as the API has them.
@@ -213,6 +214,9 @@ def build_status(record: PodRecord, host_ip: str, now: datetime) -> core.PodStat
     app = record.app_records()
     unready = [c for c in app if not (c.running and c.ready)]
     conditions = [c for c in current.conditions if c.type not in OWNED_CONDITIONS]
+    if "PodScheduled" not in existing:
+        # A pod created with spec.nodeName never went through a binding.
+        conditions.insert(0, _condition(existing, "PodScheduled", True, now))
     conditions.append(_condition(existing, "PodReadyToStartContainers", record.sandbox, now))
     conditions.append(
         _condition(

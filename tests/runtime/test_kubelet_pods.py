@@ -37,6 +37,7 @@ async def test_ordinary_pod_runs_and_becomes_ready(clock: VirtualClock) -> None:
     assert pod.status.start_time is not None
     conditions = {c.type: c.status for c in pod.status.conditions}
     assert conditions == {
+        "PodScheduled": "True",
         "PodReadyToStartContainers": "True",
         "Initialized": "True",
         "ContainersReady": "True",
