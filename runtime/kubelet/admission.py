@@ -22,7 +22,7 @@ Neighbours: `runtime.kubelet.kubelet` (calls `admit` once per new pod).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.api import core
@@ -139,8 +139,15 @@ def node_affinity_matches(spec: core.PodSpec, node: core.Node) -> bool:
     return any(_term_matches(term, node) for term in required.node_selector_terms)
 
 
-def admit(pod: core.Pod, node: core.Node, admitted: Iterable[core.Pod]) -> AdmitResult:
-    """Whether `pod` fits on `node` next to the `admitted` (non-terminal) pods."""
+def admit(
+    pod: core.Pod,
+    node: core.Node,
+    admitted: Iterable[Mapping[str, int]],
+    requests: Mapping[str, int] | None = None,
+) -> AdmitResult:
+    """Whether `pod` (with effective `requests`, computed if not given) fits on
+    `node` next to the admitted, non-terminal pods, given by their effective
+    requests (`pod_requests`)."""
     if not node_affinity_matches(pod.spec, node):
         return AdmitResult(
             False,
@@ -153,7 +160,7 @@ def admit(pod: core.Pod, node: core.Node, admitted: Iterable[core.Pod]) -> Admit
     count = 0
     for other in admitted:
         count += 1
-        for name, value in pod_requests(other.spec).items():
+        for name, value in other.items():
             used[name] = used.get(name, 0) + value
     max_pods = allocatable.get("pods")
     if max_pods is not None and count + 1 > max_pods.value():
@@ -163,7 +170,9 @@ def admit(pod: core.Pod, node: core.Node, admitted: Iterable[core.Pod]) -> Admit
             f"Pod was rejected: Node didn't have enough resource: pods, requested: 1, "
             f"used: {count}, capacity: {max_pods.value()}",
         )
-    for name, requested in sorted(pod_requests(pod.spec).items()):
+    if requests is None:
+        requests = pod_requests(pod.spec)
+    for name, requested in sorted(requests.items()):
         if requested <= 0:
             continue
         capacity_quantity = allocatable.get(name)

@@ -55,7 +55,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.errors import Conflict, NotFound
 from engine.logging import get_logger
-from runtime.kubelet.admission import admit
+from runtime.kubelet.admission import admit, pod_requests
 from runtime.kubelet.backoff import CrashLoopBackOff
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.containerconfig import ConfigError, container_config
@@ -226,14 +226,15 @@ class PodManager:
             node = self._node()
             if node is not None:
                 others = [
-                    r.pod
+                    r.requests
                     for r in self.records.values()
                     if r is not record
                     and r.admission is not None
                     and r.admission.admitted
                     and not r.finished
                 ]
-                record.admission = admit(record.pod, node, others)
+                record.requests = pod_requests(record.pod.spec)
+                record.admission = admit(record.pod, node, others, record.requests)
                 if not record.admission.admitted:
                     record.terminal_phase = "Failed"
                     record.finished = True

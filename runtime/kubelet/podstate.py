@@ -90,6 +90,7 @@ class PodRecord:
     terminal_phase: str | None = None  # Succeeded / Failed once decided
     finished: bool = False  # terminal or terminated: containers stopped, sandbox removed
     last_written: core.PodStatus | None = None
+    requests: dict[str, int] = field(default_factory=dict)  # effective, once admitted
 
     @property
     def key(self) -> tuple[str, str]:
