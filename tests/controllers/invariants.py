@@ -39,13 +39,10 @@ class RollingBounds:
     max_active_seen: int = 0
 
     def __post_init__(self) -> None:
+        self._widen()  # the bounds of the spec as it is now
         self.store.observers.append(self.observe)
 
     # -- what the test does to the Deployment --------------------------------------
-
-    def scaled(self) -> None:
-        """The test changed spec.replicas: widen the bounds until complete."""
-        self._widen()
 
     def disrupted(self, pods: int = 1) -> None:
         """The test deleted pods itself: they may be missing until complete."""
@@ -69,7 +66,7 @@ class RollingBounds:
         d = self._deployment()
         if d is None:
             return
-        self._widen()
+        self._widen()  # a spec change (scaling) widens the bounds until settled
         assert self.upper is not None and self.lower is not None
         owned = {
             rs.metadata.uid
