@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/kubeloop run examples/rollout/scenario.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from controllers import garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
@@ -57,6 +57,7 @@ R = TypeVar("R", bound=Resource)
 
 _SETUPS: dict[str, Callable[[Manager], Any]] = {
     "replicaset": replicaset.setup,
+    "deployment": deployment.setup,
     "garbagecollector": garbagecollector.setup,
     "namespace": namespace.setup,
     "nodelifecycle": nodelifecycle.setup,
@@ -204,6 +205,28 @@ class Cluster:
         self, kind: type[R], name: str, replicas: int, namespace: str | None = None
     ) -> R:
         return await self._require()[1].scale(kind, name, replicas, namespace=namespace)
+
+    async def rollout_status(
+        self, name: str, namespace: str | None = None, *, timeout: float | None = None
+    ) -> str:
+        """`kubectl rollout status deployment/NAME`: wait (on a watch) until the
+        rollout finished; returns kubectl's final message."""
+        _, client = self._require()
+        with anyio.fail_after(timeout):
+            return await deployment.rollout_status(client, name, namespace=namespace)
+
+    async def rollback(
+        self, name: str, namespace: str | None = None, *, to_revision: int = 0
+    ) -> str:
+        """`kubectl rollout undo deployment/NAME [--to-revision=N]`."""
+        _, client = self._require()
+        return await deployment.rollback(client, name, namespace=namespace, to_revision=to_revision)
+
+    async def pause(self, name: str, namespace: str | None = None) -> Deployment:
+        return await deployment.pause(self._require()[1], name, namespace=namespace)
+
+    async def resume(self, name: str, namespace: str | None = None) -> Deployment:
+        return await deployment.resume(self._require()[1], name, namespace=namespace)
 
     async def events(self, namespace: str | None = None) -> builtins.list[Event]:
         """Events, oldest first."""
