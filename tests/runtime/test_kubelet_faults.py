@@ -126,8 +126,11 @@ async def test_standalone_kubelet_with_its_own_watch(clock: VirtualClock) -> Non
 
 
 async def test_same_seed_same_trace(clock: VirtualClock) -> None:
-    async def trace() -> list[tuple[str, str, str]]:
+    async def trace() -> list[tuple[float, int, str, str, str]]:
+        start = clock.monotonic()
+        times: list[float] = []
         async with simulated_nodes(clock, 3) as env:
+            env.store.observers.append(lambda w: times.append(clock.monotonic() - start))
             for i in range(6):
                 env.store.create(
                     pod_manifest(
@@ -137,8 +140,13 @@ async def test_same_seed_same_trace(clock: VirtualClock) -> None:
                     )
                 )
             await clock.advance(200)
-            return [(w.verb, w.kind, w.name) for w in env.writes]
+            writes = env.writes[-len(times) :]
+            return [
+                (round(t, 6), w.revision, w.verb, w.kind, w.name)
+                for t, w in zip(times, writes, strict=True)
+            ]
 
     first = await trace()
     second = await trace()
+    assert len(first) > 50
     assert first == second
