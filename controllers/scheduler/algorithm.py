@@ -115,6 +115,76 @@ class Algorithm:
                 and framework.filter_one(state, pod, slot) is None
             ):
                 return ScheduleResult(nominated, slot, 1, 1)
+        percentage = framework.percentage_of_nodes_to_score
+        wanted = num_feasible_nodes_to_find(
+            self.percentage if percentage is None else percentage, table.count
+        )
+        chosen: Slots | None = None
+        evaluated = table.size
+        if names is None and record is None:
+            chosen, evaluated = self._search(framework, state, pod, wanted)
+        if chosen is None:
+            chosen, evaluated = self._search_all(framework, state, pod, names, wanted, record)
+        if len(chosen) == 1 and record is None:
+            slot = int(chosen[0])
+            return ScheduleResult(table.names[slot], slot, evaluated, 1)
+        status = framework.run_pre_score(state, pod, chosen)
+        if status is not None:
+            raise SchedulingError(status)
+        totals = framework.run_score(state, pod, chosen, record)
+        best = totals.max()
+        ties = (totals == best).nonzero()[0]
+        pick = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
+        slot = int(chosen[pick])
+        if record is not None:
+            names_list = [table.names[s] for s in chosen.tolist()]
+            record.final_score = dict(zip(names_list, totals.tolist(), strict=True))
+            record.selected_node = table.names[slot]
+        return ScheduleResult(table.names[slot], slot, evaluated, len(chosen))
+
+    def _search(
+        self, framework: Framework, state: CycleState, pod: PodInfo, wanted: int
+    ) -> tuple[Slots | None, int]:
+        """The first `wanted` feasible nodes from the round-robin start, filtering
+        in growing windows so a mostly-free cluster is not filtered in full.
+        None when no node fits (the caller then filters everything to explain)."""
+        table = self.cache.table
+        size = table.size
+        position = self.next_start if self.next_start < size else 0
+        chunk = max(2 * wanted, 256)
+        found: list[Slots] = []
+        count = 0
+        evaluated = 0
+        while evaluated < size and count < wanted:
+            stop = min(position + chunk, size, position + size - evaluated)
+            mask, _ = framework.run_filter(state, pod, Window.range(position, stop))
+            hits = mask.nonzero()[0]
+            if len(hits):
+                found.append(hits + position)
+                count += len(hits)
+            evaluated += stop - position
+            position = stop if stop < size else 0
+            chunk *= 2
+        if not count:
+            return None, evaluated
+        feasible = found[0] if len(found) == 1 else np.concatenate(found)
+        chosen = feasible[:wanted]
+        if count >= wanted:
+            self.next_start = (int(chosen[-1]) + 1) % size
+        return chosen, evaluated
+
+    def _search_all(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        names: frozenset[str] | None,
+        wanted: int,
+        record: AttemptRecord | None,
+    ) -> tuple[Slots, int]:
+        """Filter every node (or the PreFilter-restricted ones) at once; raises
+        FitError with the diagnosis when none fits."""
+        table = self.cache.table
         absent: Status | None = None
         if names is None:
             window = Window.range(0, table.size)
@@ -127,7 +197,7 @@ class Algorithm:
         mask, failures = framework.run_filter(state, pod, window)
         if record is not None:
             self._record_filters(framework, state, pod, window, failures, record)
-        positions = np.flatnonzero(mask)
+        positions = mask.nonzero()[0]
         feasible: Slots = positions if window.contiguous else window.slots[positions]
         if not len(feasible):
             diagnosis = Diagnosis(
@@ -139,37 +209,17 @@ class Algorithm:
                 absent_status=absent,
             )
             raise FitError(pod, diagnosis)
-        percentage = framework.percentage_of_nodes_to_score
-        wanted = num_feasible_nodes_to_find(
-            self.percentage if percentage is None else percentage, table.count
-        )
-        if len(feasible) > wanted:
-            start = int(np.searchsorted(feasible, self.next_start))
-            if start + wanted <= len(feasible):
-                chosen = feasible[start : start + wanted]
-            else:
-                chosen = np.concatenate(
-                    (feasible[start:], feasible[: wanted - (len(feasible) - start)])
-                )
-            self.next_start = (int(chosen[-1]) + 1) % max(table.size, 1)
+        if len(feasible) <= wanted:
+            return feasible, len(window)
+        start = int(np.searchsorted(feasible, self.next_start))
+        if start + wanted <= len(feasible):
+            chosen = feasible[start : start + wanted]
         else:
-            chosen = feasible
-        if len(chosen) == 1 and record is None:
-            slot = int(chosen[0])
-            return ScheduleResult(table.names[slot], slot, len(window), 1)
-        status = framework.run_pre_score(state, pod, chosen)
-        if status is not None:
-            raise SchedulingError(status)
-        totals = framework.run_score(state, pod, chosen, record)
-        best = int(totals.max())
-        ties = np.flatnonzero(totals == best)
-        pick = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
-        slot = int(chosen[pick])
-        if record is not None:
-            names_list = [table.names[s] for s in chosen.tolist()]
-            record.final_score = dict(zip(names_list, totals.tolist(), strict=True))
-            record.selected_node = table.names[slot]
-        return ScheduleResult(table.names[slot], slot, len(window), len(chosen))
+            chosen = np.concatenate(
+                (feasible[start:], feasible[: wanted - (len(feasible) - start)])
+            )
+        self.next_start = (int(chosen[-1]) + 1) % max(table.size, 1)
+        return chosen, len(window)
 
     def _record_filters(
         self,

@@ -167,8 +167,9 @@ class Framework:
     def run_filter(
         self, state: CycleState, pod: PodInfo, window: Window
     ) -> tuple[BoolMask, list[tuple[FilterPlugin, BoolMask]]]:
-        """The feasibility mask over `window`, and each plugin's own mask."""
-        mask = np.array(window.take(self.handle.table.valid), dtype=np.bool_, copy=True)
+        """The feasibility mask over `window`, and each plugin's own mask.
+        Masks plugins return may be shared views: nothing here writes to them."""
+        mask: BoolMask | None = None
         failures: list[tuple[FilterPlugin, BoolMask]] = []
         skip = state.skip_filter
         for plugin in self.filter:
@@ -178,7 +179,12 @@ class Framework:
             if result is None:
                 continue
             failures.append((plugin, result))
-            np.logical_and(mask, result, out=mask)
+            mask = result if mask is None else mask & result
+        table = self.handle.table
+        if mask is None:
+            mask = np.array(window.take(table.valid), dtype=np.bool_, copy=True)
+        elif table.count != table.size or not window.contiguous:
+            mask = mask & window.take(table.valid)
         return mask, failures
 
     def filter_one(self, state: CycleState, pod: PodInfo, slot: int) -> Status | None:
@@ -227,8 +233,9 @@ class Framework:
     def run_score(
         self, state: CycleState, pod: PodInfo, slots: Slots, record: AttemptRecord | None = None
     ) -> npt.NDArray[np.int64]:
-        """Weighted sum of normalised scores, one per slot."""
-        total = np.zeros(len(slots), np.int64)
+        """Weighted sum of normalised scores, one per slot. Scores every node
+        shares do not change the choice, so they are added only to a record."""
+        total: npt.NDArray[np.int64] | None = None
         constant = 0
         skip = state.skip_score
         names = self._names(slots) if record is not None else []
@@ -253,9 +260,12 @@ class Framework:
                 raise ValueError(f"plugin {entry.name} returned scores outside 0..{MAX_NODE_SCORE}")
             if record is not None:
                 record.normalized_score[entry.name] = dict(zip(names, scores.tolist(), strict=True))
-            total += scores * entry.weight
-        if constant:
-            total += constant
+            weighted = scores if entry.weight == 1 else scores * entry.weight
+            total = weighted if total is None else total + weighted
+        if total is None:
+            return np.full(len(slots), constant, np.int64)
+        if record is not None and constant:
+            total = total + constant
         return total
 
     def _names(self, slots: Slots) -> list[str]:

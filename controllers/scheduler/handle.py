@@ -49,6 +49,8 @@ class Listers:
     services: Callable[[str], list[Service]] = _nothing
     replica_sets: Callable[[str], list[ReplicaSet]] = _nothing
     stateful_sets: Callable[[str], list[StatefulSet]] = _nothing
+    workloads_version: Callable[[], int] = lambda: 0
+    """Changes whenever a Service, ReplicaSet or StatefulSet changes (memo key)."""
 
 
 class WaitingPod:

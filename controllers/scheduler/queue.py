@@ -120,6 +120,9 @@ class SchedulingQueue:
             in_flight=len(self._in_flight),
         )
 
+    def has_active(self) -> bool:
+        return bool(self._active_pods)
+
     def __len__(self) -> int:
         return (
             len(self._active_pods)

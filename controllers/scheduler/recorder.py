@@ -3,8 +3,13 @@ FailedScheduling, Preempted) in the background, folding repeats of the same
 event into one object with a rising `count`, as client-go's recorder does.
 
 `record()` never blocks and never fails: it appends to a bounded buffer that
-`run()` drains through the client. Names are `<object>.<hex>` like
-Kubernetes', made unique with a sequence so virtual-time runs replay exactly.
+`run()` drains through the client. Events are best effort, as in client-go
+(whose broadcaster drops events when its buffer is full): writing yields to
+the scheduler's own work. While `busy()` says the scheduler has pods to place,
+the recorder waits for an idle moment unless `high_water` events are pending;
+past `limit` pending events the oldest are dropped (counted in `dropped`).
+Names are `<object>.<hex>` like Kubernetes', made unique with a sequence so
+virtual-time runs replay exactly.
 
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
 `plugins.default_preemption` (records Preempted), `engine.api.core.Event`.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +34,7 @@ __all__ = ["EventRecorder"]
 
 log = get_logger("scheduler.events")
 _MAX_PENDING: Final = 20_000
+_HIGH_WATER: Final = 10_000
 _MAX_REMEMBERED: Final = 4096
 
 
@@ -43,12 +50,25 @@ class _Pending:
 class EventRecorder:
     """Background writer of Events for one component."""
 
-    def __init__(self, client: Client | None, clock: Clock, component: str) -> None:
+    def __init__(
+        self,
+        client: Client | None,
+        clock: Clock,
+        component: str,
+        *,
+        busy: Callable[[], bool] = lambda: False,
+        high_water: int = _HIGH_WATER,
+        limit: int = _MAX_PENDING,
+    ) -> None:
         self.client = client
         self.clock = clock
         self.component = component
+        self.busy = busy
+        self.high_water = high_water
+        self.limit = limit
         self._pending: deque[_Pending] = deque()
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
         self._seen: OrderedDict[tuple[str, str, str, str], Event] = OrderedDict()
         self._sequence = 0
         self.dropped = 0
@@ -64,7 +84,7 @@ class EventRecorder:
             uid=meta.uid or None,
             resource_version=meta.resource_version or None,
         )
-        if len(self._pending) >= _MAX_PENDING:
+        if len(self._pending) >= self.limit:
             self._pending.popleft()
             self.dropped += 1
         self._pending.append(
@@ -75,13 +95,22 @@ class EventRecorder:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def notify_idle(self) -> None:
+        """The scheduler has nothing to do right now: a good time to write."""
+        self._idle.set()
+
     async def run(self) -> None:
+        pending = self._pending
         while True:
-            if not self._pending:
+            if not pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            while self._pending:
-                await self._write(self._pending.popleft())
+            while pending:
+                if len(pending) < self.high_water and self.busy():
+                    self._idle.clear()
+                    await self._idle.wait()
+                    continue
+                await self._write(pending.popleft())
 
     async def flush(self) -> None:
         """Write everything buffered now (tests and shutdown)."""

@@ -138,7 +138,10 @@ class Scheduler:
             pod_info=self.pod_info,
         )
         self.nominator = Nominator()
-        self.recorder = EventRecorder(client, clock, config.profiles[0].scheduler_name)
+        self._workloads_version = 0
+        self.recorder = EventRecorder(
+            client, clock, config.profiles[0].scheduler_name, busy=self._busy
+        )
         self.handle = Handle(
             cache=self.cache,
             nominator=self.nominator,
@@ -148,6 +151,7 @@ class Scheduler:
                 services=lambda ns: self.services.cache.list(ns),
                 replica_sets=lambda ns: self.replica_sets.cache.list(ns),
                 stateful_sets=lambda ns: self.stateful_sets.cache.list(ns),
+                workloads_version=lambda: self._workloads_version,
             ),
             client=client,
             clock=clock,
@@ -202,6 +206,20 @@ class Scheduler:
             )
         )
         self.namespaces.add_event_handler(EventHandler(update=handlers.namespace_changed))
+        for informer in (self.services, self.replica_sets, self.stateful_sets):
+            informer.add_event_handler(
+                EventHandler(
+                    add=self._workloads_changed,
+                    update=lambda _old, _new: self._workloads_changed(),
+                    delete=self._workloads_changed,
+                )
+            )
+
+    def _busy(self) -> bool:
+        return self.queue.has_active() or bool(self._bind_jobs)
+
+    def _workloads_changed(self, *_: Any) -> None:
+        self._workloads_version += 1
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -267,6 +285,7 @@ class Scheduler:
         while True:
             qpod = queue.pop_nowait()
             if qpod is None:
+                self.recorder.notify_idle()
                 qpod = await queue.pop()
             self.schedule_one(qpod)
             done += 1
@@ -375,6 +394,8 @@ class Scheduler:
         jobs = self._bind_jobs
         while True:
             if not jobs:
+                if not self.queue.has_active():
+                    self.recorder.notify_idle()
                 self._bind_ready.clear()
                 await self._bind_ready.wait()
                 continue

@@ -111,6 +111,7 @@ class NodeTable:
         self.free: IntArray = np.zeros((rows, capacity), np.int64)
         self.nonzero: IntArray = np.zeros((2, capacity), np.int64)
         self.unschedulable: BoolArray = np.zeros(capacity, np.bool_)
+        self.unschedulable_count = 0
         self.label_columns: dict[str, int] = {}
         self.label_ids: list[dict[str, int]] = []
         self.label_values: list[list[str]] = []
@@ -128,8 +129,34 @@ class NodeTable:
         self.images: dict[str, ImageColumn] = {}
         self._slot_images: list[tuple[tuple[str, int], ...]] = []
         self.version = 0
+        # Slots whose resource columns changed, in order: caches of values
+        # derived from them (fit masks, resource scores) refresh only these.
+        self._log: list[int] = []
+        self._log_base = 0
         self.on_grow: list[Callable[[int], None]] = []
         self._affinity_masks: dict[NodeAffinitySpec, tuple[int, int, BoolArray]] = {}
+
+    # -- change log -----------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> int:
+        """Counts changes to allocatable, requested or free (any slot)."""
+        return self._log_base + len(self._log)
+
+    def _touch(self, slot: int) -> None:
+        log = self._log
+        log.append(slot)
+        if len(log) > 4 * self.capacity + 4096:
+            half = len(log) // 2
+            del log[:half]
+            self._log_base += half
+
+    def changed_since(self, version: int) -> list[int] | None:
+        """Slots whose resources changed since `version` (with repeats), or None
+        when that is too long ago to tell."""
+        if version < self._log_base:
+            return None
+        return self._log[version - self._log_base :]
 
     # -- slots -------------------------------------------------------------------------
 
@@ -192,6 +219,7 @@ class NodeTable:
             self.requested[:, slot] = 0
             self.nonzero[:, slot] = 0
             self.free[:, slot] = 0
+            self._touch(slot)
             heapq.heappush(self._free_slots, slot)
 
     # -- nodes -------------------------------------------------------------------------
@@ -205,7 +233,9 @@ class NodeTable:
         self.nodes[slot] = node
         self.valid[slot] = True
         self._set_allocatable(slot, node)
-        self.unschedulable[slot] = bool(node.spec.unschedulable)
+        cordoned = bool(node.spec.unschedulable)
+        self.unschedulable_count += int(cordoned) - int(self.unschedulable[slot])
+        self.unschedulable[slot] = cordoned
         self._set_labels(slot, node.metadata.labels)
         self._set_taints(slot, node.spec.taints)
         self._set_images(slot, node)
@@ -221,6 +251,8 @@ class NodeTable:
         self.valid[slot] = False
         self.allocatable[:, slot] = 0
         self.free[:, slot] = -self.requested[:, slot]
+        self._touch(slot)
+        self.unschedulable_count -= int(self.unschedulable[slot])
         self.unschedulable[slot] = False
         if self.labels[:, slot].any():
             self.labels[:, slot] = 0
@@ -250,8 +282,10 @@ class NodeTable:
         allocatable = node.status.allocatable or node.status.capacity
         self.allocatable[:, slot] = 0
         for name, quantity in allocatable.items():
-            self.allocatable[self.resource_row(name), slot] = _amount(name, quantity)
+            row = self.resource_row(name)  # may widen the matrices
+            self.allocatable[row, slot] = _amount(name, quantity)
         self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+        self._touch(slot)
 
     def _set_labels(self, slot: int, labels: dict[str, str]) -> None:
         changed = False
@@ -385,6 +419,7 @@ class NodeTable:
         self.nonzero[CPU, slot] += sign * requests.nonzero_cpu
         self.nonzero[MEMORY, slot] += sign * requests.nonzero_memory
         self.free[:, slot] = self.allocatable[:, slot] - requested[:, slot]
+        self._touch(slot)
 
     def _account_port(self, slot: int, port: HostPort, sign: int) -> None:
         protocol, ip, number = port

@@ -12,16 +12,23 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
+from controllers.scheduler.cache.derived import DerivedColumns
 from controllers.scheduler.config import PluginArgs
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.handle import Handle
 from controllers.scheduler.interfaces import ScoreResult, Slots
-from controllers.scheduler.plugins.resource_scoring import balanced_allocation
+from controllers.scheduler.plugins.resource_scoring import (
+    balanced_allocation,
+    balanced_allocation_one,
+)
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.status import Status
 
 __all__ = ["BalancedAllocation"]
+
+_NATIVE: Final = frozenset({"cpu", "memory", "ephemeral-storage"})
 
 
 class BalancedAllocation:
@@ -31,24 +38,52 @@ class BalancedAllocation:
     def __init__(self, handle: Handle, resources: tuple[str, ...]) -> None:
         self.table = handle.table
         self.resources = resources
+        self._columns = DerivedColumns(self.table)
 
     def pre_score(self, state: CycleState, pod: PodInfo, slots: Slots) -> Status | None:
         if all(pod.requests.get(name) == 0 for name in self.resources):
             return Status.skip()
         return None
 
-    def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
+    def _amounts(self, pod: PodInfo) -> tuple[tuple[int, int | None], ...]:
         table = self.table
-        requested = np.zeros((len(self.resources), len(slots)), np.int64)
-        allocatable = np.zeros((len(self.resources), len(slots)), np.int64)
-        for i, name in enumerate(self.resources):
+        out: list[tuple[int, int | None]] = []
+        for name in self.resources:
             amount = pod.requests.get(name)
             row = table.resources.get(name)
-            if row is None or (amount == 0 and name not in ("cpu", "memory", "ephemeral-storage")):
-                continue
-            requested[i] = table.requested[row, slots] + amount
-            allocatable[i] = table.allocatable[row, slots]
+            skip = row is None or (amount == 0 and name not in _NATIVE)
+            out.append((amount, None if skip else row))
+        return tuple(out)
+
+    def _vector(self, amounts: tuple[tuple[int, int | None], ...]) -> npt.NDArray[np.int64]:
+        table = self.table
+        size = table.size
+        requested = np.zeros((len(amounts), size), np.int64)
+        allocatable = np.zeros((len(amounts), size), np.int64)
+        for i, (amount, row) in enumerate(amounts):
+            if row is not None:
+                requested[i] = table.requested[row, :size] + amount
+                allocatable[i] = table.allocatable[row, :size]
         return balanced_allocation(requested, allocatable)
+
+    def _one(self, amounts: tuple[tuple[int, int | None], ...], slot: int) -> int:
+        table = self.table
+        requested = [
+            0 if row is None else int(table.requested[row, slot]) + amount
+            for amount, row in amounts
+        ]
+        allocatable = [
+            0 if row is None else int(table.allocatable[row, slot]) for _, row in amounts
+        ]
+        return balanced_allocation_one(requested, allocatable)
+
+    def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
+        amounts = self._amounts(pod)
+        column = self._columns.get(
+            amounts, lambda: self._vector(amounts), lambda slot: self._one(amounts, slot)
+        )
+        scores: npt.NDArray[np.int64] = column[slots]
+        return scores
 
 
 def _resources(args: Mapping[str, Any] | None) -> tuple[str, ...]:

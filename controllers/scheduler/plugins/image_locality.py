@@ -43,10 +43,12 @@ class ImageLocality:
 
     def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
         table = self.table
+        if not table.images:
+            return 0  # no node reports images: every node scores calculatePriority(0) = 0
         containers = len(pod.pod.spec.containers) + len(pod.pod.spec.init_containers)
         columns = [table.images.get(name) for name in pod.images]
         if containers == 0 or all(c is None for c in columns):
-            return int(calculate_priority(0, max(containers, 1)))
+            return 0
         total_nodes = max(table.count, 1)
         sums = np.zeros(len(slots), np.int64)
         for column in columns:

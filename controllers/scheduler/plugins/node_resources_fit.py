@@ -30,6 +30,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from controllers.scheduler.cache.derived import DerivedColumns
 from controllers.scheduler.cache.snapshot import CPU, MEMORY, PODS, NodeTable
 from controllers.scheduler.cluster_events import (
     ASSIGNED_POD,
@@ -44,8 +45,11 @@ from controllers.scheduler.handle import Handle
 from controllers.scheduler.interfaces import BoolMask, Explanation, ScoreResult, Slots
 from controllers.scheduler.plugins.resource_scoring import (
     least_allocated,
+    least_allocated_one,
     most_allocated,
+    most_allocated_one,
     requested_to_capacity_ratio,
+    requested_to_capacity_ratio_one,
 )
 from controllers.scheduler.podinfo import PodInfo, Requests
 from controllers.scheduler.status import Status
@@ -147,6 +151,9 @@ class NodeResourcesFit:
         self.handle = handle
         self.table: NodeTable = handle.table
         self.args = args
+        self._weights = [w for _, w in args.resources]
+        self._columns = DerivedColumns(self.table)
+        self._checks: dict[Requests, _Checks] = {}
 
     def _ignored(self, resource: str) -> bool:
         if resource in _NATIVE or "/" not in resource:
@@ -159,24 +166,46 @@ class NodeResourcesFit:
     # -- Filter ------------------------------------------------------------------------------
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        table = self.table
-        rows = tuple(
-            (table.resource_row(name), amount, name)
-            for name, amount in pod.requests.items()
-            if not self._ignored(name)
-        )
-        state.write(_KEY, _Checks(rows))
+        requests = pod.requests
+        checks = self._checks.get(requests)
+        if checks is None:
+            table = self.table
+            checks = _Checks(
+                tuple(
+                    (table.resource_row(name), amount, name)
+                    for name, amount in requests.items()
+                    if not self._ignored(name)
+                )
+            )
+            if len(self._checks) > 1024:
+                self._checks.clear()
+            self._checks[requests] = checks
+        state.write(_KEY, checks)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, window: Window) -> BoolMask | None:
         checks: _Checks = state.read(_KEY)
-        free = window.take(self.table.free)
+        fits = self._columns.get(
+            checks.rows, lambda: self._fit_vector(checks), lambda slot: self._fit_one(checks, slot)
+        )
+        mask: BoolMask = window.take(fits)
+        if self.handle.nominator:
+            mask = mask.copy()
+            self._apply_nominated(pod, checks, window, mask)
+        return mask
+
+    def _fit_vector(self, checks: _Checks) -> BoolMask:
+        free = self.table.free[:, : self.table.size]
         mask: BoolMask = free[PODS] >= 1
         for row, amount, _ in checks.rows:
             mask &= free[row] >= amount
-        if self.handle.nominator:
-            self._apply_nominated(pod, checks, window, mask)
         return mask
+
+    def _fit_one(self, checks: _Checks, slot: int) -> bool:
+        free = self.table.free
+        if free[PODS, slot] < 1:
+            return False
+        return all(free[row, slot] >= amount for row, amount, _ in checks.rows)
 
     def _nominated_extra(self, pod: PodInfo) -> dict[int, dict[int, int]]:
         """slot -> row -> amount reserved by nominated pods of >= priority."""
@@ -251,36 +280,73 @@ class NodeResourcesFit:
 
     # -- Score ------------------------------------------------------------------------------
 
-    def _requested(self, pod: PodInfo, slots: Slots) -> tuple[IntArray, IntArray]:
+    def _pod_amounts(self, pod: PodInfo) -> tuple[tuple[int, int | None], ...]:
+        """Per configured resource: (pod request, table row), row None when the
+        resource is not scored for this pod (so it is left out, as allocatable 0)."""
         table = self.table
-        resources = self.args.resources
-        requested = np.zeros((len(resources), len(slots)), np.int64)
-        allocatable = np.zeros((len(resources), len(slots)), np.int64)
-        for i, (name, _) in enumerate(resources):
+        out: list[tuple[int, int | None]] = []
+        for name, _ in self.args.resources:
             if name == "cpu":
-                requested[i] = table.nonzero[CPU, slots] + pod.requests.nonzero_cpu
-                allocatable[i] = table.allocatable[CPU, slots]
+                out.append((pod.requests.nonzero_cpu, CPU))
             elif name == "memory":
-                requested[i] = table.nonzero[MEMORY, slots] + pod.requests.nonzero_memory
-                allocatable[i] = table.allocatable[MEMORY, slots]
+                out.append((pod.requests.nonzero_memory, MEMORY))
             else:
                 amount = pod.requests.get(name)
                 row = table.resources.get(name)
-                if row is None or (amount == 0 and name != "ephemeral-storage"):
-                    continue  # an extended resource the pod does not request is not scored
-                requested[i] = table.requested[row, slots] + amount
-                allocatable[i] = table.allocatable[row, slots]
-        return requested, allocatable
+                skip = row is None or (amount == 0 and name != "ephemeral-storage")
+                out.append((amount, None if skip else row))
+        return tuple(out)
 
-    def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
-        requested, allocatable = self._requested(pod, slots)
-        weights = [w for _, w in self.args.resources]
+    def _score_vector(self, amounts: tuple[tuple[int, int | None], ...]) -> IntArray:
+        table = self.table
+        size = table.size
+        requested = np.zeros((len(amounts), size), np.int64)
+        allocatable = np.zeros((len(amounts), size), np.int64)
+        for i, (amount, row) in enumerate(amounts):
+            if row is None:
+                continue
+            used = (
+                table.nonzero[row, :size] if row in (CPU, MEMORY) else table.requested[row, :size]
+            )
+            requested[i] = used + amount
+            allocatable[i] = table.allocatable[row, :size]
         strategy = self.args.strategy
         if strategy == "LeastAllocated":
-            return least_allocated(requested, allocatable, weights)
+            return least_allocated(requested, allocatable, self._weights)
         if strategy == "MostAllocated":
-            return most_allocated(requested, allocatable, weights)
-        return requested_to_capacity_ratio(requested, allocatable, weights, self.args.shape)
+            return most_allocated(requested, allocatable, self._weights)
+        return requested_to_capacity_ratio(requested, allocatable, self._weights, self.args.shape)
+
+    def _score_one(self, amounts: tuple[tuple[int, int | None], ...], slot: int) -> int:
+        table = self.table
+        requested = []
+        allocatable = []
+        for amount, row in amounts:
+            if row is None:
+                requested.append(0)
+                allocatable.append(0)
+                continue
+            used = table.nonzero[row, slot] if row in (CPU, MEMORY) else table.requested[row, slot]
+            requested.append(int(used) + amount)
+            allocatable.append(int(table.allocatable[row, slot]))
+        strategy = self.args.strategy
+        if strategy == "LeastAllocated":
+            return least_allocated_one(requested, allocatable, self._weights)
+        if strategy == "MostAllocated":
+            return most_allocated_one(requested, allocatable, self._weights)
+        return requested_to_capacity_ratio_one(
+            requested, allocatable, self._weights, self.args.shape
+        )
+
+    def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
+        amounts = self._pod_amounts(pod)
+        column = self._columns.get(
+            ("score", amounts),
+            lambda: self._score_vector(amounts),
+            lambda slot: self._score_one(amounts, slot),
+        )
+        scores: IntArray = column[slots]
+        return scores
 
     # -- queueing hints ---------------------------------------------------------------------
 

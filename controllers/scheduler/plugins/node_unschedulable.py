@@ -45,7 +45,7 @@ class NodeUnschedulable:
         self.table = handle.table
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        if tolerates_unschedulable(pod) or not self.table.unschedulable[: self.table.size].any():
+        if not self.table.unschedulable_count or tolerates_unschedulable(pod):
             return Status.skip()
         return None
 

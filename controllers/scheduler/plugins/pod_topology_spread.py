@@ -70,6 +70,7 @@ SYSTEM_DEFAULT_CONSTRAINTS: Final = (
     SpreadConstraint(5, ZONE, "ScheduleAnyway", Selector.empty()),
 )
 _FILTER_KEY: Final = "PreFilterPodTopologySpread"
+_DEFAULTS_MEMO: Final = "PodTopologySpread/defaults"
 _SCORE_KEY: Final = "PreScorePodTopologySpread"
 FloatArray = npt.NDArray[np.float64]
 
@@ -146,18 +147,27 @@ class PodTopologySpread:
     # -- constraints -----------------------------------------------------------------------
 
     def _constraints(self, pod: PodInfo) -> tuple[tuple[SpreadConstraint, ...], bool]:
-        """(constraints, system defaulted)."""
+        """(constraints, system defaulted). Defaults are memoised on the pod until
+        a Service, ReplicaSet or StatefulSet changes."""
         if pod.spread:
             return pod.spread, False
         if not self.default_constraints:
             return (), False
+        version = self.handle.listers.workloads_version()
+        memo = pod.extra.get(_DEFAULTS_MEMO)
+        if memo is not None and memo[0] == version:
+            result: tuple[tuple[SpreadConstraint, ...], bool] = memo[1]
+            return result
         selector = self._default_selector(pod)
         if selector.is_empty():
-            return (), False
-        return (
-            tuple(replace(c, selector=selector) for c in self.default_constraints),
-            self.defaulting == "System",
-        )
+            result = ((), False)
+        else:
+            result = (
+                tuple(replace(c, selector=selector) for c in self.default_constraints),
+                self.defaulting == "System",
+            )
+        pod.extra[_DEFAULTS_MEMO] = (version, result)
+        return result
 
     def _default_selector(self, pod: PodInfo) -> Selector:
         listers = self.handle.listers

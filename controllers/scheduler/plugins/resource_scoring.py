@@ -20,6 +20,7 @@ Neighbours: `plugins.node_resources_fit` and `plugins.balanced_allocation`.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Final
@@ -30,10 +31,15 @@ import numpy.typing as npt
 __all__ = [
     "MAX_CUSTOM_PRIORITY_SCORE",
     "balanced_allocation",
+    "balanced_allocation_one",
     "broken_linear",
+    "broken_linear_one",
     "least_allocated",
+    "least_allocated_one",
     "most_allocated",
+    "most_allocated_one",
     "requested_to_capacity_ratio",
+    "requested_to_capacity_ratio_one",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -59,7 +65,24 @@ def _weighted_mean(
     return np.where(weights > 0, total // np.maximum(weights, 1), 0)
 
 
+def _all_present(allocatable: IntArray) -> bool:
+    return bool(allocatable.size) and int(allocatable.min()) > 0
+
+
+def _mean_of(scores: IntArray, weights: Sequence[int]) -> IntArray:
+    """Weighted mean over resources when every node has every resource."""
+    if len(set(weights)) == 1:
+        total: IntArray = scores.sum(axis=0) // len(weights)
+        return total
+    w = np.asarray(weights, np.int64)[:, None]
+    weighted: IntArray = (scores * w).sum(axis=0) // int(w.sum())
+    return weighted
+
+
 def least_allocated(requested: IntArray, allocatable: IntArray, weights: Sequence[int]) -> IntArray:
+    if _all_present(allocatable):
+        free = np.maximum(allocatable - requested, 0)
+        return _mean_of(free * MAX_SCORE // allocatable, weights)
     nodes = requested.shape[1]
     parts = []
     for i, weight in enumerate(weights):
@@ -71,6 +94,9 @@ def least_allocated(requested: IntArray, allocatable: IntArray, weights: Sequenc
 
 
 def most_allocated(requested: IntArray, allocatable: IntArray, weights: Sequence[int]) -> IntArray:
+    if _all_present(allocatable):
+        used = np.minimum(requested, allocatable)
+        return _mean_of(used * MAX_SCORE // allocatable, weights)
     nodes = requested.shape[1]
     parts = []
     for i, weight in enumerate(weights):
@@ -127,6 +153,14 @@ def requested_to_capacity_ratio(
 
 def balanced_allocation(requested: IntArray, allocatable: IntArray) -> IntArray:
     resources, nodes = requested.shape
+    if _all_present(allocatable):
+        fractions = np.minimum(requested / allocatable, 1.0)
+        if resources == 2:
+            std = np.abs(fractions[0] - fractions[1]) / 2
+        else:
+            std = np.sqrt(((fractions - fractions.mean(axis=0)) ** 2).mean(axis=0))
+        fast: IntArray = ((1 - std) * MAX_SCORE).astype(np.int64)
+        return fast
     has = allocatable != 0
     fractions = np.minimum(requested / np.where(has, allocatable, 1), 1.0)
     if has.all():
@@ -147,3 +181,83 @@ def balanced_allocation(requested: IntArray, allocatable: IntArray) -> IntArray:
         std = np.where(counted == 2, pair, np.where(counted > 2, spread, 0.0))
     scores: IntArray = ((1 - std) * MAX_SCORE).astype(np.int64)
     return scores
+
+
+# -- one node at a time -------------------------------------------------------------------
+# The same formulas on plain ints, as Kubernetes computes them, for refreshing a
+# few nodes of a cached column (controllers.scheduler.cache.derived).
+
+
+def least_allocated_one(
+    requested: Sequence[int], allocatable: Sequence[int], weights: Sequence[int]
+) -> int:
+    score = weight_sum = 0
+    for req, alloc, weight in zip(requested, allocatable, weights, strict=True):
+        if alloc == 0:
+            continue
+        score += (0 if req > alloc else (alloc - req) * MAX_SCORE // alloc) * weight
+        weight_sum += weight
+    return score // weight_sum if weight_sum else 0
+
+
+def most_allocated_one(
+    requested: Sequence[int], allocatable: Sequence[int], weights: Sequence[int]
+) -> int:
+    score = weight_sum = 0
+    for req, alloc, weight in zip(requested, allocatable, weights, strict=True):
+        if alloc == 0:
+            continue
+        score += min(req, alloc) * MAX_SCORE // alloc * weight
+        weight_sum += weight
+    return score // weight_sum if weight_sum else 0
+
+
+def _go_div(a: int, b: int) -> int:
+    quotient = abs(a) // abs(b)
+    return -quotient if (a < 0) != (b < 0) else quotient
+
+
+def broken_linear_one(points: Sequence[tuple[int, int]], utilization: int) -> int:
+    for i, (x, y) in enumerate(points):
+        if utilization <= x:
+            if i == 0:
+                return y
+            x0, y0 = points[i - 1]
+            return y0 + _go_div((y - y0) * (utilization - x0), x - x0)
+    return points[-1][1]
+
+
+def requested_to_capacity_ratio_one(
+    requested: Sequence[int],
+    allocatable: Sequence[int],
+    weights: Sequence[int],
+    shape: Sequence[tuple[int, int]],
+) -> int:
+    scale = MAX_SCORE // MAX_CUSTOM_PRIORITY_SCORE
+    points = [(u, s * scale) for u, s in shape]
+    score = weight_sum = 0
+    for req, alloc, weight in zip(requested, allocatable, weights, strict=True):
+        if alloc == 0:
+            continue
+        utilization = MAX_UTILIZATION if req > alloc else req * MAX_UTILIZATION // alloc
+        resource_score = broken_linear_one(points, utilization)
+        if resource_score > 0:
+            score += resource_score * weight
+            weight_sum += weight
+    if weight_sum == 0:
+        return 0
+    return math.floor(score / weight_sum + 0.5)
+
+
+def balanced_allocation_one(requested: Sequence[int], allocatable: Sequence[int]) -> int:
+    fractions = [
+        min(req / alloc, 1.0) for req, alloc in zip(requested, allocatable, strict=True) if alloc
+    ]
+    if len(fractions) == 2:
+        std = abs(fractions[0] - fractions[1]) / 2
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
+    else:
+        std = 0.0
+    return int((1 - std) * MAX_SCORE)
