@@ -7,12 +7,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import convergence, informer
+from benchmarks import convergence, informer, scheduler
 from benchmarks.harness import Figure, print_table, write_json
 
 SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "informer": informer.run,
     "convergence": convergence.run,
+    "scheduler": scheduler.run,
 }
 
 
