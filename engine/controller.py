@@ -14,6 +14,7 @@ outcome of reconcile                   queue action
 `Result(requeue_after=s)`              forget, then add after `s` seconds
 `Result(requeue=True)`                 rate-limited re-add
 exception                              rate-limited re-add (logged)
+`Conflict` (a stale write)             rate-limited re-add, not logged
 `TerminalError`                        forget, logged, no retry
 =====================================  ========================================
 
@@ -36,6 +37,7 @@ import anyio
 
 from engine.api.base import Resource
 from engine.clock import Clock
+from engine.errors import Conflict
 from engine.informer import DeletedFinalStateUnknown, SharedInformer
 from engine.logging import get_logger
 from engine.ratelimit import RateLimiter
@@ -227,6 +229,7 @@ class Controller:
         self._log = get_logger("controller", controller=name)
         self.reconciles = 0
         self.errors = 0
+        self.conflicts = 0
 
     # -- sources ---------------------------------------------------------------------
 
@@ -285,6 +288,12 @@ class Controller:
         queue = self.queue
         if error is not None:
             self.errors += 1
+            if isinstance(error, Conflict):
+                # Optimistic concurrency at work: a write raced another one. The
+                # next reconcile reads fresh state; nothing is wrong.
+                self.conflicts += 1
+                queue.add_rate_limited(request)
+                return
             terminal = isinstance(error, TerminalError)
             self._log.error(
                 "reconcile failed" + ("" if not terminal else " (terminal, not retried)"),
