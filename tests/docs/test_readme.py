@@ -24,4 +24,5 @@ def test_readme_embedding_example_runs_as_printed() -> None:
         cwd=README.parent,
     )
     assert result.returncode == 0, result.stderr
-    assert "ConfigMap default/app: 1 keys" in result.stdout
+    assert 'deployment "nginx-deployment" successfully rolled out' in result.stdout
+    assert "10 pods ready after" in result.stdout
