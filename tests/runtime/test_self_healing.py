@@ -14,9 +14,7 @@ defaults give the timeline asserted here:
   pods on the healthy nodes (the lost node is tainted NoSchedule too), their
   kubelets start them, and the workload is available again within seconds.
 
-The ReplicaSet variant runs on what is committed today. The Deployment
-variant needs `controllers.deployment` (not committed when this was written)
-and is skipped until it exists.
+Both a bare ReplicaSet and a Deployment (through its ReplicaSet) are checked.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from controllers import nodelifecycle, replicaset
+from controllers import deployment, nodelifecycle, replicaset
 from controllers.scheduler.scheduler import Scheduler
 from engine.api import core
 from engine.api.apps import Deployment
@@ -181,9 +179,4 @@ async def test_replicaset_heals_after_a_node_is_lost(clock: VirtualClock) -> Non
 
 
 async def test_deployment_heals_after_a_node_is_lost(clock: VirtualClock) -> None:
-    deployment = pytest.importorskip("controllers.deployment")
-
-    def add_deployment(manager: Manager) -> object:
-        return deployment.setup(manager)
-
-    await run_self_healing(clock, "Deployment", add_deployment)
+    await run_self_healing(clock, "Deployment", deployment.setup)
