@@ -68,9 +68,12 @@ class Indexer(Generic[R]):
             self.add_indexer(name, func)
 
     def add_indexer(self, name: str, func: IndexFunc) -> None:
-        """Add an index; existing objects are indexed at once."""
+        """Add an index; existing objects are indexed at once. Adding the same
+        function under the same name again (informers are shared) is a no-op."""
         if name in self._funcs:
-            raise ValueError(f"index {name!r} already exists")
+            if self._funcs[name] is func:
+                return
+            raise ValueError(f"index {name!r} already exists with another function")
         self._funcs[name] = func
         index: dict[str, set[ObjectKey]] = {}
         self._indices[name] = index

@@ -54,7 +54,8 @@ def default_object(obj: Resource) -> Resource:
 
 
 _SPEC_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] = {}
-_SPEC_VERDICTS_MAX = 8192
+_META_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] = {}
+_VERDICTS_MAX = 8192
 
 
 def validate(obj: Resource) -> list[FieldError]:
@@ -64,17 +65,34 @@ def validate(obj: Resource) -> list[FieldError]:
     Objects are immutable and shared, so spec parts that are the very same
     objects as in an object already checked (a template's spec shared by every
     pod of a ReplicaSet; a spec untouched by a label update) check the same
-    way. Metadata is checked every time; its label checks are cached per string.
+    way. Metadata verdicts are remembered the same way, by name and by the
+    identity of the labels and annotations (a heartbeat renewing a Lease keeps
+    both), and label checks are cached per string.
     """
-    errors = validate_metadata(obj)
     model = type(obj)
+    meta = obj.metadata
+    meta_key = (
+        model,
+        meta.name,
+        meta.generate_name,
+        meta.namespace,
+        id(meta.labels),
+        id(meta.annotations),
+    )
+    known = _META_VERDICTS.get(meta_key)
+    if known is None or known[1][0] is not meta.labels or known[1][1] is not meta.annotations:
+        if len(_META_VERDICTS) >= _VERDICTS_MAX:
+            _META_VERDICTS.clear()
+        known = (validate_metadata(obj), (meta.labels, meta.annotations))
+        _META_VERDICTS[meta_key] = known
+    errors = known[0]
     parts = tuple(obj.__dict__[name] for name in _spec_fields(model))
     key: tuple[Any, ...] = (model, *map(id, parts))
     if model in SPEC_CHECKS_READ_NAME:
         key = (*key, obj.metadata.name)
     cached = _SPEC_VERDICTS.get(key)
     if cached is None:
-        if len(_SPEC_VERDICTS) >= _SPEC_VERDICTS_MAX:
+        if len(_SPEC_VERDICTS) >= _VERDICTS_MAX:
             _SPEC_VERDICTS.clear()
         # The parts stay referenced by the entry, so their ids cannot be reused.
         cached = (validate_spec(obj), parts)
