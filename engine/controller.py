@@ -145,12 +145,17 @@ Mapper = Callable[[Any], Iterable[Request]]
 class _Source:
     """An informer event handler that maps objects to requests on one queue."""
 
-    __slots__ = ("_map_old", "_mapper", "_predicates", "_queue")
+    __slots__ = ("_map_old", "_mapper", "_predicates", "_queue", "_update_delay")
 
     def __init__(
-        self, queue: WorkQueue[Request], mapper: Mapper, predicates: tuple[Predicate, ...]
+        self,
+        queue: WorkQueue[Request],
+        mapper: Mapper,
+        predicates: tuple[Predicate, ...],
+        update_delay: float = 0.0,
     ) -> None:
         self._queue = queue
+        self._update_delay = update_delay
         self._mapper = mapper
         self._predicates = predicates
         # The old version of an object maps to the same request as the new one
@@ -168,6 +173,11 @@ class _Source:
         for p in self._predicates:
             if not p.update(old, new):
                 return
+        if self._update_delay > 0:
+            self._enqueue_later(new)
+            if self._map_old and old is not new:
+                self._enqueue_later(old)
+            return
         self._enqueue(new)
         if self._map_old and old is not new:
             # An owner change moves the object to another owner: both need a look.
@@ -185,6 +195,11 @@ class _Source:
         add = self._queue.add
         for request in self._mapper(obj):
             add(request)
+
+    def _enqueue_later(self, obj: Any) -> None:
+        queue, delay = self._queue, self._update_delay
+        for request in self._mapper(obj):
+            queue.add_after(request, delay)
 
 
 def _primary(obj: Resource) -> Iterable[Request]:
@@ -233,21 +248,39 @@ class Controller:
 
     # -- sources ---------------------------------------------------------------------
 
-    def for_kind(self, informer: SharedInformer[Any], *predicates: Predicate) -> Controller:
+    def for_kind(
+        self, informer: SharedInformer[Any], *predicates: Predicate, update_delay: float = 0.0
+    ) -> Controller:
         """Reconcile the objects of the informer's kind themselves."""
-        return self.watches(informer, _primary, *predicates)
+        return self.watches(informer, _primary, *predicates, update_delay=update_delay)
 
     def owns(
-        self, informer: SharedInformer[Any], owner_kind: type[Resource], *predicates: Predicate
+        self,
+        informer: SharedInformer[Any],
+        owner_kind: type[Resource],
+        *predicates: Predicate,
+        update_delay: float = 0.0,
     ) -> Controller:
         """Reconcile the controlling owner (of `owner_kind`) of the informer's objects."""
-        return self.watches(informer, _owner_mapper(owner_kind), *predicates)
+        return self.watches(
+            informer, _owner_mapper(owner_kind), *predicates, update_delay=update_delay
+        )
 
     def watches(
-        self, informer: SharedInformer[Any], mapper: Mapper, *predicates: Predicate
+        self,
+        informer: SharedInformer[Any],
+        mapper: Mapper,
+        *predicates: Predicate,
+        update_delay: float = 0.0,
     ) -> Controller:
-        """Reconcile whatever `mapper` returns for each changed object."""
-        informer.add_event_handler(_Source(self.queue, mapper, predicates))
+        """Reconcile whatever `mapper` returns for each changed object.
+
+        With `update_delay`, an update enqueues its requests that many seconds
+        later (adds and deletes still enqueue at once); every update of the
+        window coalesces into one reconcile. A controller whose reconcile reads
+        many objects (a ReplicaSet counting its ready pods) uses it so that a
+        burst of status updates costs one reconcile, not one per update."""
+        informer.add_event_handler(_Source(self.queue, mapper, predicates, update_delay))
         if informer not in self.informers:
             self.informers.append(informer)
         return self

@@ -166,3 +166,28 @@ async def test_manager_leaves_no_task_behind(clock: VirtualClock) -> None:
     assert asyncio.all_tasks() == before
     assert not manager.running
     assert all(c.queue.shutting_down for c in manager.controllers)
+
+
+async def test_update_delay_coalesces_a_burst_of_updates(clock: VirtualClock) -> None:
+    store = Store(clock=clock)
+    client = LocalClient(store)
+    seen: list[float] = []
+
+    async def reconcile(request: Request) -> Result:
+        seen.append(clock.monotonic())
+        return Result()
+
+    manager = Manager(client, clock=clock)
+    controller = Controller("burst", reconciler(reconcile), clock=clock)
+    controller.for_kind(manager.factory.informer(ConfigMap), update_delay=2.0)
+    manager.add(controller)
+    async with manager:
+        cm = await client.create(ConfigMap(metadata={"name": "c"}, data={"n": "0"}))
+        await clock.sleep(1)  # the add is reconciled at once
+        for i in range(1, 50):
+            cm = await client.update(cm.model_copy(update={"data": {"n": str(i)}}))
+            await clock.sleep(0.01)
+        await clock.sleep(5)
+    assert seen[0] == pytest.approx(0)
+    assert len(seen) == 2  # fifty updates, one reconcile
+    assert seen[1] == pytest.approx(3.0)  # first update at t=1, plus the 2 s window
