@@ -63,62 +63,85 @@ class Diagnosis:
         self.absent_status = absent_status
         self._window_slots = window_slots
         self._failures = failures or []
-        self._statuses: dict[int, Status] | None = None
+        self._arrays: tuple[Slots, npt.NDArray[np.intp], list[Status]] | None = None
         self.post_filter_message = ""
+
+    def _compute(self) -> tuple[Slots, npt.NDArray[np.intp], list[Status]]:
+        """(rejected live slots, code per slot, status per code)."""
+        if self._arrays is not None:
+            return self._arrays
+        table = self.table
+        live = table.valid[: table.size]
+        parts_slots: list[Slots] = []
+        parts_codes: list[npt.NDArray[np.intp]] = []
+        statuses: list[Status] = []
+
+        def add(slots: Slots, codes: npt.NDArray[np.intp], found: list[Status]) -> None:
+            parts_slots.append(slots)
+            parts_codes.append(codes + len(statuses))
+            statuses.extend(found)
+
+        if self.pre_filter_status is not None:
+            slots = np.flatnonzero(live).astype(np.int64)
+            add(slots, np.zeros(len(slots), np.intp), [self.pre_filter_status])
+        else:
+            window = self._window_slots
+            if window is not None and self.absent_status is not None:
+                absent = live.copy()
+                absent[window] = False
+                slots = np.flatnonzero(absent).astype(np.int64)
+                add(slots, np.zeros(len(slots), np.intp), [self.absent_status])
+            if window is not None and self._failures:
+                undecided = live[window].copy()
+                for plugin, mask in self._failures:
+                    first = undecided & ~mask
+                    if not first.any():
+                        continue
+                    undecided &= mask
+                    slots = window[first]
+                    codes, found = plugin.explain(self.state, self.pod, slots)
+                    add(slots, codes, [s.with_plugin(plugin.name) for s in found])
+        if parts_slots:
+            all_slots = np.concatenate(parts_slots)
+            all_codes = np.concatenate(parts_codes)
+        else:
+            all_slots = np.zeros(0, np.int64)
+            all_codes = np.zeros(0, np.intp)
+        self._arrays = (all_slots, all_codes, statuses)
+        return self._arrays
 
     def node_statuses(self) -> dict[int, Status]:
         """slot -> Status for every live node that was rejected."""
-        if self._statuses is not None:
-            return self._statuses
-        table = self.table
-        live = table.valid[: table.size]
-        statuses: dict[int, Status] = {}
-        if self.pre_filter_status is not None:
-            status = self.pre_filter_status
-            for slot in np.flatnonzero(live).tolist():
-                statuses[slot] = status
-            self._statuses = statuses
-            return statuses
-        window = self._window_slots
-        if window is not None and self.absent_status is not None:
-            absent = live.copy()
-            absent[window] = False
-            for slot in np.flatnonzero(absent).tolist():
-                statuses[slot] = self.absent_status
-        if window is not None and self._failures:
-            undecided = live[window].copy()
-            for plugin, mask in self._failures:
-                first = undecided & ~mask
-                if not first.any():
-                    continue
-                undecided &= mask
-                slots = window[first]
-                codes, table_statuses = plugin.explain(self.state, self.pod, slots)
-                named = [s.with_plugin(plugin.name) for s in table_statuses]
-                for slot, code in zip(slots.tolist(), codes.tolist(), strict=True):
-                    statuses[slot] = named[code]
-        self._statuses = statuses
-        return statuses
+        slots, codes, statuses = self._compute()
+        return {
+            slot: statuses[code] for slot, code in zip(slots.tolist(), codes.tolist(), strict=True)
+        }
 
     def histogram(self) -> Counter[str]:
+        _, codes, statuses = self._compute()
         counts: Counter[str] = Counter()
-        by_status = Counter(self.node_statuses().values())
-        for status, count in by_status.items():
-            for reason in status.reasons:
-                counts[reason] += count
+        for code, count in enumerate(np.bincount(codes, minlength=len(statuses)).tolist()):
+            if count:
+                for reason in statuses[code].reasons:
+                    counts[reason] += count
         return counts
 
     def unschedulable_plugins(self) -> set[str]:
         """Plugins that rejected the pod on some node (for queueing hints)."""
         if self.pre_filter_status is not None:
             return {self.pre_filter_status.plugin} if self.pre_filter_status.plugin else set()
-        return {s.plugin for s in set(self.node_statuses().values()) if s.plugin}
+        _, codes, statuses = self._compute()
+        used = np.unique(codes).tolist()
+        return {statuses[c].plugin for c in used if statuses[c].plugin}
 
     def resolvable_slots(self) -> list[int]:
         """Rejected nodes where removing pods might help (status Unschedulable)."""
-        return sorted(
-            slot for slot, s in self.node_statuses().items() if s.code is Code.UNSCHEDULABLE
-        )
+        slots, codes, statuses = self._compute()
+        if not len(slots):
+            return []
+        resolvable = np.array([s.code is Code.UNSCHEDULABLE for s in statuses], np.bool_)
+        picked: list[int] = np.sort(slots[resolvable[codes]]).tolist()
+        return picked
 
     def message(self) -> str:
         head = f"0/{self.num_all_nodes} nodes are available:"

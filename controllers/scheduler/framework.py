@@ -202,6 +202,20 @@ class Framework:
                 return statuses[int(codes[0])].with_plugin(plugin.name)
         return None
 
+    def fits_one(self, state: CycleState, pod: PodInfo, slot: int) -> bool:
+        """Whether every filter passes on one node (no explanation)."""
+        if not self.handle.table.valid[slot]:
+            return False
+        window = Window.of([slot])
+        skip = state.skip_filter
+        for plugin in self.filter:
+            if plugin.name in skip:
+                continue
+            result = plugin.filter(state, pod, window)
+            if result is not None and not result[0]:
+                return False
+        return True
+
     def run_post_filter(
         self, state: CycleState, pod: PodInfo, diagnosis: Diagnosis
     ) -> PostFilterResult | None:

@@ -29,19 +29,40 @@ Neighbours: `plugins.default_preemption` (the PostFilter plugin),
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
+from controllers.scheduler.cache.snapshot import CPU, MEMORY, PODS
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.diagnostics import Diagnosis
 from controllers.scheduler.framework import Framework
 from controllers.scheduler.handle import Handle
+from controllers.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.status import Status
 from engine.api.policy import PodDisruptionBudget
 from engine.selectors import from_label_selector
+
+_NODE_LOCAL_FILTERS: Final = frozenset(
+    {"NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit"}
+)
+
+
+def _resources_decide(framework: Framework, state: CycleState) -> NodeResourcesFit | None:
+    """The Fit plugin when it is the only active filter that pods on a node
+    affect (so a dry run needs no plugin calls), else None."""
+    fit = framework.plugins.get("NodeResourcesFit")
+    if not isinstance(fit, NodeResourcesFit) or fit.name in state.skip_filter:
+        return None
+    for plugin in framework.filter:
+        if plugin.name not in state.skip_filter and plugin.name not in _NODE_LOCAL_FILTERS:
+            return None
+    return fit
+
 
 __all__ = [
     "Candidate",
@@ -75,7 +96,7 @@ class PreemptionResult:
 
 def more_important(pod: PodInfo) -> tuple[int, datetime]:
     """Sort key: higher priority first, then the pod that started earlier."""
-    return (-pod.priority, pod.start_time)
+    return (-pod.priority, pod.pod.status.start_time or pod.created)
 
 
 def filter_pdb_violations(
@@ -111,24 +132,96 @@ def _earliest_start(victims: list[PodInfo]) -> datetime:
 
 
 def pick_one_node(candidates: list[Candidate]) -> Candidate:
-    """Kubernetes' pickOneNodeForPreemption criteria, in order."""
-    remaining = candidates
+    """Kubernetes' pickOneNodeForPreemption criteria, in order: fewest PDB
+    violations, lowest top victim priority, lowest sum of priorities, fewest
+    victims, latest start of the most important victims; then the first."""
 
-    def keep(score: Callable[[Candidate], float]) -> None:
-        nonlocal remaining
-        best = min(score(c) for c in remaining)
-        remaining = [c for c in remaining if score(c) == best]
+    def cheap(c: Candidate) -> tuple[int, int, int, int]:
+        top = max(v.priority for v in c.victims)
+        total = sum(v.priority + MAX_INT32 + 1 for v in c.victims)
+        return (c.pdb_violations, top, total, len(c.victims))
 
-    keep(lambda c: c.pdb_violations)
+    keys = [cheap(c) for c in candidates]
+    best = min(keys)
+    remaining = [c for c, k in zip(candidates, keys, strict=True) if k == best]
     if len(remaining) > 1:
-        keep(lambda c: max(v.priority for v in c.victims))
-    if len(remaining) > 1:
-        keep(lambda c: sum(v.priority + MAX_INT32 + 1 for v in c.victims))
-    if len(remaining) > 1:
-        keep(lambda c: len(c.victims))
-    if len(remaining) > 1:
-        keep(lambda c: -_earliest_start(c.victims).timestamp())
+        starts = [_earliest_start(c.victims) for c in remaining]
+        latest = max(starts)
+        remaining = [c for c, t in zip(remaining, starts, strict=True) if t == latest]
     return remaining[0]
+
+
+class _CpuMemoryDryRun:
+    """SelectVictimsOnNode for a pod whose only pod-dependent filter is Fit and
+    whose requests are cpu and memory: plain integers per node, with the
+    node's free resources and the nominated reservations read once."""
+
+    def __init__(
+        self,
+        preemptor: Preemptor,
+        fit: NodeResourcesFit,
+        state: CycleState,
+        pod: PodInfo,
+        pdbs: list[PodDisruptionBudget],
+    ) -> None:
+        cache = preemptor.handle.cache
+        table = cache.table
+        size = table.size
+        self.cache = cache
+        self.pod = pod
+        self.pdbs = pdbs
+        self.free_cpu = table.free[CPU, :size].tolist()
+        self.free_memory = table.free[MEMORY, :size].tolist()
+        self.free_pods = table.free[PODS, :size].tolist()
+        self.reserved = fit.nominated_reserve_all(state, pod)
+        want = {row: amount for row, amount, _ in fit.checked_rows(state)}
+        self.want_cpu = want.get(CPU, 0)
+        self.want_memory = want.get(MEMORY, 0)
+
+    def victims(self, slot: int) -> tuple[list[PodInfo], int, Status | None]:
+        priority = self.pod.priority
+        lower = [
+            p
+            for p in self.cache.pods_on(slot)
+            if p.priority < priority and p.pod.metadata.deletion_timestamp is None
+        ]
+        if not lower:
+            return [], 0, Status.unresolvable(NO_VICTIMS)
+        cpu = self.free_cpu[slot]
+        memory = self.free_memory[slot]
+        pods = self.free_pods[slot] + len(lower)
+        reserved = self.reserved.get(slot)
+        if reserved:
+            cpu -= reserved.get(CPU, 0)
+            memory -= reserved.get(MEMORY, 0)
+            pods -= reserved.get(PODS, 0)
+        for p in lower:
+            cpu += p.requests.cpu
+            memory += p.requests.memory
+        want_cpu, want_memory = self.want_cpu, self.want_memory
+        if pods < 1 or cpu < want_cpu or memory < want_memory:
+            reasons = ["Too many pods"] if pods < 1 else []
+            if cpu < want_cpu:
+                reasons.append("Insufficient cpu")
+            if memory < want_memory:
+                reasons.append("Insufficient memory")
+            return [], 0, Status.unschedulable(*reasons)
+        lower.sort(key=more_important)
+        violating, non_violating = (
+            filter_pdb_violations(lower, self.pdbs) if self.pdbs else ([], lower)
+        )
+        victims: list[PodInfo] = []
+        violations = 0
+        for group, counts in ((violating, True), (non_violating, False)):
+            for p in group:
+                kept_cpu = cpu - p.requests.cpu
+                kept_memory = memory - p.requests.memory
+                if pods > 1 and kept_cpu >= want_cpu and kept_memory >= want_memory:
+                    cpu, memory, pods = kept_cpu, kept_memory, pods - 1
+                else:
+                    victims.append(p)
+                    violations += counts
+        return victims, violations, None
 
 
 class Preemptor:
@@ -179,10 +272,22 @@ class Preemptor:
         violating: list[Candidate] = []
         fine: list[Candidate] = []
         statuses: dict[str, Status] = {}
+        fit = _resources_decide(framework, state)
+        viable = None if fit is None else self._viable(fit, state, pod)
+        dry_run = (
+            None if viable is None or fit is None else _CpuMemoryDryRun(self, fit, state, pod, pdbs)
+        )
+        passed_over: list[int] = []
         for i in range(len(potential)):
             slot = potential[(offset + i) % len(potential)]
+            if viable is not None and not viable[slot]:
+                passed_over.append(slot)  # no candidate: explained below if need be
+                continue
             name = table.names[slot]
-            victims, violations, status = self.select_victims(framework, state, pod, slot, pdbs)
+            if dry_run is not None:
+                victims, violations, status = dry_run.victims(slot)
+            else:
+                victims, violations, status = self.select_victims(framework, state, pod, slot, pdbs)
             if status is None and victims:
                 candidate = Candidate(name, slot, victims, violations)
                 (fine if violations == 0 else violating).append(candidate)
@@ -192,6 +297,9 @@ class Preemptor:
             statuses[name] = status or Status.unresolvable(NO_VICTIMS)
         candidates = fine + violating
         if not candidates:
+            for slot in passed_over:
+                _, _, status = self.select_victims(framework, state, pod, slot, pdbs)
+                statuses[table.names[slot]] = status or Status.unresolvable(NO_VICTIMS)
             counts: dict[str, int] = {}
             not_helpful = all_nodes - len(statuses)
             for status in statuses.values():
@@ -206,6 +314,33 @@ class Preemptor:
             )
         return PreemptionResult(candidate=pick_one_node(candidates), node_statuses=statuses)
 
+    def _viable(
+        self, fit: NodeResourcesFit, state: CycleState, pod: PodInfo
+    ) -> npt.NDArray[np.bool_] | None:
+        """Slots where evicting every lower-priority pod would make room, from
+        the cache's per-priority totals (one vector pass over all nodes), or
+        None when the pod asks for resources those totals do not track."""
+        rows = fit.checked_rows(state)
+        if any(row not in (CPU, MEMORY) for row, _, _ in rows):
+            return None
+        cache = self.handle.cache
+        table = cache.table
+        size = table.size
+        freed = np.zeros((3, size), np.int64)
+        for priority, column in cache.by_priority.items():
+            if priority < pod.priority:
+                freed += column[:, :size]
+        room = freed + table.free[[CPU, MEMORY, PODS], :size]
+        for slot, reserved in fit.nominated_reserve_all(state, pod).items():
+            if slot < size:
+                for row, amount in reserved.items():
+                    if row in (CPU, MEMORY, PODS):
+                        room[(CPU, MEMORY, PODS).index(row), slot] -= amount
+        viable: npt.NDArray[np.bool_] = (freed[2] > 0) & (room[2] >= 1)
+        for row, amount, _ in rows:
+            viable &= room[row] >= amount
+        return viable
+
     def select_victims(
         self,
         framework: Framework,
@@ -217,11 +352,17 @@ class Preemptor:
         """Kubernetes' SelectVictimsOnNode: the minimal victims on one node."""
         cache = self.handle.cache
         table = cache.table
+        priority = pod.priority
         lower = [
-            p for p in cache.pods_on(slot) if p.priority < pod.priority and not p.is_terminating
+            p
+            for p in cache.pods_on(slot)
+            if p.priority < priority and p.pod.metadata.deletion_timestamp is None
         ]
         if not lower:
             return [], 0, Status.unresolvable(NO_VICTIMS)
+        fit = _resources_decide(framework, state)
+        if fit is not None:
+            return self._select_by_resources(fit, state, pod, slot, lower, pdbs)
         trial = state.clone()
         extensions = framework.pod_extensions
         removed: list[PodInfo] = []
@@ -251,7 +392,7 @@ class Preemptor:
             for group, counts in ((violating, True), (fine, False)):
                 for victim in group:
                     add(victim)
-                    if framework.filter_one(trial, pod, slot) is not None:
+                    if not framework.fits_one(trial, pod, slot):
                         remove(victim)
                         victims.append(victim)
                         if counts:
@@ -261,6 +402,62 @@ class Preemptor:
         finally:
             for victim in removed:
                 table.add_pod(slot, victim.requests, victim.host_ports)
+
+    def _select_by_resources(
+        self,
+        fit: NodeResourcesFit,
+        state: CycleState,
+        pod: PodInfo,
+        slot: int,
+        lower: list[PodInfo],
+        pdbs: list[PodDisruptionBudget],
+    ) -> tuple[list[PodInfo], int, Status | None]:
+        """SelectVictimsOnNode when only resources can change the answer: the
+        other active filters depend on the node alone and passed already, so
+        the dry run is integer arithmetic on the node's free resources."""
+        table = self.handle.table
+        rows = fit.checked_rows(state)
+        free = [int(table.free[row, slot]) for row, _, _ in rows]
+        free_pods = int(table.free[PODS, slot])
+        for row, amount in fit.nominated_reserve(state, pod, slot).items():
+            if row == PODS:
+                free_pods -= amount
+            for i, (checked, _, _) in enumerate(rows):
+                if checked == row:
+                    free[i] -= amount
+        wanted = [amount for _, amount, _ in rows]
+        names = [name for _, _, name in rows]
+        needs = {id(v): [v.requests.get(name) for name in names] for v in lower}
+        for victim in lower:
+            for i, amount in enumerate(needs[id(victim)]):
+                free[i] += amount
+        free_pods += len(lower)
+
+        def fits(room: list[int], pods: int) -> bool:
+            return pods >= 1 and all(have >= want for have, want in zip(room, wanted, strict=True))
+
+        if not fits(free, free_pods):
+            reasons = ["Too many pods"] if free_pods < 1 else []
+            reasons += [
+                f"Insufficient {name}"
+                for name, room, want in zip(names, free, wanted, strict=True)
+                if room < want
+            ]
+            return [], 0, Status.unschedulable(*reasons)
+        lower.sort(key=more_important)
+        violating, non_violating = filter_pdb_violations(lower, pdbs) if pdbs else ([], lower)
+        victims: list[PodInfo] = []
+        violations = 0
+        for group, counts in ((violating, True), (non_violating, False)):
+            for victim in group:
+                kept = [have - need for have, need in zip(free, needs[id(victim)], strict=True)]
+                if fits(kept, free_pods - 1):
+                    free, free_pods = kept, free_pods - 1
+                else:
+                    victims.append(victim)
+                    if counts:
+                        violations += 1
+        return victims, violations, None
 
     @staticmethod
     def lower_nominated(handle: Handle, pod: PodInfo, node: str) -> list[PodInfo]:

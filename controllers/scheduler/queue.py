@@ -8,7 +8,10 @@ Invariants (each pod key is in at most one place):
   `done()`; it waits when the heap is empty.
 * `_backoff`: pods waiting out their backoff (1 s doubling per attempt up to
   10 s by default), ordered by expiry; a timer on the injected clock moves
-  each to active the moment its backoff ends.
+  each to active the moment its backoff ends. As Kubernetes does since 1.33
+  (SchedulerPopFromBackoffQ), `pop()` takes the earliest of them at once when
+  the active queue is empty, so backoff never idles the scheduler; pods backing
+  off after an error (`_error_backoff`) always wait their full backoff.
 * `_unschedulable`: pods that failed for some plugins' reasons, indexed by
   those plugins. A cluster event moves back only the pods whose rejecting
   plugins registered for it and whose queueing hint agrees (to backoff if
@@ -99,7 +102,9 @@ class SchedulingQueue:
         self._active: list[tuple[tuple[Any, ...], int, PodKey]] = []
         self._active_pods: dict[PodKey, QueuedPodInfo] = {}
         self._backoff: list[tuple[float, int, PodKey]] = []
+        self._error_backoff: list[tuple[float, int, PodKey]] = []
         self._backoff_pods: dict[PodKey, QueuedPodInfo] = {}
+        self.pop_from_backoff = True
         self._unschedulable: dict[PodKey, QueuedPodInfo] = {}
         self._by_plugin: dict[str, dict[PodKey, None]] = {}
         self._gated: dict[PodKey, QueuedPodInfo] = {}
@@ -195,10 +200,13 @@ class SchedulingQueue:
         self._active_pods[qpod.key] = qpod
         self._ready.set()
 
-    def _push_backoff(self, qpod: QueuedPodInfo) -> None:
+    def _push_backoff(self, qpod: QueuedPodInfo, *, error: bool = False) -> None:
         self._seq += 1
         qpod.seq = self._seq
-        heapq.heappush(self._backoff, (qpod.backoff_until, qpod.seq, qpod.key))
+        heap = self._error_backoff if error else self._backoff
+        heapq.heappush(heap, (qpod.backoff_until, qpod.seq, qpod.key))
+        if not error and self.pop_from_backoff:
+            self._ready.set()
         self._backoff_pods[qpod.key] = qpod
         self._arm_timer(qpod.backoff_until)
 
@@ -255,12 +263,25 @@ class SchedulingQueue:
             if qpod is None or qpod.seq != seq:
                 continue
             del pods[key]
-            qpod.attempts += 1
-            if qpod.initial_attempt is None:
-                qpod.initial_attempt = self.clock.monotonic()
-            self._in_flight[key] = qpod
-            return qpod
+            return self._hand_out(qpod)
+        if self.pop_from_backoff:
+            backoff = self._backoff
+            waiting = self._backoff_pods
+            while backoff:
+                _, seq, key = heapq.heappop(backoff)
+                qpod = waiting.get(key)
+                if qpod is None or qpod.seq != seq:
+                    continue
+                del waiting[key]
+                return self._hand_out(qpod)
         return None
+
+    def _hand_out(self, qpod: QueuedPodInfo) -> QueuedPodInfo:
+        qpod.attempts += 1
+        if qpod.initial_attempt is None:
+            qpod.initial_attempt = self.clock.monotonic()
+        self._in_flight[qpod.key] = qpod
+        return qpod
 
     async def pop(self) -> QueuedPodInfo:
         while True:
@@ -299,7 +320,7 @@ class SchedulingQueue:
         qpod.backoff_until = now + self.backoff_seconds(qpod.attempts)
         qpod.unschedulable_plugins = frozenset(plugins)
         if not qpod.unschedulable_plugins:
-            self._push_backoff(qpod)
+            self._push_backoff(qpod, error=True)
             return
         self._unschedulable[key] = qpod
         for plugin in sorted(qpod.unschedulable_plugins):
@@ -389,20 +410,20 @@ class SchedulingQueue:
         self._timer = None
         self._timer_due = float("inf")
         now = self.clock.monotonic()
-        backoff = self._backoff
         pods = self._backoff_pods
-        while backoff:
-            due, seq, key = backoff[0]
-            qpod = pods.get(key)
-            if qpod is None or qpod.seq != seq:
+        for backoff in (self._backoff, self._error_backoff):
+            while backoff:
+                due, seq, key = backoff[0]
+                qpod = pods.get(key)
+                if qpod is None or qpod.seq != seq:
+                    heapq.heappop(backoff)
+                    continue
+                if due > now:
+                    self._arm_timer(due)
+                    break
                 heapq.heappop(backoff)
-                continue
-            if due > now:
-                self._arm_timer(due)
-                return
-            heapq.heappop(backoff)
-            del pods[key]
-            self._push_active(qpod)
+                del pods[key]
+                self._push_active(qpod)
 
     def close(self) -> None:
         if self._timer is not None:

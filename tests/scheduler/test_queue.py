@@ -161,3 +161,24 @@ async def test_deleted_pods_leave_every_part_of_the_queue(clock: VirtualClock) -
     q.delete(("default", "b"))
     assert len(q) == 0
     assert q.pop_nowait() is None
+
+
+async def test_backing_off_pods_pop_at_once_when_nothing_else_waits(clock: VirtualClock) -> None:
+    # Kubernetes' SchedulerPopFromBackoffQ: backoff never idles the scheduler,
+    # but pods backing off after an error wait their full backoff.
+    store = Store(clock=clock)
+    registrations = [("NodeResourcesFit", EventRegistration(ClusterEvent(NODE, Action.ADD)))]
+    q = _queue(clock, registrations)
+    q.add(_stored(store, pod("unlucky")))
+    q.add(_stored(store, pod("broken")))
+    unlucky = await q.pop()
+    broken = await q.pop()
+    q.add_unschedulable(unlucky, {"NodeResourcesFit"})
+    q.requeue_error(broken)
+    q.on_event(ClusterEvent(NODE, Action.ADD), None, object())
+    assert q.where(unlucky.key) == q.where(broken.key) == "backoff"
+    again = q.pop_nowait()
+    assert again is not None and again.key == unlucky.key and again.attempts == 2
+    assert q.pop_nowait() is None  # the errored pod waits out its second
+    await clock.advance(1.1)
+    assert q.where(broken.key) == "active"

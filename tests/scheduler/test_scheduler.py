@@ -80,15 +80,32 @@ async def test_retried_when_a_fitting_node_arrives_not_in_a_tight_loop(
             await c.clock.advance(1)
             await c.client.delete(Pod, f"filler{i}", grace_period_seconds=0)
             await c.clock.advance(1)
-        stats = c.scheduler.statistics()
-        # Pod deletions may free cpu, so the pod is retried, but at most once
-        # per backoff period (1 s, 2 s, 4 s, 8 s, then every 10 s).
-        attempts_on_big = stats.attempts - 30
-        assert 1 <= attempts_on_big <= 9
+        # Pods leaving a 1-cpu node cannot make room for 3 cpu: no retry.
+        assert c.scheduler.statistics().attempts - 30 == 1
         assert c.node_of("big") is None
         await c.client.create(node("large", cpu="8"))
         await c.clock.advance(11)
         assert c.node_of("big") == "large"
+
+
+async def test_a_retry_per_helpful_event_not_a_tight_loop(clock: VirtualClock) -> None:
+    async with running(clock, nodes=[node("a", cpu="2")]) as c:
+        await c.client.create(pod("hog", cpu="1500m"))
+        await c.settle()
+        await c.client.create(pod("waiting", cpu="1"))
+        await c.settle(5)
+        assert c.scheduler.statistics().attempts == 2  # hog, then waiting once
+        # A pod leaving a node that could host it is worth one retry each.
+        for i in range(3):
+            await c.client.create(pod(f"brief{i}", cpu="10m"))
+            await c.settle(1)
+            await c.client.delete(Pod, f"brief{i}", grace_period_seconds=0)
+            await c.settle(5)
+        attempts = c.scheduler.statistics().attempts
+        assert attempts == 2 + 3 + 3  # three briefs, one retry per deletion
+        await c.client.delete(Pod, "hog", grace_period_seconds=0)
+        await c.settle(1)
+        assert c.node_of("waiting") == "a"
 
 
 async def test_node_label_churn_does_not_retry_a_pod_blocked_on_cpu(clock: VirtualClock) -> None:

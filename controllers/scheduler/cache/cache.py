@@ -25,6 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from controllers.scheduler.cache.counters import CounterRegistry, TermGroups
 from controllers.scheduler.cache.snapshot import NodeTable
 from controllers.scheduler.podinfo import PodInfo, same_scheduling_inputs
@@ -73,7 +76,11 @@ class SchedulerCache:
         self.groups = TermGroups(self.table.capacity)
         self.table.on_grow.append(self.counters.grow)
         self.table.on_grow.append(self.groups.grow)
+        self.table.on_grow.append(self._grow_priorities)
         self.assumed_count = 0
+        # priority -> [cpu, memory, pods] requested per slot by pods of that
+        # priority that are not terminating: what preemption could free.
+        self.by_priority: dict[int, npt.NDArray[np.int64]] = {}
 
     def _assigned(self) -> Iterator[tuple[PodInfo, int]]:
         for cached in self.pods.values():
@@ -111,15 +118,34 @@ class SchedulerCache:
             self._slot_pods.append({})
         self._slot_pods[slot][info.key] = info
         table.add_pod(slot, info.requests, info.host_ports)
+        if not info.is_terminating:
+            self._count_priority(info, slot, 1)
         self.counters.pod_added(info, slot)
         self.groups.pod_added(info, slot)
         return slot
 
     def _unplace(self, info: PodInfo, slot: int) -> None:
         self._slot_pods[slot].pop(info.key, None)
+        if not info.is_terminating:
+            self._count_priority(info, slot, -1)
         self.counters.pod_removed(info, slot)
         self.groups.pod_removed(info, slot)
         self.table.remove_pod(slot, info.requests, info.host_ports)
+
+    def _count_priority(self, info: PodInfo, slot: int, sign: int) -> None:
+        column = self.by_priority.get(info.priority)
+        if column is None:
+            column = np.zeros((3, self.table.capacity), np.int64)
+            self.by_priority[info.priority] = column
+        column[0, slot] += sign * info.requests.cpu
+        column[1, slot] += sign * info.requests.memory
+        column[2, slot] += sign
+
+    def _grow_priorities(self, capacity: int) -> None:
+        for priority, column in list(self.by_priority.items()):
+            wider = np.zeros((3, capacity), np.int64)
+            wider[:, : column.shape[1]] = column
+            self.by_priority[priority] = wider
 
     def get(self, key: PodKey) -> CachedPod | None:
         return self.pods.get(key)

@@ -54,13 +54,14 @@ from controllers.scheduler.plugins.resource_scoring import (
 from controllers.scheduler.podinfo import PodInfo, Requests
 from controllers.scheduler.status import Status
 from controllers.scheduler.window import Window
-from engine.api.core import Node
+from engine.api.core import Node, Pod
 
 __all__ = ["FitArgs", "NodeResourcesFit", "fits_node", "insufficient_resources"]
 
 STRATEGIES: Final = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 DEFAULT_SHAPE: Final = ((0, 10), (100, 0))
 _KEY: Final = "PreFilterNodeResourcesFit"
+_RESERVED_KEY: Final = "NodeResourcesFit/nominated"
 _NATIVE: Final = frozenset({"cpu", "memory", "ephemeral-storage", "pods"})
 IntArray = npt.NDArray[np.int64]
 
@@ -108,6 +109,18 @@ class FitArgs:
             frozenset(args.get("ignoredResources") or ()),
             frozenset(args.get("ignoredResourceGroups") or ()),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reserved:
+    """What nominated pods keep: by slot, and as arrays (slots, [row, entry])."""
+
+    by_slot: dict[int, dict[int, int]]
+    slots: npt.NDArray[np.int64]
+    amounts: npt.NDArray[np.int64]
+
+    def clone(self) -> _Reserved:
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +204,7 @@ class NodeResourcesFit:
         mask: BoolMask = window.take(fits)
         if self.handle.nominator:
             mask = mask.copy()
-            self._apply_nominated(pod, checks, window, mask)
+            self._apply_nominated(state, pod, checks, window, mask)
         return mask
 
     def _fit_vector(self, checks: _Checks) -> BoolMask:
@@ -207,8 +220,44 @@ class NodeResourcesFit:
             return False
         return all(free[row, slot] >= amount for row, amount, _ in checks.rows)
 
-    def _nominated_extra(self, pod: PodInfo) -> dict[int, dict[int, int]]:
-        """slot -> row -> amount reserved by nominated pods of >= priority."""
+    def checked_rows(self, state: CycleState) -> tuple[tuple[int, int, str], ...]:
+        """(table row, amount, resource) this pod's Filter compares (after PreFilter)."""
+        checks: _Checks = state.read(_KEY)
+        return checks.rows
+
+    def nominated_reserve(self, state: CycleState, pod: PodInfo, slot: int) -> dict[int, int]:
+        """row -> amount that pods nominated to this node keep from `pod`."""
+        if not self.handle.nominator:
+            return {}
+        return self._nominated_extra(state, pod).get(slot, {})
+
+    def nominated_reserve_all(self, state: CycleState, pod: PodInfo) -> dict[int, dict[int, int]]:
+        """slot -> row -> amount nominated pods keep from `pod`, for every node."""
+        if not self.handle.nominator:
+            return {}
+        return self._nominated_extra(state, pod)
+
+    def _nominated_extra(self, state: CycleState, pod: PodInfo) -> dict[int, dict[int, int]]:
+        """slot -> row -> amount reserved by nominated pods of >= priority
+        (computed once per scheduling cycle)."""
+        return self._reserved(state, pod).by_slot
+
+    def _reserved(self, state: CycleState, pod: PodInfo) -> _Reserved:
+        cached: _Reserved | None = state.get(_RESERVED_KEY)
+        if cached is not None:
+            return cached
+        by_slot = self._compute_nominated(pod)
+        rows = len(self.table.resource_names)
+        slots = np.fromiter(by_slot, np.int64, len(by_slot))
+        amounts = np.zeros((rows, len(by_slot)), np.int64)
+        for i, reserved in enumerate(by_slot.values()):
+            for row, amount in reserved.items():
+                amounts[row, i] = amount
+        result = _Reserved(by_slot, slots, amounts)
+        state.write(_RESERVED_KEY, result)
+        return result
+
+    def _compute_nominated(self, pod: PodInfo) -> dict[int, dict[int, int]]:
         nominator = self.handle.nominator
         table = self.table
         extra: dict[int, dict[int, int]] = {}
@@ -227,34 +276,42 @@ class NodeResourcesFit:
         return extra
 
     def _apply_nominated(
-        self, pod: PodInfo, checks: _Checks, window: Window, mask: BoolMask
+        self, state: CycleState, pod: PodInfo, checks: _Checks, window: Window, mask: BoolMask
     ) -> None:
-        extra = self._nominated_extra(pod)
-        if not extra:
+        reserved = self._reserved(state, pod)
+        if not len(reserved.slots):
             return
-        slots = window.slots if not window.contiguous else None
-        free = self.table.free
-        for slot, rows in extra.items():
-            if slots is None:
-                if not window.start <= slot < window.stop:
-                    continue
-                positions = [slot - window.start]
-            else:
-                positions = np.flatnonzero(slots == slot).tolist()
-            if not positions:
-                continue
-            ok = free[PODS, slot] - rows.get(PODS, 0) >= 1 and all(
-                free[row, slot] - rows.get(row, 0) >= amount for row, amount, _ in checks.rows
-            )
-            if not ok:
-                mask[positions] = False
+        if window.contiguous:
+            inside = (reserved.slots >= window.start) & (reserved.slots < window.stop)
+            slots = reserved.slots[inside]
+            positions = slots - window.start
+            amounts = reserved.amounts[:, inside]
+        else:
+            where = {slot: i for i, slot in enumerate(window.slots.tolist())}
+            pairs = [
+                (where[slot], i) for i, slot in enumerate(reserved.slots.tolist()) if slot in where
+            ]
+            if not pairs:
+                return
+            positions = np.array([p for p, _ in pairs], np.int64)
+            picked = np.array([i for _, i in pairs], np.int64)
+            slots = reserved.slots[picked]
+            amounts = reserved.amounts[:, picked]
+        if not len(slots):
+            return
+        free = self.table.free[: amounts.shape[0], slots] - amounts
+        ok = free[PODS] >= 1
+        for row, amount, _ in checks.rows:
+            if row < free.shape[0]:
+                ok &= free[row] >= amount
+        mask[positions[~ok]] = False
 
     def explain(self, state: CycleState, pod: PodInfo, slots: Slots) -> Explanation:
         checks: _Checks = state.read(_KEY)
         table = self.table
         free = table.free[:, slots].copy()
         if self.handle.nominator:
-            for slot, rows in self._nominated_extra(pod).items():
+            for slot, rows in self._nominated_extra(state, pod).items():
                 for position in np.flatnonzero(slots == slot).tolist():
                     for row, amount in rows.items():
                         free[row, position] -= amount
@@ -353,12 +410,22 @@ class NodeResourcesFit:
     def events_to_register(self) -> list[EventRegistration]:
         return [
             EventRegistration(
-                ClusterEvent(ASSIGNED_POD, Action.DELETE | Action.UPDATE_POD_SCALE_DOWN)
+                ClusterEvent(ASSIGNED_POD, Action.DELETE | Action.UPDATE_POD_SCALE_DOWN),
+                self._pod_hint,
             ),
             EventRegistration(
                 ClusterEvent(NODE, Action.ADD | Action.UPDATE_NODE_ALLOCATABLE), _node_hint
             ),
         ]
+
+    def _pod_hint(self, pod: PodInfo, old: Pod | None, new: Pod | None) -> bool:
+        """A pod left a node (or shrank): it may help only if this pod could fit
+        that node at all."""
+        changed = old if old is not None else new
+        if changed is None or not changed.spec.node_name:
+            return False
+        node = self.handle.cache.node(changed.spec.node_name)
+        return node is None or fits_node(pod.requests, node)
 
 
 def _node_hint(pod: PodInfo, old: Node | None, new: Node | None) -> bool:
