@@ -132,9 +132,12 @@ class Algorithm:
         if status is not None:
             raise SchedulingError(status)
         totals = framework.run_score(state, pod, chosen, record)
-        best = totals.max()
-        ties = (totals == best).nonzero()[0]
-        pick = int(ties[0]) if len(ties) == 1 else int(ties[self.rng.randrange(len(ties))])
+        pick = int(totals.argmax())
+        best = totals[pick]
+        top = totals == best
+        if np.count_nonzero(top) > 1:
+            ties = top.nonzero()[0]
+            pick = int(ties[self.rng.randrange(len(ties))])
         slot = int(chosen[pick])
         if record is not None:
             names_list = [table.names[s] for s in chosen.tolist()]

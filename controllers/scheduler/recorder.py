@@ -40,11 +40,22 @@ _MAX_REMEMBERED: Final = 4096
 
 @dataclass(slots=True)
 class _Pending:
-    involved: ObjectReference
-    namespace: str
+    involved: Resource
     type: str
     reason: str
     message: str
+
+
+def _reference(obj: Resource) -> ObjectReference:
+    meta = obj.metadata
+    return ObjectReference(
+        api_version=obj.api_version,
+        kind=obj.kind,
+        namespace=meta.namespace or None,
+        name=meta.name,
+        uid=meta.uid or None,
+        resource_version=meta.resource_version or None,
+    )
 
 
 class EventRecorder:
@@ -75,21 +86,10 @@ class EventRecorder:
         self.written = 0
 
     def record(self, obj: Resource, type_: str, reason: str, message: str) -> None:
-        meta = obj.metadata
-        reference = ObjectReference(
-            api_version=obj.api_version,
-            kind=obj.kind,
-            namespace=meta.namespace or None,
-            name=meta.name,
-            uid=meta.uid or None,
-            resource_version=meta.resource_version or None,
-        )
         if len(self._pending) >= self.limit:
             self._pending.popleft()
             self.dropped += 1
-        self._pending.append(
-            _Pending(reference, meta.namespace or "default", type_, reason, message)
-        )
+        self._pending.append(_Pending(obj, type_, reason, message))
         self._wakeup.set()
 
     def __len__(self) -> int:
@@ -121,7 +121,8 @@ class EventRecorder:
         if self.client is None:
             return
         now = self.clock.now()
-        key = (item.involved.uid or item.involved.name or "", item.type, item.reason, item.message)
+        meta = item.involved.metadata
+        key = (meta.uid or meta.name, item.type, item.reason, item.message)
         previous = self._seen.get(key)
         try:
             if previous is not None:
@@ -134,9 +135,9 @@ class EventRecorder:
                 nanos = int(now.timestamp() * 1e9) + self._sequence
                 event = Event(
                     metadata=ObjectMeta(
-                        name=f"{item.involved.name}.{nanos:x}", namespace=item.namespace
+                        name=f"{meta.name}.{nanos:x}", namespace=meta.namespace or "default"
                     ),
-                    involved_object=item.involved,
+                    involved_object=_reference(item.involved),
                     reason=item.reason,
                     message=item.message,
                     type=item.type,

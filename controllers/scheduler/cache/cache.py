@@ -186,10 +186,8 @@ class SchedulerCache:
             and (pod.metadata.deletion_timestamp is None) == (not old.is_terminating)
         ):
             # Nothing the cache accounts for changed (status-only update or the
-            # confirmation of our own bind): swap in the new object.
-            info = old.with_pod(pod)
-            cached.info = info
-            self._slot_pods[cached.slot][info.key] = info
+            # confirmation of our own bind): the same PodInfo now shows the new object.
+            old.pod = pod
             return
         self._unplace(old, cached.slot)
         info = old.with_pod(pod)

@@ -50,27 +50,34 @@ class DerivedColumns:
     def get(
         self,
         key: Hashable,
-        vector: Callable[[], npt.NDArray[Any]],
-        scalar: Callable[[int], Any],
+        vector: Callable[[Any], npt.NDArray[Any]],
+        scalar: Callable[[Any, int], Any],
+        arg: Any,
     ) -> npt.NDArray[Any]:
-        """The column for `key`: `vector()` computes all of [0, size), `scalar(slot)`
-        one slot. The returned array is shared: read it, do not change it."""
+        """The column for `key`: `vector(arg)` computes all of [0, size),
+        `scalar(arg, slot)` one slot. The returned array is shared: read it,
+        do not change it."""
         table = self.table
         entry = self._entries.get(key)
         if entry is not None and entry.size == table.size:
+            version = table.resource_version
+            if entry.version == version:
+                return entry.values
             changed = table.changed_since(entry.version)
             if changed is not None and len(changed) <= _SCALAR_LIMIT:
                 values = entry.values
-                for slot in set(changed):
-                    values[slot] = scalar(slot)
-                entry.version = table.resource_version
-                self._entries.move_to_end(key)
+                if len(changed) == 1:
+                    slot = changed[0]
+                    values[slot] = scalar(arg, slot)
+                else:
+                    for slot in set(changed):
+                        values[slot] = scalar(arg, slot)
+                entry.version = version
                 self.partial += 1
                 return values
         self.full += 1
-        values = np.array(vector(), copy=True)
+        values = np.array(vector(arg), copy=True)
         self._entries[key] = _Entry(table.resource_version, table.size, values)
-        self._entries.move_to_end(key)
         if len(self._entries) > self.limit:
             self._entries.popitem(last=False)
         return values

@@ -403,22 +403,32 @@ class NodeTable:
         self._release_if_empty(slot)
 
     def _account(self, slot: int, requests: Requests, sign: int) -> None:
-        requested = self.requested
-        requested[PODS, slot] += sign
-        if requests.cpu:
-            requested[CPU, slot] += sign * requests.cpu
-        if requests.memory:
-            requested[MEMORY, slot] += sign * requests.memory
-        if requests.ephemeral_storage:
-            requested[EPHEMERAL, slot] += sign * requests.ephemeral_storage
+        # requested and free move together (free = allocatable - requested),
+        # one scalar update each: cheaper than recomputing the column.
         for name, value in requests.scalars:
             if value:
-                row = self.resource_row(name)  # may widen the matrices
-                requested = self.requested
+                self.resource_row(name)  # may widen the matrices
+        requested = self.requested
+        free = self.free
+        requested[PODS, slot] += sign
+        free[PODS, slot] -= sign
+        if requests.cpu:
+            requested[CPU, slot] += sign * requests.cpu
+            free[CPU, slot] -= sign * requests.cpu
+        if requests.memory:
+            requested[MEMORY, slot] += sign * requests.memory
+            free[MEMORY, slot] -= sign * requests.memory
+        if requests.ephemeral_storage:
+            requested[EPHEMERAL, slot] += sign * requests.ephemeral_storage
+            free[EPHEMERAL, slot] -= sign * requests.ephemeral_storage
+        for name, value in requests.scalars:
+            if value:
+                row = self.resources[name]
                 requested[row, slot] += sign * value
-        self.nonzero[CPU, slot] += sign * requests.nonzero_cpu
-        self.nonzero[MEMORY, slot] += sign * requests.nonzero_memory
-        self.free[:, slot] = self.allocatable[:, slot] - requested[:, slot]
+                free[row, slot] -= sign * value
+        nonzero = self.nonzero
+        nonzero[CPU, slot] += sign * requests.nonzero_cpu
+        nonzero[MEMORY, slot] += sign * requests.nonzero_memory
         self._touch(slot)
 
     def _account_port(self, slot: int, port: HostPort, sign: int) -> None:

@@ -23,7 +23,7 @@ from controllers.scheduler.plugins.resource_scoring import (
     balanced_allocation,
     balanced_allocation_one,
 )
-from controllers.scheduler.podinfo import PodInfo
+from controllers.scheduler.podinfo import PodInfo, Requests
 from controllers.scheduler.status import Status
 
 __all__ = ["BalancedAllocation"]
@@ -39,6 +39,7 @@ class BalancedAllocation:
         self.table = handle.table
         self.resources = resources
         self._columns = DerivedColumns(self.table)
+        self._amounts_memo: dict[tuple[Requests, int], tuple[tuple[int, int | None], ...]] = {}
 
     def pre_score(self, state: CycleState, pod: PodInfo, slots: Slots) -> Status | None:
         if all(pod.requests.get(name) == 0 for name in self.resources):
@@ -78,10 +79,14 @@ class BalancedAllocation:
         return balanced_allocation_one(requested, allocatable)
 
     def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
-        amounts = self._amounts(pod)
-        column = self._columns.get(
-            amounts, lambda: self._vector(amounts), lambda slot: self._one(amounts, slot)
-        )
+        key = (pod.requests, len(self.table.resource_names))
+        amounts = self._amounts_memo.get(key)
+        if amounts is None:
+            amounts = self._amounts(pod)
+            if len(self._amounts_memo) > 1024:
+                self._amounts_memo.clear()
+            self._amounts_memo[key] = amounts
+        column = self._columns.get(amounts, self._vector, self._one, amounts)
         scores: npt.NDArray[np.int64] = column[slots]
         return scores
 

@@ -167,6 +167,7 @@ class NodeResourcesFit:
         self._weights = [w for _, w in args.resources]
         self._columns = DerivedColumns(self.table)
         self._checks: dict[Requests, _Checks] = {}
+        self._amounts_memo: dict[tuple[Requests, int], tuple[tuple[int, int | None], ...]] = {}
 
     def _ignored(self, resource: str) -> bool:
         if resource in _NATIVE or "/" not in resource:
@@ -198,9 +199,7 @@ class NodeResourcesFit:
 
     def filter(self, state: CycleState, pod: PodInfo, window: Window) -> BoolMask | None:
         checks: _Checks = state.read(_KEY)
-        fits = self._columns.get(
-            checks.rows, lambda: self._fit_vector(checks), lambda slot: self._fit_one(checks, slot)
-        )
+        fits = self._columns.get(checks.rows, self._fit_vector, self._fit_one, checks)
         mask: BoolMask = window.take(fits)
         if self.handle.nominator:
             mask = mask.copy()
@@ -396,12 +395,14 @@ class NodeResourcesFit:
         )
 
     def score(self, state: CycleState, pod: PodInfo, slots: Slots) -> ScoreResult:
-        amounts = self._pod_amounts(pod)
-        column = self._columns.get(
-            ("score", amounts),
-            lambda: self._score_vector(amounts),
-            lambda slot: self._score_one(amounts, slot),
-        )
+        key = (pod.requests, len(self.table.resource_names))
+        amounts = self._amounts_memo.get(key)
+        if amounts is None:
+            amounts = self._pod_amounts(pod)
+            if len(self._amounts_memo) > 1024:
+                self._amounts_memo.clear()
+            self._amounts_memo[key] = amounts
+        column = self._columns.get(("score", amounts), self._score_vector, self._score_one, amounts)
         scores: IntArray = column[slots]
         return scores
 
