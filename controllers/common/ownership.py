@@ -136,13 +136,23 @@ async def claim(
     owner_deleting = owner.metadata.deletion_timestamp is not None
     adoption_checked = False
     cannot_adopt: ApiError | None = None
+    # Objects made from one template share one labels dict: match it once.
+    # (Every dict stays alive, held by its object, so ids are not reused.)
+    verdicts: dict[int, bool] = {}
+
+    def matches(labels: dict[str, str]) -> bool:
+        verdict = verdicts.get(id(labels))
+        if verdict is None:
+            verdict = verdicts[id(labels)] = selector.matches(labels)
+        return verdict
+
     for obj in objects:
         meta = obj.metadata
         ref = meta.controller_ref()
         if ref is not None:
             if ref.uid != owner_uid:
                 continue
-            if selector.matches(meta.labels):
+            if matches(meta.labels):
                 result.claimed.append(obj)
                 continue
             if owner_deleting:
@@ -156,7 +166,7 @@ async def claim(
             continue
         if owner_deleting or meta.deletion_timestamp is not None:
             continue
-        if not selector.matches(meta.labels) or meta.namespace != owner.metadata.namespace:
+        if not matches(meta.labels) or meta.namespace != owner.metadata.namespace:
             continue
         if not adoption_checked:
             cannot_adopt = await _recheck_owner(client, owner)

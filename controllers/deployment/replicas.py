@@ -14,8 +14,14 @@ ReplicaSet, and proportional scaling of a rollout in progress.
   until its controller has deleted them, and counting only the spec would let
   a rollout surge past `maxSurge` meanwhile.
 
-Those two are the only places that differ from Kubernetes, which counts
-`spec.replicas` and `status.availableReplicas` as they are.
+* `updated_replica_count` (the Deployment's `status.updatedReplicas`) counts
+  the new ReplicaSet's pods only up to its `spec.replicas`: when a sync on a
+  lagging cache scaled it down just before it became new again (a quick
+  revert), its pods are about to go, and reporting them would make the rollout
+  look complete (and `rollout_status` return) before it is.
+
+Those three are the only places that differ from Kubernetes, which counts
+`spec.replicas`, `status.availableReplicas` and `status.replicas` as they are.
 
 Neighbours: `controllers.deployment.revisions` (annotations),
 `controllers.deployment.sync`, `.rolling`, `.recreate`.
@@ -45,6 +51,7 @@ __all__ = [
     "replica_set_proportion",
     "resolve_fenceposts",
     "round_half_away",
+    "updated_replica_count",
 ]
 
 
@@ -97,6 +104,13 @@ def ready_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
 
 def available_replica_count(rss: Iterable[ReplicaSet | None]) -> int:
     return sum(rs.status.available_replicas for rs in rss if rs is not None)
+
+
+def updated_replica_count(new_rs: ReplicaSet | None) -> int:
+    """Pods of the new ReplicaSet that will stay (see the module docstring)."""
+    if new_rs is None:
+        return 0
+    return min(new_rs.status.replicas, new_rs.spec.replicas)
 
 
 def available_for_scale_down(rss: Iterable[ReplicaSet | None]) -> int:

@@ -45,6 +45,7 @@ from controllers.deployment.replicas import (
     ready_replica_count,
     replica_count,
     replica_set_proportion,
+    updated_replica_count,
 )
 from controllers.deployment.revisions import (
     POD_TEMPLATE_HASH_LABEL,
@@ -378,7 +379,7 @@ class DeploymentSync:
             update={
                 "observed_generation": d.metadata.generation,
                 "replicas": actual_replica_count(all_rss),
-                "updated_replicas": actual_replica_count([new_rs]),
+                "updated_replicas": updated_replica_count(new_rs),
                 "ready_replicas": ready_replica_count(all_rss),
                 "available_replicas": available,
                 "unavailable_replicas": unavailable,

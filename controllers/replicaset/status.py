@@ -16,10 +16,10 @@ Neighbours: `controllers.replicaset.controller` calls these;
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
-from controllers.common.pods import is_pod_available, is_pod_ready, seconds_until_available
+from controllers.common.pods import ready_condition, seconds_until_available
 from engine.api import Pod, ReplicaSet, ReplicaSetCondition, ReplicaSetStatus
 from engine.client import Client
 from engine.errors import Conflict
@@ -36,15 +36,22 @@ def calculate_status(
     """The status `rs` should have, given its active pods and how the last
     attempt to create or delete pods went."""
     template_labels = rs.spec.template.metadata.labels.items()
-    min_ready = rs.spec.min_ready_seconds
+    deadline = now - timedelta(seconds=rs.spec.min_ready_seconds or 0)
     fully_labeled = ready = available = 0
+    # Pods made from one template share one labels dict: check it once.
+    labeled: dict[int, bool] = {}
     for pod in pods:
         labels = pod.metadata.labels
-        if all(labels.get(k) == v for k, v in template_labels):
+        verdict = labeled.get(id(labels))
+        if verdict is None:
+            verdict = labeled[id(labels)] = all(labels.get(k) == v for k, v in template_labels)
+        if verdict:
             fully_labeled += 1
-        if is_pod_ready(pod):
+        readiness = ready_condition(pod)
+        if readiness is not None and readiness.status == "True":
             ready += 1
-            if is_pod_available(pod, min_ready, now):
+            since = readiness.last_transition_time
+            if not rs.spec.min_ready_seconds or (since is not None and since < deadline):
                 available += 1
     conditions = rs.status.conditions
     failure = rs.status.condition(REPLICA_FAILURE)

@@ -128,7 +128,7 @@ async def run_scenario(clock: VirtualClock, scenario: Scenario) -> None:
             await resume(c.client, "web")
         with anyio.fail_after(3600):
             await rollout_status(c.client, "web")
-        await clock.sleep(5)
+        await clock.sleep(5 + 3 * scenario.informer_delay)
 
         assert bounds.violations == []
         d = c.store.get(Deployment, "web")
