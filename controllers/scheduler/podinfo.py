@@ -421,6 +421,7 @@ class PodInfo:
     scheduling_gates: tuple[str, ...]
     created: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    _started: tuple[Pod, datetime] | None = None
 
     @classmethod
     def of(
@@ -501,7 +502,11 @@ class PodInfo:
     @property
     def start_time(self) -> datetime:
         """When the pod started (for preemption's tie-break), else its creation."""
-        return self.pod.status.start_time or self.created
+        started = self._started
+        if started is None or started[0] is not self.pod:
+            started = (self.pod, self.pod.status.start_time or self.created)
+            self._started = started
+        return started[1]
 
     def __repr__(self) -> str:
         return f"PodInfo({self.key[0]}/{self.key[1]})"

@@ -96,7 +96,7 @@ class PreemptionResult:
 
 def more_important(pod: PodInfo) -> tuple[int, datetime]:
     """Sort key: higher priority first, then the pod that started earlier."""
-    return (-pod.priority, pod.pod.status.start_time or pod.created)
+    return (-pod.priority, pod.start_time)
 
 
 def filter_pdb_violations(

@@ -293,3 +293,35 @@ async def test_percentage_of_nodes_to_score_limits_scored_nodes(clock: VirtualCl
         await c.settle()
         # recording filters every node, but only 100 of 200 feasible ones are scored
         assert len(c.scheduler.records[("default", "p")].final_score) == 100
+
+
+async def test_default_spreading_applies_to_pods_selected_by_a_service(
+    clock: VirtualClock,
+) -> None:
+    from engine.api import Service
+    from engine.manifests import parse_object
+
+    nodes = [node("big", cpu="64"), node("small1"), node("small2")]
+    async with running(clock, nodes=nodes) as c:
+        for i in range(3):
+            await c.client.create(pod(f"lonely{i}", labels={"app": "lonely"}))
+            await c.settle(0.1)
+        # LeastAllocated alone keeps choosing the big node.
+        assert {c.node_of(f"lonely{i}") for i in range(3)} == {"big"}
+        service = parse_object(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+            }
+        )
+        assert isinstance(service, Service)
+        await c.client.create(service)
+        await c.settle(0.1)
+        for i in range(3):
+            await c.client.create(pod(f"web{i}", labels={"app": "web"}))
+            await c.settle(0.1)
+        # The system default constraints (hostname maxSkew 3, zone maxSkew 5,
+        # ScheduleAnyway) over the Service's selector spread them out.
+        assert len({c.node_of(f"web{i}") for i in range(3)}) >= 2

@@ -171,6 +171,8 @@ class PodTopologySpread:
 
     def _default_selector(self, pod: PodInfo) -> Selector:
         listers = self.handle.listers
+        if listers.workloads_version() == 0:
+            return Selector.empty()  # no Service, ReplicaSet or StatefulSet seen yet
         labels: dict[str, str] = {}
         for service in listers.services(pod.namespace):
             wanted = service.spec.selector
