@@ -9,6 +9,7 @@ from pathlib import Path
 
 from benchmarks import convergence, informer, scheduler
 from benchmarks.harness import Figure, print_table, write_json
+from runtime.gctuning import simulation_gc
 
 SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "informer": informer.run,
@@ -27,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (1 if args.quick else 5)
     names = list(SUITES) if args.suite == "all" else [args.suite]
     for name in names:
-        figures = SUITES[name](args.quick, repeat)
+        # Every suite runs with the collector tuned as `kubeloop run` tunes it.
+        with simulation_gc():
+            figures = SUITES[name](args.quick, repeat)
         print_table(name, figures)
         if args.json is not None:
             path = args.json if len(names) == 1 else args.json.with_suffix(f".{name}.json")

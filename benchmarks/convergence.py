@@ -157,5 +157,8 @@ def run(quick: bool, repeat: int) -> list[Figure]:
 
 
 if __name__ == "__main__":
+    from runtime.gctuning import simulation_gc
+
     n, d, r = (int(a) for a in sys.argv[1:4])
-    print(json.dumps(asyncio.run(_converge(n, d, r))))
+    with simulation_gc():
+        print(json.dumps(asyncio.run(_converge(n, d, r))))

@@ -33,6 +33,7 @@ from rich.console import Console
 
 from engine.errors import ApiError
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
+from runtime.gctuning import simulation_gc
 from runtime.progress import ProgressView
 from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
 from runtime.summary import Summary, summarize
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(_run(plan, args))
+        with simulation_gc():
+            summary = asyncio.run(_run(plan, args))
     except (ApiError, ValueError, AssertionError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2

@@ -64,6 +64,9 @@ __all__ = ["BURST_REPLICAS", "ReplicaSetController", "setup"]
 BURST_REPLICAS: Final = 500
 """At most this many pods are created or deleted by one sync (Kubernetes' burstReplicas)."""
 
+POD_STATUS_BATCH_SECONDS: Final = 0.5
+"""Pod status changes within this window coalesce into one status recount."""
+
 AVAILABILITY_SLACK: Final = 0.001
 """Availability is strict (ready for *more than* minReadySeconds): recheck just after."""
 
@@ -113,6 +116,15 @@ class ReplicaSetController:
 
     def _enqueue(self, rs: ReplicaSet) -> None:
         self.controller.enqueue(Request(ReplicaSet, rs.metadata.namespace, rs.metadata.name))
+
+    def _enqueue_status_change(self, rs: ReplicaSet) -> None:
+        # A pod's status changed (it became ready, or restarted): only the
+        # ReplicaSet's status can change, and computing it reads every pod of
+        # the set. Status changes of one window coalesce into one reconcile,
+        # or a rollout of N pods would cost O(N^2) pod reads.
+        self.controller.queue.add_after(
+            Request(ReplicaSet, rs.metadata.namespace, rs.metadata.name), POD_STATUS_BATCH_SECONDS
+        )
 
     def _rs_updated(self, old: ReplicaSet, new: ReplicaSet) -> None:
         if old.metadata.uid != new.metadata.uid:
@@ -169,7 +181,10 @@ class ReplicaSetController:
         if new_ref is not None:
             rs = self._owner(new)
             if rs is not None:
-                self._enqueue(rs)
+                if ref_changed or labels_changed:
+                    self._enqueue(rs)
+                else:
+                    self._enqueue_status_change(rs)
             return
         if labels_changed or ref_changed:
             for rs in self._selecting(new):
