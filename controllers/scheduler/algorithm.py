@@ -22,7 +22,7 @@ Neighbours: `controllers.scheduler.framework` (runs the plugins),
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,8 +32,9 @@ import numpy.typing as npt
 from controllers.scheduler.cache.cache import SchedulerCache
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.diagnostics import NO_NODES_MESSAGE, AttemptRecord, Diagnosis, FitError
+from controllers.scheduler.fastpath import FastPath
 from controllers.scheduler.framework import Framework
-from controllers.scheduler.interfaces import Slots
+from controllers.scheduler.interfaces import BoolMask, Slots
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.status import Status
 from controllers.scheduler.window import Window
@@ -89,6 +90,51 @@ class Algorithm:
         self.rng = rng
         self.percentage = percentage
         self.next_start = 0
+        self.fast = True
+        self._fast: dict[str, FastPath] = {}
+
+    def _filter_fn(self, framework: Framework) -> Callable[[CycleState, PodInfo, Window], BoolMask]:
+        def run(state: CycleState, pod: PodInfo, window: Window) -> BoolMask:
+            return framework.run_filter(state, pod, window)[0]
+
+        return run
+
+    def _fast_path(self, framework: Framework) -> FastPath:
+        fast = self._fast.get(framework.scheduler_name)
+        if fast is None:
+            fast = FastPath(framework, framework.handle)
+            self._fast[framework.scheduler_name] = fast
+        return fast
+
+    def _schedule_plain(
+        self, fast: FastPath, framework: Framework, state: CycleState, pod: PodInfo
+    ) -> ScheduleResult | None:
+        """The fast path (see `controllers.scheduler.fastpath`); None when the
+        pod fits nowhere, so the generic path can explain why."""
+        table = self.cache.table
+        fast.fit.pre_filter(state, pod)
+        percentage = framework.percentage_of_nodes_to_score
+        wanted = num_feasible_nodes_to_find(
+            self.percentage if percentage is None else percentage, table.count
+        )
+        chosen, evaluated = self._search(state, pod, wanted, fast.filter)
+        if chosen is None:
+            return None
+        fast.taken += 1
+        if len(chosen) == 1:
+            slot = int(chosen[0])
+            return ScheduleResult(table.names[slot], slot, evaluated, 1)
+        slot = int(chosen[self._pick(fast.scores(state, pod, chosen))])
+        return ScheduleResult(table.names[slot], slot, evaluated, len(chosen))
+
+    def _pick(self, totals: npt.NDArray[np.int64]) -> int:
+        """Index of the highest total; ties broken with the seeded RNG."""
+        pick = int(totals.argmax())
+        top = totals == totals[pick]
+        if np.count_nonzero(top) > 1:
+            ties = top.nonzero()[0]
+            pick = int(ties[self.rng.randrange(len(ties))])
+        return pick
 
     def schedule(
         self,
@@ -100,6 +146,13 @@ class Algorithm:
         table = self.cache.table
         if table.count == 0:
             raise NoNodesAvailable()
+        if record is None and self.fast:
+            fast = self._fast_path(framework)
+            if fast.applies(pod):
+                result = self._schedule_plain(fast, framework, state, pod)
+                if result is not None:
+                    return result
+                state.clear()
         names, status = framework.run_pre_filter(state, pod)
         if status is not None:
             if status.is_rejection:
@@ -122,7 +175,7 @@ class Algorithm:
         chosen: Slots | None = None
         evaluated = table.size
         if names is None and record is None:
-            chosen, evaluated = self._search(framework, state, pod, wanted)
+            chosen, evaluated = self._search(state, pod, wanted, self._filter_fn(framework))
         if chosen is None:
             chosen, evaluated = self._search_all(framework, state, pod, names, wanted, record)
         if len(chosen) == 1 and record is None:
@@ -132,13 +185,7 @@ class Algorithm:
         if status is not None:
             raise SchedulingError(status)
         totals = framework.run_score(state, pod, chosen, record)
-        pick = int(totals.argmax())
-        best = totals[pick]
-        top = totals == best
-        if np.count_nonzero(top) > 1:
-            ties = top.nonzero()[0]
-            pick = int(ties[self.rng.randrange(len(ties))])
-        slot = int(chosen[pick])
+        slot = int(chosen[self._pick(totals)])
         if record is not None:
             names_list = [table.names[s] for s in chosen.tolist()]
             record.final_score = dict(zip(names_list, totals.tolist(), strict=True))
@@ -146,7 +193,11 @@ class Algorithm:
         return ScheduleResult(table.names[slot], slot, evaluated, len(chosen))
 
     def _search(
-        self, framework: Framework, state: CycleState, pod: PodInfo, wanted: int
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        wanted: int,
+        filter_fn: Callable[[CycleState, PodInfo, Window], BoolMask],
     ) -> tuple[Slots | None, int]:
         """The first `wanted` feasible nodes from the round-robin start, filtering
         in growing windows so a mostly-free cluster is not filtered in full.
@@ -160,7 +211,7 @@ class Algorithm:
         evaluated = 0
         while evaluated < size and count < wanted:
             stop = min(position + chunk, size, position + size - evaluated)
-            mask, _ = framework.run_filter(state, pod, Window.range(position, stop))
+            mask = filter_fn(state, pod, Window.range(position, stop))
             hits = mask.nonzero()[0]
             if len(hits):
                 found.append(hits + position)

@@ -51,6 +51,13 @@ class CycleState:
     def __contains__(self, key: str) -> bool:
         return key in self._data
 
+    def clear(self) -> None:
+        """Forget everything (a cycle restarting on another path)."""
+        self._data.clear()
+        self.skip_filter.clear()
+        self.skip_score.clear()
+        self.restricted_by.clear()
+
     def clone(self) -> CycleState:
         copy = CycleState()
         copy._data = {k: v.clone() for k, v in self._data.items()}

@@ -146,6 +146,10 @@ class PodTopologySpread:
 
     # -- constraints -----------------------------------------------------------------------
 
+    def constraints_for(self, pod: PodInfo) -> tuple[SpreadConstraint, ...]:
+        """The constraints this plugin applies to `pod` (its own or the defaults)."""
+        return self._constraints(pod)[0]
+
     def _constraints(self, pod: PodInfo) -> tuple[tuple[SpreadConstraint, ...], bool]:
         """(constraints, system defaulted). Defaults are memoised on the pod until
         a Service, ReplicaSet or StatefulSet changes."""
