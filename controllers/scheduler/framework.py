@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from controllers.scheduler.cluster_events import EventRegistration
+from controllers.scheduler.cluster_events import (
+    ASSIGNED_POD,
+    NODE,
+    UNSCHEDULED_POD,
+    Action,
+    ClusterEvent,
+    EventRegistration,
+)
 from controllers.scheduler.config import PluginFactory, Profile
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.diagnostics import AttemptRecord, Diagnosis
@@ -125,11 +132,29 @@ class Framework:
     # -- registrations ----------------------------------------------------------------------
 
     def event_registrations(self) -> list[tuple[str, EventRegistration]]:
+        """Every plugin's registrations. A plugin that can reject pods but does
+        not say which events might undo that is woken by every event, as
+        Kubernetes assumes for plugins without EnqueueExtensions."""
         out: list[tuple[str, EventRegistration]] = []
         for plugin in self.plugins.values():
             register = getattr(plugin, "events_to_register", None)
             if register is not None:
                 out.extend((plugin.name, reg) for reg in register())
+            elif any(
+                hasattr(plugin, point)
+                for point in (
+                    "pre_enqueue",
+                    "pre_filter",
+                    "filter",
+                    "reserve",
+                    "permit",
+                    "pre_bind",
+                )
+            ):
+                out.extend(
+                    (plugin.name, EventRegistration(ClusterEvent(resource, Action.ALL)))
+                    for resource in (NODE, ASSIGNED_POD, UNSCHEDULED_POD)
+                )
         return out
 
     # -- queueing ---------------------------------------------------------------------------
@@ -325,7 +350,10 @@ class Framework:
         try:
             return await asyncio.wait_for(asyncio.shield(waiting.future), seconds)
         except TimeoutError:
-            return Status.unschedulable("rejected due to timeout after waiting at permit")
+            plugin = min(waiting.pending) if waiting.pending else ""
+            return Status.unschedulable(
+                f"rejected due to timeout after waiting {seconds:g}s at permit", plugin=plugin
+            )
         finally:
             self.handle.waiting_pods.remove(pod.key)
 

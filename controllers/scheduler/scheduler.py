@@ -437,7 +437,11 @@ class Scheduler:
             self.queue.done(key)
             return
         log.debug("binding failed", pod=f"{key[0]}/{key[1]}", node=node, status=str(status))
-        self._fail(job.qpod, (), status.message(), KEEP, reason="SchedulerError")
+        if status.is_rejection:  # a Permit or PreBind plugin said no
+            self._unschedulable += 1
+            self._fail(job.qpod, {status.plugin} if status.plugin else (), status.message(), KEEP)
+        else:
+            self._fail(job.qpod, (), status.message(), KEEP, reason="SchedulerError")
 
     # -- introspection ----------------------------------------------------------------------
 

@@ -147,3 +147,36 @@ def test_pick_one_node_criteria_in_order() -> None:
     assert pick_one_node([cand("a", [5]), cand("b", [1, 1])]).node == "b"  # lower top priority
     assert pick_one_node([cand("a", [1, 1]), cand("b", [1, 0])]).node == "b"  # lower sum
     assert pick_one_node([cand("a", [1, 1, 1]), cand("b", [1, 1])]).node == "b"  # fewer victims
+
+
+async def test_priority_comes_from_the_priority_class_when_the_spec_has_none(
+    clock: VirtualClock,
+) -> None:
+    from engine.api import PriorityClass
+
+    async with running(clock, nodes=[node("a", cpu="2")]) as c:
+        for name, value in (("critical", 1000), ("batch", 1)):
+            pc = parse_object(
+                {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": name},
+                    "value": value,
+                }
+            )
+            assert isinstance(pc, PriorityClass)
+            await c.client.create(pc)
+        await c.client.create(
+            pod(
+                "job",
+                cpu="2",
+                node_name="a",
+                priorityClassName="batch",
+                terminationGracePeriodSeconds=0,
+            )
+        )
+        await c.settle()
+        await c.client.create(pod("api", cpu="2", priorityClassName="critical"))
+        await c.settle(3)
+        assert c.node_of("api") == "a"
+        assert {p.metadata.name for p in c.store.list(Pod).items} == {"api"}

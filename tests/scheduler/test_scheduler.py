@@ -325,3 +325,60 @@ async def test_default_spreading_applies_to_pods_selected_by_a_service(
         # The system default constraints (hostname maxSkew 3, zone maxSkew 5,
         # ScheduleAnyway) over the Service's selector spread them out.
         assert len({c.node_of(f"web{i}") for i in range(3)}) >= 2
+
+
+class _Gatekeeper:
+    """Permit: holds every pod until allowed; Reserve: counts reservations."""
+
+    name = "Gatekeeper"
+
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+        self.reserved: list[str] = []
+        self.unreserved: list[str] = []
+
+    def reserve(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        self.reserved.append(pod.name)
+        return None
+
+    def unreserve(self, state: CycleState, pod: PodInfo, node: str) -> None:
+        self.unreserved.append(pod.name)
+
+    def permit(self, state: CycleState, pod: PodInfo, node: str) -> tuple[Status | None, float]:
+        return Status.wait("waiting for the gatekeeper"), 30.0
+
+
+async def test_permit_wait_allow_and_timeout(clock: VirtualClock) -> None:
+    keeper: list[_Gatekeeper] = []
+
+    def make(_args: Any, handle: Handle) -> _Gatekeeper:
+        keeper.append(_Gatekeeper(handle))
+        return keeper[0]
+
+    registry = {**default_registry(), "Gatekeeper": make}
+    profile = Profile(plugins=(*DEFAULT_PLUGINS, PluginSpec("Gatekeeper")))
+    config = SchedulerConfig(profiles=(profile,))
+    async with running(clock, nodes=[node("a")], config=config, registry=registry) as c:
+        await c.client.create(pod("held"))
+        await c.client.create(pod("forgotten"))
+        await c.settle(1)
+        assert c.node_of("held") is None
+        # Assumed meanwhile: the node's resources are counted.
+        assert c.scheduler.statistics().assumed == 2
+        waiting = c.scheduler.handle.waiting_pods.get(("default", "held"))
+        assert waiting is not None
+        waiting.allow("Gatekeeper")
+        await c.settle(1)
+        assert c.node_of("held") == "a"
+        await c.settle(30)  # "forgotten" times out at Permit: unreserved, unschedulable
+        assert "forgotten" in keeper[0].unreserved
+        assert c.node_of("forgotten") is None
+        stats = c.scheduler.statistics()
+        assert (stats.assumed, stats.unschedulable) == (0, 1)
+        condition = c.store.get(Pod, "forgotten").status.condition("PodScheduled")
+        assert condition is not None and condition.message is not None
+        assert "timeout after waiting 30s at permit" in condition.message
+        # The Gatekeeper registers no events, so any event may let it in again.
+        await c.client.create(node("b"))
+        await c.settle(0.1)
+        assert c.scheduler.statistics().assumed == 1
