@@ -35,12 +35,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from controllers.scheduler.affinity import (
-    NodeAffinitySpec,
-    NodeRequirement,
-    NodeTerm,
-    parse_int64,
-)
+from controllers.scheduler.affinity import NodeAffinitySpec, NodeRequirement, NodeTerm
+from controllers.scheduler.cache import selection
 from controllers.scheduler.podinfo import WILDCARD_IP, HostPort, Requests
 from engine.api.core import Node, Toleration
 from engine.api.core.placement import Taint
@@ -117,7 +113,7 @@ class NodeTable:
         self.label_values: list[list[str]] = []
         self.labels: npt.NDArray[np.int32] = np.zeros((0, capacity), np.int32)
         self.labels_version = 0
-        self._numeric: dict[int, tuple[int, npt.NDArray[np.float64]]] = {}
+        self.numeric_cache: dict[int, tuple[int, npt.NDArray[np.float64]]] = {}
         self.taint_ids: dict[TaintKey, int] = {}
         self.taints: list[Taint] = []
         self.taint_words: npt.NDArray[np.uint64] = np.zeros((0, capacity), np.uint64)
@@ -134,7 +130,7 @@ class NodeTable:
         self._log: list[int] = []
         self._log_base = 0
         self.on_grow: list[Callable[[int], None]] = []
-        self._affinity_masks: dict[NodeAffinitySpec, tuple[int, int, BoolArray]] = {}
+        self.affinity_mask_cache: dict[NodeAffinitySpec, tuple[int, int, BoolArray]] = {}
 
     # -- change log -----------------------------------------------------------------------
 
@@ -185,7 +181,7 @@ class NodeTable:
         for image in self.images.values():
             image.present = widen(image.present)  # type: ignore[assignment]
             image.size = widen(image.size)  # type: ignore[assignment]
-        self._affinity_masks.clear()
+        self.affinity_mask_cache.clear()
         self.capacity = new
         for callback in self.on_grow:
             callback(new)
@@ -261,9 +257,6 @@ class NodeTable:
         self._clear_images(slot)
         self.version += 1
         self._release_if_empty(slot)
-
-    def node_at(self, slot: int) -> Node | None:
-        return self.nodes[slot]
 
     def resource_row(self, name: str) -> int:
         row = self.resources.get(name)
@@ -465,105 +458,17 @@ class NodeTable:
         column = self.label_columns.get(key)
         return 1 if column is None else len(self.label_values[column])
 
-    def label_of(self, slot: int, key: str) -> str | None:
-        column = self.label_columns.get(key)
-        if column is None:
-            return None
-        value_id = int(self.labels[column, slot])
-        return self.label_values[column][value_id] if value_id else None
-
-    def _numeric_values(self, column: int) -> npt.NDArray[np.float64]:
-        """Per value id, the value as a number (NaN when not an integer)."""
-        values = self.label_values[column]
-        cached = self._numeric.get(column)
-        if cached is not None and cached[0] == len(values):
-            return cached[1]
-        numbers = np.full(len(values), np.nan)
-        for i, text in enumerate(values):
-            if i:
-                number = parse_int64(text)
-                if number is not None:
-                    numbers[i] = float(number)
-        self._numeric[column] = (len(values), numbers)
-        return numbers
-
     def match_requirement(self, req: NodeRequirement) -> BoolArray:
         """Slots [0, size) whose labels satisfy `req` (validity not included)."""
-        size = self.size
-        if not req.valid:
-            return np.zeros(size, np.bool_)
-        column = self.label_columns.get(req.key)
-        op = req.operator
-        if column is None:
-            absent = op in ("NotIn", "DoesNotExist")
-            return np.full(size, absent, np.bool_)
-        ids = self.labels[column, :size]
-        if op in ("In", "NotIn"):
-            known = [self.label_ids[column][v] for v in req.values if v in self.label_ids[column]]
-            if not known:
-                hit = np.zeros(size, np.bool_)
-            elif len(known) == 1:
-                hit = ids == known[0]
-            else:
-                hit = np.isin(ids, known)
-            return hit if op == "In" else ~hit
-        if op == "Exists":
-            exists: BoolArray = ids != 0
-            return exists
-        if op == "DoesNotExist":
-            absent_ids: BoolArray = ids == 0
-            return absent_ids
-        numbers = self._numeric_values(column)[ids]
-        with np.errstate(invalid="ignore"):
-            result: BoolArray = numbers > req.bound if op == "Gt" else numbers < req.bound
-        return result
+        return selection.match_requirement(self, req)
 
     def match_term(self, term: NodeTerm) -> BoolArray:
-        size = self.size
-        if term.empty:
-            return np.zeros(size, np.bool_)
-        mask = np.ones(size, np.bool_)
-        for req in term.expressions:
-            mask &= self.match_requirement(req)
-        for req in term.fields:
-            mask &= self._match_name(req)
-        return mask
-
-    def _match_name(self, req: NodeRequirement) -> BoolArray:
-        size = self.size
-        if req.key != "metadata.name" or req.operator not in ("In", "NotIn") or not req.valid:
-            return np.zeros(size, np.bool_)
-        hit = np.zeros(size, np.bool_)
-        for name in req.values:
-            slot = self.slot_of.get(name)
-            if slot is not None:
-                hit[slot] = True
-        return hit if req.operator == "In" else ~hit
+        return selection.match_term(self, term)
 
     def match_node_affinity(self, spec: NodeAffinitySpec) -> BoolArray:
         """Slots [0, size) satisfying the nodeSelector and required terms. Cached
         per spec until node labels change: pods of one template share the mask."""
-        cached = self._affinity_masks.get(spec)
-        if cached is not None and cached[0] == self.labels_version and cached[1] == self.size:
-            return cached[2]
-        size = self.size
-        mask = np.ones(size, np.bool_)
-        for key, value in spec.node_selector:
-            column = self.label_columns.get(key)
-            value_id = self.value_id(key, value)
-            if column is None or value_id == 0:
-                mask[:] = False
-                break
-            mask &= self.labels[column, :size] == value_id
-        if spec.required is not None:
-            any_term = np.zeros(size, np.bool_)
-            for term in spec.required:
-                any_term |= self.match_term(term)
-            mask &= any_term
-        if len(self._affinity_masks) > 256:
-            self._affinity_masks.clear()
-        self._affinity_masks[spec] = (self.labels_version, size, mask)
-        return mask
+        return selection.match_node_affinity(self, spec)
 
     # -- taint queries ---------------------------------------------------------------------
 
@@ -581,21 +486,3 @@ class NodeTable:
             word, bit = divmod(taint_id, 64)
             words[word] |= np.uint64(1 << bit)
         return words
-
-    def slot_taints(self, slot: int) -> list[Taint]:
-        return [self.taints[i] for i in self._slot_taints[slot]]
-
-    def slot_images(self, slot: int) -> tuple[tuple[str, int], ...]:
-        return self._slot_images[slot]
-
-    # -- convenience ---------------------------------------------------------------------------
-
-    def resource_view(self, name: str) -> tuple[IntArray, IntArray] | None:
-        """(allocatable, requested) rows of a resource for slots [0, size)."""
-        row = self.resources.get(name)
-        if row is None:
-            return None
-        return self.allocatable[row, : self.size], self.requested[row, : self.size]
-
-    def live_slots(self) -> IntArray:
-        return np.flatnonzero(self.valid[: self.size])
