@@ -184,3 +184,42 @@ def test_node_removal_keeps_unrelated_slots() -> None:
     assert cache.table.count == 2
     assert cache.table.slot_of["a"] == slots["a"] and cache.table.slot_of["c"] == slots["c"]
     assert isinstance(cache.node("a"), Node) and cache.node("b") is None
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove", "relabel", "drop-node"]), st.integers(0, 4)),
+        max_size=40,
+    )
+)
+def test_incremental_domain_counts_equal_a_recount(steps: list[tuple[str, int]]) -> None:
+    from controllers.scheduler.cache.counters import CounterKey, domain_sums
+    from engine.selectors import selector_from_set
+
+    store = Store()
+    cache = SchedulerCache()
+    zones = ["a", "b", None, "a", "c"]
+    for i, zone in enumerate(zones):
+        cache.add_node(node(f"n{i}", labels={"zone": zone} if zone else {}))
+    key = CounterKey.for_spread("default", selector_from_set({"app": "web"}))
+    placed: list[Pod] = []
+    for i, (action, target) in enumerate(steps):
+        if action == "add":
+            bound = _bound(store, pod(f"p{i}", labels={"app": "web"}), f"n{target}")
+            cache.add_pod(bound)
+            placed.append(bound)
+        elif action == "remove" and placed:
+            cache.remove_pod(placed.pop(0))
+        elif action == "relabel":
+            cache.update_node(node(f"n{target}", labels={"zone": "d"}))
+        elif action == "drop-node":
+            cache.remove_node(f"n{target}")
+        table = cache.table
+        incremental = cache.counters.domain_counts(key, "zone")
+        column = table.label_column("zone")
+        assert column is not None
+        fresh = domain_sums(
+            column, cache.counters.counts(key), table.value_count("zone"), table.valid[: table.size]
+        )
+        fresh[0] = 0
+        assert incremental.tolist() == fresh.tolist()

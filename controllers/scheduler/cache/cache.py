@@ -71,7 +71,10 @@ class SchedulerCache:
             lambda _ns: None
         )
         self.counters = CounterRegistry(
-            self.table.capacity, self._assigned, lambda ns: self.namespace_labels(ns)
+            self.table.capacity,
+            self._assigned,
+            lambda ns: self.namespace_labels(ns),
+            table=self.table,
         )
         self.groups = TermGroups(self.table.capacity)
         self.table.on_grow.append(self.counters.grow)

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controllers.scheduler.affinity import AffinityTerm
+from controllers.scheduler.cache.snapshot import NodeTable
 from controllers.scheduler.podinfo import PodInfo
 from engine.selectors import Selector
 
@@ -93,12 +94,15 @@ class CounterKey:
 
 
 class _Counter:
-    __slots__ = ("counts", "key", "last_used")
+    __slots__ = ("counts", "domains", "key", "last_used")
 
     def __init__(self, key: CounterKey, capacity: int) -> None:
         self.key = key
         self.counts: Int32Array = np.zeros(capacity, np.int32)
         self.last_used = 0
+        # topology key -> (labels version, node set version, sums by value id
+        # over live nodes): kept up to date with every matching pod change.
+        self.domains: dict[str, tuple[int, int, npt.NDArray[np.float64]]] = {}
 
     def matches(self, pod: PodInfo, namespace_labels: NamespaceLabels) -> bool:
         return self.key.matches(pod, namespace_labels)
@@ -114,7 +118,9 @@ class CounterRegistry:
         namespace_labels: NamespaceLabels,
         *,
         limit: int = _DEFAULT_LIMIT,
+        table: NodeTable | None = None,
     ) -> None:
+        self.table = table
         self._capacity = capacity
         self._assigned_pods = assigned_pods
         self._namespace_labels = namespace_labels
@@ -152,16 +158,51 @@ class CounterRegistry:
             del self._counters[counter.key]
 
     def pod_added(self, pod: PodInfo, slot: int) -> None:
-        labels = self._namespace_labels
-        for counter in self._counters.values():
-            if counter.matches(pod, labels):
-                counter.counts[slot] += 1
+        self._change(pod, slot, 1)
 
     def pod_removed(self, pod: PodInfo, slot: int) -> None:
+        self._change(pod, slot, -1)
+
+    def _change(self, pod: PodInfo, slot: int, delta: int) -> None:
         labels = self._namespace_labels
         for counter in self._counters.values():
             if counter.matches(pod, labels):
-                counter.counts[slot] -= 1
+                counter.counts[slot] += delta
+                if counter.domains:
+                    self._change_domains(counter, slot, delta)
+
+    def _change_domains(self, counter: _Counter, slot: int, delta: int) -> None:
+        table = self.table
+        if table is None or not table.valid[slot]:
+            return
+        for topology_key, (_, _, sums) in counter.domains.items():
+            column = table.label_columns.get(topology_key)
+            if column is None:
+                continue
+            value = int(table.labels[column, slot])
+            if 0 < value < len(sums):
+                sums[value] += delta
+
+    def domain_counts(self, key: CounterKey, topology_key: str) -> npt.NDArray[np.float64]:
+        """Matching pods per value id of `topology_key`, over live nodes that
+        have the label (index 0 unused). Kept incrementally; shared, read only."""
+        table = self.table
+        assert table is not None, "domain counts need the node table"
+        self.counts(key)
+        counter = self._counters[key]
+        cached = counter.domains.get(topology_key)
+        if cached is not None and cached[0] == table.labels_version and cached[1] == table.version:
+            return cached[2]
+        column = table.label_column(topology_key)
+        size = table.size
+        if column is None:
+            sums = np.zeros(1)
+        else:
+            weights = np.where(table.valid[:size], counter.counts[:size], 0)
+            sums = weighted_bincount(column, weights, table.value_count(topology_key))
+            sums[0] = 0.0
+        counter.domains[topology_key] = (table.labels_version, table.version, sums)
+        return sums
 
     def namespace_changed(self) -> None:
         """Namespace labels changed: counters that select namespaces by label

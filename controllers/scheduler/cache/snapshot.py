@@ -114,6 +114,7 @@ class NodeTable:
         self.labels: npt.NDArray[np.int32] = np.zeros((0, capacity), np.int32)
         self.labels_version = 0
         self.numeric_cache: dict[int, tuple[int, npt.NDArray[np.float64]]] = {}
+        self.value_nodes_cache: dict[str, tuple[int, int, IntArray]] = {}
         self.taint_ids: dict[TaintKey, int] = {}
         self.taints: list[Taint] = []
         self.taint_words: npt.NDArray[np.uint64] = np.zeros((0, capacity), np.uint64)
@@ -452,6 +453,21 @@ class NodeTable:
         if column is None:
             return 0
         return self.label_ids[column].get(value, 0)
+
+    def nodes_per_value(self, key: str) -> IntArray:
+        """Live nodes per value id of `key` (index 0: live nodes without it)."""
+        column = self.label_columns.get(key)
+        cached = self.value_nodes_cache.get(key)
+        if cached is not None and cached[0] == self.labels_version and cached[1] == self.version:
+            return cached[2]
+        size = self.size
+        if column is None:
+            counts: IntArray = np.array([self.count], np.int64)
+        else:
+            ids = self.labels[column, :size][self.valid[:size]]
+            counts = np.bincount(ids, minlength=len(self.label_values[column])).astype(np.int64)
+        self.value_nodes_cache[key] = (self.labels_version, self.version, counts)
+        return counts
 
     def value_count(self, key: str) -> int:
         """Number of value ids of `key`, including 0 (absent)."""

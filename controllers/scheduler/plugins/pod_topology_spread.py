@@ -219,6 +219,30 @@ class PodTopologySpread:
     def _counts(self, pod: PodInfo, c: SpreadConstraint) -> npt.NDArray[np.int32]:
         return self.cache.counters.counts(CounterKey.for_spread(pod.namespace, c.selector))
 
+    def _domain_counts(self, pod: PodInfo, c: SpreadConstraint) -> FloatArray:
+        return self.cache.counters.domain_counts(
+            CounterKey.for_spread(pod.namespace, c.selector), c.topology_key
+        )
+
+    def _simple_inclusion(
+        self,
+        pod: PodInfo,
+        constraints: tuple[SpreadConstraint, ...],
+        require_all: bool = True,
+    ) -> bool:
+        """Whether the nodes counted are simply the live nodes with the label:
+        no inclusion policy narrows them, and when a node must have every key
+        to count, every live node has every key (or there is only one)."""
+        table = self.table
+        if pod.node_affinity.has_required and any(c.honor_node_affinity for c in constraints):
+            return False
+        if table.hard_taint_nodes and any(c.honor_node_taints for c in constraints):
+            return False
+        keys = {c.topology_key for c in constraints}
+        if not require_all or len(keys) == 1:
+            return True
+        return all(int(table.nodes_per_value(k)[0]) == 0 for k in keys)
+
     # -- Filter --------------------------------------------------------------------------------
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
@@ -232,6 +256,7 @@ class PodTopologySpread:
         for c in hard:
             has_all &= self._column(c.topology_key) != 0
         affinity, taints = self._policy_masks(pod, hard)
+        simple = self._simple_inclusion(pod, hard)
         result = []
         for c in hard:
             eligible = has_all
@@ -239,11 +264,16 @@ class PodTopologySpread:
                 eligible = eligible & affinity
             if c.honor_node_taints and taints is not None:
                 eligible = eligible & taints
-            column = self._column(c.topology_key)
-            values = table.value_count(c.topology_key)
-            per_slot = self._counts(pod, c)[:size]
-            counts = weighted_bincount(column, np.where(eligible, per_slot, 0), values)
-            present = weighted_bincount(column, eligible, values) > 0
+            if simple:
+                # Every live node with the label counts: incremental totals.
+                counts = self._domain_counts(pod, c).copy()
+                present = table.nodes_per_value(c.topology_key) > 0
+            else:
+                column = self._column(c.topology_key)
+                values = table.value_count(c.topology_key)
+                per_slot = self._counts(pod, c)[:size]
+                counts = weighted_bincount(column, np.where(eligible, per_slot, 0), values)
+                present = weighted_bincount(column, eligible, values) > 0
             present[0] = False
             counts[0] = 0.0
             domains = _Domains(
@@ -318,17 +348,22 @@ class PodTopologySpread:
             if c.topology_key == HOSTNAME:
                 domains = int(kept.sum())
             else:
-                domains = len(np.unique(ids[kept & (ids != 0)]))
+                seen = np.bincount(ids[kept], minlength=2)
+                domains = int(np.count_nonzero(seen[1:]))
             weights.append(math.log(domains + 2))
         include = table.valid[:size].copy()
         if require_all:
             for column in columns:
                 include &= column != 0
         affinity, taints = self._policy_masks(pod, soft)
+        simple = self._simple_inclusion(pod, soft, require_all)
         domain_counts: list[FloatArray | None] = []
         for c, column in zip(soft, columns, strict=True):
             if c.topology_key == HOSTNAME:
                 domain_counts.append(None)
+                continue
+            if simple:
+                domain_counts.append(self._domain_counts(pod, c))
                 continue
             counted = include
             if c.honor_node_affinity and affinity is not None:
