@@ -445,6 +445,11 @@ class Scheduler:
 
     # -- introspection ----------------------------------------------------------------------
 
+    @property
+    def scheduled(self) -> int:
+        """Pods bound so far (cheap to poll; `statistics()` has the rest)."""
+        return self._scheduled
+
     def statistics(self) -> SchedulerStatistics:
         q = self.queue.statistics()
         samples = sorted(self._latencies)
