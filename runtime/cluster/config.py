@@ -64,7 +64,7 @@ class ClusterConfig:
     seed: int = 0
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
-    history_size: int = 200_000
+    history_size: int = 20_000
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
