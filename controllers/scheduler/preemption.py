@@ -173,7 +173,17 @@ class _CpuMemoryDryRun:
         self.free_cpu = table.free[CPU, :size].tolist()
         self.free_memory = table.free[MEMORY, :size].tolist()
         self.free_pods = table.free[PODS, :size].tolist()
-        self.reserved = fit.nominated_reserve_all(state, pod)
+        matrix = fit.nominated_matrix(state, pod)
+        self.kept: tuple[list[int], list[int], list[int]] | None = None
+        self.reserved: dict[int, dict[int, int]] = {}
+        if matrix is not None:
+            self.kept = (
+                matrix[0, :size].tolist(),
+                matrix[1, :size].tolist(),
+                matrix[2, :size].tolist(),
+            )
+        else:
+            self.reserved = fit.nominated_reserve_all(state, pod)
         want = {row: amount for row, amount, _ in fit.checked_rows(state)}
         self.want_cpu = want.get(CPU, 0)
         self.want_memory = want.get(MEMORY, 0)
@@ -190,11 +200,16 @@ class _CpuMemoryDryRun:
         cpu = self.free_cpu[slot]
         memory = self.free_memory[slot]
         pods = self.free_pods[slot] + len(lower)
-        reserved = self.reserved.get(slot)
-        if reserved:
-            cpu -= reserved.get(CPU, 0)
-            memory -= reserved.get(MEMORY, 0)
-            pods -= reserved.get(PODS, 0)
+        if self.kept is not None:
+            cpu -= self.kept[0][slot]
+            memory -= self.kept[1][slot]
+            pods -= self.kept[2][slot]
+        else:
+            reserved = self.reserved.get(slot)
+            if reserved:
+                cpu -= reserved.get(CPU, 0)
+                memory -= reserved.get(MEMORY, 0)
+                pods -= reserved.get(PODS, 0)
         for p in lower:
             cpu += p.requests.cpu
             memory += p.requests.memory
@@ -331,11 +346,15 @@ class Preemptor:
             if priority < pod.priority:
                 freed += column[:, :size]
         room = freed + table.free[[CPU, MEMORY, PODS], :size]
-        for slot, reserved in fit.nominated_reserve_all(state, pod).items():
-            if slot < size:
-                for row, amount in reserved.items():
-                    if row in (CPU, MEMORY, PODS):
-                        room[(CPU, MEMORY, PODS).index(row), slot] -= amount
+        matrix = fit.nominated_matrix(state, pod)
+        if matrix is not None:
+            room -= matrix[:, :size]
+        else:
+            for slot, reserved in fit.nominated_reserve_all(state, pod).items():
+                if slot < size:
+                    for row, amount in reserved.items():
+                        if row in (CPU, MEMORY, PODS):
+                            room[(CPU, MEMORY, PODS).index(row), slot] -= amount
         viable: npt.NDArray[np.bool_] = (freed[2] > 0) & (room[2] >= 1)
         for row, amount, _ in rows:
             viable &= room[row] >= amount

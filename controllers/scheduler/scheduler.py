@@ -137,7 +137,7 @@ class Scheduler:
             namespace_labels=self._namespace_labels,
             pod_info=self.pod_info,
         )
-        self.nominator = Nominator()
+        self.nominator = Nominator(self.cache.table)
         self._workloads_version = 0
         self.recorder = EventRecorder(
             client, clock, config.profiles[0].scheduler_name, busy=self._busy

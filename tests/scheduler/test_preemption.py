@@ -180,3 +180,33 @@ async def test_priority_comes_from_the_priority_class_when_the_spec_has_none(
         await c.settle(3)
         assert c.node_of("api") == "a"
         assert {p.metadata.name for p in c.store.list(Pod).items} == {"api"}
+
+
+def test_nominated_pods_keep_their_room_from_lower_or_equal_priority_pods() -> None:
+    from controllers.scheduler.cycle_state import CycleState
+    from controllers.scheduler.nominator import Nominator
+    from controllers.scheduler.window import Window
+    from tests.scheduler.builders import harness
+
+    results = []
+    for with_table in (True, False):
+        h = harness()
+        h.add_nodes(node("a", cpu="2"), node("b", cpu="2"), node("c", cpu="2"))
+        nominator = Nominator(h.cache.table if with_table else None)
+        h.handle.nominator = nominator
+        fit = h.framework.plugins["NodeResourcesFit"]
+        nominator.nominate(h.info(pod("big", cpu="1500m", priority=10)), "a")
+        nominator.nominate(h.info(pod("small", cpu="600m", priority=1)), "b")
+        row = []
+        for name, priority in (("mid", 5), ("top", 20), ("big", 10)):
+            candidate = h.info(pod(name, cpu="1", priority=priority))
+            state = CycleState()
+            fit.pre_filter(state, candidate)
+            mask = fit.filter(state, candidate, Window.range(0, h.cache.table.size))
+            row.append([bool(x) for x in mask])
+        results.append(row)
+        assert nominator.tracks_all is with_table
+    # mid (5): a is kept by big (10); b's small (1) does not count. top (20): all free.
+    # big itself ignores its own nomination.
+    expected = [[False, True, True], [True, True, True], [True, True, True]]
+    assert results[0] == results[1] == expected

@@ -113,14 +113,26 @@ class FitArgs:
 
 @dataclass(frozen=True, slots=True)
 class _Reserved:
-    """What nominated pods keep: by slot, and as arrays (slots, [row, entry])."""
+    """What nominated pods keep from this pod: the nominator's
+    [cpu, memory, pods] x slot matrix when it tracks every nominated pod, else
+    by slot and as arrays (slots, [row, entry])."""
 
+    matrix: npt.NDArray[np.int64] | None
     by_slot: dict[int, dict[int, int]]
     slots: npt.NDArray[np.int64]
     amounts: npt.NDArray[np.int64]
 
     def clone(self) -> _Reserved:
         return self
+
+    def for_slot(self, slot: int) -> dict[int, int]:
+        matrix = self.matrix
+        if matrix is None:
+            return self.by_slot.get(slot, {})
+        if slot >= matrix.shape[1]:
+            return {}
+        cpu, memory, pods = matrix[:, slot].tolist()
+        return {row: value for row, value in ((CPU, cpu), (MEMORY, memory), (PODS, pods)) if value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,23 +240,36 @@ class NodeResourcesFit:
         """row -> amount that pods nominated to this node keep from `pod`."""
         if not self.handle.nominator:
             return {}
-        return self._nominated_extra(state, pod).get(slot, {})
+        return self._reserved(state, pod).for_slot(slot)
+
+    def nominated_matrix(self, state: CycleState, pod: PodInfo) -> npt.NDArray[np.int64] | None:
+        """[cpu, memory, pods] x slot kept from `pod` by nominated pods, when the
+        nominator tracks them all that way (else None: use `nominated_reserve`)."""
+        if not self.handle.nominator:
+            return None
+        return self._reserved(state, pod).matrix
 
     def nominated_reserve_all(self, state: CycleState, pod: PodInfo) -> dict[int, dict[int, int]]:
         """slot -> row -> amount nominated pods keep from `pod`, for every node."""
         if not self.handle.nominator:
             return {}
-        return self._nominated_extra(state, pod)
-
-    def _nominated_extra(self, state: CycleState, pod: PodInfo) -> dict[int, dict[int, int]]:
-        """slot -> row -> amount reserved by nominated pods of >= priority
-        (computed once per scheduling cycle)."""
-        return self._reserved(state, pod).by_slot
+        reserved = self._reserved(state, pod)
+        if reserved.matrix is None:
+            return reserved.by_slot
+        touched = np.flatnonzero(reserved.matrix.any(axis=0)).tolist()
+        return {slot: reserved.for_slot(slot) for slot in touched}
 
     def _reserved(self, state: CycleState, pod: PodInfo) -> _Reserved:
+        """Computed once per scheduling cycle."""
         cached: _Reserved | None = state.get(_RESERVED_KEY)
         if cached is not None:
             return cached
+        nominator = self.handle.nominator
+        if nominator.tracks_all:
+            empty = np.zeros(0, np.int64)
+            result = _Reserved(nominator.reserved_for(pod), {}, empty, np.zeros((0, 0), np.int64))
+            state.write(_RESERVED_KEY, result)
+            return result
         by_slot = self._compute_nominated(pod)
         rows = len(self.table.resource_names)
         slots = np.fromiter(by_slot, np.int64, len(by_slot))
@@ -252,7 +277,7 @@ class NodeResourcesFit:
         for i, reserved in enumerate(by_slot.values()):
             for row, amount in reserved.items():
                 amounts[row, i] = amount
-        result = _Reserved(by_slot, slots, amounts)
+        result = _Reserved(None, by_slot, slots, amounts)
         state.write(_RESERVED_KEY, result)
         return result
 
@@ -278,6 +303,18 @@ class NodeResourcesFit:
         self, state: CycleState, pod: PodInfo, checks: _Checks, window: Window, mask: BoolMask
     ) -> None:
         reserved = self._reserved(state, pod)
+        matrix = reserved.matrix
+        if matrix is not None:
+            kept = window.take(matrix)
+            free = window.take(self.table.free)
+            ok = free[PODS] - kept[2] >= 1
+            for row, amount, _ in checks.rows:
+                if row == CPU:
+                    ok &= free[CPU] - kept[0] >= amount
+                elif row == MEMORY:
+                    ok &= free[MEMORY] - kept[1] >= amount
+            mask &= ok
+            return
         if not len(reserved.slots):
             return
         if window.contiguous:
@@ -310,10 +347,17 @@ class NodeResourcesFit:
         table = self.table
         free = table.free[:, slots].copy()
         if self.handle.nominator:
-            for slot, rows in self._nominated_extra(state, pod).items():
-                for position in np.flatnonzero(slots == slot).tolist():
-                    for row, amount in rows.items():
-                        free[row, position] -= amount
+            reserved = self._reserved(state, pod)
+            if reserved.matrix is not None:
+                kept = reserved.matrix[:, slots]
+                free[CPU] -= kept[0]
+                free[MEMORY] -= kept[1]
+                free[PODS] -= kept[2]
+            else:
+                for slot, rows in reserved.by_slot.items():
+                    for position in np.flatnonzero(slots == slot).tolist():
+                        for row, amount in rows.items():
+                            free[row, position] -= amount
         allocatable = table.allocatable[:, slots]
         bits = np.zeros(len(slots), np.int64)
         fatal = np.zeros(len(slots), np.bool_)
