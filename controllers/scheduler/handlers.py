@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["EventHandlers", "node_actions", "pod_actions"]
 
 _TERMINAL = ("Succeeded", "Failed")
+_POD_ADDED = ClusterEvent(ASSIGNED_POD, Action.ADD)
+_POD_DELETED = ClusterEvent(ASSIGNED_POD, Action.DELETE)
+_NODE_ADDED = ClusterEvent(NODE, Action.ADD)
+_NODE_DELETED = ClusterEvent(NODE, Action.DELETE)
 
 
 def _unwrap(obj: Any) -> Any:
@@ -104,7 +108,7 @@ class EventHandlers:
         if pod.status.phase in _TERMINAL:
             return
         s.cache.add_pod(pod)
-        s.queue.on_event(ClusterEvent(ASSIGNED_POD, Action.ADD), None, pod)
+        s.queue.on_event(_POD_ADDED, None, pod)
 
     def pod_updated(self, old: Pod, new: Pod) -> None:
         s = self.s
@@ -118,12 +122,12 @@ class EventHandlers:
                 s.nominator.remove(key)
             if new.status.phase in _TERMINAL:
                 if s.cache.remove_pod(new) is not None:
-                    s.queue.on_event(ClusterEvent(ASSIGNED_POD, Action.DELETE), new, None)
+                    s.queue.on_event(_POD_DELETED, new, None)
                 return
             was_cached = key in s.cache.pods and not s.cache.is_assumed(key)
             s.cache.update_pod(new)
             if not was_cached or not old.spec.node_name:
-                s.queue.on_event(ClusterEvent(ASSIGNED_POD, Action.ADD), None, new)
+                s.queue.on_event(_POD_ADDED, None, new)
                 return
             actions = pod_actions(old, new)
             if actions:
@@ -152,7 +156,7 @@ class EventHandlers:
         key = (pod.metadata.namespace, pod.metadata.name)
         removed = s.cache.remove_pod(pod)
         if removed is not None:
-            s.queue.on_event(ClusterEvent(ASSIGNED_POD, Action.DELETE), pod, None)
+            s.queue.on_event(_POD_DELETED, pod, None)
         s.queue.delete(key)
         s.nominator.remove(key)
         waiting = s.handle.waiting_pods.get(key)
@@ -163,7 +167,7 @@ class EventHandlers:
 
     def node_added(self, node: Node) -> None:
         self.s.cache.add_node(node)
-        self.s.queue.on_event(ClusterEvent(NODE, Action.ADD), None, node)
+        self.s.queue.on_event(_NODE_ADDED, None, node)
 
     def node_updated(self, old: Node, new: Node) -> None:
         self.s.cache.update_node(new)
@@ -174,7 +178,7 @@ class EventHandlers:
     def node_deleted(self, obj: Node | DeletedFinalStateUnknown[Node]) -> None:
         node: Node = _unwrap(obj)
         self.s.cache.remove_node(node.metadata.name)
-        self.s.queue.on_event(ClusterEvent(NODE, Action.DELETE), node, None)
+        self.s.queue.on_event(_NODE_DELETED, node, None)
 
     # -- namespaces -------------------------------------------------------------------------
 

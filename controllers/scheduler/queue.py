@@ -95,9 +95,12 @@ class SchedulingQueue:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_unschedulable = max_unschedulable
-        self._registrations: dict[str, list[tuple[str, EventRegistration]]] = {}
+        # resource -> (plugin, action bits, hint): plain ints, as events are many.
+        self._registrations: dict[str, list[tuple[str, int, Any]]] = {}
         for plugin, reg in registrations:
-            self._registrations.setdefault(reg.event.resource, []).append((plugin, reg))
+            self._registrations.setdefault(reg.event.resource, []).append(
+                (plugin, reg.event.action.value, reg.hint)
+            )
         self._seq = 0
         self._active: list[tuple[tuple[Any, ...], int, PodKey]] = []
         self._active_pods: dict[PodKey, QueuedPodInfo] = {}
@@ -356,17 +359,19 @@ class SchedulingQueue:
         if not self._unschedulable:
             return 0
         moved: dict[PodKey, None] = {}
-        for plugin, reg in self._registrations.get(event.resource, ()):
-            if not reg.event.matches(event):
+        action = event.action.value
+        by_plugin = self._by_plugin
+        for plugin, bits, hint in self._registrations.get(event.resource, ()):
+            if not bits & action:
                 continue
-            keys = self._by_plugin.get(plugin)
+            keys = by_plugin.get(plugin)
             if not keys:
                 continue
             for key in list(keys):
                 if key in moved:
                     continue
                 waiting = self._unschedulable[key]
-                if reg.hint is None or reg.hint(waiting.info, old, new):
+                if hint is None or hint(waiting.info, old, new):
                     moved[key] = None
         for key in moved:
             qpod = self._remove_unschedulable(key)

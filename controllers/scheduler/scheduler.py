@@ -411,14 +411,15 @@ class Scheduler:
         status: Status | None = None
         if job.waiting:
             status = await framework.wait_on_permit(state, info)
-        if status is None:
+        if status is None and framework.pre_bind:
             status = await framework.run_pre_bind(state, info, node)
         if status is None:
             status = await framework.run_bind(state, info, node)
         key = info.key
         if status is None:
             self.cache.finish_binding(key, self.clock.monotonic())
-            framework.run_post_bind(state, info, node)
+            if framework.post_bind:
+                framework.run_post_bind(state, info, node)
             self.queue.done(key)
             self._scheduled += 1
             if self.config.record_scheduled_events:
