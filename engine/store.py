@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from engine import strategies
 from engine.api import core
-from engine.api.base import ObjectMeta, Resource
+from engine.api.base import ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
 from engine.errors import (
     AlreadyExists,
@@ -366,8 +366,9 @@ class Store:
         if key in table.objects:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
         revision = self._revision + 1
-        new_meta = meta.model_copy(
-            update={
+        new_meta = copied(
+            meta,
+            {
                 "name": name,
                 "namespace": namespace,
                 "uid": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
@@ -376,9 +377,9 @@ class Store:
                 "creation_timestamp": self.clock.now(),
                 "deletion_timestamp": None,
                 "deletion_grace_period_seconds": None,
-            }
+            },
         )
-        stored = obj.model_copy(update={"metadata": new_meta})
+        stored = copied(obj, {"metadata": new_meta})
         errors = strategies.validate(stored)
         if errors:
             raise Invalid(f'{info.kind} "{name}"', errors)
@@ -469,7 +470,7 @@ class Store:
             )
         revision = self._next_revision()
         merged["resource_version"] = str(revision)
-        object.__setattr__(obj, "metadata", meta.model_copy(update=merged))
+        object.__setattr__(obj, "metadata", copied(meta, merged))
         if strategies.ready_to_remove(obj):
             return cast(R, self._remove(table, obj, "update"))
         table.objects[obj.key] = obj
@@ -486,12 +487,12 @@ class Store:
         if obj is current or status == current.__dict__["status"]:
             return cast(R, current)
         revision = self._next_revision()
-        new_meta = current.metadata.model_copy(update={"resource_version": str(revision)})
+        new_meta = copied(current.metadata, {"resource_version": str(revision)})
         if obj.metadata is current.metadata and not _differs(obj, current, table.spec_fields):
             stored: Resource = obj  # the caller copied the stored object: take it over
             object.__setattr__(stored, "metadata", new_meta)
         else:
-            stored = current.model_copy(update={"status": status, "metadata": new_meta})
+            stored = copied(current, {"status": status, "metadata": new_meta})
         table.objects[stored.key] = stored
         self._commit(table, "update_status", MODIFIED, stored, current)
         return cast(R, stored)
@@ -751,5 +752,5 @@ def _meta_equal(meta: ObjectMeta, old: ObjectMeta, carried: dict[str, Any]) -> b
 
 
 def _stamp(obj: R, *, revision: int) -> R:
-    meta = obj.metadata.model_copy(update={"resource_version": str(revision)})
-    return obj.model_copy(update={"metadata": meta})
+    meta = copied(obj.metadata, {"resource_version": str(revision)})
+    return copied(obj, {"metadata": meta})

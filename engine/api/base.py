@@ -15,7 +15,7 @@ validates manifests into them, `engine.store` stores them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
@@ -28,6 +28,7 @@ __all__ = [
     "ObjectMeta",
     "OwnerReference",
     "Resource",
+    "copied",
 ]
 
 
@@ -51,6 +52,26 @@ class KubeModel(BaseModel):
             self.model_dump(mode="json", by_alias=True, exclude_none=True)
         )
         return dumped
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def copied(model: M, update: dict[str, Any]) -> M:
+    """`model.model_copy(update=update)`, about twice as fast: a shallow copy
+    with the given fields (by attribute name) replaced, without validation.
+    For the hot paths of the store and the node agents."""
+    cls = model.__class__
+    new = cls.__new__(cls)
+    values = model.__dict__.copy()
+    values.update(update)
+    setattr_ = object.__setattr__
+    setattr_(new, "__dict__", values)
+    # Frozen models never change their fields-set, so the copy may share it.
+    setattr_(new, "__pydantic_fields_set__", model.__pydantic_fields_set__)
+    setattr_(new, "__pydantic_extra__", model.__pydantic_extra__)
+    setattr_(new, "__pydantic_private__", model.__pydantic_private__)
+    return new
 
 
 def prune_empty(value: Any) -> Any:
