@@ -354,6 +354,8 @@ class Store:
         namespace = (meta.namespace or "default") if info.namespaced else ""
         if info.namespaced and self.namespace_lifecycle:
             strategies.check_namespace_accepts(self, namespace)
+        if isinstance(obj, core.Pod):
+            obj = cast(R, strategies.admit_pod_priority(self, obj))
         name = meta.name
         if not name:
             if not meta.generate_name:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.api import core
 from engine.api.base import Resource
 from engine.api.defaulting import default_object as _default_object
+from engine.api.scheduling import PriorityClass
 from engine.api.validation import SPEC_CHECKS_READ_NAME, validate_metadata, validate_spec
 from engine.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 
@@ -124,6 +125,44 @@ def check_namespace_accepts(store: Store, namespace: str) -> None:
         raise Forbidden(
             f"unable to create new content in namespace {namespace} because it is being terminated"
         )
+
+
+def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
+    """The Priority admission plugin: a pod's priority (and preemption policy)
+    come from its PriorityClass, or from the global default class, or are 0.
+    A class that does not exist is refused, as Kubernetes refuses it. Unlike
+    Kubernetes, a pod that names no class may carry its own priority (tests
+    and simulations seed priorities that way)."""
+    spec = pod.spec
+    name = spec.priority_class_name
+    if not name and spec.priority is not None:
+        return pod
+    if name:
+        found = store.try_get(PriorityClass, name)
+        if found is None:
+            raise Forbidden(
+                f'pod "{pod.metadata.name}": no PriorityClass with name {name} was found'
+            )
+        pc: PriorityClass | None = found
+    else:
+        pc = next((c for c in store.objects(PriorityClass) if c.global_default), None)
+    value = pc.value if pc is not None else 0
+    if spec.priority is not None and spec.priority != value:
+        raise Forbidden(
+            f'pod "{pod.metadata.name}": the integer value of priority ({spec.priority}) must '
+            f"not be provided in pod spec; the priority admission controller computes it ({value})"
+        )
+    update: dict[str, Any] = {}
+    if spec.priority is None:
+        update["priority"] = value
+    if pc is not None:
+        if not name:
+            update["priority_class_name"] = pc.metadata.name
+        if spec.preemption_policy is None:
+            update["preemption_policy"] = pc.preemption_policy
+    if not update:
+        return pod
+    return pod.model_copy(update={"spec": spec.model_copy(update=update)})
 
 
 def prepare_for_create(obj: Resource) -> Resource:

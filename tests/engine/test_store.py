@@ -8,6 +8,7 @@ import pytest
 
 from engine.api.apps import Deployment
 from engine.api.core import ConfigMap, Namespace, Node, Pod
+from engine.api.scheduling import PriorityClass
 from engine.clock import VirtualClock
 from engine.errors import AlreadyExists, BadRequest, Conflict, Forbidden, Gone, Invalid, NotFound
 from engine.mutation import MutationDetected, detector
@@ -304,3 +305,22 @@ def test_mutation_detector_catches_in_place_changes(store: Store) -> None:
     detector.reset()  # keep the autouse fixture from failing this test
     with pytest.raises(Exception, match="frozen"):
         created.metadata.name = "d"  # type: ignore[misc]
+
+
+def test_pod_priority_comes_from_its_priority_class(store: Store) -> None:
+    store.create(PriorityClass(metadata={"name": "high"}, value=1000, preemption_policy="Never"))
+    high = store.create(
+        pod("a").model_copy(
+            update={"spec": pod("a").spec.model_copy(update={"priority_class_name": "high"})}
+        )
+    )
+    assert high.spec.priority == 1000 and high.spec.preemption_policy == "Never"
+    assert store.create(pod("b")).spec.priority == 0
+    store.create(PriorityClass(metadata={"name": "normal"}, value=10, global_default=True))
+    default = store.create(pod("c"))
+    assert default.spec.priority == 10 and default.spec.priority_class_name == "normal"
+    missing = pod("d").model_copy(
+        update={"spec": pod("d").spec.model_copy(update={"priority_class_name": "gold"})}
+    )
+    with pytest.raises(Forbidden, match="no PriorityClass with name gold"):
+        store.create(missing)
