@@ -162,7 +162,19 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
             update["preemption_policy"] = pc.preemption_policy
     if not update:
         return pod
-    return pod.model_copy(update={"spec": spec.model_copy(update=update)})
+    # Pods of one template share one spec; so do their admitted specs, which
+    # keeps memory per pod down and validation verdicts cached.
+    key = (id(spec), tuple(sorted(update.items())))
+    known = _ADMITTED_SPECS.get(key)
+    if known is None or known[0] is not spec:
+        if len(_ADMITTED_SPECS) >= _VERDICTS_MAX:
+            _ADMITTED_SPECS.clear()
+        known = (spec, spec.model_copy(update=update))
+        _ADMITTED_SPECS[key] = known
+    return pod.model_copy(update={"spec": known[1]})
+
+
+_ADMITTED_SPECS: dict[tuple[Any, ...], tuple[core.PodSpec, core.PodSpec]] = {}
 
 
 def prepare_for_create(obj: Resource) -> Resource:

@@ -115,6 +115,8 @@ def check_non_negative(errors: Errors, path: str, value: int | None) -> None:
 
 def check_dns_label(errors: Errors, path: str, value: str, *, rfc1035: bool = False) -> None:
     """An RFC 1123 label (RFC 1035 with `rfc1035`: must also start with a letter)."""
+    if _valid_dns_label(value, rfc1035):
+        return
     pattern = _DNS_1035_LABEL if rfc1035 else _DNS_LABEL
     if len(value) > DNS_LABEL_MAX:
         errors.append(invalid(path, value, f"must be no more than {DNS_LABEL_MAX} characters"))
@@ -132,7 +134,21 @@ def check_dns_label(errors: Errors, path: str, value: str, *, rfc1035: bool = Fa
         )
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _valid_dns_label(value: str, rfc1035: bool) -> bool:
+    # Names are checked on every write of their object: remember the good ones.
+    pattern = _DNS_1035_LABEL if rfc1035 else _DNS_LABEL
+    return len(value) <= DNS_LABEL_MAX and pattern.fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _valid_dns_subdomain(value: str) -> bool:
+    return len(value) <= DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(value) is not None
+
+
 def check_dns_subdomain(errors: Errors, path: str, value: str) -> None:
+    if _valid_dns_subdomain(value):
+        return
     if len(value) > DNS_SUBDOMAIN_MAX:
         errors.append(invalid(path, value, f"must be no more than {DNS_SUBDOMAIN_MAX} characters"))
     elif not _DNS_SUBDOMAIN.fullmatch(value):
