@@ -51,7 +51,7 @@ from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout"]
+__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -62,6 +62,20 @@ _SETUPS: dict[str, Callable[[Manager], Any]] = {
     "namespace": namespace.setup,
     "nodelifecycle": nodelifecycle.setup,
 }
+
+
+def _setup_scheduler(manager: Manager) -> Scheduler:
+    scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
+    manager.add_runnable(scheduler.run)
+    return scheduler
+
+
+def controller_setups() -> dict[str, Callable[[Manager], Any]]:
+    """Every built-in controller by its `ClusterConfig.controllers` name, as a
+    function that sets it up on a `Manager` (its client, informers, clock and
+    RNG). The simulation harness hosts each one on a manager of its own, so it
+    can wrap that controller's client and crash and restart it alone."""
+    return {"scheduler": _setup_scheduler, **_SETUPS}
 
 
 class ConvergenceTimeout(TimeoutError):
