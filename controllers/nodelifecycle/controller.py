@@ -60,7 +60,7 @@ from engine.api.coordination import Lease
 from engine.cache import index_pods_by_node
 from engine.client import Client
 from engine.clock import Clock
-from engine.errors import Conflict, NotFound
+from engine.errors import ApiError, Conflict, NotFound
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -214,7 +214,11 @@ class NodeLifecycleController:
         await self.nodes.wait_for_sync()
         await self.leases.wait_for_sync()
         while True:
-            await self.monitor_once()
+            try:
+                await self.monitor_once()
+            except ApiError as error:
+                # A failed write ends this pass only; the next pass redoes it.
+                log.warning("node monitor pass failed", error=str(error), reason=error.reason)
             await self.clock.sleep(self.config.node_monitor_period)
 
     async def monitor_once(self) -> None:
@@ -334,7 +338,12 @@ class NodeLifecycleController:
 
     async def run_tainter(self) -> None:
         while True:
-            wait = await self.taint_once()
+            try:
+                wait = await self.taint_once()
+            except ApiError as error:
+                # The node is queued again by the next monitor pass.
+                log.warning("NoExecute tainting failed", error=str(error), reason=error.reason)
+                wait = self.config.node_monitor_period
             self._tainter_wake.clear()
             if math.isinf(wait):
                 await self._tainter_wake.wait()

@@ -19,7 +19,7 @@ from engine.api import core
 from engine.cache import index_pods_by_node
 from engine.client import Client
 from engine.clock import Clock
-from engine.errors import Conflict, NotFound
+from engine.errors import ApiError, Conflict, NotFound
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -58,7 +58,11 @@ class OrphanPodCollector:
         await self.nodes.wait_for_sync()
         await self.pods.wait_for_sync()
         while True:
-            await self.collect_once()
+            try:
+                await self.collect_once()
+            except ApiError as error:
+                # Left for the next pass, as Kubernetes' podgc does.
+                log.warning("orphaned pod collection failed", error=str(error), reason=error.reason)
             await self.clock.sleep(self.check_period)
 
     async def collect_once(self) -> None:
