@@ -20,7 +20,9 @@ five minutes, for events that never come; Kubernetes then trusts the cache
 even if it is still stale, and creates extra pods (kubernetes/kubernetes#129795).
 Here, when expectations expire, the pod cache is trusted only if it has caught
 up with this controller's own writes: its revision is at least that of the last
-pod created, and no pod this controller deleted is still in it as active.
+pod created, and no pod this controller deleted is still in it as active. And a
+pod cache older than one a decision was already based on (a relist from a
+lagging apiserver takes a cache back in time) is never trusted.
 
 Pods are created from a per-ReplicaSet prototype that shares the template's
 spec object; the store stamps name (from generateName), uid and metadata.
@@ -70,6 +72,11 @@ POD_STATUS_BATCH_SECONDS: Final = 0.5
 AVAILABILITY_SLACK: Final = 0.001
 """Availability is strict (ready for *more than* minReadySeconds): recheck just after."""
 
+EXPECTATIONS_RECHECK: Final = 30.0
+"""While expectations are unmet, look again this often: if the events they wait
+for were lost (a pod created and deleted while the informer relisted is never
+seen), nothing else would wake the ReplicaSet when they expire."""
+
 Key = tuple[str, str]
 
 
@@ -108,6 +115,8 @@ class ReplicaSetController:
         self._log = get_logger("replicaset")
         # Highest store revision of a pod this controller created, per ReplicaSet.
         self._written: dict[Key, int] = {}
+        # Newest pod cache revision a decision was based on.
+        self._newest_pod_revision = 0
         # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
         self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
         self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
@@ -241,10 +250,21 @@ class ReplicaSetController:
             raise manage_error
         wait = next_availability_check(rs, pods, self.clock.now())
         if wait is not None:
-            return Result(requeue_after=wait + AVAILABILITY_SLACK)
+            wait += AVAILABILITY_SLACK
+        if not needs_sync:
+            wait = EXPECTATIONS_RECHECK if wait is None else min(wait, EXPECTATIONS_RECHECK)
+        if wait is not None:
+            return Result(requeue_after=wait)
         return Result()
 
     def _cache_is_trustworthy(self, key: Key, rs: ReplicaSet, candidates: list[Pod]) -> bool:
+        revision = self.pods.last_revision
+        if revision < self._newest_pod_revision:
+            # The pod cache went back in time (a relist served by a lagging
+            # apiserver): it may lack pods this controller has already seen,
+            # created even, so acting on it could create them again.
+            return False
+        self._newest_pod_revision = revision
         adds, deletes = self.expectations.pending(key)
         if adds <= 0 and not deletes:
             return True
