@@ -3,6 +3,7 @@
     kubeloop run [FILES...] [--nodes N] [--runtime simulated|process] [--seed S]
                  [--virtual-time | --real-time] [--timeout T] [--watch] [--json]
     kubeloop bench [SUITE] [--quick] [--json PATH]
+    kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
 
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
@@ -32,6 +33,7 @@ import anyio
 from rich.console import Console
 
 from engine.errors import ApiError
+from runtime import cli_fuzz
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.progress import ProgressView
@@ -71,11 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("suite", nargs="?", default="all")
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--json", type=Path, default=None)
+    cli_fuzz.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in cli_fuzz.COMMANDS:
+        return cli_fuzz.main(args)
     if args.command == "bench":
         from benchmarks.__main__ import main as bench_main
 

@@ -1,0 +1,219 @@
+"""The differential oracle: the same desired state reached along different
+paths must give equivalent end states.
+
+`normalize(store)` reduces a cluster to what should not depend on the path
+taken, ignoring identities and history:
+
+* every object loses uid, resourceVersion, generation, timestamps, managed
+  bookkeeping and the uids inside ownerReferences; names made from
+  `generateName` (pods, ReplicaSets of a Deployment) are replaced by their
+  owner's name and pod-template-hash, so objects are compared as multisets;
+* statuses keep the counts (replicas, ready, available, updated) and phases,
+  and whether the latest generation was observed, not when or how often;
+* ReplicaSets a Deployment has scaled to zero with no pods left are history,
+  not state, and are left out (a path with more rollouts keeps more of them);
+* pods keep their owner, template hash, phase, readiness and containers'
+  images, not their node, IPs or restart counts (faults on one path restart
+  containers the other never touched);
+* Leases, Events and Nodes' heartbeat times are dropped; nodes keep their
+  readiness and taints.
+
+`desired_manifests(store)` extracts what a user asked for (the workloads and
+bare pods nobody owns, as manifests), to apply on a fresh cluster;
+`compare(a, b)` lists the differences of two normalized states.
+
+Placement is path dependent when nodes are nearly full (which pods fit where
+depends on what came first): compare end states of clusters with room.
+
+Neighbours: `runtime.simulation.simulation`; tests/simulation/test_differential.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from engine.api.apps import Deployment, ReplicaSet
+from engine.api.base import Resource
+from engine.api.coordination import Lease
+from engine.api.core import Event, Namespace, Node, Pod
+from engine.store import Store
+
+__all__ = ["compare", "desired_manifests", "normalize"]
+
+_VOLATILE_META = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+)
+_SKIPPED = (Lease, Event)
+_HASH_LABEL = "pod-template-hash"
+_REVISION_ANNOTATIONS = (
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+)
+
+
+def _meta(obj: Resource, owner_names: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = dict(obj.to_dict()["metadata"])
+    for key in _VOLATILE_META:
+        meta.pop(key, None)
+    annotations = {
+        k: v for k, v in meta.get("annotations", {}).items() if k not in _REVISION_ANNOTATIONS
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    refs = meta.get("ownerReferences")
+    if refs:
+        meta["ownerReferences"] = [{k: v for k, v in r.items() if k != "uid"} for r in refs]
+    if obj.metadata.generate_name:
+        owner = _owner_name(obj, owner_names)
+        meta["name"] = f"{owner}/{obj.metadata.labels.get(_HASH_LABEL, '')}"
+    return meta
+
+
+def _owner_name(obj: Resource, owner_names: dict[str, str]) -> str:
+    ref = obj.metadata.controller_ref()
+    if ref is None:
+        return obj.metadata.generate_name or obj.metadata.name
+    return owner_names.get(ref.uid, ref.name)
+
+
+def _pod(pod: Pod, owner_names: dict[str, str]) -> dict[str, Any]:
+    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+    return {
+        "owner": _owner_name(pod, owner_names)
+        if pod.metadata.owner_references
+        else pod.metadata.name,
+        "hash": pod.metadata.labels.get(_HASH_LABEL, ""),
+        "labels": dict(sorted(pod.metadata.labels.items())),
+        "images": [c.image for c in pod.spec.containers],
+        "phase": pod.status.phase,
+        "ready": ready,
+        "terminating": pod.metadata.deletion_timestamp is not None,
+        "scheduled": bool(pod.spec.node_name),
+    }
+
+
+def _workload_status(obj: ReplicaSet | Deployment) -> dict[str, Any]:
+    status = obj.status
+    out: dict[str, Any] = {
+        "replicas": status.replicas,
+        "readyReplicas": status.ready_replicas,
+        "availableReplicas": status.available_replicas,
+        "observedLatest": status.observed_generation >= obj.metadata.generation,
+    }
+    if isinstance(obj, Deployment):
+        out["updatedReplicas"] = obj.status.updated_replicas
+    return out
+
+
+def normalize(store: Store) -> dict[str, list[str]]:
+    """The path-independent part of `store`, per kind, as sorted canonical JSON lines."""
+    owner_names: dict[str, str] = {}
+    for rs in store.objects(ReplicaSet):
+        ref = rs.metadata.controller_ref()
+        name = rs.metadata.name
+        if ref is not None and rs.metadata.generate_name == "":
+            # Deployment-made ReplicaSets are named <deployment>-<hash>.
+            name = f"{ref.name}/{rs.metadata.labels.get(_HASH_LABEL, '')}"
+        owner_names[rs.metadata.uid] = name
+    for d in store.objects(Deployment):
+        owner_names[d.metadata.uid] = d.metadata.name
+    result: dict[str, list[str]] = {}
+    for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
+        if issubclass(info.model, _SKIPPED):
+            continue
+        lines: list[str] = []
+        for obj in store.objects(info.model):
+            entry = _normalize_one(obj, owner_names, store)
+            if entry is not None:
+                lines.append(json.dumps(entry, sort_keys=True, default=str))
+        if lines:
+            result[info.kind] = sorted(lines)
+    return result
+
+
+def _normalize_one(
+    obj: Resource, owner_names: dict[str, str], store: Store
+) -> dict[str, Any] | None:
+    if isinstance(obj, Pod):
+        return _pod(obj, owner_names)
+    if isinstance(obj, Node):
+        ready = any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions)
+        return {
+            "name": obj.metadata.name,
+            "ready": ready,
+            "taints": sorted(t.key for t in obj.spec.taints),
+            "unschedulable": obj.spec.unschedulable,
+        }
+    if isinstance(obj, Namespace):
+        return {
+            "name": obj.metadata.name,
+            "terminating": obj.metadata.deletion_timestamp is not None,
+        }
+    data = obj.to_dict()
+    meta = _meta(obj, owner_names)
+    if isinstance(obj, ReplicaSet):
+        ref = obj.metadata.controller_ref()
+        if ref is not None and ref.kind == "Deployment":
+            pods = [
+                p
+                for p in store.objects(Pod)
+                if (r := p.metadata.controller_ref()) and r.uid == obj.metadata.uid
+            ]
+            if obj.spec.replicas == 0 and not pods:
+                return None  # history of an earlier rollout
+            meta["name"] = owner_names[obj.metadata.uid]
+        return {"metadata": meta, "spec": data.get("spec"), "status": _workload_status(obj)}
+    if isinstance(obj, Deployment):
+        return {"metadata": meta, "spec": data.get("spec"), "status": _workload_status(obj)}
+    data["metadata"] = meta
+    data.pop("status", None)
+    return data
+
+
+def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
+    """Differences between two normalized states, one line each (empty: equivalent)."""
+    out: list[str] = []
+    for kind in sorted(set(a) | set(b)):
+        left, right = Counter(a.get(kind, [])), Counter(b.get(kind, []))
+        out.extend(
+            f"{kind}: only in the first: {line}" for line in sorted((left - right).elements())
+        )
+        out.extend(
+            f"{kind}: only in the second: {line}" for line in sorted((right - left).elements())
+        )
+    return out
+
+
+def desired_manifests(store: Store) -> list[dict[str, Any]]:
+    """The objects a user created (nobody owns them; not nodes, namespaces,
+    leases or events), as manifests without identity or status."""
+    out = []
+    for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
+        if issubclass(info.model, (*_SKIPPED, Node, Namespace)):
+            continue
+        for obj in sorted(store.objects(info.model), key=lambda o: o.key):
+            meta = obj.metadata
+            if meta.owner_references or meta.deletion_timestamp is not None:
+                continue
+            data = obj.to_dict()
+            data.pop("status", None)
+            kept = {"name": meta.name, "namespace": meta.namespace}
+            if meta.labels:
+                kept["labels"] = dict(meta.labels)  # type: ignore[assignment]
+            data["metadata"] = kept
+            if isinstance(obj, Pod):
+                data["spec"] = {k: v for k, v in data["spec"].items() if k != "nodeName"}
+            out.append(data)
+    return out

@@ -1,0 +1,355 @@
+"""Liveness: what the cluster must eventually look like, and how it differs.
+
+Anvil's eventually-stable-reconciliation (ESR) property, checked by
+`Simulation.check_esr`: once faults stop and the desired state stops
+changing, the cluster reaches the desired state within a virtual-time bound
+and then stays there for a further window. This module says what "the
+desired state" is: a registry of `DesiredCheck`s, functions of a
+`DesiredContext` that yield a `Difference` per object that is not (yet) as
+it should be, e.g. `ReplicaSet default/web: active pods is 4, want 3`.
+
+The built-in checks (registry `DESIRED`):
+
+* `nodes`: every node whose kubelet runs is Ready, without not-ready or
+  unreachable taints;
+* `replicasets`: as many active pods as spec.replicas, each running and
+  ready (or unschedulable with no node that could take it), status counts
+  matching the pods, the latest generation observed, no orphan left to adopt;
+* `deployments`: the latest generation observed, the new ReplicaSet at
+  spec.replicas and old ones at zero with no active pods (unless the rollout
+  is stuck on pods no node can take), status matching the pods;
+* `pods`: no pod still terminating on a running node, no bound pod on a
+  running node that is not running and ready, no pending pod that some node
+  could take;
+* `garbage`: no object whose owners are all gone, none stuck deleting;
+* `namespaces`: no namespace stuck terminating.
+
+Users add checks for their own kinds: `DESIRED.register("name", fn)`.
+
+Neighbours: `runtime.simulation.simulation` (runs ESR), `runtime.simulation.view`,
+`runtime.kubelet.admission` and `controllers.scheduler.plugins.taint_toleration`
+(whether a pod could fit a node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from controllers.common.pods import is_pod_active, is_pod_available, is_pod_ready
+from controllers.deployment.revisions import find_new_replica_set
+from controllers.scheduler.plugins.taint_toleration import untolerated_taint
+from engine.api.apps import Deployment, ReplicaSet
+from engine.api.base import Resource
+from engine.api.core import Namespace, Node, Pod
+from engine.selectors import from_label_selector
+from runtime.kubelet.admission import node_affinity_matches, pod_requests
+from runtime.simulation.view import ClusterView
+
+__all__ = [
+    "DESIRED",
+    "DesiredCheck",
+    "DesiredContext",
+    "DesiredStateRegistry",
+    "Difference",
+    "could_fit",
+]
+
+_TERMINAL = ("Succeeded", "Failed")
+_NODE_DOWN_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One object not in its desired state: what is off, what it is, what it should be."""
+
+    kind: str
+    namespace: str
+    name: str
+    what: str
+    have: Any
+    want: Any
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}: {self.what} is {self.have!r}, want {self.want!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredContext:
+    """What desired-state checks look at."""
+
+    view: ClusterView
+    now: datetime
+    node_up: Callable[[str], bool]
+    """Whether a node's kubelet is running and reachable (faults over)."""
+
+    @property
+    def store(self) -> Any:
+        return self.view.store
+
+    def objects(self, kind: type[Any]) -> list[Any]:
+        return sorted(self.view.store.objects(kind), key=lambda o: o.key)
+
+
+DesiredCheck = Callable[[DesiredContext], Iterable[Difference]]
+
+
+class DesiredStateRegistry:
+    """Named desired-state checks, in registration order."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, DesiredCheck] = {}
+
+    def register(self, name: str, check: DesiredCheck) -> None:
+        if name in self._checks:
+            raise ValueError(f"a desired-state check named {name!r} is already registered")
+        self._checks[name] = check
+
+    def names(self) -> list[str]:
+        return list(self._checks)
+
+    def select(self, names: Iterable[str] | None = None) -> list[tuple[str, DesiredCheck]]:
+        chosen = self.names() if names is None else list(names)
+        unknown = [n for n in chosen if n not in self._checks]
+        if unknown:
+            raise ValueError(f"unknown desired-state check(s) {', '.join(unknown)}")
+        return [(n, self._checks[n]) for n in chosen]
+
+
+def _diff(obj: Resource, what: str, have: Any, want: Any) -> Difference:
+    meta = obj.metadata
+    return Difference(type(obj).kind_name, meta.namespace, meta.name, what, have, want)
+
+
+# -- whether a pending pod could run somewhere ------------------------------------------------
+
+
+def could_fit(pod: Pod, ctx: DesiredContext) -> bool:
+    """Whether some running, Ready, schedulable node could take `pod` now. Pods
+    with inter-pod (anti-)affinity, hard topology spread or host ports are
+    beyond this check: they count as not fitting (the scheduler's word stands)."""
+    spec = pod.spec
+    affinity = spec.affinity
+    if affinity is not None and (affinity.pod_affinity or affinity.pod_anti_affinity):
+        return False
+    if any(c.when_unsatisfiable == "DoNotSchedule" for c in spec.topology_spread_constraints):
+        return False
+    if any(p.host_port for c in spec.containers for p in c.ports):
+        return False
+    requests = pod_requests(spec)
+    for node in ctx.objects(Node):
+        if not ctx.node_up(node.metadata.name) or node.spec.unschedulable:
+            continue
+        if not _ready(node) or not node_affinity_matches(spec, node):
+            continue
+        if untolerated_taint(node, tuple(spec.tolerations)) is not None:
+            continue
+        if _has_room(node, requests, ctx.view):
+            return True
+    return False
+
+
+def _has_room(node: Node, requests: dict[str, int], view: ClusterView) -> bool:
+    allocatable = node.status.allocatable or node.status.capacity
+    used: dict[str, int] = {}
+    count = 0
+    for other in view.pods_on(node.metadata.name):
+        if other.status.phase in _TERMINAL:
+            continue
+        count += 1
+        for name, value in pod_requests(other.spec).items():
+            used[name] = used.get(name, 0) + value
+    max_pods = allocatable.get("pods")
+    if max_pods is not None and count + 1 > max_pods.value():
+        return False
+    for name, value in requests.items():
+        quantity = allocatable.get(name)
+        if value <= 0:
+            continue
+        if quantity is None:
+            return False
+        limit = quantity.milli_value() if name == "cpu" else quantity.value()
+        if used.get(name, 0) + value > limit:
+            return False
+    return True
+
+
+def _ready(node: Node) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+
+
+def _unschedulable(pod: Pod) -> bool:
+    return not pod.spec.node_name and any(
+        c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
+        for c in pod.status.conditions
+    )
+
+
+def _settled(pod: Pod, ctx: DesiredContext) -> bool:
+    """Running and ready, or waiting for a node no node can be."""
+    if pod.status.phase == "Running" and is_pod_ready(pod):
+        return True
+    return _unschedulable(pod) and not could_fit(pod, ctx)
+
+
+# -- the built-in checks --------------------------------------------------------------------
+
+
+def nodes(ctx: DesiredContext) -> Iterator[Difference]:
+    for node in ctx.objects(Node):
+        if not ctx.node_up(node.metadata.name):
+            continue
+        if not _ready(node):
+            yield _diff(node, "Ready condition", "not True", "True")
+        taints = sorted(t.key for t in node.spec.taints if t.key in _NODE_DOWN_TAINTS)
+        if taints:
+            yield _diff(node, "taints", taints, [])
+
+
+def replicasets(ctx: DesiredContext) -> Iterator[Difference]:
+    now = ctx.now
+    for rs in ctx.objects(ReplicaSet):
+        if rs.metadata.deletion_timestamp is not None:
+            continue
+        pods = [p for p in ctx.view.pods_of(rs.metadata.uid) if is_pod_active(p)]
+        want = rs.spec.replicas
+        if len(pods) != want:
+            yield _diff(rs, "active pods", len(pods), want)
+        status = rs.status
+        if status.observed_generation < rs.metadata.generation:
+            yield _diff(
+                rs, "status.observedGeneration", status.observed_generation, rs.metadata.generation
+            )
+        if status.replicas != len(pods):
+            yield _diff(rs, "status.replicas", status.replicas, len(pods))
+        ready = sum(1 for p in pods if is_pod_ready(p))
+        if status.ready_replicas != ready:
+            yield _diff(rs, "status.readyReplicas", status.ready_replicas, ready)
+        available = sum(1 for p in pods if is_pod_available(p, rs.spec.min_ready_seconds, now))
+        if status.available_replicas != available:
+            yield _diff(rs, "status.availableReplicas", status.available_replicas, available)
+        unsettled = [p.metadata.name for p in pods if not _settled(p, ctx)]
+        if unsettled:
+            yield _diff(rs, "pods not running and ready", unsettled, [])
+        selector = from_label_selector(rs.spec.selector)
+        if rs.spec.selector.match_labels or rs.spec.selector.match_expressions:
+            orphans = [
+                p.metadata.name
+                for p in ctx.store.objects(Pod)
+                if p.metadata.namespace == rs.metadata.namespace
+                and not p.metadata.owner_references
+                and is_pod_active(p)
+                and selector.matches(p.metadata.labels)
+            ]
+            if orphans:
+                yield _diff(rs, "orphan pods matching its selector", sorted(orphans), [])
+
+
+def deployments(ctx: DesiredContext) -> Iterator[Difference]:
+    now = ctx.now
+    for d in ctx.objects(Deployment):
+        if d.metadata.deletion_timestamp is not None or d.spec.paused:
+            continue
+        if d.status.observed_generation < d.metadata.generation:
+            yield _diff(
+                d, "status.observedGeneration", d.status.observed_generation, d.metadata.generation
+            )
+        owned = [
+            rs
+            for uid in ctx.view.children_of(d.metadata.uid)
+            if isinstance(rs := ctx.view.lookup(uid), ReplicaSet)
+            and (ref := rs.metadata.controller_ref()) is not None
+            and ref.uid == d.metadata.uid
+        ]
+        new_rs = find_new_replica_set(d, owned)
+        pods_by_rs = {
+            rs.metadata.uid: [p for p in ctx.view.pods_of(rs.metadata.uid) if is_pod_active(p)]
+            for rs in owned
+        }
+        all_pods = [p for pods in pods_by_rs.values() for p in pods]
+        stuck = any(_unschedulable(p) for p in all_pods)
+        if not stuck:
+            if new_rs is None:
+                yield _diff(d, "ReplicaSet with the current template", None, "one")
+            elif new_rs.spec.replicas != d.spec.replicas:
+                yield _diff(
+                    d,
+                    f"replicas of its new ReplicaSet {new_rs.metadata.name}",
+                    new_rs.spec.replicas,
+                    d.spec.replicas,
+                )
+            for rs in owned:
+                if rs is new_rs:
+                    continue
+                active = len(pods_by_rs[rs.metadata.uid])
+                if rs.spec.replicas or active:
+                    yield _diff(
+                        d,
+                        f"old ReplicaSet {rs.metadata.name} replicas/pods",
+                        (rs.spec.replicas, active),
+                        (0, 0),
+                    )
+        status = d.status
+        if status.replicas != len(all_pods):
+            yield _diff(d, "status.replicas", status.replicas, len(all_pods))
+        updated = len(pods_by_rs.get(new_rs.metadata.uid, [])) if new_rs is not None else 0
+        if status.updated_replicas != updated:
+            yield _diff(d, "status.updatedReplicas", status.updated_replicas, updated)
+        available = sum(1 for p in all_pods if is_pod_available(p, d.spec.min_ready_seconds, now))
+        if status.available_replicas != available:
+            yield _diff(d, "status.availableReplicas", status.available_replicas, available)
+
+
+def pods(ctx: DesiredContext) -> Iterator[Difference]:
+    for pod in ctx.objects(Pod):
+        if pod.status.phase in _TERMINAL:
+            continue
+        node = pod.spec.node_name
+        if pod.metadata.deletion_timestamp is not None:
+            if node and ctx.node_up(node):
+                yield _diff(pod, "deletion", "still terminating", "finished")
+            continue
+        if node:
+            if ctx.node_up(node) and not (pod.status.phase == "Running" and is_pod_ready(pod)):
+                yield _diff(
+                    pod, "phase/ready", (pod.status.phase, is_pod_ready(pod)), ("Running", True)
+                )
+        elif not _unschedulable(pod):
+            yield _diff(pod, "scheduling", "pending", "bound or unschedulable")
+        elif could_fit(pod, ctx):
+            yield _diff(pod, "scheduling", "unschedulable but a node has room", "bound")
+
+
+def garbage(ctx: DesiredContext) -> Iterator[Difference]:
+    view = ctx.view
+    for info in ctx.store.kinds():
+        for obj in sorted(ctx.store.objects(info.model), key=lambda o: o.key):
+            meta = obj.metadata
+            refs = meta.owner_references
+            if refs and not any(r.uid in view.by_uid for r in refs):
+                yield _diff(obj, "owners", sorted(r.name for r in refs), "at least one existing")
+            if (
+                meta.deletion_timestamp is not None
+                and meta.finalizers
+                and not isinstance(obj, Pod | Namespace)
+            ):
+                yield _diff(obj, "finalizers while deleting", list(meta.finalizers), [])
+
+
+def namespaces(ctx: DesiredContext) -> Iterator[Difference]:
+    for ns in ctx.objects(Namespace):
+        if ns.metadata.deletion_timestamp is not None:
+            yield _diff(ns, "deletion", "still terminating", "finished")
+
+
+DESIRED = DesiredStateRegistry()
+"""The built-in desired-state checks (see the module docstring); extend it freely."""
+DESIRED.register("nodes", nodes)
+DESIRED.register("replicasets", replicasets)
+DESIRED.register("deployments", deployments)
+DESIRED.register("pods", pods)
+DESIRED.register("garbage", garbage)
+DESIRED.register("namespaces", namespaces)
