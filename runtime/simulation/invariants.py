@@ -122,6 +122,12 @@ class InvariantRegistry:
     def names(self) -> list[str]:
         return list(self._factories)
 
+    def copy(self) -> InvariantRegistry:
+        """A registry with the same entries, to extend without touching this one."""
+        other = InvariantRegistry()
+        other._factories = dict(self._factories)
+        return other
+
     def create(self, names: Iterable[str] | None = None) -> list[Invariant]:
         """Fresh instances of the named invariants (all by default)."""
         chosen = self.names() if names is None else list(names)

@@ -111,6 +111,12 @@ class DesiredStateRegistry:
     def names(self) -> list[str]:
         return list(self._checks)
 
+    def copy(self) -> DesiredStateRegistry:
+        """A registry with the same checks, to extend without touching this one."""
+        other = DesiredStateRegistry()
+        other._checks = dict(self._checks)
+        return other
+
     def select(self, names: Iterable[str] | None = None) -> list[tuple[str, DesiredCheck]]:
         chosen = self.names() if names is None else list(names)
         unknown = [n for n in chosen if n not in self._checks]

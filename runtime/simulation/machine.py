@@ -59,6 +59,19 @@ __all__ = ["DEFAULT_FAILURE_DIR", "ExampleStats", "SimulationFailure", "simulati
 DEFAULT_FAILURE_DIR = Path(os.environ.get("KUBELOOP_FAILURE_DIR", ".kubeloop/failures"))
 AFTER = st.sampled_from((0.0, 0.5, 2.0, 10.0))
 _NODE_KINDS = frozenset({"node_crash", "node_partition"})
+ALL_RULES = frozenset(
+    {
+        "apply",
+        "scale",
+        "set_image",
+        "delete",
+        "delete_pod",
+        "fail_node",
+        "restore_node",
+        "inject",
+        "wait",
+    }
+)
 
 
 class SimulationFailure(AssertionError):
@@ -144,6 +157,14 @@ class _SimulationMachine(RuleBasedStateMachine):
         )
         return save_scenario_file(self.failure_path, scenario)
 
+    def _apply(self, manifest: dict[str, Any], after: float) -> None:
+        self.workloads[manifest["metadata"]["name"]] = manifest["kind"]
+        self._do(Apply(manifest=manifest, after=after))
+
+    def _has(self, kinds: Iterable[str]) -> bool:
+        allowed = set(kinds)
+        return any(k in allowed for k in self.workloads.values())
+
     def _node(self, index: int) -> str:
         return self.node_names[index % len(self.node_names)]
 
@@ -211,7 +232,11 @@ def simulation_machine(
     chosen_controllers = tuple(controllers) if controllers is not None else None
     targets = tuple(fault_controllers) if fault_controllers is not None else target.fault_targets()
     machine_name = name or f"{target.name.title().replace('-', '')}Simulation"
-    pools = sst.node_pools(max_nodes=target.max_nodes)
+    pools = (
+        sst.node_pools(max_nodes=target.max_nodes)
+        if target.node_pools is None
+        else st.just(target.node_pools)
+    )
     workload = st.sampled_from(target.workload_names).flatmap(target.workloads)
     fault = (
         sst.faults(
@@ -226,6 +251,15 @@ def simulation_machine(
     )
     node_kinds = kinds & _NODE_KINDS
 
+    rules = ALL_RULES if target.rules is None else target.rules
+    unknown = sorted(set(rules) - ALL_RULES)
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {sorted(ALL_RULES)}")
+    if not node_kinds:
+        rules = rules - {"fail_node", "restore_node"}
+    if not kinds:
+        rules = rules - {"inject"}
+
     class Machine(_SimulationMachine):
         @initialize(
             seed=st.integers(0, 2**32 - 1),
@@ -237,42 +271,51 @@ def simulation_machine(
         ) -> None:
             self._start(seed, pools)
             for manifest in initial:
-                self.apply(manifest, 0.0)
+                self._apply(manifest, 0.0)
 
-        @rule(manifest=workload, after=AFTER)
-        def apply(self, manifest: dict[str, Any], after: float) -> None:
-            self.workloads[manifest["metadata"]["name"]] = manifest["kind"]
-            self._do(Apply(manifest=manifest, after=after))
+        if "apply" in rules:
 
-        @precondition(lambda self: any(k in target.scalable_kinds for k in self.workloads.values()))
-        @rule(pick=st.integers(0, 7), replicas=st.integers(0, 6), after=AFTER)
-        def scale(self, pick: int, replicas: int, after: float) -> None:
-            chosen = self._pick(pick, target.scalable_kinds)
-            if chosen is not None:
-                self._do(Scale(kind=chosen[1], name=chosen[0], replicas=replicas, after=after))
+            @rule(manifest=workload, after=AFTER)
+            def apply(self, manifest: dict[str, Any], after: float) -> None:
+                self._apply(manifest, after)
 
-        @precondition(lambda self: any(k in target.image_kinds for k in self.workloads.values()))
-        @rule(pick=st.integers(0, 7), image=st.sampled_from(sst.IMAGES), after=AFTER)
-        def set_image(self, pick: int, image: str, after: float) -> None:
-            chosen = self._pick(pick, target.image_kinds)
-            if chosen is not None:
-                self._do(SetImage(kind=chosen[1], name=chosen[0], image=image, after=after))
+        if "scale" in rules:
 
-        @precondition(lambda self: bool(self.workloads))
-        @rule(pick=st.integers(0, 7), after=AFTER)
-        def delete(self, pick: int, after: float) -> None:
-            chosen = self._pick(pick, set(self.workloads.values()))
-            if chosen is not None:
-                self._do(Delete(kind=chosen[1], name=chosen[0], after=after))
+            @precondition(lambda self: self._has(target.scalable_kinds))
+            @rule(pick=st.integers(0, 7), replicas=st.integers(0, 6), after=AFTER)
+            def scale(self, pick: int, replicas: int, after: float) -> None:
+                chosen = self._pick(pick, target.scalable_kinds)
+                if chosen is not None:
+                    self._do(Scale(kind=chosen[1], name=chosen[0], replicas=replicas, after=after))
 
-        @precondition(lambda self: bool(self.workloads))
-        @rule(pick=st.integers(0, 7), index=st.integers(0, 5), after=AFTER)
-        def delete_pod(self, pick: int, index: int, after: float) -> None:
-            chosen = self._pick(pick, set(self.workloads.values()))
-            if chosen is not None:
-                self._do(DeletePod(owner=chosen[0], index=index, after=after))
+        if "set_image" in rules:
 
-        if node_kinds:
+            @precondition(lambda self: self._has(target.image_kinds))
+            @rule(pick=st.integers(0, 7), image=st.sampled_from(sst.IMAGES), after=AFTER)
+            def set_image(self, pick: int, image: str, after: float) -> None:
+                chosen = self._pick(pick, target.image_kinds)
+                if chosen is not None:
+                    self._do(SetImage(kind=chosen[1], name=chosen[0], image=image, after=after))
+
+        if "delete" in rules:
+
+            @precondition(lambda self: bool(self.workloads))
+            @rule(pick=st.integers(0, 7), after=AFTER)
+            def delete(self, pick: int, after: float) -> None:
+                chosen = self._pick(pick, set(self.workloads.values()))
+                if chosen is not None:
+                    self._do(Delete(kind=chosen[1], name=chosen[0], after=after))
+
+        if "delete_pod" in rules:
+
+            @precondition(lambda self: bool(self.workloads))
+            @rule(pick=st.integers(0, 7), index=st.integers(0, 5), after=AFTER)
+            def delete_pod(self, pick: int, index: int, after: float) -> None:
+                chosen = self._pick(pick, set(self.workloads.values()))
+                if chosen is not None:
+                    self._do(DeletePod(owner=chosen[0], index=index, after=after))
+
+        if "fail_node" in rules:
 
             @rule(
                 node=st.integers(0, 7),
@@ -282,19 +325,23 @@ def simulation_machine(
             def fail_node(self, node: int, mode: str, after: float) -> None:
                 self._do(FailNode(node=self._node(node), mode=mode, after=after))
 
+        if "restore_node" in rules:
+
             @rule(node=st.integers(0, 7), after=AFTER)
             def restore_node(self, node: int, after: float) -> None:
                 self._do(RestoreNode(node=self._node(node), after=after))
 
-        if kinds:
+        if "inject" in rules:
 
             @rule(fault=fault, after=AFTER)
             def inject(self, fault: Fault, after: float) -> None:
                 self._do(Inject(fault=self._fault(fault), after=after))
 
-        @rule(after=st.sampled_from((1.0, 5.0, 30.0)))
-        def wait(self, after: float) -> None:
-            self._do(Wait(after=after))
+        if "wait" in rules:
+
+            @rule(after=st.sampled_from((1.0, 5.0, 30.0)))
+            def wait(self, after: float) -> None:
+                self._do(Wait(after=after))
 
     Machine.__name__ = Machine.__qualname__ = machine_name
     Machine.target = target

@@ -69,6 +69,7 @@ __all__ = ["LivenessReport", "Simulation", "SimulationConfig"]
 
 _WATCH_KINDS = frozenset(FAULT_CLASSES["watch"]) | {"stale_reads"}
 _BACKGROUND_KINDS = frozenset({"Lease"})
+_STATELESS_KINDS = frozenset({"Lease", "Event"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,9 @@ class Simulation:
         self.operations: list[tuple[float, Operation, str]] = []
         self.errors: list[Violation] = []
         self._changed = asyncio.Event()
+        # Set by writes that can change the desired-state verdict (not Leases
+        # or Events), so liveness checks are not re-run on every heartbeat.
+        self._state_changed = asyncio.Event()
         self._churn = 0
         self._last_activity = 0.0
         self._op_down: dict[str, str] = {}
@@ -277,6 +281,8 @@ class Simulation:
     def _on_write(self, record: WriteRecord) -> None:
         self._changed.set()
         kind = record.kind
+        if kind not in _STATELESS_KINDS:
+            self._state_changed.set()
         if kind in _BACKGROUND_KINDS or (kind == "Node" and record.verb == "update_status"):
             return
         self._last_activity = self.clock.monotonic()
@@ -303,12 +309,18 @@ class Simulation:
             if deadline > now:
                 await self.clock.sleep(deadline - now)
             return True
+        return await self._wait_for(condition, deadline, self._changed)
+
+    async def _wait_for(
+        self, condition: Callable[[], bool], deadline: float | None, signal: asyncio.Event
+    ) -> bool:
         if condition():
             return True
+        now = self.now()
         with anyio.move_on_after(None if deadline is None else max(0.0, deadline - now)):
             while True:
-                self._changed.clear()
-                await self._changed.wait()
+                signal.clear()
+                await signal.wait()
                 if condition():
                     return True
         return condition()
@@ -461,7 +473,9 @@ class Simulation:
         deadline = started + bound
         reached_at: float | None = None
         while True:
-            reached = await self.run_until(lambda: not self.differences(), at=deadline)
+            reached = await self._wait_for(
+                lambda: not self.differences(), deadline, self._state_changed
+            )
             if not reached:
                 diffs = tuple(self.differences())
                 lines = "; ".join(str(d) for d in diffs[:12])
@@ -485,7 +499,7 @@ class Simulation:
             def left_desired(churn: int = churn) -> bool:
                 return self._churn != churn or bool(self.differences())
 
-            left = await self.run_until(left_desired, at=reached_at + window)
+            left = await self._wait_for(left_desired, reached_at + window, self._state_changed)
             if not left:
                 return LivenessReport(
                     True,

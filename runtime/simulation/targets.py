@@ -48,6 +48,9 @@ class FuzzTarget:
     name: str
     workloads: Callable[[str], Any] = _builtin_workloads
     workload_names: tuple[str, ...] = ("web", "api", "db")
+    rules: frozenset[str] | None = None
+    """The state machine's rules to use (None: all of apply, scale, set_image,
+    delete, delete_pod, fail_node, restore_node, inject, wait)."""
     scalable_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
     image_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
     controllers: tuple[str, ...] | None = None
@@ -70,6 +73,8 @@ class FuzzTarget:
     esr_bound: float = 1200.0
     esr_window: float = 60.0
     max_nodes: int = 3
+    node_pools: tuple[NodePool, ...] | None = None
+    """Fixed node pools (None: drawn by hypothesis, up to `max_nodes` nodes)."""
     ref: str | None = None
     """"module:attribute" under which this target can be imported again."""
 
