@@ -88,7 +88,6 @@ class VirtualClock:
         self._auto = auto
         self._epoch = epoch
         self._offset = 0.0  # virtual seconds since installation
-        self._base = 0.0  # loop time at installation; keeps loop time continuous
         self._limit = math.inf if auto else 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -103,7 +102,7 @@ class VirtualClock:
         return self._offset
 
     def _loop_time(self) -> float:
-        return self._base + self._offset
+        return self._offset
 
     async def sleep(self, seconds: float) -> None:
         self._require_loop()
@@ -122,7 +121,7 @@ class VirtualClock:
         if not self._auto:
             self._limit = target
         done = loop.create_future()
-        loop.call_at(self._base + target, resolve, done)
+        loop.call_at(target, resolve, done)
         await done
         await self.settle()
         if not self._auto:
@@ -151,7 +150,11 @@ class VirtualClock:
         if self._loop is not None:
             raise RuntimeError("VirtualClock is already installed")
         original_select = selector.select
-        self._base = loop.time()
+        # Loop time becomes the virtual offset itself, starting near zero, so
+        # float arithmetic on timers never depends on the machine's uptime
+        # (which would make timer order differ between runs). Timers already
+        # scheduled keep their distance from now.
+        shift_timers(loop, self._offset - loop.time())
 
         def virtual_select(timeout: float | None = None) -> list[Any]:
             # The loop asks to wait `timeout` seconds only when nothing is ready:
@@ -177,6 +180,13 @@ class VirtualClock:
             self._loop = None
             del loop.time
             del selector.select
+            shift_timers(loop, loop.time() - self._offset)
+
+
+def shift_timers(loop: asyncio.AbstractEventLoop, delta: float) -> None:
+    """Move every scheduled timer of `loop` by `delta` seconds (order kept)."""
+    for handle in getattr(loop, "_scheduled", ()):
+        handle._when += delta  # asyncio keeps no public setter
 
 
 def resolve(future: asyncio.Future[None]) -> None:
