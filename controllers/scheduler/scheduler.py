@@ -12,7 +12,9 @@ syncs them before `run()` begins. `run()` then loops:
   (filter, score, select; on failure PostFilter/preemption) against the cache;
 * on success assume the pod (it counts on its node at once), run Reserve and
   Permit, and hand it to the binding workers, so binding never blocks the next
-  cycle; a failed bind forgets the assumption and backs the pod off;
+  cycle; a failed bind forgets the assumption and backs the pod off, unless
+  the pod, read again from the API, is bound to that node after all (an error
+  such as a timeout may come after the bind was written);
 * on failure put the pod in the unschedulable pool (or backoff), and in the
   background write PodScheduled=False with kube-scheduler's message and a
   FailedScheduling event.
@@ -66,6 +68,7 @@ from engine.api.policy import PodDisruptionBudget
 from engine.api.scheduling import PriorityClass
 from engine.client import Client
 from engine.clock import Clock
+from engine.errors import ApiError
 from engine.informer import EventHandler, InformerFactory, SharedInformer
 from engine.logging import get_logger
 
@@ -416,6 +419,13 @@ class Scheduler:
         if status is None:
             status = await framework.run_bind(state, info, node)
         key = info.key
+        current: Pod | None = None
+        if status is not None and not status.is_rejection:
+            # An error need not mean the bind was not written (a timeout after
+            # the commit): the API says what happened.
+            bound, current = await self._bound_to(key, node)
+            if bound:
+                status = None
         if status is None:
             self.cache.finish_binding(key, self.clock.monotonic())
             if framework.post_bind:
@@ -433,7 +443,8 @@ class Scheduler:
         self._bind_failures += 1
         framework.run_unreserve(state, info, node)
         self.cache.forget(key)
-        current = self._current_pod(key)
+        if current is None:
+            current = self._current_pod(key)
         if current is None or current.spec.node_name:
             self.queue.done(key)
             return
@@ -443,6 +454,20 @@ class Scheduler:
             self._fail(job.qpod, {status.plugin} if status.plugin else (), status.message(), KEEP)
         else:
             self._fail(job.qpod, (), status.message(), KEEP, reason="SchedulerError")
+
+    async def _bound_to(self, key: PodKey, node: str) -> tuple[bool, Pod | None]:
+        """Whether the pod is bound to `node` after all, read from the API (the
+        informer may not show the bind yet), and the pod as read (None if the
+        read failed or the pod is gone).
+
+        Forgetting a bind that was written frees the pod's room in the cache
+        until the informer shows the pod bound, and other pods would be placed
+        in it: the node would be overcommitted."""
+        try:
+            pod = await self.client.get(Pod, key[1], namespace=key[0])
+        except ApiError:
+            return False, None
+        return pod.spec.node_name == node, pod
 
     # -- introspection ----------------------------------------------------------------------
 
