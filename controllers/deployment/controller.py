@@ -17,6 +17,11 @@ Reads are consistent with the controller's own writes: a sync waits (does
 nothing; the event of that write will trigger it again) until the informers
 have seen the last ReplicaSet and Deployment writes of the previous sync, so
 a rollout step never builds on a cache that does not show the step before.
+A cache can still miss changes (lost watch events are only recovered by a
+relist): before a write that raises the ReplicaSets' total size, the sync
+confirms its view with a direct list from the API, and if the API disagrees,
+syncs again from the listed ReplicaSets (`DeploymentSync.confirm_view`), so
+replicas + maxSurge holds whatever the cache shows.
 
 Rollback and pause are not controller work: they are edits of the Deployment
 (`controllers.deployment.rollout`), as `kubectl rollout undo` makes them.
@@ -40,7 +45,7 @@ from controllers.common.ownership import (
 )
 from controllers.deployment.recreate import rollout_recreate
 from controllers.deployment.rolling import rollout_rolling
-from controllers.deployment.sync import DeploymentSync
+from controllers.deployment.sync import DeploymentSync, StaleReplicaSets
 from engine.api import Deployment, LabelSelector, Pod, ReplicaSet
 from engine.client import Client
 from engine.clock import Clock
@@ -203,14 +208,20 @@ class DeploymentController:
                 deployment=f"{d.metadata.namespace}/{d.metadata.name}",
             )
             return Result()
-        claimed = await claim(
-            self.client, d, self._selector(d), owned_and_orphans(self.replica_sets, d)
-        )
-        if claimed.errors:
-            raise claimed.errors[0]
-        s = DeploymentSync(self.client, self.clock, d, claimed.claimed)
+        s = await self._claim(d, owned_and_orphans(self.replica_sets, d))
         try:
-            await self._sync(s)
+            try:
+                await self._sync(s)
+            except StaleReplicaSets as stale:
+                # The cache missed changes (its events were lost, or lag): do the
+                # sync again from what the API listed.
+                again = await self._claim(s.d, stale.listed)
+                again.last_rs_write = s.last_rs_write
+                again.last_deployment_write = s.last_deployment_write
+                s = again
+                await self._sync(s)
+        except StaleReplicaSets:
+            return Result(requeue=True)  # changing under our feet: try again shortly
         finally:
             self._written[key] = (
                 s.last_rs_write or rs_written,
@@ -219,6 +230,12 @@ class DeploymentController:
         if s.requeue:
             return Result(requeue=True)
         return Result(requeue_after=s.requeue_after)
+
+    async def _claim(self, d: Deployment, candidates: list[ReplicaSet]) -> DeploymentSync:
+        claimed = await claim(self.client, d, self._selector(d), candidates)
+        if claimed.errors:
+            raise claimed.errors[0]
+        return DeploymentSync(self.client, self.clock, d, claimed.claimed)
 
     async def _sync(self, s: DeploymentSync) -> None:
         if s.d.metadata.deletion_timestamp is not None:

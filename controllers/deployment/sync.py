@@ -20,6 +20,14 @@ what it asks of the workqueue afterwards. Its steps:
 * `calculate_status` / `sync_status` derive the Deployment's status from its
   ReplicaSets.
 
+Before the first write of a sync that raises the ReplicaSets' total size (a
+ReplicaSet scaled up, a new one created with pods), the sync's view is
+confirmed against a direct list from the API: an informer that lost events
+(or lags) may show some ReplicaSets current and others not, and sizes
+computed from such a view can ask for more than replicas + maxSurge pods. If
+the API disagrees, `StaleReplicaSets` carries what it listed, and the
+controller syncs again from that.
+
 Neighbours: `controllers.deployment.controller` runs a sync;
 `.rolling`, `.recreate` and `.progress` build on these steps.
 """
@@ -71,7 +79,21 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.errors import AlreadyExists, ApiError, Forbidden, NotFound
 
-__all__ = ["DeploymentSync"]
+__all__ = ["DeploymentSync", "StaleReplicaSets"]
+
+
+class StaleReplicaSets(Exception):
+    """The sync's view of its Deployment's ReplicaSets is not the API's;
+    `listed` is every ReplicaSet of the namespace the API holds that the
+    Deployment controls or might adopt."""
+
+    def __init__(self, listed: list[ReplicaSet]) -> None:
+        super().__init__("the cached ReplicaSets differ from the API's")
+        self.listed = listed
+
+
+def _sizes(d: Deployment, replica_sets: Sequence[ReplicaSet]) -> dict[str, int]:
+    return {rs.metadata.uid: rs.spec.replicas for rs in replica_sets if is_controlled_by(rs, d)}
 
 
 class DeploymentSync:
@@ -88,6 +110,27 @@ class DeploymentSync:
         self.requeue = False
         self.last_rs_write = 0  # store revision of the last ReplicaSet write
         self.last_deployment_write = 0
+        self.confirmed = False  # the view agreed with the API before a growing write
+
+    async def confirm_view(self) -> None:
+        """Raise `StaleReplicaSets` unless the API holds exactly the ReplicaSets
+        (and sizes) this sync sees as the Deployment's. Called before writes
+        that raise the total size; once per sync, as the sync's own writes keep
+        its view current."""
+        if self.confirmed:
+            return
+        d = self.d
+        listed = (await self.client.list(ReplicaSet, namespace=d.metadata.namespace)).items
+        if _sizes(d, listed) != _sizes(d, self.replica_sets):
+            uid = d.metadata.uid
+            raise StaleReplicaSets(
+                [
+                    rs
+                    for rs in listed
+                    if (ref := rs.metadata.controller_ref()) is None or ref.uid == uid
+                ]
+            )
+        self.confirmed = True
 
     # -- writes that keep the sync's view current ----------------------------------
 
@@ -216,6 +259,8 @@ class DeploymentSync:
             }
         )
         already_existed = False
+        if replicas > 0:
+            await self.confirm_view()
         try:
             created = self._remember(await self.client.create(draft))
         except AlreadyExists:
@@ -278,6 +323,8 @@ class DeploymentSync:
         size_changed = rs.spec.replicas != new_scale
         if not size_changed and annotations is None:
             return False, rs
+        if new_scale > rs.spec.replicas:
+            await self.confirm_view()
         update: dict[str, Any] = {"spec": rs.spec.model_copy(update={"replicas": new_scale})}
         if annotations is not None:
             update["metadata"] = rs.metadata.model_copy(update={"annotations": annotations})
