@@ -103,7 +103,11 @@ class SchedulerConfig:
     pod_max_backoff_seconds: float = 10.0
     max_unschedulable_seconds: float = 300.0
     unschedulable_flush_interval: float = 30.0
-    assumed_pod_ttl_seconds: float = 30.0
+    assumed_pod_ttl_seconds: float = 0.0
+    """How long an assumed pod whose bind was written waits for the informer to
+    confirm it before it is forgotten; 0 (kube-scheduler's value since
+    kubernetes#106361): never. Forgetting a pod that is bound frees room it
+    holds: when its event is lost or late, other pods would be placed there."""
     bind_workers: int = 16
     record_scheduled_events: bool = True
     record_plugin_results: bool = False

@@ -1,10 +1,13 @@
-"""The scheduler after a bind whose answer is an error although it was written
-(a timeout after the commit): the pod keeps its room on the node.
+"""The scheduler when it cannot tell at once whether a bind was written: the
+pod keeps its room on the node.
 
-Found by the simulation fuzzer (write_errors with timeouts): the scheduler
-forgot the assumed pod on the error, and until its informer showed the pod
-bound, it placed other pods in the room the bound pod held, overcommitting
-the node.
+* A bind answered with an error although it was written (a timeout after the
+  commit). Found by the simulation fuzzer (write_errors with timeouts): the
+  scheduler forgot the assumed pod on the error and, until its informer showed
+  the pod bound, placed other pods in the room the bound pod held,
+  overcommitting the node.
+* A bind whose event never reaches the informer (lost until a relist): the
+  assumed pod expired after 30 s and its room was given away the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from engine.clock import VirtualClock
 from engine.errors import InternalError, ServerTimeout
 from engine.manager import Manager
 from engine.store import Store
+from engine.watch import BOOKMARK, MODIFIED, WatchEvent
 from tests.controllers.faults import DelayedWatcher
 from tests.scheduler.builders import node, pod
 
@@ -100,3 +104,55 @@ async def test_a_bind_that_was_not_written_is_forgotten_and_retried(clock: Virtu
         await clock.advance(POD_EVENT_DELAY + 2)
         assert store.get(Pod, "only").spec.node_name == "a"
         assert scheduler.statistics().scheduled == 1
+
+
+class LostConfirmations(LocalClient):
+    """Binds succeed, but the changes (MODIFIED events) of the pods in `lose`
+    never reach the informer (only a relist would show them)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.lose: set[str] = set()
+
+    async def watch(self, kind: type[Any], **options: Any) -> Any:
+        watcher = await super().watch(kind, **options)
+        return _Losing(watcher, self.lose) if kind is Pod else watcher
+
+
+class _Losing:
+    def __init__(self, inner: Any, lose: set[str]) -> None:
+        self._inner = inner
+        self._lose = lose
+
+    async def next_batch(self) -> list[WatchEvent[Any]]:
+        return [
+            WatchEvent(BOOKMARK, None, event.revision)
+            if event.type is MODIFIED and event.object.metadata.name in self._lose
+            else event
+            for event in await self._inner.next_batch()
+        ]
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+
+async def test_an_unconfirmed_bind_keeps_the_pods_room(clock: VirtualClock) -> None:
+    """kube-scheduler no longer expires assumed pods (durationToExpireAssumedPod
+    is 0): a pod whose bind the informer has not shown yet keeps its room
+    however long that takes."""
+    store = Store(clock=clock, rng=random.Random(0))
+    store.create(node("a", cpu="1"))
+    client = LostConfirmations(store)
+    manager = Manager(client, clock=clock, rng=random.Random(1))
+    scheduler = Scheduler(client, manager.factory, clock=clock, rng=random.Random(2))
+    manager.add_runnable(scheduler.run)
+    async with manager:
+        store.create(pod("first", cpu="800m"))
+        client.lose.add("first")  # its creation is seen, its bind is not
+        await clock.advance(1)
+        assert store.get(Pod, "first").spec.node_name == "a"
+        await clock.advance(120)
+        store.create(pod("second", cpu="800m"))
+        await clock.advance(5)
+        assert store.get(Pod, "second").spec.node_name is None
+        assert scheduler.cache.is_assumed(("default", "first"))

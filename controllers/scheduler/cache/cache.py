@@ -8,8 +8,10 @@ Contract (kube-scheduler's cache):
 
 * An assumed pod counts on its node until the informer confirms it (an add for
   the same pod: the assumption becomes fact, nothing is recounted), the bind
-  fails (`forget`), or its deadline passes `ttl` seconds after binding
-  finished without confirmation (`cleanup_expired`).
+  fails (`forget`), or, with a `ttl` above 0, its deadline passes `ttl` seconds
+  after binding finished without confirmation (`cleanup_expired`). A `ttl` of
+  0 (the default, as in kube-scheduler) never expires an assumption: the
+  informer's add, or its delete, ends it.
 * A confirmed pod on another node than assumed is moved there.
 * Terminal pods (Succeeded, Failed) hold nothing and are dropped.
 * Every change goes to the node table (resources, ports), the per-node
@@ -58,7 +60,7 @@ class SchedulerCache:
     def __init__(
         self,
         *,
-        assumed_ttl: float = 30.0,
+        assumed_ttl: float = 0.0,
         namespace_labels: Callable[[str], Mapping[str, str] | None] | None = None,
         pod_info: Callable[[Pod], PodInfo] = PodInfo.of,
     ) -> None:
@@ -220,11 +222,11 @@ class SchedulerCache:
 
     def finish_binding(self, key: PodKey, now: float) -> None:
         """The bind was written: the assumption expires `ttl` seconds from now
-        unless the informer confirms it first."""
+        (never if `ttl` is 0) unless the informer confirms it first."""
         cached = self.pods.get(key)
         if cached is not None and cached.assumed:
             cached.binding_finished = True
-            cached.deadline = now + self.assumed_ttl
+            cached.deadline = now + self.assumed_ttl if self.assumed_ttl > 0 else None
 
     def forget(self, key: PodKey) -> None:
         """Drop an assumption (the bind failed)."""
