@@ -73,16 +73,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from runtime.simulation.replay import load_scenario_file, replay
     from runtime.simulation.targets import load_target
 
+    scenario = load_scenario_file(args.file)
+    ref = args.target or scenario.target
     try:
-        scenario = load_scenario_file(args.file)
-    except ValidationError as error:
-        raise ValueError(f"{args.file}: not a valid scenario: {error}") from None
-    target = load_target(args.target or scenario.target)
+        target = load_target(ref)
+        scenario.config(target)
+    except (ImportError, ValueError) as error:
+        raise ValueError(f"{args.file}: target {ref}: {error}") from None
     result = replay(scenario, target=target)
     expected = result.expected
     if args.json:

@@ -22,6 +22,11 @@ run made (start, each step until a failure, finish), so it reproduces the
 run's trace byte for byte and the same failure. `ReplayResult.reproduced`
 says whether the failure and trace hash are the recorded ones.
 
+A file that is not valid YAML, not a scenario, or not a valid one (an unknown
+operation or fault kind, a fault its `fault_kinds` do not enable, a node pool
+or recorded failure of the wrong shape) raises `ScenarioError`, a ValueError
+naming the file and what is wrong, before anything runs.
+
 Neighbours: `runtime.simulation.session`, `runtime.simulation.targets`,
 `runtime.simulation.machine` (writes files), `runtime.cli_fuzz` (`kubeloop replay`).
 """
@@ -34,17 +39,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.api.core import Taint
 from runtime.cluster import NodePool
-from runtime.simulation.faults import Fault
-from runtime.simulation.operations import Operation
+from runtime.simulation.faults import ALL_FAULT_KINDS, Fault
+from runtime.simulation.operations import Inject, Operation
 from runtime.simulation.session import Failure, SimulationSession
+from runtime.simulation.simulation import SimulationConfig
 from runtime.simulation.targets import FuzzTarget, load_target
 
 __all__ = [
     "ReplayResult",
+    "ScenarioError",
     "ScenarioFile",
     "load_scenario_file",
     "pools_from_data",
@@ -66,14 +73,49 @@ def pools_to_data(pools: tuple[NodePool, ...]) -> list[dict[str, Any]]:
     return out
 
 
+class ScenarioError(ValueError):
+    """A scenario file that cannot be replayed: the message names the file and
+    what is wrong with it."""
+
+
+_POOL_FIELDS = frozenset(f.name for f in dataclasses.fields(NodePool))
+
+
 def pools_from_data(data: list[dict[str, Any]]) -> tuple[NodePool, ...]:
+    """Node pools from their plain-data form; ValueError naming the pool and
+    field for anything that is not one."""
     pools = []
-    for item in data:
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ValueError(f"node_pools[{index}] is a {type(item).__name__}, not a mapping")
+        unknown = sorted(set(item) - _POOL_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"node_pools[{index}] has unknown field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_POOL_FIELDS))}"
+            )
         values = dict(item)
-        values["taints"] = tuple(Taint.model_validate(t) for t in values.get("taints", ()))
+        try:
+            values["taints"] = tuple(Taint.model_validate(t) for t in values.get("taints", ()))
+        except ValidationError as error:
+            raise ValueError(f"node_pools[{index}].taints: {describe_validation(error)}") from None
         values["zones"] = tuple(values.get("zones", ()))
-        pools.append(NodePool(**values))
+        try:
+            pools.append(NodePool(**values))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"node_pools[{index}]: {error}") from None
     return tuple(pools)
+
+
+def describe_validation(error: ValidationError, *, most: int = 3) -> str:
+    """A pydantic error as one short line: where (`steps[2].inject.fault...`) and what."""
+    parts = []
+    for item in error.errors()[:most]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where.lstrip('.') or 'the file'}: {message}")
+    more = error.error_count() - most
+    return "; ".join(parts) + (f" (and {more} more error(s))" if more > 0 else "")
 
 
 class ScenarioFile(BaseModel):
@@ -93,10 +135,58 @@ class ScenarioFile(BaseModel):
     failure: dict[str, Any] | None = None
     found_by: str | None = None
 
+    @field_validator("node_pools")
+    @classmethod
+    def _valid_pools(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        pools_from_data(value)
+        return value
+
+    @field_validator("fault_kinds")
+    @classmethod
+    def _known_fault_kinds(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(ALL_FAULT_KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown fault kind(s) {', '.join(unknown)}; known: {', '.join(ALL_FAULT_KINDS)}"
+            )
+        return value
+
+    @field_validator("failure")
+    @classmethod
+    def _failure_shape(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        missing = [k for k in ("oracle", "message") if not isinstance(value.get(k), str)]
+        if missing:
+            raise ValueError(f"a recorded failure needs {' and '.join(missing)} (text)")
+        try:
+            Failure.from_data(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"a recorded failure has a field of the wrong type: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _faults_enabled(self) -> ScenarioFile:
+        # A fault of a kind the run did not enable would be refused mid-run (or,
+        # upfront, silently have no effect): say so before anything runs.
+        enabled = set(self.fault_kinds)
+        where = [(f"faults[{i}]", f) for i, f in enumerate(self.faults)]
+        where += [
+            (f"steps[{i}]", s.fault) for i, s in enumerate(self.steps) if isinstance(s, Inject)
+        ]
+        for place, fault in where:
+            if fault.kind not in enabled:
+                raise ValueError(
+                    f"{place} is a {fault.kind} fault, which fault_kinds does not enable"
+                )
+        return self
+
     def recorded_failure(self) -> Failure | None:
         return None if self.failure is None else Failure.from_data(self.failure)
 
-    def session(self, target: FuzzTarget | None = None) -> SimulationSession:
+    def config(self, target: FuzzTarget | None = None) -> SimulationConfig:
+        """The simulation's configuration under `target` (the scenario's by
+        default); ValueError for controllers the target does not have."""
         target = target or load_target(self.target)
         config = target.config(
             seed=self.seed,
@@ -105,7 +195,11 @@ class ScenarioFile(BaseModel):
             faults=tuple(self.faults),
             controllers=tuple(self.controllers) if self.controllers is not None else None,
         )
-        return SimulationSession(config)
+        config.setups()  # unknown controller names fail here, not mid-run
+        return config
+
+    def session(self, target: FuzzTarget | None = None) -> SimulationSession:
+        return SimulationSession(self.config(target))
 
 
 def save_scenario_file(path: Path, scenario: ScenarioFile) -> Path:
@@ -116,10 +210,28 @@ def save_scenario_file(path: Path, scenario: ScenarioFile) -> Path:
 
 
 def load_scenario_file(path: Path) -> ScenarioFile:
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict) or data.get("kubeloop") != "simulation/v1":
-        raise ValueError(f"{path} is not a kubeloop simulation scenario (kubeloop: simulation/v1)")
-    return ScenarioFile.model_validate(data)
+    """Read and validate a scenario file: `ScenarioError` (naming the file and
+    what is wrong) for anything but a valid scenario; OSError if unreadable."""
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict) or "kubeloop" not in data:
+        raise ScenarioError(
+            f"{path} is not a kubeloop simulation scenario (it lacks `kubeloop: simulation/v1`)"
+        )
+    if data["kubeloop"] != "simulation/v1":
+        raise ScenarioError(
+            f"{path}: unsupported scenario version {data['kubeloop']!r} (want simulation/v1)"
+        )
+    try:
+        return ScenarioFile.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(f"{path}: invalid scenario: {describe_validation(error)}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,87 @@
+"""Fuzz targets that keep bugs the fuzzer found and the built-in controllers
+have since fixed, so the scenario files of those failures (tests/simulation/
+scenarios/) can still be replayed to the recorded failure, exactly
+(acceptance 5 of issue 7), while replaying them on the current controllers
+proves the fix holds.
+
+Each target is `BUILTIN` with one controller's fix undone by a subclass:
+
+* `REPLICASET_TRUSTS_TIME_TRAVEL`: the ReplicaSet controller trusts a pod cache
+  that went back in time (a relist from a lagging apiserver) and creates pods
+  again (fixed in 6a4e0a8).
+* `DEPLOYMENT_TRUSTS_LOST_EVENTS`: the Deployment controller grows ReplicaSets
+  without confirming its cache against the API, so lost ReplicaSet events make
+  it ask for more than replicas + maxSurge pods (fixed in ed0de61).
+
+`FIXED` maps a scenario file's name to the target that still has its bug. A
+scenario file whose bug is fixed needs an entry here (and the bug kept in a
+target), or `test_replay` cannot prove it replays exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from controllers.deployment.controller import DeploymentController
+from controllers.deployment.sync import DeploymentSync
+from controllers.replicaset import ReplicaSetController
+from engine.api import Deployment, ReplicaSet
+from engine.manager import Manager
+from runtime.simulation.targets import BUILTIN, FuzzTarget
+
+
+class TimeTravellingReplicaSetController(ReplicaSetController):
+    """Forgets the newest pod cache revision it acted on, so a cache that went
+    back in time looks trustworthy."""
+
+    def _cache_is_trustworthy(self, key: Any, rs: ReplicaSet, candidates: Any) -> bool:
+        self._newest_pod_revision = 0
+        return super()._cache_is_trustworthy(key, rs, candidates)
+
+
+def _replicaset(manager: Manager) -> ReplicaSetController:
+    rsc = TimeTravellingReplicaSetController(
+        manager.client, manager.factory, manager.clock, manager.rng
+    )
+    manager.add(rsc.controller)
+    return rsc
+
+
+class UnconfirmingDeploymentController(DeploymentController):
+    """Takes its ReplicaSet cache as confirmed by the API, whatever it shows."""
+
+    async def _claim(self, d: Deployment, candidates: list[ReplicaSet]) -> DeploymentSync:
+        sync = await super()._claim(d, candidates)
+        sync.confirmed = True
+        return sync
+
+
+def _deployment(manager: Manager) -> DeploymentController:
+    dc = UnconfirmingDeploymentController(
+        manager.client, manager.factory, manager.clock, manager.rng
+    )
+    manager.add(dc.controller)
+    return dc
+
+
+REPLICASET_TRUSTS_TIME_TRAVEL = replace(
+    BUILTIN,
+    name="replicaset-trusts-time-travel",
+    custom_controllers={"replicaset": _replicaset},
+    ref="tests.simulation.regressions:REPLICASET_TRUSTS_TIME_TRAVEL",
+)
+
+DEPLOYMENT_TRUSTS_LOST_EVENTS = replace(
+    BUILTIN,
+    name="deployment-trusts-lost-events",
+    custom_controllers={"deployment": _deployment},
+    ref="tests.simulation.regressions:DEPLOYMENT_TRUSTS_LOST_EVENTS",
+)
+
+FIXED: dict[str, FuzzTarget] = {
+    "replicaset-reconnect-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
+    "replicaset-stale-relist-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
+    "deployment-surge-dropped-events.yaml": DEPLOYMENT_TRUSTS_LOST_EVENTS,
+}
+"""Scenario file name -> a target that still has the bug its failure came from."""
