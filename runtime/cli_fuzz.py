@@ -14,7 +14,8 @@ built-in controllers by default), showing progress, then a summary: examples,
 steps, virtual time simulated, store writes, faults that took effect by kind,
 and the failure, if one was found, with its seed and the scenario file to
 replay. `--faults` takes fault classes (watch, stale, write, crash, node, all,
-none) or fault kinds, comma-separated; `--controllers` names the controllers
+none) or fault kinds, comma-separated (default: the target's fault kinds, every
+one for the built-in controllers); `--controllers` names the controllers
 faults may target (all of the target's run either way). The example count
 defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100. Exit status: 0 no failure, 1 a
 failure, 2 bad input.
@@ -50,7 +51,11 @@ def register(sub: Any) -> None:
     fuzz = sub.add_parser("fuzz", help="fuzz controllers for convergence under faults")
     fuzz.add_argument("--examples", type=int, default=None, help="hypothesis examples")
     fuzz.add_argument("--seed", type=int, default=None, help="campaign seed")
-    fuzz.add_argument("--faults", default="all", help="fault classes or kinds, comma-separated")
+    fuzz.add_argument(
+        "--faults",
+        default=None,
+        help="fault classes or kinds, comma-separated (default: the target's)",
+    )
     fuzz.add_argument("--controllers", default=None, help="controllers faults may target")
     fuzz.add_argument("--steps", type=int, default=20, help="operations per example")
     fuzz.add_argument(
@@ -121,7 +126,9 @@ def _fuzz(args: argparse.Namespace) -> int:
     from runtime.simulation.targets import load_target
 
     target = load_target(args.target)
-    kinds = expand_fault_classes(args.faults.split(","))
+    kinds = expand_fault_classes(
+        target.fault_kinds if args.faults is None else args.faults.split(",")
+    )
     controllers = None
     if args.controllers:
         controllers = tuple(c.strip() for c in args.controllers.split(",") if c.strip())
@@ -130,9 +137,16 @@ def _fuzz(args: argparse.Namespace) -> int:
         if unknown:
             choices = ", ".join(sorted(known))
             raise ValueError(f"unknown controller(s) {', '.join(unknown)}; choose from {choices}")
-    examples = args.examples or int(os.environ.get("KUBELOOP_FUZZ_EXAMPLES", "0") or 100)
-    if examples < 1 or args.steps < 1:
-        raise ValueError("--examples and --steps must be at least 1")
+    examples = args.examples
+    if examples is None:
+        budget = os.environ.get("KUBELOOP_FUZZ_EXAMPLES", "").strip()
+        if budget and not budget.isdigit():
+            raise ValueError(f"KUBELOOP_FUZZ_EXAMPLES must be a number, got {budget!r}")
+        examples = int(budget or 0) or 100
+    if examples < 1:
+        raise ValueError(f"--examples must be at least 1, got {examples}")
+    if args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
     console = Console(stderr=True, highlight=False)
     status = console.status("fuzzing ...") if not args.json else None
 
