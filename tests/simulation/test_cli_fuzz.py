@@ -14,8 +14,7 @@ from tests.simulation.regressions import FIXED
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 RECONNECT = SCENARIOS / "replicaset-reconnect-overcreates.yaml"
-BUG_KEPT = FIXED[RECONNECT.name].ref
-assert BUG_KEPT is not None
+BUG_KEPT = str(FIXED[RECONNECT.name].ref)
 
 
 def kubeloop(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
