@@ -34,6 +34,8 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, NoReturn, TypeVar
 
+import anyio
+
 from engine.api.base import Resource
 from engine.client import Client, PatchType
 from engine.errors import Conflict, Gone, InternalError, NotFound, ServerTimeout
@@ -365,11 +367,17 @@ class FaultyWatcher(Generic[R]):
             batch = self._due(clock.monotonic())
             if batch:
                 return batch
-            if self._held:
-                await clock.sleep(self._wait(clock.monotonic()))
-                continue
+            events: list[WatchEvent[R]] = []
             try:
-                events = await self._inner.next_batch()
+                if self._held:
+                    # Go on taking events in while others are held, so each is
+                    # held from when it arrived: were they taken in only when the
+                    # held ones are due, a stream of events would be held up to
+                    # twice the delay, and delivered in bursts.
+                    with anyio.move_on_after(self._wait(clock.monotonic())):
+                        events = await self._inner.next_batch()
+                else:
+                    events = await self._inner.next_batch()
             except StopAsyncIteration:
                 if self._broken:
                     raise self._gone() from None
