@@ -4,8 +4,9 @@
 runs `simulation_machine(target)` under hypothesis with the given budget. A
 per-example hook gathers statistics (steps, virtual seconds, store writes,
 faults that took effect, by kind); `progress` is called after every example.
-The result says whether a failure was found and, if so, which (hypothesis
-will have shrunk it), its seed, and the scenario file to replay.
+The result says whether a failure was found and, if so, which (shrunk by
+replaying smaller scenarios, unless `shrink` is false), its seed, and the
+scenario file to replay.
 
 Neighbours: `runtime.simulation.machine`, `runtime.cli_fuzz` (`kubeloop fuzz`).
 """
@@ -18,10 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import seed
 from hypothesis.stateful import run_state_machine_as_test
 
-from runtime.simulation.machine import ExampleStats, SimulationFailure, simulation_machine
+from runtime.simulation.machine import (
+    ExampleStats,
+    SimulationFailure,
+    fuzz_settings,
+    simulation_machine,
+)
 from runtime.simulation.targets import FuzzTarget
 
 __all__ = ["CampaignProgress", "CampaignResult", "run_campaign"]
@@ -96,22 +102,15 @@ def run_campaign(
         fault_kinds=fault_kinds,
         fault_controllers=fault_controllers,
         failure_dir=failure_dir,
+        shrink=shrink,
         name=f"{target.name.title().replace('-', '')}Campaign"
         + (f"{seed_value}" if seed_value is not None else ""),
     )
     machine.observer = observe
     if seed_value is not None:
         machine = seed(seed_value)(machine)
-    phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
-    budget = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        phases=phases,
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
+    budget = fuzz_settings(
+        examples, steps=steps, database=None, derandomize=False, print_blob=False
     )
     try:
         run_state_machine_as_test(machine, settings=budget)

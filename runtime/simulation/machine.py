@@ -12,12 +12,14 @@ fail or restore a node, inject a fault, wait. The safety invariants run
 after every store write; the `@invariant` reports the first violation after
 each step. At teardown, faults stop and ESR is checked.
 
-Every failure writes a scenario file (`<failure_dir>/<machine>.yaml`, rewritten
-on each failing run, so the last one is hypothesis' shrunk example), notes
-the seed and the file, and raises `SimulationFailure`; `kubeloop replay FILE`
-reproduces it exactly.
+On the first failure the scenario is shrunk by replaying smaller variants of
+it (`runtime.simulation.shrink`; hypothesis' own shrinker would take minutes
+here, so run the machine with `fuzz_settings`, which leaves out hypothesis'
+shrink phase). The shrunk scenario is written to `<failure_dir>/<machine>.yaml`,
+the seed and the file are noted, and `SimulationFailure` is raised;
+`kubeloop replay FILE` reproduces it exactly.
 
-    TestBuiltin = simulation_machine(BUILTIN).TestCase   # a unittest/pytest case
+    run_state_machine_as_test(simulation_machine(BUILTIN), settings=fuzz_settings(50))
 
 Neighbours: `runtime.simulation.session`, `runtime.simulation.strategies`,
 `runtime.simulation.targets`, `runtime.simulation.replay`, `runtime.simulation.campaign`.
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hypothesis import note
+from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -52,9 +54,16 @@ from runtime.simulation.operations import (
 )
 from runtime.simulation.replay import ScenarioFile, pools_to_data, save_scenario_file
 from runtime.simulation.session import Failure, SimulationSession
+from runtime.simulation.shrink import shrink_scenario
 from runtime.simulation.targets import BUILTIN, FuzzTarget
 
-__all__ = ["DEFAULT_FAILURE_DIR", "ExampleStats", "SimulationFailure", "simulation_machine"]
+__all__ = [
+    "DEFAULT_FAILURE_DIR",
+    "ExampleStats",
+    "SimulationFailure",
+    "fuzz_settings",
+    "simulation_machine",
+]
 
 DEFAULT_FAILURE_DIR = Path(os.environ.get("KUBELOOP_FAILURE_DIR", ".kubeloop/failures"))
 AFTER = st.sampled_from((0.0, 0.5, 2.0, 10.0))
@@ -72,6 +81,23 @@ ALL_RULES = frozenset(
         "wait",
     }
 )
+
+
+def fuzz_settings(examples: int | None = None, *, steps: int = 20, **overrides: Any) -> settings:
+    """Hypothesis settings for a simulation machine: the current profile's
+    example budget unless `examples` is given, `steps` rules per example, no
+    deadline, and no hypothesis shrink phase (the machine shrinks scenarios
+    itself)."""
+    values: dict[str, Any] = {
+        "stateful_step_count": steps,
+        "deadline": None,
+        "phases": [Phase.explicit, Phase.reuse, Phase.generate],
+        "suppress_health_check": list(HealthCheck),
+    }
+    if examples is not None:
+        values["max_examples"] = examples
+    values.update(overrides)
+    return settings(settings.default, **values)
 
 
 class SimulationFailure(AssertionError):
@@ -105,6 +131,8 @@ class _SimulationMachine(RuleBasedStateMachine):
     failure_path: ClassVar[Path | None]
     found_by: ClassVar[str]
     observer: ClassVar[Callable[[ExampleStats], None] | None] = None
+    shrink: ClassVar[bool] = True
+    shrunk: ClassVar[dict[str, ScenarioFile]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -135,16 +163,29 @@ class _SimulationMachine(RuleBasedStateMachine):
         session = self.session
         if session is None or session.failure is None:
             return
-        path = self._write(session)
-        note(f"kubeloop: {session.failure} (seed {self.seed})")
+        scenario = self._scenario(session)
+        if type(self).shrink:
+            scenario = self._shrunk(scenario)
+        failure = scenario.recorded_failure()
+        assert failure is not None
+        path = None
+        if self.failure_path is not None:
+            path = save_scenario_file(self.failure_path, scenario)
+        note(f"kubeloop: {failure} (seed {self.seed}, {len(scenario.steps)} steps after shrinking)")
         if path is not None:
             note(f"kubeloop: scenario written to {path}; replay with `kubeloop replay {path}`")
-        raise SimulationFailure(session.failure, self.seed, path)
+        raise SimulationFailure(failure, self.seed, path)
 
-    def _write(self, session: SimulationSession) -> Path | None:
-        if self.failure_path is None:
-            return None
-        scenario = ScenarioFile(
+    @classmethod
+    def _shrunk(cls, scenario: ScenarioFile) -> ScenarioFile:
+        # Hypothesis runs a failing example once more to report it: shrink once.
+        key = scenario.model_dump_json()
+        if key not in cls.shrunk:
+            cls.shrunk[key] = shrink_scenario(scenario, target=cls.target).scenario
+        return cls.shrunk[key]
+
+    def _scenario(self, session: SimulationSession) -> ScenarioFile:
+        return ScenarioFile(
             target=self.target.ref or "",
             seed=self.seed,
             node_pools=pools_to_data(self.pools),
@@ -155,7 +196,6 @@ class _SimulationMachine(RuleBasedStateMachine):
             failure=session.failure.to_data() if session.failure else None,
             found_by=self.found_by,
         )
-        return save_scenario_file(self.failure_path, scenario)
 
     def _apply(self, manifest: dict[str, Any], after: float) -> None:
         self.workloads[manifest["metadata"]["name"]] = manifest["kind"]
@@ -224,10 +264,12 @@ def simulation_machine(
     controllers: Iterable[str] | None = None,
     failure_dir: Path | None = DEFAULT_FAILURE_DIR,
     name: str | None = None,
+    shrink: bool = True,
 ) -> type[RuleBasedStateMachine]:
     """A state machine fuzzing `target` with the given fault kinds or classes
     (default: the target's), faults aimed at `fault_controllers` (default: every
-    controller that runs). Failures are written under `failure_dir`."""
+    controller that runs). Failures are shrunk (unless `shrink` is false) and
+    written under `failure_dir`."""
     kinds = expand_fault_classes(target.fault_kinds if fault_kinds is None else fault_kinds)
     chosen_controllers = tuple(controllers) if controllers is not None else None
     targets = tuple(fault_controllers) if fault_controllers is not None else target.fault_targets()
@@ -349,4 +391,6 @@ def simulation_machine(
     Machine.controllers = chosen_controllers
     Machine.failure_path = None if failure_dir is None else failure_dir / f"{machine_name}.yaml"
     Machine.found_by = machine_name
+    Machine.shrink = shrink
+    Machine.shrunk = {}
     return Machine

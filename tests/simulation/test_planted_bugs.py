@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from runtime.simulation.machine import SimulationFailure, simulation_machine
+from runtime.simulation.machine import SimulationFailure, fuzz_settings, simulation_machine
 from runtime.simulation.replay import load_scenario_file, replay
 from runtime.simulation.targets import FuzzTarget
 from tests.simulation import planted
@@ -21,9 +20,7 @@ STEPS = 8
 def _hunt(target: FuzzTarget, tmp_path: Path) -> SimulationFailure:
     machine = simulation_machine(target, failure_dir=tmp_path)
     with pytest.raises(SimulationFailure) as caught:
-        run_state_machine_as_test(
-            machine, settings=settings(settings.default, stateful_step_count=STEPS, database=None)
-        )
+        run_state_machine_as_test(machine, settings=fuzz_settings(steps=STEPS, database=None))
     return caught.value
 
 
