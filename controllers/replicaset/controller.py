@@ -15,7 +15,9 @@ A sync of one ReplicaSet, level-triggered from informer caches:
    not yet available, come back when the first one will be.
 
 Expectations (`engine.expectations`) stop a sync on a stale pod cache from
-creating or deleting again what the last sync already did. They expire after
+creating or deleting again what the last sync already did. A create or delete
+answered with a timeout may have been carried out, so its event is expected
+like any other's. They expire after
 five minutes, for events that never come; Kubernetes then trusts the cache
 even if it is still stale, and creates extra pods (kubernetes/kubernetes#129795).
 Here, when expectations expire, the pod cache is trusted only if it has caught
@@ -54,7 +56,7 @@ from engine.api import LabelSelector, ObjectMeta, Pod, PodTemplateSpec, ReplicaS
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
-from engine.errors import ApiError, Conflict, Forbidden, NotFound
+from engine.errors import ApiError, Conflict, Forbidden, NotFound, ServerTimeout
 from engine.expectations import Expectations
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.logging import get_logger
@@ -301,6 +303,11 @@ class ReplicaSetController:
         async def create_one() -> None:
             try:
                 pod = await client.create(prototype)
+            except ServerTimeout:
+                # The pod may well have been created: expect its event like any
+                # other's (if none comes, the expectation expires). Counting it
+                # as not created would let a sync on a lagging cache create it again.
+                return
             except Forbidden as error:
                 if "being terminated" in str(error):
                     return  # the namespace is going away: every create would fail
@@ -327,6 +334,8 @@ class ReplicaSetController:
             except (NotFound, Conflict):
                 # Gone already (a uid conflict means the name now holds another pod).
                 self.expectations.deletion_observed(key, meta.uid)
+            except ServerTimeout:
+                pass  # perhaps deleted: expect its event, as for a create that timed out
             except ApiError as error:
                 self.expectations.deletion_observed(key, meta.uid)
                 if first_error is None:
