@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import convergence, informer, scheduler
+from benchmarks import convergence, informer, scheduler, simulation
 from benchmarks.harness import Figure, print_table, write_json
 from runtime.gctuning import simulation_gc
 
@@ -15,6 +15,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "informer": informer.run,
     "convergence": convergence.run,
     "scheduler": scheduler.run,
+    "simulation": simulation.run,
 }
 
 
