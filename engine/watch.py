@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from engine.api.base import Resource
-from engine.clock import Clock, resolve
+from engine.clock import Clock, TimerHandle
 from engine.errors import ApiError, Gone
 
 __all__ = ["ADDED", "BOOKMARK", "DELETED", "MODIFIED", "EventType", "WatchEvent", "Watcher"]
@@ -57,6 +57,7 @@ class Watcher(Generic[R]):
 
     __slots__ = (
         "_bookmark_interval",
+        "_bookmark_timer",
         "_buffer",
         "_capacity",
         "_clock",
@@ -64,6 +65,7 @@ class Watcher(Generic[R]):
         "_error",
         "_on_close",
         "_stopped",
+        "_wait_started",
         "_wakeup",
         "field_selector",
         "label_selector",
@@ -91,6 +93,11 @@ class Watcher(Generic[R]):
         self._current_revision = current_revision
         self._on_close = on_close
         self._bookmark_interval = bookmark_interval
+        # One bookmark timer per watcher, re-armed only when it fires during a
+        # wait that has not lasted the interval yet: arming and cancelling a
+        # timer on every wait cost more than the rest of a wait.
+        self._bookmark_timer: TimerHandle | None = None
+        self._wait_started = 0.0
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
@@ -132,6 +139,9 @@ class Watcher(Generic[R]):
             return
         self._stopped = True
         self._on_close(self)
+        if self._bookmark_timer is not None:
+            self._bookmark_timer.cancel()
+            self._bookmark_timer = None
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
@@ -174,13 +184,29 @@ class Watcher(Generic[R]):
         if self._bookmark_interval is None:
             await wakeup
             return
-        timer = self._clock.call_later(self._bookmark_interval, lambda: resolve(wakeup))
+        self._wait_started = self._clock.monotonic()
+        if self._bookmark_timer is None:
+            self._bookmark_timer = self._clock.call_later(
+                self._bookmark_interval, self._bookmark_tick
+            )
         try:
             await wakeup
         finally:
-            timer.cancel()
             if self._wakeup is wakeup:
                 self._wakeup = None
+
+    def _bookmark_tick(self) -> None:
+        """The bookmark timer: wake a reader that has waited `bookmark_interval`
+        seconds; for a wait that started later, fire again when it will have."""
+        self._bookmark_timer = None
+        wakeup = self._wakeup
+        if wakeup is None or wakeup.done() or self._stopped or self._bookmark_interval is None:
+            return  # not waiting: the next wait arms the timer again
+        remaining = self._wait_started + self._bookmark_interval - self._clock.monotonic()
+        if remaining > 1e-6:
+            self._bookmark_timer = self._clock.call_later(remaining, self._bookmark_tick)
+            return
+        wakeup.set_result(None)
 
     def __aiter__(self) -> Watcher[R]:
         return self
