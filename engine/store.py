@@ -428,7 +428,7 @@ class Store:
         if obj is current:
             return obj
         info = table.info
-        errors = strategies.validate(obj)
+        errors = strategies.validate(obj, metadata_checked=obj.metadata is current.metadata)
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)

@@ -17,7 +17,12 @@ from engine.api import core
 from engine.api.base import Resource
 from engine.api.defaulting import default_object as _default_object
 from engine.api.scheduling import PriorityClass
-from engine.api.validation import SPEC_CHECKS_READ_NAME, validate_metadata, validate_spec
+from engine.api.validation import (
+    SPEC_CHECKS_READ_NAME,
+    has_spec_checks,
+    validate_metadata,
+    validate_spec,
+)
 from engine.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -59,7 +64,7 @@ _META_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] 
 _VERDICTS_MAX = 8192
 
 
-def validate(obj: Resource) -> list[FieldError]:
+def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldError]:
     """`validate_object`, with the kind's own checks remembered by the identity
     of the parts they read.
 
@@ -68,9 +73,14 @@ def validate(obj: Resource) -> list[FieldError]:
     pod of a ReplicaSet; a spec untouched by a label update) check the same
     way. Metadata verdicts are remembered the same way, by name and by the
     identity of the labels and annotations (a heartbeat renewing a Lease keeps
-    both), and label checks are cached per string.
+    both), and label checks are cached per string. `metadata_checked` says the
+    metadata is the very object already stored (and so checked) for it.
     """
     model = type(obj)
+    if metadata_checked:
+        if not has_spec_checks(model):
+            return []
+        return _spec_errors(model, obj)
     meta = obj.metadata
     meta_key = (
         model,
@@ -87,6 +97,13 @@ def validate(obj: Resource) -> list[FieldError]:
         known = (validate_metadata(obj), (meta.labels, meta.annotations))
         _META_VERDICTS[meta_key] = known
     errors = known[0]
+    if not has_spec_checks(model):
+        return errors  # nothing to check or remember (a Lease: every renewal is a new spec)
+    spec_errors = _spec_errors(model, obj)
+    return errors + spec_errors if spec_errors else errors
+
+
+def _spec_errors(model: type[Resource], obj: Resource) -> list[FieldError]:
     parts = tuple(obj.__dict__[name] for name in _spec_fields(model))
     key: tuple[Any, ...] = (model, *map(id, parts))
     if model in SPEC_CHECKS_READ_NAME:
@@ -98,7 +115,7 @@ def validate(obj: Resource) -> list[FieldError]:
         # The parts stay referenced by the entry, so their ids cannot be reused.
         cached = (validate_spec(obj), parts)
         _SPEC_VERDICTS[key] = cached
-    return errors + cached[0] if cached[0] else errors
+    return cached[0]
 
 
 _SPEC_FIELDS: dict[type[Resource], tuple[str, ...]] = {}
@@ -200,7 +217,9 @@ def check_update(current: Resource, new: Resource) -> None:
         if spec_old.node_name and spec_new.node_name != spec_old.node_name:
             errors.append(FieldError("spec.nodeName", "field is immutable once set"))
     elif (
-        spec_old is not None and hasattr(spec_old, "selector") and current.api_version == "apps/v1"
+        # The cheap test first: hasattr on a model without the field goes through
+        # pydantic's __getattr__ and an AttributeError (every Lease renewal).
+        current.api_version == "apps/v1" and spec_old is not None and hasattr(spec_old, "selector")
     ) and spec_new.selector != spec_old.selector:
         errors.append(FieldError("spec.selector", "field is immutable"))
     if errors:

@@ -49,6 +49,7 @@ from engine.errors import FieldError
 
 __all__ = [
     "SPEC_CHECKS_READ_NAME",
+    "has_spec_checks",
     "register_validator",
     "validate_metadata",
     "validate_object",
@@ -82,6 +83,11 @@ def validate_metadata(obj: Resource) -> list[FieldError]:
     errors: Errors = []
     _check_metadata(obj, errors)
     return errors
+
+
+def has_spec_checks(model: type[Resource]) -> bool:
+    """Whether the kind has checks of its own (beyond metadata)."""
+    return model in _VALIDATORS
 
 
 def validate_spec(obj: Resource) -> list[FieldError]:
