@@ -11,7 +11,9 @@ Contract (Kubernetes' kubelet):
   (holderIdentity the node, leaseDurationSeconds 40, renewTime now, owned
   by the Node so that it goes with it), creating it when missing. The
   kubelet calls it every `lease_renew_interval` (10 s) plus up to 4 %
-  jitter.
+  jitter. Like Kubernetes' lease controller, it renews from the Lease it
+  last wrote without reading it first, and reads it again only when that
+  update fails (a Conflict or NotFound: someone else wrote or deleted it).
 * `update_status()` reads the Node, computes the status the kubelet would
   post and posts it only if it differs from the API's (heartbeat times
   aside: e.g. the node lifecycle controller set Ready=Unknown) or if
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 
 from engine.api import core
-from engine.api.base import ObjectMeta, OwnerReference
+from engine.api.base import ObjectMeta, OwnerReference, copied
 from engine.api.coordination import Lease, LeaseSpec
 from engine.client import Client
 from engine.clock import Clock
@@ -53,6 +55,7 @@ class Heartbeat:
         self.runtime_version = runtime_version
         self.boot_id = ""
         self.node: core.Node | None = None
+        self.lease: Lease | None = None  # as last written by this kubelet
         self.last_post = -math.inf
         self.last_check = -math.inf
         self.lease_renewals = 0
@@ -61,6 +64,7 @@ class Heartbeat:
 
     async def register(self, boot_id: str) -> core.Node:
         self.boot_id = boot_id
+        self.lease = None  # a (re)starting kubelet remembers nothing
         now = self.clock.now()
         desired = registration_node(
             self.config, runtime_version=self.runtime_version, boot_id=boot_id, now=now
@@ -90,26 +94,41 @@ class Heartbeat:
         return node
 
     async def renew_lease(self) -> None:
+        # As Kubernetes' lease controller does, renew from the Lease this kubelet
+        # last wrote, without reading it first; only when that fails (someone
+        # else wrote or deleted it) read it again, or create it.
+        latest = self.lease
+        if latest is not None:
+            try:
+                self.lease = await self.client.update(self._renewed(latest))
+            except (Conflict, NotFound):
+                self.lease = None
+            else:
+                self.lease_renewals += 1
+                return
         name = self.config.node_name
-        now = self.clock.now()
         try:
             lease = await self.client.get(Lease, name, namespace=NODE_LEASE_NAMESPACE)
         except NotFound:
             await self._create_lease()
             return
-        spec = lease.spec.model_copy(
-            update={
-                "renew_time": now,
-                "holder_identity": name,
-                "lease_duration_seconds": self.config.node_lease_duration_seconds,
-            }
-        )
         try:
-            await self.client.update(lease.model_copy(update={"spec": spec}))
+            self.lease = await self.client.update(self._renewed(lease))
         except (Conflict, NotFound):
             self.errors += 1
             return
         self.lease_renewals += 1
+
+    def _renewed(self, lease: Lease) -> Lease:
+        spec = copied(
+            lease.spec,
+            {
+                "renew_time": self.clock.now(),
+                "holder_identity": self.config.node_name,
+                "lease_duration_seconds": self.config.node_lease_duration_seconds,
+            },
+        )
+        return copied(lease, {"spec": spec})
 
     async def _create_lease(self) -> None:
         node = self.node
@@ -132,7 +151,7 @@ class Heartbeat:
             ),
         )
         try:
-            await self.client.create(lease)
+            self.lease = await self.client.create(lease)
         except AlreadyExists:
             self.errors += 1
             return
