@@ -143,7 +143,10 @@ class NodeLifecycleController:
         self.clock = clock
         self.config = config or NodeLifecycleConfig()
         self.nodes = factory.informer(core.Node)
-        self.leases = factory.informer(Lease, namespace=NODE_LEASE_NAMESPACE)
+        # The cluster-wide Lease informer, shared with other controllers (the
+        # garbage collector), as kube-controller-manager shares it: a second,
+        # namespaced watch would wake one more task on every heartbeat.
+        self.leases = factory.informer(Lease)
         self.pods = factory.informer(core.Pod)
         with contextlib.suppress(ValueError):
             self.pods.add_indexer(NODE_INDEX, index_pods_by_node)
@@ -188,6 +191,8 @@ class NodeLifecycleController:
         return health
 
     def _observe_lease(self, lease: Lease) -> None:
+        if lease.metadata.namespace != NODE_LEASE_NAMESPACE:
+            return
         renew = lease.spec.renew_time
         health = self._health_of(lease.metadata.name)
         if renew is not None and (health.lease_renew is None or renew > health.lease_renew):
