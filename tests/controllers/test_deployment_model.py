@@ -1,9 +1,9 @@
 """Stateful test of Deployments: random sequences of scale, set-image, pause,
 resume, rollback and delete-a-pod, with pauses of random length between them,
-on virtual time. After every committed write the rollout bounds hold
-(`tests.controllers.invariants.RollingBounds`), and every sequence ends, once
-resumed, with exactly `replicas` ready pods of the Deployment's latest
-template and nothing else."""
+on virtual time, with informers that may lag the store. After every committed
+write the rollout bounds hold (`tests.controllers.invariants.RollingBounds`),
+and every sequence ends, once resumed, with exactly `replicas` ready pods of
+the Deployment's latest template and nothing else."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from controllers.common import is_pod_ready
 from controllers.deployment import RolloutFailed, pause, resume, rollback, rollout_status
 from controllers.deployment.revisions import equal_ignore_hash
 from engine.api import Deployment, Pod, ReplicaSet
+from engine.client import Client, LocalClient
 from engine.clock import VirtualClock
 from engine.errors import NotFound
+from tests.controllers.faults import DelayedWatches
 from tests.controllers.invariants import RollingBounds
 from tests.controllers.workloads import (
     deployment,
@@ -51,6 +53,7 @@ class Scenario:
     unavailable: int | str
     min_ready_seconds: int
     ready_after: float
+    informer_delay: float
     steps: list[tuple[str, int | str]]
 
 
@@ -67,6 +70,7 @@ def scenarios(draw: Any) -> Scenario:
         unavailable=unavailable,
         min_ready_seconds=draw(st.sampled_from([0, 0, 2])),
         ready_after=draw(st.sampled_from([0.0, 0.5, 2.0])),
+        informer_delay=draw(st.sampled_from([0.0, 0.0, 0.3, 2.0])),
         steps=draw(st.lists(operations, max_size=20)),
     )
 
@@ -76,7 +80,13 @@ async def run_scenario(clock: VirtualClock, scenario: Scenario) -> None:
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": scenario.surge, "maxUnavailable": scenario.unavailable},
     }
-    async with running(clock, ready_after=scenario.ready_after) as c:
+
+    def reader(client: LocalClient) -> Client:
+        kinds = (Pod, ReplicaSet, Deployment)
+        return DelayedWatches(client, clock, scenario.informer_delay, kinds)
+
+    slow = reader if scenario.informer_delay else None
+    async with running(clock, ready_after=scenario.ready_after, reader=slow) as c:
         await c.client.create(
             deployment(
                 "web",
