@@ -29,25 +29,29 @@ async def test_another_seed_gives_another_trace() -> None:
     assert (await rollout_run(7))[0] != (await rollout_run(8))[0]
 
 
-def _hash_in_subprocess(seed: int, hash_seed: str) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"from tests.simulation.builders import rollout_trace; print(rollout_trace({seed}))",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return done.stdout.strip().splitlines()[-1]
+def _hashes_in_subprocesses(seed: int, hash_seeds: list[str]) -> list[str]:
+    """`rollout_trace(seed)` in one fresh interpreter per hash seed, run side by side."""
+    code = f"from tests.simulation.builders import rollout_trace; print(rollout_trace({seed}))"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for hash_seed in hash_seeds
+    ]
+    hashes = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        hashes.append(out.strip().splitlines()[-1])
+    return hashes
 
 
 async def test_a_fresh_process_with_another_hash_seed_gives_the_same_trace() -> None:
     here = (await rollout_run(7))[0]
-    assert _hash_in_subprocess(7, "1") == here
-    assert _hash_in_subprocess(7, "4242") == here
+    # 0 turns hash randomization off; 4242 is some other seed than this process's.
+    assert _hashes_in_subprocesses(7, ["0", "4242"]) == [here, here]
