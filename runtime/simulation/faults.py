@@ -41,7 +41,7 @@ node     container_crash       `count` running containers are killed
 ======== ===================== ==============================================
 
 Neighbours: `runtime.simulation.injector` (applies a schedule),
-`runtime.simulation.strategies` (generates them), `runtime.simulation.scenario`.
+`runtime.simulation.strategies` (generates them), `runtime.simulation.replay`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ Operations on objects that are gone are not errors: the outcome says so (a
 fuzzer deletes and then scales freely).
 
 Neighbours: `runtime.simulation.simulation` (`execute`), `runtime.simulation.faults`,
-`runtime.simulation.strategies` (generates them), `runtime.simulation.scenario`.
+`runtime.simulation.strategies` (generates them), `runtime.simulation.replay`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ violation after a step, an unexpected exception, or an ESR failure at
 `finish()`, each with the trace hash at that point.
 
 Neighbours: `runtime.simulation.simulation`, `runtime.simulation.machine`,
-`runtime.simulation.scenario` (replay), `runtime.cluster.sync` (the same
+`runtime.simulation.replay` (scenario files), `runtime.cluster.sync` (the same
 pattern for the plain `Cluster`).
 """
 

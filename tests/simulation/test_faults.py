@@ -233,7 +233,6 @@ async def test_stale_reads_of_scope_cache_keep_direct_reads_current() -> None:
         assert (await _client(sim).get(Pod, "fresh", namespace="default")).metadata.name == "fresh"
         await sim.run_until(timeout=0.01)
         assert not _cached(sim, "fresh")  # its watch lags 5 revisions
-        assert sim.hosts["scheduler"].controller_object is not None
         await sim.run_until(timeout=31)
         assert _cached(sim, "fresh")
 
@@ -455,3 +454,21 @@ def test_fault_classes_expand_to_kinds() -> None:
     )
     with pytest.raises(ValueError, match="unknown fault class 'nodes'"):
         expand_fault_classes(["nodes"])
+
+
+async def test_exemptions_spare_a_controller_an_effect() -> None:
+    faults = (
+        WriteErrors(at=0, duration=100, probability=1.0, errors=("timeout", "server_error")),
+        WatchDrop(at=0, duration=100, probability=1.0, informer="Pod"),
+    )
+    spared = {"replicaset": frozenset({"write_errors:timeout", "watch_drop"})}
+    async with Simulation(_config(*faults, exemptions=spared)) as sim:
+        await sim.run_until(at=5)
+        await sim.client.create(_pod("seen"))
+        await sim.run_until(timeout=0.1)
+        assert _cached(sim, "seen")  # spared the drop
+        for _ in range(5):  # spared the timeouts: only server errors are left
+            with pytest.raises(InternalError):
+                await _client(sim).create(_cm("never"))
+        # The scheduler is not spared: its Pod informer lost the event.
+        assert sim.injector is not None and sim.injector.counts["watch_drop"] >= 1
