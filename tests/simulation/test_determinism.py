@@ -1,15 +1,24 @@
 """Acceptance 1 of issue 7: the same seed and inputs give the same trace, byte for
 byte, in this process and in a fresh one with another hash seed; another seed
-gives another trace. The run exercises every fault class during a rolling update.
+gives another trace. The run exercises every fault class during a rolling update;
+generated workloads, fault schedules and operations replay to the same trace too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.cluster import NodePool
+from runtime.simulation import Apply, FaultSchedule, Operation, Simulation, SimulationConfig
+from runtime.simulation import strategies as sst
 from tests.simulation.builders import EVERY_FAULT_CLASS, rollout_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +64,36 @@ async def test_a_fresh_process_with_another_hash_seed_gives_the_same_trace() -> 
     here = (await rollout_run(7))[0]
     # 0 turns hash randomization off; 4242 is some other seed than this process's.
     assert _hashes_in_subprocesses(7, ["0", "4242"]) == [here, here]
+
+
+CONTROLLERS = ("scheduler", "replicaset", "deployment", "garbagecollector", "nodelifecycle")
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[int, list[dict[str, Any]], FaultSchedule, list[Operation]]:
+    manifests = [draw(sst.workloads("web")), draw(sst.workloads("api"))]
+    names = {m["metadata"]["name"]: m["kind"] for m in manifests}
+    schedule = draw(sst.fault_schedules(controllers=CONTROLLERS, max_faults=6))
+    ops = draw(st.lists(sst.operations(names), max_size=6))
+    return draw(st.integers(0, 2**16)), manifests, schedule, ops
+
+
+async def _generated_run(
+    seed: int, manifests: list[dict[str, Any]], schedule: FaultSchedule, ops: list[Operation]
+) -> str:
+    config = SimulationConfig(seed=seed, node_pools=(NodePool(count=3),), faults=schedule.faults)
+    async with Simulation(config) as sim:
+        for manifest in manifests:
+            await sim.step(Apply(manifest=manifest))
+        for op in ops:
+            await sim.step(op)
+        await sim.run_until(timeout=60)
+        return sim.trace_hash()
+
+
+@settings(max_examples=8)  # two simulations per example
+@given(_runs())
+def test_generated_workloads_faults_and_operations_replay_to_the_same_trace(
+    run: tuple[int, list[dict[str, Any]], FaultSchedule, list[Operation]],
+) -> None:
+    assert asyncio.run(_generated_run(*run)) == asyncio.run(_generated_run(*run))
