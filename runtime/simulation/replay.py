@@ -23,9 +23,10 @@ run's trace byte for byte and the same failure. `ReplayResult.reproduced`
 says whether the failure and trace hash are the recorded ones.
 
 A file that is not valid YAML, not a scenario, or not a valid one (an unknown
-operation or fault kind, a fault its `fault_kinds` do not enable, a node pool
-or recorded failure of the wrong shape) raises `ScenarioError`, a ValueError
-naming the file and what is wrong, before anything runs.
+operation or fault kind, a fault its `fault_kinds` do not enable, a node its
+node pools do not make, a node pool or recorded failure of the wrong shape)
+raises `ScenarioError`, a ValueError naming the file and what is wrong, before
+anything runs.
 
 Neighbours: `runtime.simulation.session`, `runtime.simulation.targets`,
 `runtime.simulation.machine` (writes files), `runtime.cli_fuzz` (`kubeloop replay`).
@@ -44,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.api.core import Taint
 from runtime.cluster import NodePool
 from runtime.simulation.faults import ALL_FAULT_KINDS, Fault
-from runtime.simulation.operations import Inject, Operation
+from runtime.simulation.operations import FailNode, Inject, Operation, RestoreNode
 from runtime.simulation.session import Failure, SimulationSession
 from runtime.simulation.simulation import SimulationConfig
 from runtime.simulation.targets import FuzzTarget, load_target
@@ -178,6 +179,20 @@ class ScenarioFile(BaseModel):
             if fault.kind not in enabled:
                 raise ValueError(
                     f"{place} is a {fault.kind} fault, which fault_kinds does not enable"
+                )
+        # A node that does not exist would fail the run as an error, not as bad input.
+        nodes = {f"{p.name}-{i}" for p in pools_from_data(self.node_pools) for i in range(p.count)}
+        named = [(place, getattr(fault, "node", None)) for place, fault in where]
+        named += [
+            (f"steps[{i}]", s.node)
+            for i, s in enumerate(self.steps)
+            if isinstance(s, FailNode | RestoreNode)
+        ]
+        for place, node in named:
+            if node is not None and node not in nodes:
+                raise ValueError(
+                    f"{place} names node {node!r}, which node_pools do not make "
+                    f"(they make {', '.join(sorted(nodes)) or 'no nodes'})"
                 )
         return self
 

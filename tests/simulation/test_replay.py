@@ -121,6 +121,14 @@ BROKEN = {
         _with(fault_kinds=["watch_delay"]),
         "steps[2] is a stale_reads fault, which fault_kinds does not enable",
     ),
+    "unknown-node-operation": (
+        _with(steps=[*_reconnect_data()["steps"], {"op": "fail_node", "node": "node-7"}]),  # type: ignore[misc]
+        "steps[4] names node 'node-7', which node_pools do not make (they make node-0, node-1",
+    ),
+    "unknown-node-fault": (
+        _with(faults=[{"kind": "node_crash", "node": "nodo-1", "at": 1, "duration": 5}]),
+        "faults[0] names node 'nodo-1'",
+    ),
     "bad-pool-field": (_with(node_pools=[{"name": "n", "cuont": 2}]), "unknown field(s) cuont"),
     "bad-pool-count": (_with(node_pools=[{"name": "n", "count": -1}]), "count must be >= 0"),
     "failure-without-oracle": (
