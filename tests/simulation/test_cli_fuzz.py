@@ -110,7 +110,25 @@ def test_a_tiny_campaign_exits_0_with_a_summary(
     assert "fuzzed builtin: 2 examples (0 failing)" in out
     assert "no failure found" in out
     summary = _campaign(capsys, tmp_path, "--seed", "3", "--faults", "watch,crash")
-    assert summary["examples"] == 2
+    assert set(summary) == {
+        "target",
+        "seed",
+        "fault_kinds",
+        "examples",
+        "failing_examples",
+        "steps",
+        "virtual_seconds",
+        "writes",
+        "wall_seconds",
+        "examples_per_second",
+        "faults",
+        "ok",
+        "failure",
+        "failure_seed",
+        "scenario",
+        "error",
+    }
+    assert summary["examples"] == 2 and summary["seed"] == 3 and summary["target"] == "builtin"
     assert summary["ok"] is True and summary["failure"] is None
     assert summary["fault_kinds"] == [
         "controller_crash",
@@ -166,3 +184,27 @@ def test_fuzz_refuses_a_budget_that_is_not_a_number(
     code, _, err = kubeloop(capsys, "fuzz")
     assert code == 2
     assert "KUBELOOP_FUZZ_EXAMPLES must be a number, got 'lots'" in err
+
+
+def test_a_campaign_that_finds_a_failure_exits_1_and_its_scenario_replays_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    planted = "tests.simulation.planted:NO_EXPECTATIONS"  # over-creates under delayed watches
+    code, out, _ = kubeloop(
+        capsys, "fuzz", "--target", planted, "--examples", "40", "--steps", "8", "--seed", "5",
+        "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["ok"] is False
+    assert summary["failure"].startswith("safety:replicaset-within-replicas: ")
+    assert isinstance(summary["failure_seed"], int)
+    scenario = Path(summary["scenario"])
+    assert scenario.parent == tmp_path and scenario.exists()
+    code, out, _ = kubeloop(capsys, "replay", str(scenario), "--json")
+    assert code == 1
+    replayed = json.loads(out)
+    assert replayed["reproduced"] is True
+    assert (
+        f"{replayed['failure']['oracle']}: {replayed['failure']['message']}" == (summary["failure"])
+    )
