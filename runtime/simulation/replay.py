@@ -258,13 +258,14 @@ class ReplayResult:
 
     @property
     def reproduced(self) -> bool:
-        """The recorded failure happened again, same oracle, message and trace."""
+        """The recorded failure happened again, same oracle, message and trace
+        (a failure recorded by hand, without a trace hash: same oracle and message)."""
         if self.expected is None or self.failure is None:
             return self.expected is None and self.failure is None
         return (
             self.failure.oracle == self.expected.oracle
             and self.failure.message == self.expected.message
-            and self.failure.trace_hash == self.expected.trace_hash
+            and self.failure.trace_hash == (self.expected.trace_hash or self.failure.trace_hash)
         )
 
 

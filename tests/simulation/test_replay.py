@@ -156,3 +156,18 @@ def test_a_scenario_naming_controllers_its_target_lacks_is_refused() -> None:
     scenario = load_scenario_file(RECONNECT).model_copy(update={"controllers": ["replicaset", "x"]})
     with pytest.raises(ValueError, match="unknown controller"):
         scenario.config()
+
+
+def test_a_failure_recorded_by_hand_without_a_trace_hash_matches_on_oracle_and_message() -> None:
+    scenario = load_scenario_file(RECONNECT)
+    assert scenario.failure is not None
+    by_hand = {k: v for k, v in scenario.failure.items() if k in ("oracle", "message")}
+    result = replay(
+        scenario.model_copy(update={"failure": by_hand}), target=REPLICASET_TRUSTS_TIME_TRAVEL
+    )
+    assert result.reproduced
+    other = {**by_hand, "message": "something else"}
+    result = replay(
+        scenario.model_copy(update={"failure": other}), target=REPLICASET_TRUSTS_TIME_TRAVEL
+    )
+    assert result.failure is not None and not result.reproduced
