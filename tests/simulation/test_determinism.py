@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from runtime.cluster import NodePool
 from runtime.simulation import Apply, FaultSchedule, Operation, Simulation, SimulationConfig
 from runtime.simulation import strategies as sst
+from runtime.simulation.trace import first_difference
 from tests.simulation.builders import EVERY_FAULT_CLASS, rollout_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +98,9 @@ def test_generated_workloads_faults_and_operations_replay_to_the_same_trace(
     run: tuple[int, list[dict[str, Any]], FaultSchedule, list[Operation]],
 ) -> None:
     assert asyncio.run(_generated_run(*run)) == asyncio.run(_generated_run(*run))
+
+
+def test_first_difference_says_where_two_traces_part() -> None:
+    assert first_difference(["1 a", "2 b"], ["1 a", "2 b"]) is None
+    assert first_difference(["1 a", "2 b"], ["1 a", "2 c"]) == "line 1: '2 b' != '2 c'"
+    assert first_difference(["1 a"], ["1 a", "2 b"]) == "one trace ends at line 1 (1 vs 2 lines)"
