@@ -54,8 +54,8 @@ REVISION_LAG_CAP = 30.0
 store has not moved on (a quiet store must not stall an informer forever)."""
 REVISION_POLL = 0.5
 _EPSILON = 1e-6
-"""Release times within this of now are due: loop time is a float offset from
-a large base, so sleeping a sliver less than that may not move it at all."""
+"""Release times within this of now are due: a release time is a float sum of
+delays, and waking at now plus a sliver that rounds away would not move time."""
 
 
 class FaultyClient:
