@@ -16,11 +16,18 @@ Each target is `BUILTIN` with one controller's fix undone by a subclass:
 `FIXED` maps a scenario file's name to the target that still has its bug. A
 scenario file whose bug is fixed needs an entry here (and the bug kept in a
 target), or `test_replay` cannot prove it replays exactly.
+
+A recorded trace hash pins every write of the run: a change anywhere in the
+cluster that alters them (not the failure) needs the file re-recorded:
+
+    .venv/bin/python -m tests.simulation.regressions tests/simulation/scenarios/FILE.yaml
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from controllers.deployment.controller import DeploymentController
@@ -28,7 +35,8 @@ from controllers.deployment.sync import DeploymentSync
 from controllers.replicaset import ReplicaSetController
 from engine.api import Deployment, ReplicaSet
 from engine.manager import Manager
-from runtime.simulation.targets import BUILTIN, FuzzTarget
+from runtime.simulation.replay import load_scenario_file, replay, save_scenario_file
+from runtime.simulation.targets import BUILTIN, FuzzTarget, load_target
 
 
 class TimeTravellingReplicaSetController(ReplicaSetController):
@@ -85,3 +93,24 @@ FIXED: dict[str, FuzzTarget] = {
     "deployment-surge-dropped-events.yaml": DEPLOYMENT_TRUSTS_LOST_EVENTS,
 }
 """Scenario file name -> a target that still has the bug its failure came from."""
+
+
+def rerecord(path: Path) -> str:
+    """Replay the scenario file at `path` against the target that keeps its bug
+    and write the failure as it happens now back into the file, for when a change
+    elsewhere in the cluster (a controller, the kubelet) changed the writes of
+    the run but not the failure. Refuses if the failure's oracle changed."""
+    scenario = load_scenario_file(path)
+    expected = scenario.recorded_failure()
+    result = replay(scenario, target=FIXED.get(path.name) or load_target(scenario.target))
+    if result.failure is None or expected is None or result.failure.oracle != expected.oracle:
+        raise SystemExit(f"{path}: not re-recorded: replayed {result.failure}, recorded {expected}")
+    if result.reproduced:
+        return f"{path}: unchanged"
+    save_scenario_file(path, scenario.model_copy(update={"failure": result.failure.to_data()}))
+    return f"{path}: re-recorded {result.failure}"
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(rerecord(Path(name)))

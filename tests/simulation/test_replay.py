@@ -45,7 +45,11 @@ def test_scenario_replays_its_recorded_failure_exactly(path: Path) -> None:
         f"{path.name} no longer fails on {scenario.target}; if its bug was fixed, add a target "
         f"that keeps the bug to tests/simulation/regressions.py (FIXED)"
     )
-    assert result.reproduced, f"replayed: {result.failure}\nrecorded: {expected}"
+    assert result.reproduced, (
+        f"replayed: {result.failure.to_data()}\nrecorded: {expected.to_data()}\n"
+        "(if only the trace hash, time or revision moved, a change elsewhere altered the run's "
+        "writes: re-record with `python -m tests.simulation.regressions FILE`)"
+    )
     assert result.failure.trace_hash == expected.trace_hash
     assert result.failure.step == expected.step
 
