@@ -24,7 +24,7 @@ from runtime.simulation.replay import (
     save_scenario_file,
 )
 from runtime.simulation.targets import FuzzTarget, load_target
-from tests.simulation.regressions import FIXED, REPLICASET_TRUSTS_TIME_TRAVEL
+from tests.simulation.regressions import FIXED, REPLICASET_TRUSTS_TIME_TRAVEL, rerecord
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
@@ -175,3 +175,11 @@ def test_a_failure_recorded_by_hand_without_a_trace_hash_matches_on_oracle_and_m
         scenario.model_copy(update={"failure": other}), target=REPLICASET_TRUSTS_TIME_TRAVEL
     )
     assert result.failure is not None and not result.reproduced
+
+
+def test_rerecording_writes_the_failure_as_it_happens_now(tmp_path: Path) -> None:
+    stale = tmp_path / RECONNECT.name
+    stale.write_text(RECONNECT.read_text().replace("trace_hash: f4d6", "trace_hash: 0000"))
+    assert "re-recorded" in rerecord(stale)
+    assert stale.read_text() == RECONNECT.read_text()
+    assert rerecord(stale).endswith("unchanged")
