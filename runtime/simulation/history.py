@@ -39,13 +39,16 @@ class StoreHistory:
         self._times: list[float] = []
         self._revisions: list[int] = []
         self.revision = 0
+        self.oldest = 0
+        """The oldest revision it can answer as of: where it was seeded (before
+        that, objects changed since are known only in their seeded version)."""
 
     def seed(self, store: Store) -> None:
         """Start from what `store` holds now."""
         for info in store.kinds():
             for obj in store.objects(info.model):
                 self._add(type(obj), obj.key, int(obj.metadata.resource_version), obj)
-        self.revision = store.revision
+        self.revision = self.oldest = store.revision
         self._checkpoint(store.revision)
 
     def __call__(self, record: WriteRecord) -> None:
@@ -75,17 +78,20 @@ class StoreHistory:
     # -- lag -> revision ------------------------------------------------------------
 
     def revision_at_time(self, t: float) -> int:
-        """The last revision written at or before virtual time `t`."""
+        """The last revision written at or before virtual time `t` (`oldest`
+        for a time before the history began)."""
         index = bisect.bisect_right(self._times, t) - 1
-        return self._revisions[index] if index >= 0 else 0
+        return self._revisions[index] if index >= 0 else self.oldest
 
     def revision_lagging(self, *, revisions: int = 0, seconds: float = 0.0) -> int:
         """The revision a reader lagging by `revisions` and by `seconds` sees
-        (the older of the two)."""
+        (the older of the two), never older than `oldest`: an apiserver lagging
+        further back than the cluster's start serves what it started with, not
+        an empty store (no namespaces, no nodes)."""
         by_count = self.revision - max(0, revisions)
         if seconds > 0:
             by_count = min(by_count, self.revision_at_time(self.clock.monotonic() - seconds))
-        return max(0, by_count)
+        return max(self.oldest, by_count)
 
     # -- reads as of a revision ----------------------------------------------------------
 

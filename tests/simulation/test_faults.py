@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from engine.api import ConfigMap, ObjectMeta, Pod
+from engine.api import ConfigMap, Namespace, Node, ObjectMeta, Pod
 from engine.errors import Conflict, InternalError, NotFound, ServerTimeout
 from engine.informer import EventHandler, SharedInformer
 from engine.manager import Manager
@@ -223,6 +223,19 @@ async def test_stale_reads_of_scope_all_serve_direct_reads_from_the_past() -> No
         assert (await _client(sim).get(Pod, "fresh", namespace="default")).metadata.name == "fresh"
         # Another controller reads the present.
         assert await sim.hosts["scheduler"].client.get(Pod, "fresh", namespace="default")  # type: ignore[union-attr]
+
+
+async def test_stale_reads_lagging_past_the_start_serve_the_cluster_it_started_as() -> None:
+    fault = StaleReads(at=0, duration=100, lag_seconds=60, lag_revisions=500, scope="all")
+    async with Simulation(_config(fault)) as sim:
+        await sim.run_until(at=2)
+        await sim.client.create(_pod("fresh"))
+        client = _client(sim)
+        namespaces = await client.list(Namespace)
+        assert {n.metadata.name for n in namespaces.items} >= {"default", "kube-system"}
+        assert (await client.get(Node, NODE)).metadata.name == NODE
+        with pytest.raises(NotFound):
+            await client.get(Pod, "fresh", namespace="default")
 
 
 async def test_stale_reads_of_scope_cache_keep_direct_reads_current() -> None:
