@@ -343,8 +343,11 @@ class DeploymentSync:
         d = self.d
         active_or_latest = find_active_or_latest(new_rs, old_rss)
         if active_or_latest is not None:
-            if active_or_latest.spec.replicas != d.spec.replicas:
-                await self.scale_if_needed(active_or_latest, d.spec.replicas)
+            # Kubernetes returns here when the size is right, leaving a stale
+            # desired-replicas annotation that makes every later sync a scaling
+            # event, so a rollout scaled down before its new ReplicaSet grew
+            # never resumes (kubernetes/kubernetes#102551). Refresh it too.
+            await self.scale_replica_set(active_or_latest, d.spec.replicas)
             return
         if is_saturated(d, new_rs):
             for old in old_rss:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from controllers.common import is_pod_ready
@@ -128,6 +128,15 @@ async def run_scenario(clock: VirtualClock, scenario: Scenario) -> None:
             await resume(c.client, "web")
         with anyio.fail_after(3600):
             await rollout_status(c.client, "web")
+        # The rollout can be reported complete from ReplicaSet status that
+        # predates a pod deletion the lagging informers have not delivered yet
+        # (as `kubectl rollout status` can); the set then heals within a few
+        # informer delays.
+        d = c.store.get(Deployment, "web")
+        for _ in range(60):
+            await clock.sleep(1)
+            if len(deployment_pods(c.store, d, active_only=False)) == d.spec.replicas:
+                break
         await clock.sleep(5)
 
         assert bounds.violations == []
@@ -146,5 +155,18 @@ async def run_scenario(clock: VirtualClock, scenario: Scenario) -> None:
 
 
 @given(scenarios())
+# Scaled down before the new ReplicaSet grew (maxSurge 0): the old set's size
+# is right but its desired-replicas annotation is stale (kubernetes#102551).
+@example(
+    Scenario(
+        replicas=3,
+        surge=0,
+        unavailable=1,
+        min_ready_seconds=0,
+        ready_after=0.0,
+        informer_delay=0.0,
+        steps=[("image", "app:v2"), ("wait", 0), ("wait", 0), ("scale", 2)],
+    )
+)
 def test_random_operations_keep_the_bounds_and_converge(scenario: Scenario) -> None:
     run_virtual(lambda clock: run_scenario(clock, scenario))
