@@ -39,32 +39,40 @@ async def test_another_seed_gives_another_trace() -> None:
     assert (await rollout_run(7))[0] != (await rollout_run(8))[0]
 
 
-def _hashes_in_subprocesses(seed: int, hash_seeds: list[str]) -> list[str]:
-    """`rollout_trace(seed)` in one fresh interpreter per hash seed, run side by side."""
-    code = f"from tests.simulation.builders import rollout_trace; print(rollout_trace({seed}))"
-    children = [
+def _hashes_in_subprocesses(seed: int, children: list[tuple[str, float]]) -> list[str]:
+    """`rollout_trace(seed)` in one fresh interpreter per (hash seed, uptime),
+    run side by side, each as if on a machine up for `uptime` seconds (the
+    monotonic clock the event loop reads starts there)."""
+    code = (
+        "import time, sys; real = time.monotonic; shift = float(sys.argv[1]) - real(); "
+        "time.monotonic = lambda: real() + shift; "
+        f"from tests.simulation.builders import rollout_trace; print(rollout_trace({seed}))"
+    )
+    processes = [
         subprocess.Popen(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", code, str(uptime)],
             cwd=ROOT,
             env={**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for hash_seed in hash_seeds
+        for hash_seed, uptime in children
     ]
     hashes = []
-    for child in children:
-        out, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
         hashes.append(out.strip().splitlines()[-1])
     return hashes
 
 
 async def test_a_fresh_process_with_another_hash_seed_gives_the_same_trace() -> None:
     here = (await rollout_run(7))[0]
-    # 0 turns hash randomization off; 4242 is some other seed than this process's.
-    assert _hashes_in_subprocesses(7, ["0", "4242"]) == [here, here]
+    # 0 turns hash randomization off, 4242 is some other seed than this
+    # process's; a machine just booted and one up for 143 days order timers alike.
+    children = [("0", 0.25), ("4242", 12_345_678.9)]
+    assert _hashes_in_subprocesses(7, children) == [here, here]
 
 
 CONTROLLERS = ("scheduler", "replicaset", "deployment", "garbagecollector", "nodelifecycle")
