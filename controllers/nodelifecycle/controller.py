@@ -80,6 +80,7 @@ class _Health:
     observed_ready: str = "Unknown"
     pods_marked: bool = False
     checked: core.Node | None = None  # the node object the last pass fully handled
+    checked_grace: float = 0.0  # the grace period that applied to it
     zone: str = ""
 
 
@@ -231,21 +232,17 @@ class NodeLifecycleController:
         now = self.clock.now()
         now_mono = self.clock.monotonic()
         counts: dict[str, list[int]] = {}
+        known = self._health
         for node in self.nodes.cache.list():
             name = node.metadata.name
-            health = self._health_of(name)
-            ready = node.status.condition("Ready")
-            grace = (
-                self.config.node_startup_grace_period
-                if ready is None
-                else self.config.node_monitor_grace_period
-            )
-            expired = now_mono - health.probe > grace
-            if node is health.checked and not expired:
-                # Unchanged since the last pass and heard from in time: nothing to do.
-                count = counts.setdefault(health.zone, [0, 0])
+            health = known.get(name) or self._health_of(name)
+            if node is health.checked and now_mono - health.probe <= health.checked_grace:
+                # Unchanged since the last pass and heard from in time: nothing to do
+                # (the common case, kept cheap: every node, every 5 s).
+                count = counts.get(health.zone) or counts.setdefault(health.zone, [0, 0])
                 count[0 if health.observed_ready == "True" else 1] += 1
                 continue
+            expired = now_mono - health.probe > self._grace(node)
             if expired and _needs_unknown(node):
                 updated = await self._write_status(
                     node,
@@ -266,10 +263,18 @@ class NodeLifecycleController:
             zone = health.zone = zone_key(node)
             count = counts.setdefault(zone, [0, 0])
             count[0 if status == "True" else 1] += 1
-            health.checked = await self._reconcile_taints(node, zone, now)
+            checked = health.checked = await self._reconcile_taints(node, zone, now)
+            if checked is not None:
+                health.checked_grace = self._grace(checked)
         self._handle_disruption(counts, now_mono)
         if any(z.queue for z in self._zones.values()):
             self._tainter_wake.set()
+
+    def _grace(self, node: core.Node) -> float:
+        """How long the node may go unheard from before it is marked Unknown."""
+        if node.status.condition("Ready") is None:
+            return self.config.node_startup_grace_period
+        return self.config.node_monitor_grace_period
 
     async def _reconcile_taints(
         self, node: core.Node, zone: str, now: datetime
