@@ -69,10 +69,9 @@ def _hashes_in_subprocesses(seed: int, children: list[tuple[str, float]]) -> lis
 
 async def test_a_fresh_process_with_another_hash_seed_gives_the_same_trace() -> None:
     here = (await rollout_run(7))[0]
-    # 0 turns hash randomization off, 4242 is some other seed than this
-    # process's; a machine just booted and one up for 143 days order timers alike.
-    children = [("0", 0.25), ("4242", 12_345_678.9)]
-    assert _hashes_in_subprocesses(7, children) == [here, here]
+    # Another hash seed than this process's, and as if on a machine up for 143
+    # days (this one's uptime is another): neither may change the trace.
+    assert _hashes_in_subprocesses(7, [("4242", 12_345_678.9)]) == [here]
 
 
 CONTROLLERS = ("scheduler", "replicaset", "deployment", "garbagecollector", "nodelifecycle")
@@ -100,7 +99,7 @@ async def _generated_run(
         return sim.trace_hash()
 
 
-@settings(max_examples=8)  # two simulations per example
+@settings(max_examples=5)  # two simulations per example
 @given(_runs())
 def test_generated_workloads_faults_and_operations_replay_to_the_same_trace(
     run: tuple[int, list[dict[str, Any]], FaultSchedule, list[Operation]],
