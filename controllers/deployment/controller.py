@@ -45,7 +45,7 @@ from controllers.common.ownership import (
 )
 from controllers.deployment.recreate import rollout_recreate
 from controllers.deployment.rolling import rollout_rolling
-from controllers.deployment.sync import DeploymentSync, StaleReplicaSets
+from controllers.deployment.sync import DeploymentGone, DeploymentSync, StaleReplicaSets
 from engine.api import Deployment, LabelSelector, Pod, ReplicaSet
 from engine.client import Client
 from engine.clock import Clock
@@ -99,6 +99,9 @@ class DeploymentController:
         self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
         # Store revisions of the last writes of a sync: (ReplicaSets, Deployment).
         self._written: dict[Key, tuple[int, int]] = {}
+        # uids of Deployments the API said are gone while the cache still shows
+        # them (their delete event lost or late): never synced again.
+        self._gone: set[str] = set()
 
     # -- event handlers ----------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class DeploymentController:
     def _deployment_deleted(self, obj: Deployment | DeletedFinalStateUnknown[Deployment]) -> None:
         d = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
         self._written.pop(d.key, None)
+        self._gone.discard(d.metadata.uid)
         self._selectors.pop(d.metadata.uid, None)
         self._enqueue(d)
 
@@ -191,7 +195,7 @@ class DeploymentController:
     async def reconcile(self, request: Request) -> Result:
         key: Key = (request.namespace, request.name)
         d = self.deployments.cache.get(request.name, request.namespace)
-        if d is None:
+        if d is None or d.metadata.uid in self._gone:
             self._written.pop(key, None)
             return Result()
         rs_written, d_written = self._written.get(key, (0, 0))
@@ -222,6 +226,9 @@ class DeploymentController:
                 await self._sync(s)
         except StaleReplicaSets:
             return Result(requeue=True)  # changing under our feet: try again shortly
+        except DeploymentGone:
+            self._gone.add(d.metadata.uid)
+            return Result()
         finally:
             self._written[key] = (
                 s.last_rs_write or rs_written,

@@ -77,9 +77,14 @@ from engine.api import (
 )
 from engine.client import Client
 from engine.clock import Clock
-from engine.errors import AlreadyExists, ApiError, Forbidden, NotFound
+from engine.errors import AlreadyExists, ApiError, Conflict, Forbidden, NotFound
 
-__all__ = ["DeploymentSync", "StaleReplicaSets"]
+__all__ = ["DeploymentGone", "DeploymentSync", "StaleReplicaSets"]
+
+
+class DeploymentGone(NotFound):
+    """The API no longer holds the Deployment this sync works on (by uid),
+    though the controller's cache still shows it."""
 
 
 class StaleReplicaSets(Exception):
@@ -155,7 +160,10 @@ class DeploymentSync:
     async def write_status(self, status: DeploymentStatus) -> None:
         if status == self.d.status:
             return
-        self.d = await self.client.update_status(self.d.model_copy(update={"status": status}))
+        try:
+            self.d = await self.client.update_status(self.d.model_copy(update={"status": status}))
+        except NotFound as error:
+            raise DeploymentGone(str(error)) from error
         self.last_deployment_write = int(self.d.metadata.resource_version)
 
     async def set_revision(self, revision: str) -> None:
@@ -167,8 +175,26 @@ class DeploymentSync:
         updated = self.d.model_copy(
             update={"metadata": meta.model_copy(update={"annotations": annotations})}
         )
-        self.d = await self.client.update(updated)
+        try:
+            self.d = await self.client.update(updated)
+        except NotFound as error:
+            raise DeploymentGone(str(error)) from error
         self.last_deployment_write = int(self.d.metadata.resource_version)
+
+    async def check_deployment(self) -> None:
+        """Raise `DeploymentGone` if the API no longer holds the Deployment, and
+        Conflict if it is being deleted: ReplicaSets created for it would only
+        be garbage collected, and their deletions wake this Deployment again (a
+        loop that never lets time pass while the cache misses the deletion)."""
+        meta = self.d.metadata
+        try:
+            current = await self.client.get(Deployment, meta.name, namespace=meta.namespace)
+        except NotFound as error:
+            raise DeploymentGone(str(error)) from error
+        if current.metadata.uid != meta.uid:
+            raise DeploymentGone(f'deployment "{meta.name}" with uid {meta.uid} is gone')
+        if current.metadata.deletion_timestamp is not None:
+            raise Conflict(f'deployment "{meta.name}" is being deleted')
 
     # -- finding (and creating) the new ReplicaSet -----------------------------------
 
@@ -259,6 +285,7 @@ class DeploymentSync:
             }
         )
         already_existed = False
+        await self.check_deployment()
         if replicas > 0:
             await self.confirm_view()
         try:

@@ -119,6 +119,9 @@ class ReplicaSetController:
         self._written: dict[Key, int] = {}
         # Newest pod cache revision a decision was based on.
         self._newest_pod_revision = 0
+        # uids of ReplicaSets the API said are gone while the cache still shows
+        # them (their delete event lost or late): never acted on again.
+        self._gone: set[str] = set()
         # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
         self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
         self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
@@ -146,6 +149,7 @@ class ReplicaSetController:
     def _rs_deleted(self, obj: ReplicaSet | DeletedFinalStateUnknown[ReplicaSet]) -> None:
         rs = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
         key = rs.key
+        self._gone.discard(rs.metadata.uid)
         self.expectations.forget(key)
         self._written.pop(key, None)
         self._prototypes.pop(rs.metadata.uid, None)
@@ -227,7 +231,7 @@ class ReplicaSetController:
     async def reconcile(self, request: Request) -> Result:
         key: Key = (request.namespace, request.name)
         rs = self.replica_sets.cache.get(request.name, request.namespace)
-        if rs is None:
+        if rs is None or rs.metadata.uid in self._gone:
             self.expectations.forget(key)
             self._written.pop(key, None)
             return Result()
@@ -247,7 +251,15 @@ class ReplicaSetController:
                 manage_error = error
         now = self.clock.now()
         status = calculate_status(rs, pods, manage_error, now)
-        rs = await update_status(self.client, rs, status)
+        try:
+            rs = await update_status(self.client, rs, status)
+        except NotFound:
+            # Deleted, though the cache does not show it yet. Acting on it again
+            # would create pods the garbage collector deletes at once, whose
+            # deletions wake this set again: a loop that never lets time pass.
+            self._gone.add(rs.metadata.uid)
+            self.expectations.forget(key)
+            return Result()
         if manage_error is not None:
             raise manage_error
         wait = next_availability_check(rs, pods, self.clock.now())
@@ -290,9 +302,25 @@ class ReplicaSetController:
     async def _manage_replicas(self, key: Key, rs: ReplicaSet, pods: list[Pod]) -> None:
         diff = len(pods) - rs.spec.replicas
         if diff < 0:
+            if not await self._still_exists(rs):
+                return
             await self._create_pods(key, rs, min(-diff, self.burst_replicas))
         elif diff > 0:
             await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
+
+    async def _still_exists(self, rs: ReplicaSet) -> bool:
+        """Whether the API still holds this ReplicaSet (same uid, not being
+        deleted). The cache may still show one whose delete event is lost or
+        late; pods created for it would only be garbage collected."""
+        meta = rs.metadata
+        try:
+            current = await self.client.get(ReplicaSet, meta.name, namespace=meta.namespace)
+        except NotFound:
+            current = None
+        if current is not None and current.metadata.uid == meta.uid:
+            return current.metadata.deletion_timestamp is None
+        self._gone.add(meta.uid)
+        return False
 
     async def _create_pods(self, key: Key, rs: ReplicaSet, count: int) -> None:
         self.expectations.expect_creations(key, count)

@@ -7,6 +7,8 @@ caches lag the store as a loaded apiserver or network would make them lag.
 Lists are not delayed (an informer's first list is current).
 `FailingCreates(client, kind)` raises `Forbidden` on creates of `kind` while
 `failing` is true, counting attempts, as an exhausted quota would.
+`LosingWatches(client, kind)` loses every watch event of `kind` while `losing`
+is true (an informer then misses those changes until it lists again).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from engine.api.base import Resource
 from engine.client import LocalClient
 from engine.clock import Clock
 from engine.errors import Forbidden
-from engine.watch import Watcher, WatchEvent
+from engine.watch import BOOKMARK, Watcher, WatchEvent
 
 R = TypeVar("R", bound=Resource)
 
@@ -91,3 +93,37 @@ class FailingCreates(LocalClient):
             if self.failing:
                 raise Forbidden(f'{self.kind.plural} "{obj.metadata.name}" is forbidden: quota')
         return await super().create(obj)
+
+
+class LosingWatcher:
+    """While `losing` is set, every event becomes a BOOKMARK of its revision
+    (as a lost event looks to an informer: resuming the watch skips it)."""
+
+    def __init__(self, inner: Watcher[Any], owner: LosingWatches) -> None:
+        self._inner = inner
+        self._owner = owner
+
+    async def next_batch(self) -> list[WatchEvent[Any]]:
+        batch = await self._inner.next_batch()
+        if not self._owner.losing:
+            return batch
+        return [WatchEvent(BOOKMARK, None, event.revision) for event in batch]
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+
+class LosingWatches:
+    """A client whose watches of `kind` lose their events while `losing` is set."""
+
+    def __init__(self, client: LocalClient, kind: type[Resource]) -> None:
+        self._client = client
+        self._kind = kind
+        self.losing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def watch(self, kind: type[Resource], **options: Any) -> Any:
+        watcher = await self._client.watch(kind, **options)
+        return LosingWatcher(watcher, self) if kind is self._kind else watcher

@@ -10,50 +10,13 @@ the stale total allowed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from controllers.deployment.replicas import max_surge
 from engine.api import Deployment, ReplicaSet
-from engine.api.base import Resource
 from engine.client import LocalClient
 from engine.clock import VirtualClock
 from engine.store import Store, WriteRecord
-from engine.watch import BOOKMARK, Watcher, WatchEvent
+from tests.controllers.faults import LosingWatches
 from tests.controllers.workloads import deployment, owned_replica_sets, running, with_image
-
-
-class LosingWatcher:
-    """While `losing` is set, every event becomes a BOOKMARK of its revision
-    (as a lost event looks to an informer: resuming the watch skips it)."""
-
-    def __init__(self, inner: Watcher[Any], owner: LosingWatches) -> None:
-        self._inner = inner
-        self._owner = owner
-
-    async def next_batch(self) -> list[WatchEvent[Any]]:
-        batch = await self._inner.next_batch()
-        if not self._owner.losing:
-            return batch
-        return [WatchEvent(BOOKMARK, None, event.revision) for event in batch]
-
-    def stop(self) -> None:
-        self._inner.stop()
-
-
-class LosingWatches:
-    """A client whose watches of `kind` lose their events while `losing` is set."""
-
-    def __init__(self, client: LocalClient, kind: type[Resource]) -> None:
-        self._client = client
-        self._kind = kind
-        self.losing = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    async def watch(self, kind: type[Resource], **options: Any) -> Any:
-        watcher = await self._client.watch(kind, **options)
-        return LosingWatcher(watcher, self) if kind is self._kind else watcher
 
 
 class SurgeBound:
