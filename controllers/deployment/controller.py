@@ -21,7 +21,10 @@ A cache can still miss changes (lost watch events are only recovered by a
 relist): before a write that raises the ReplicaSets' total size, the sync
 confirms its view with a direct list from the API, and if the API disagrees,
 syncs again from the listed ReplicaSets (`DeploymentSync.confirm_view`), so
-replicas + maxSurge holds whatever the cache shows.
+replicas + maxSurge holds whatever the cache shows. Likewise a new ReplicaSet
+is created only after reading the Deployment from the API, and a Deployment
+the API says is gone is not synced again until the informer shows the deletion
+(ReplicaSets made for it would be garbage collected, waking it again).
 
 Rollback and pause are not controller work: they are edits of the Deployment
 (`controllers.deployment.rollout`), as `kubectl rollout undo` makes them.

@@ -26,6 +26,12 @@ pod created, and no pod this controller deleted is still in it as active. And a
 pod cache older than one a decision was already based on (a relist from a
 lagging apiserver takes a cache back in time) is never trusted.
 
+A cache may also still show a ReplicaSet that was deleted (its delete event
+lost): pods are created only after reading the ReplicaSet from the API, and a
+ReplicaSet the API says is gone (NotFound on its status write) is not synced
+again until the informer shows the deletion. Otherwise the garbage collector
+deletes each pod made for it, and each deletion wakes the set to make another.
+
 Pods are created from a per-ReplicaSet prototype that shares the template's
 spec object; the store stamps name (from generateName), uid and metadata.
 
