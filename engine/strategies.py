@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.api import core
 from engine.api.base import Resource
+from engine.api.coordination import Lease
 from engine.api.defaulting import default_object as _default_object
 from engine.api.scheduling import PriorityClass
 from engine.api.validation import (
@@ -103,7 +104,14 @@ def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldErro
     return errors + spec_errors if spec_errors else errors
 
 
+_UNCACHED_SPEC_CHECKS: frozenset[type[Resource]] = frozenset({Lease})
+"""Kinds whose own checks cost less than remembering them, and whose specs are
+new on nearly every write (a Lease renewal): not worth a verdict cache entry."""
+
+
 def _spec_errors(model: type[Resource], obj: Resource) -> list[FieldError]:
+    if model in _UNCACHED_SPEC_CHECKS:
+        return validate_spec(obj)
     parts = tuple(obj.__dict__[name] for name in _spec_fields(model))
     key: tuple[Any, ...] = (model, *map(id, parts))
     if model in SPEC_CHECKS_READ_NAME:
