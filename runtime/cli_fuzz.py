@@ -18,7 +18,8 @@ none) or fault kinds, comma-separated (default: the target's fault kinds, every
 one for the built-in controllers); `--controllers` names the controllers
 faults may target (all of the target's run either way). The example count
 defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100. Exit status: 0 no failure, 1 a
-failure, 2 bad input.
+failure, 2 bad input, or hypothesis missing (`fuzz` needs it: the `kubeloop[fuzz]`
+extra; `replay` does not).
 
 `register(subparsers)` adds both to `kubeloop`'s parser; `main(args)` runs one.
 
@@ -121,6 +122,10 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _fuzz(args: argparse.Namespace) -> int:
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise ValueError("kubeloop fuzz needs hypothesis: pip install 'kubeloop[fuzz]'") from None
     from runtime.simulation.campaign import CampaignProgress, run_campaign
     from runtime.simulation.faults import expand_fault_classes
     from runtime.simulation.targets import load_target
