@@ -10,8 +10,9 @@ own controller").
   copies the ReplicaSet's ready count into the Website's status. The fixed
   name makes the create idempotent: a cache that has not seen the ReplicaSet
   yet, or a create that timed out after committing, ends in AlreadyExists,
-  never in a second ReplicaSet. Every write carries the resourceVersion it
-  was computed from, so a stale cache ends in Conflict, and a retry.
+  never in a second ReplicaSet. Every update carries the resourceVersion it
+  was computed from, so a stale cache ends in Conflict, and a retry. Before
+  creating, it checks that the Website still lives (`still_exists`).
 * `setup(manager)`: how the harness builds it (on each restart, fresh: no
   memory survives a crash but what is in the store).
 * `websites(name)`: a hypothesis strategy of Website manifests.
