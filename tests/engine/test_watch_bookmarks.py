@@ -4,6 +4,7 @@ seconds gets a BOOKMARK carrying the current revision; events restart that wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 from engine.api.core import ConfigMap, Pod
@@ -42,8 +43,8 @@ async def test_events_restart_the_bookmark_wait(clock: VirtualClock) -> None:
 
     async def read() -> None:
         while True:
-            for event in await watcher.next_batch():
-                received.append((clock.monotonic(), event.type))
+            batch = await watcher.next_batch()
+            received.extend((clock.monotonic(), event.type) for event in batch)
 
     reader = asyncio.create_task(read())
     for value in ("1", "2", "3"):  # at t=25, 50, 75
@@ -72,8 +73,6 @@ async def test_a_stopped_watcher_leaves_no_timer(clock: VirtualClock) -> None:
     loop = asyncio.get_running_loop()
     pending = sum(not h.cancelled() for h in getattr(loop, "_scheduled", ()))
     watcher.stop()
-    try:
+    with contextlib.suppress(StopAsyncIteration):
         await waiting
-    except StopAsyncIteration:
-        pass
     assert sum(not h.cancelled() for h in getattr(loop, "_scheduled", ())) == pending - 1
