@@ -36,7 +36,7 @@ from runtime.simulation.targets import FuzzTarget, load_target
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 20
 """Operations per example, as `kubeloop fuzz` runs them."""
-HUNT_STEPS = 8
+HUNT_STEPS = 12
 CI_EXAMPLES = 40
 """The most examples a profile gets here, unless KUBELOOP_FUZZ_EXAMPLES says otherwise."""
 
