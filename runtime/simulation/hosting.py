@@ -12,7 +12,8 @@ fresh manager (fresh informers: a new list) and a fresh controller object (no
 memory of the last one: expectations, caches and queues are gone), with an
 RNG derived from the seed, the name and the incarnation number. `crash()`
 ends the current incarnation at once (every task of it is cancelled where it
-stands); the next one starts `restart_after` virtual seconds later.
+stands); the next one starts `restart_after` virtual seconds later. `halt()`
+ends it for good (the simulation halts controllers caught in a livelock).
 
 Neighbours: `runtime.simulation.chaos` (the client), `engine.manager`,
 `runtime.cluster.cluster.controller_setups` (the built-in setups),
@@ -74,6 +75,7 @@ class ControllerHost:
         self._crashed: asyncio.Event | None = None
         self._scope: anyio.CancelScope | None = None
         self._restart_after = 0.0
+        self._halted = False
 
     def crash(self, restart_after: float = 1.0) -> None:
         """End the running incarnation now; start a fresh one `restart_after` s later."""
@@ -83,6 +85,11 @@ class ControllerHost:
             if self._scope is not None:
                 # Also ends an incarnation still syncing its informers.
                 self._scope.cancel()
+
+    def halt(self) -> None:
+        """End the running incarnation and start no other."""
+        self._halted = True
+        self.crash(0.0)
 
     @property
     def running(self) -> bool:
@@ -100,6 +107,8 @@ class ControllerHost:
         first one has synced its informers."""
         started = False
         while True:
+            if self._halted:
+                await anyio.sleep_forever()
             self.incarnation += 1
             crashed = asyncio.Event()
             self._crashed = crashed

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -100,6 +101,12 @@ class SimulationConfig:
     keep_trace_lines: bool = True
     history_size: int = 200_000
     log_level: str | None = None
+    livelock_writes: int | None = 100_000
+    """Store writes at one virtual instant after which the run is livelocked
+    (None: never). Controllers that undo each other's writes with no timer in
+    between never let virtual time move, so the run would spin for ever; past
+    this many writes the controllers are halted and the run fails with
+    `liveness:livelock`, naming the writes repeated most."""
 
     def setups(self) -> dict[str, Setup]:
         """The controllers to run, by name, in a fixed order."""
@@ -179,6 +186,10 @@ class Simulation:
         self._churn = 0
         self._last_activity = 0.0
         self._op_down: dict[str, str] = {}
+        self._instant = -1.0
+        self._instant_writes = 0
+        self._burst: Counter[str] = Counter()
+        self._livelocked = False
         self._latency_policies: dict[str, Any] = {}
         self._stack: AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -280,6 +291,15 @@ class Simulation:
 
     def _on_write(self, record: WriteRecord) -> None:
         self._changed.set()
+        limit = self.config.livelock_writes
+        if limit is not None:
+            now = self.clock.monotonic()
+            if now != self._instant:
+                self._instant, self._instant_writes = now, 0
+                self._burst.clear()
+            self._instant_writes += 1
+            if self._instant_writes > limit // 2 and not self._livelocked:
+                self._watch_burst(record, limit)
         kind = record.kind
         if kind not in _STATELESS_KINDS:
             self._state_changed.set()
@@ -288,6 +308,24 @@ class Simulation:
         self._last_activity = self.clock.monotonic()
         if kind != "Event" and (record.verb in ("create", "delete") or record.removed):
             self._churn += 1
+
+    def _watch_burst(self, record: WriteRecord, limit: int) -> None:
+        # Counted only in the second half of a long burst: the writes a
+        # livelock repeats are the ones still going on.
+        self._burst[f"{record.verb} {record.kind} {record.namespace}/{record.name}"] += 1
+        if self._instant_writes <= limit:
+            return
+        self._livelocked = True
+        top = ", ".join(f"{what} x{n}" for what, n in self._burst.most_common(3))
+        message = (
+            f"{self._instant_writes} store writes at virtual time {self._instant:g} s without "
+            f"the clock moving (controllers undoing each other's writes?); most repeated: {top}"
+        )
+        self.errors.append(
+            Violation("liveness:livelock", message, self.store.revision, self._instant)
+        )
+        for host in self.hosts.values():
+            host.halt()
 
     # -- running --------------------------------------------------------------------------
 
