@@ -52,6 +52,11 @@ class Monitors:
         )
 
     def _updated(self, old: Resource, new: Resource) -> None:
+        if old.metadata.uid != new.metadata.uid:
+            # A relist after lost events shows an object deleted and created
+            # again under its name as one update: the old one is gone, and its
+            # dependents must be looked at (they would otherwise wait for ever).
+            self.graph.observe_deleted(old)
         self.graph.observe(new)
 
     def _deleted(self, obj: Resource | DeletedFinalStateUnknown[Resource]) -> None:
