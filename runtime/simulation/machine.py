@@ -287,6 +287,8 @@ def simulation_machine(
             informers=target.informers,
             max_nodes=target.max_nodes,
             stale_scopes=target.stale_scopes,
+            # A fault naming no controller hits them all: only when all may be hit.
+            every_controller=fault_controllers is None and target.fault_controllers is None,
         )
         if kinds
         else st.nothing()

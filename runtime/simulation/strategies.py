@@ -337,10 +337,13 @@ def faults(
     informers: Sequence[str] = CONTROLLER_INFORMERS,
     max_nodes: int = 3,
     stale_scopes: Sequence[str] = ("cache",),
+    every_controller: bool = True,
 ) -> st.SearchStrategy[Fault]:
-    """One fault of the given kinds, `at` relative to when it is injected."""
+    """One fault of the given kinds, `at` relative to when it is injected.
+    Controller faults name one of `controllers`, or, if `every_controller`,
+    none at all (then they hit every controller that runs)."""
     controller = st.sampled_from(tuple(controllers))
-    optional_controller = st.one_of(st.none(), controller)
+    optional_controller = st.one_of(st.none(), controller) if every_controller else controller
     informer = st.one_of(st.none(), st.sampled_from(tuple(informers)))
     node = st.integers(0, max(0, max_nodes - 1)).map(lambda i: f"#{i}")
     common = {"at": _AT, "duration": _DURATION}
