@@ -80,9 +80,12 @@ def test_website_reconciler_passes_the_fuzzer_with_every_fault_class(tmp_path: P
     run_state_machine_as_test(machine, settings=fuzz_settings(budget, steps=STEPS))
     assert set(WEBSITE.fault_kinds) == set(ALL_FAULT_KINDS)
     assert totals.examples > 0 and totals.failing_examples == 0
-    if settings().derandomize and totals.examples >= CI_EXAMPLES:
-        # The CI budget (the same examples every run) reached every fault class.
-        assert _classes_that_took_effect(dict(totals.faults)) == set(FAULT_CLASSES), totals.faults
+    took_effect = _classes_that_took_effect(dict(totals.faults))
+    # Hypothesis switches rules off at random per example (swarm testing), so a
+    # small budget may inject few faults; a long run reaches every class.
+    assert len(took_effect) >= 3, totals.faults
+    if totals.examples >= 200:
+        assert took_effect == set(FAULT_CLASSES), totals.faults
 
 
 @pytest.mark.parametrize(
@@ -153,7 +156,9 @@ def test_kubeloop_fuzz_runs_a_users_target_from_the_repository_root(tmp_path: Pa
     summary = json.loads(done.stdout)
     assert summary["target"] == "website"
     assert summary["ok"] is True
-    assert summary["examples"] == 5
+    # Hypothesis may run a few examples past the budget that it then discards
+    # (an overrun): the summary counts every example simulated.
+    assert summary["examples"] >= 5
     assert not list(tmp_path.iterdir()), "no failure, no scenario file"
 
 
