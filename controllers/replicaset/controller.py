@@ -26,6 +26,11 @@ pod created, and no pod this controller deleted is still in it as active. And a
 pod cache older than one a decision was already based on (a relist from a
 lagging apiserver takes a cache back in time) is never trusted.
 
+The first time an incarnation creates pods for a ReplicaSet, it counts the
+set's active pods in the API first, and waits while the cache shows fewer: a
+controller restarted against a lagging apiserver lists a past in which pods an
+earlier incarnation created do not exist yet.
+
 A cache may also still show a ReplicaSet that was deleted (its delete event
 lost): pods are created only after reading the ReplicaSet from the API, and a
 ReplicaSet the API says is gone (NotFound on its status write) is not synced
@@ -84,6 +89,8 @@ EXPECTATIONS_RECHECK: Final = 30.0
 """While expectations are unmet, look again this often: if the events they wait
 for were lost (a pod created and deleted while the informer relisted is never
 seen), nothing else would wake the ReplicaSet when they expire."""
+STALE_CACHE_RECHECK: Final = 1.0
+"""How soon to look again after the API showed more pods than the cache."""
 
 Key = tuple[str, str]
 
@@ -128,6 +135,9 @@ class ReplicaSetController:
         # uids of ReplicaSets the API said are gone while the cache still shows
         # them (their delete event lost or late): never acted on again.
         self._gone: set[str] = set()
+        # uids of ReplicaSets whose pods in the cache were checked against the
+        # API before this incarnation first created any for them.
+        self._confirmed: set[str] = set()
         # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
         self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
         self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
@@ -156,6 +166,7 @@ class ReplicaSetController:
         rs = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
         key = rs.key
         self._gone.discard(rs.metadata.uid)
+        self._confirmed.discard(rs.metadata.uid)
         self.expectations.forget(key)
         self._written.pop(key, None)
         self._prototypes.pop(rs.metadata.uid, None)
@@ -250,9 +261,10 @@ class ReplicaSetController:
             raise claimed.errors[0]
         pods = claimed.claimed
         manage_error: Exception | None = None
+        cache_behind = False
         if needs_sync and rs.metadata.deletion_timestamp is None:
             try:
-                await self._manage_replicas(key, rs, pods)
+                cache_behind = not await self._manage_replicas(key, rs, pods)
             except ApiError as error:
                 manage_error = error
         now = self.clock.now()
@@ -273,6 +285,8 @@ class ReplicaSetController:
             wait += AVAILABILITY_SLACK
         if not needs_sync:
             wait = EXPECTATIONS_RECHECK if wait is None else min(wait, EXPECTATIONS_RECHECK)
+        if cache_behind:
+            wait = STALE_CACHE_RECHECK if wait is None else min(wait, STALE_CACHE_RECHECK)
         if wait is not None:
             return Result(requeue_after=wait)
         return Result()
@@ -305,14 +319,43 @@ class ReplicaSetController:
             return False
         return True
 
-    async def _manage_replicas(self, key: Key, rs: ReplicaSet, pods: list[Pod]) -> None:
+    async def _manage_replicas(self, key: Key, rs: ReplicaSet, pods: list[Pod]) -> bool:
+        """Create or delete the difference. False if creating had to wait for
+        the pod cache to catch up with the API."""
         diff = len(pods) - rs.spec.replicas
         if diff < 0:
             if not await self._still_exists(rs):
-                return
+                return True
+            if not await self._cache_shows_api_pods(rs, pods):
+                return False
             await self._create_pods(key, rs, min(-diff, self.burst_replicas))
         elif diff > 0:
             await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
+        return True
+
+    async def _cache_shows_api_pods(self, rs: ReplicaSet, pods: list[Pod]) -> bool:
+        """Before this incarnation first creates pods for `rs`: whether the API
+        holds no more of its active pods than the cache shows. Expectations
+        and the cache's revision cover what this incarnation did; nothing
+        covers a first list served from a lagging snapshot (after a restart),
+        which may lack pods an earlier incarnation created."""
+        uid = rs.metadata.uid
+        if uid in self._confirmed:
+            return True
+        listed = await self.client.list(
+            Pod, namespace=rs.metadata.namespace, label_selector=self._selector(rs)
+        )
+        in_api = sum(
+            1
+            for pod in listed.items
+            if is_pod_active(pod)
+            and (ref := pod.metadata.controller_ref()) is not None
+            and ref.uid == uid
+        )
+        if in_api > len(pods):
+            return False
+        self._confirmed.add(uid)
+        return True
 
     async def _still_exists(self, rs: ReplicaSet) -> bool:
         """Whether the API still holds this ReplicaSet (same uid, not being
