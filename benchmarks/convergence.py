@@ -24,23 +24,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.harness import Figure, measure
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app-{index:03d}, namespace: default}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: app-{index:03d}}}}}
-  template:
-    metadata: {{labels: {{app: app-{index:03d}}}}}
-    spec:
-      containers:
-        - name: main
-          image: registry.example/app:1
-          resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-"""
+from benchmarks.harness import Figure, deployments_yaml, measure
 
 
 async def _converge(nodes: int, deployments: int, replicas: int) -> dict[str, float]:
@@ -50,9 +34,7 @@ async def _converge(nodes: int, deployments: int, replicas: int) -> dict[str, fl
     from runtime.summary import percentile
 
     config = ClusterConfig(node_pools=(NodePool(count=nodes, pods=110),), seed=1)
-    manifests = "---\n".join(
-        DEPLOYMENT.format(index=i, replicas=replicas) for i in range(deployments)
-    )
+    manifests = deployments_yaml(deployments, replicas)
     async with Cluster(config) as cluster:
         start = time.perf_counter()
         await cluster.apply(manifests)

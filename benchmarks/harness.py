@@ -20,7 +20,7 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Figure", "measure", "print_table", "write_json"]
+__all__ = ["Figure", "deployments_yaml", "measure", "print_table", "write_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +91,28 @@ def write_json(path: Path, suite: str, figures: list[Figure]) -> None:
         entry["met"] = f.met
         results.append(entry)
     path.write_text(json.dumps({"suite": suite, "results": results}, indent=2) + "\n")
+
+
+_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: main
+          image: registry.example/app:1
+          resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
+"""
+
+
+def deployments_yaml(count: int, replicas: int) -> str:
+    """`count` Deployments `app-000`, `app-001`, ... of `replicas` small pods each,
+    as one multi-document manifest (the workload of the cluster-scale suites)."""
+    return "---\n".join(
+        _DEPLOYMENT.format(name=f"app-{i:03d}", replicas=replicas) for i in range(count)
+    )

@@ -43,25 +43,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from benchmarks.harness import Figure, measure
+from benchmarks.harness import Figure, deployments_yaml, measure
 
 __all__ = ["FULL", "QUICK", "Sizes", "fuzz_throughput", "run", "virtual_hour"]
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app-{index:02d}, namespace: default}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: app-{index:02d}}}}}
-  template:
-    metadata: {{labels: {{app: app-{index:02d}}}}}
-    spec:
-      containers:
-        - name: main
-          image: registry.example/app:1
-          resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}
-"""
 
 HOUR_TARGET_PER_1K_NODES = 20.0
 FUZZ_TARGET = 20.0
@@ -102,9 +86,7 @@ async def virtual_hour(
     from runtime.cluster import Cluster, ClusterConfig, NodePool
 
     config = ClusterConfig(node_pools=(NodePool(count=nodes, pods=110),), seed=1)
-    manifests = "---\n".join(
-        DEPLOYMENT.format(index=i, replicas=replicas) for i in range(deployments)
-    )
+    manifests = deployments_yaml(deployments, replicas)
     start = time.perf_counter()
     async with Cluster(config) as cluster:
         await cluster.apply(manifests)

@@ -10,23 +10,7 @@ from runtime.simulation.operations import Apply, Inject, Scale, Wait
 from runtime.simulation.replay import ScenarioFile, pools_to_data, replay
 from runtime.simulation.shrink import shrink_scenario
 from tests.simulation import planted
-
-
-def _replica_set(name: str, replicas: int) -> dict[str, object]:
-    app = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": app},
-            "template": {
-                "metadata": {"labels": app},
-                "spec": {"containers": [{"name": "c0", "image": "nginx:1.27"}]},
-            },
-        },
-    }
+from tests.simulation.builders import replica_set
 
 
 def _padded_scenario() -> ScenarioFile:
@@ -40,10 +24,10 @@ def _padded_scenario() -> ScenarioFile:
         fault_kinds=["controller_crash"],
         steps=[
             Wait(after=5.0),
-            Apply(manifest=_replica_set("api", 0), after=1.0),
+            Apply(manifest=replica_set("api", 0), after=1.0),
             Scale(kind="ReplicaSet", name="api", replicas=0, after=2.0),
             Inject(fault=crash, after=0.5),
-            Apply(manifest=_replica_set("web", 2), after=0.0),
+            Apply(manifest=replica_set("web", 2), after=0.0),
             Wait(after=30.0),
         ],
     )
