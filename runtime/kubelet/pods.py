@@ -465,12 +465,21 @@ class PodManager:
         status = build_status(record, self.config.internal_ip, self.clock.now())
         if status == record.pod.status:
             return
+        was_terminating = record.terminating
         for _ in range(3):
             try:
-                record.pod = await self.client.update_status(
+                written = await self.client.update_status(
                     record.pod.model_copy(update={"status": status})
                 )
                 self.status_writes += 1
+                # While the write was in flight, the watch may have brought a
+                # newer version (a deletion, say): never step back to ours.
+                if _resource_version(written) >= _resource_version(record.pod):
+                    record.pod = written
+                if record.terminating and not was_terminating:
+                    # Ours carries a deletion the watch will not report again
+                    # (its event is this very object): act on it now.
+                    self._mark_dirty(record.uid)
                 return
             except Conflict:
                 fresh = await self._fetch(record)
@@ -531,3 +540,7 @@ def _restore_from_api(record: PodRecord) -> None:
         ran = ran or api.last_state.terminated is not None
         if ran:
             container.restored_restarts = api.restart_count + 1
+
+
+def _resource_version(pod: core.Pod) -> int:
+    return int(pod.metadata.resource_version or 0)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine.api import core
+from engine.client import LocalClient
 from engine.clock import VirtualClock
+from engine.store import Store
+from runtime.kubelet import NodeAgentPool
 from tests.runtime.kubelet_env import Env, pod_manifest, sim, simulated_nodes
 
 
@@ -107,3 +112,37 @@ async def test_terminal_pods_are_deleted_at_once(clock: VirtualClock) -> None:
         await clock.advance(3)
         assert env.pod("job").status.phase == "Succeeded"
         assert env.store.delete(core.Pod, "job", "default") is None
+
+
+class DeletingDuringStatusWrite(LocalClient):
+    """Deletes the pod right after the kubelet's first status write commits, and
+    lets the watch deliver the deletion before the write returns (an older
+    version than the one the kubelet has by then)."""
+
+    def __init__(self, store: Store, clock: VirtualClock) -> None:
+        super().__init__(store)
+        self.clock = clock
+        self.done = False
+
+    async def update_status(self, obj: Any, **kwargs: Any) -> Any:
+        written = await super().update_status(obj, **kwargs)
+        if not self.done and isinstance(written, core.Pod):
+            self.done = True
+            self.store.delete(core.Pod, written.metadata.name, written.metadata.namespace)
+            await self.clock.settle()
+        return written
+
+
+async def test_a_deletion_seen_while_a_status_write_is_in_flight_is_carried_out(
+    clock: VirtualClock,
+) -> None:
+    store = Store(clock=clock)
+    client = DeletingDuringStatusWrite(store, clock)
+    pool = NodeAgentPool(client, clock=clock)
+    pool.add_nodes(1)
+    async with pool:
+        store.create(pod_manifest("raced", grace=5))
+        env = Env(clock, store, client, pool)
+        took = await wait_removed(env, "raced")
+    assert client.done
+    assert took <= 5.5
