@@ -3,9 +3,10 @@ them (acceptance 3 of issue 7). Each is correct without faults; one fault class
 breaks it.
 
 * `NoExpectationsReplicaSet`: the built-in controller with every guard against
-  a stale pod cache removed (no expectations, no time-travel check). Under
-  delayed pod watches it syncs twice before its first pods show up, and
-  creates them again: `safety:replicaset-within-replicas`.
+  a stale pod cache removed (no expectations, no time-travel check, no count
+  in the API before its first creation). Under delayed pod watches it syncs
+  twice before its first pods show up, and creates them again:
+  `safety:replicaset-within-replicas`.
 * `EventCountingPodCounter` (beside the built-in ReplicaSet controller): acts
   on events, not on current state: it counts each ReplicaSet's pods up and down
   from pod events, ignoring the "deleted while you were away" tombstones a
@@ -43,6 +44,9 @@ MARK = "planted.kubeloop.dev/pods-created"
 
 class NoExpectationsReplicaSet(ReplicaSetController):
     def _cache_is_trustworthy(self, key: Any, rs: ReplicaSet, candidates: list[Pod]) -> bool:
+        return True
+
+    async def _cache_shows_api_pods(self, rs: ReplicaSet, pods: list[Pod]) -> bool:
         return True
 
 
