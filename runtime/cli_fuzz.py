@@ -3,6 +3,7 @@
     kubeloop replay FILE [--target MODULE:ATTR] [--json]
     kubeloop fuzz [--examples N] [--seed S] [--faults LIST] [--controllers LIST]
                   [--steps N] [--target MODULE:ATTR] [--out DIR] [--no-shrink] [--json]
+                  [--log-level LEVEL]
 
 `replay` runs a scenario file written by a failing fuzz run (or by hand) and
 says whether its recorded failure happened again, exactly (same oracle, same
@@ -65,6 +66,12 @@ def register(sub: Any) -> None:
     fuzz.add_argument("--out", type=Path, default=Path(".kubeloop/failures"))
     fuzz.add_argument("--no-shrink", action="store_true", help="report the first failure as is")
     fuzz.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fuzz.add_argument(
+        "--log-level",
+        default="critical",
+        help="controllers' log lines shown (default critical: injected faults make "
+        "them report errors on purpose; the summary reports what failed)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -126,10 +133,12 @@ def _fuzz(args: argparse.Namespace) -> int:
         import hypothesis  # noqa: F401
     except ImportError:
         raise ValueError("kubeloop fuzz needs hypothesis: pip install 'kubeloop[fuzz]'") from None
+    from engine.logging import configure_logging
     from runtime.simulation.campaign import CampaignProgress, run_campaign
     from runtime.simulation.faults import expand_fault_classes
     from runtime.simulation.targets import load_target
 
+    configure_logging(args.log_level)
     target = load_target(args.target)
     kinds = expand_fault_classes(
         target.fault_kinds if args.faults is None else args.faults.split(",")
