@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 
-from benchmarks.harness import Figure, deployments_yaml, measure
+from benchmarks.harness import Figure, deployments_yaml, measure, run_module
 
 
 async def _converge(nodes: int, deployments: int, replicas: int) -> dict[str, float]:
@@ -68,25 +66,6 @@ async def _converge(nodes: int, deployments: int, replicas: int) -> dict[str, fl
     }
 
 
-def _in_subprocess(nodes: int, deployments: int, replicas: int) -> dict[str, float]:
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.convergence",
-            str(nodes),
-            str(deployments),
-            str(replicas),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return result
-
-
 def run(quick: bool, repeat: int) -> list[Figure]:
     nodes, deployments, replicas = (500, 10, 100) if quick else (5000, 100, 1000)
     pods = deployments * replicas
@@ -94,7 +73,7 @@ def run(quick: bool, repeat: int) -> list[Figure]:
     runs: list[dict[str, float]] = []
 
     def once() -> float:
-        runs.append(_in_subprocess(nodes, deployments, replicas))
+        runs.append(run_module("benchmarks.convergence", nodes, deployments, replicas))
         return runs[-1]["converge_s"]
 
     converge, converge_runs = measure(once, min(repeat, 3))

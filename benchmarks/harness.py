@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Figure", "deployments_yaml", "measure", "print_table", "write_json"]
+__all__ = ["Figure", "deployments_yaml", "measure", "print_table", "run_module", "write_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +119,17 @@ def deployments_yaml(count: int, replicas: int) -> str:
     return "---\n".join(
         _DEPLOYMENT.format(name=f"app-{i:03d}", replicas=replicas) for i in range(count)
     )
+
+
+def run_module(module: str, *args: object) -> dict[str, float]:
+    """Run `python -m module args...` in a fresh process (its own heap and peak
+    RSS, a fixed hash seed) and return the JSON object on its last output line."""
+    output = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    ).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result

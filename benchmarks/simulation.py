@@ -33,9 +33,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -43,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from benchmarks.harness import Figure, deployments_yaml, measure
+from benchmarks.harness import Figure, deployments_yaml, measure, run_module
 
 __all__ = ["FULL", "QUICK", "Sizes", "fuzz_throughput", "run", "virtual_hour"]
 
@@ -163,18 +161,6 @@ def fuzz_throughput(
     }
 
 
-def _in_subprocess(*args: object) -> dict[str, float]:
-    output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.simulation", *map(str, args)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return result
-
-
 def _median(runs: list[dict[str, float]], key: str) -> tuple[float, tuple[float, ...]]:
     values = tuple(r[key] for r in runs)
     return sorted(values)[len(values) // 2], values
@@ -265,12 +251,21 @@ def run(
             return asyncio.run(
                 virtual_hour(sizes.nodes, sizes.deployments, sizes.replicas, sizes.hour)
             )
-        return _in_subprocess("hour", sizes.nodes, sizes.deployments, sizes.replicas, sizes.hour)
+        return run_module(
+            "benchmarks.simulation",
+            "hour",
+            sizes.nodes,
+            sizes.deployments,
+            sizes.replicas,
+            sizes.hour,
+        )
 
     def fuzz_sample() -> dict[str, float]:
         if in_process:
             return fuzz_throughput(sizes.fuzz_examples, sizes.fuzz_steps, sizes.fuzz_nodes)
-        return _in_subprocess("fuzz", sizes.fuzz_examples, sizes.fuzz_steps, sizes.fuzz_nodes)
+        return run_module(
+            "benchmarks.simulation", "fuzz", sizes.fuzz_examples, sizes.fuzz_steps, sizes.fuzz_nodes
+        )
 
     hour_runs: list[dict[str, float]] = []
     measure(_sampled(hour_runs, "hour_s", hour_sample), min(repeat, 3))
