@@ -1,11 +1,11 @@
 """`SimulationSession`: a `Simulation` driven from synchronous code.
 
 Hypothesis' rule-based state machines are synchronous; the cluster is not.
-A session owns one event loop (`asyncio.Runner`) for its whole life and one
-long-lived host task on it, which enters the `Simulation` (its task groups
-must be entered and left by the same task) and then carries out each call
-the synchronous side makes, in order. The loop runs only while a call is in
-progress: between calls the cluster is frozen, and no virtual time passes.
+A session hosts the `Simulation` on a `runtime.synchost.SyncHost`: one event
+loop for its whole life and one long-lived task on it, which enters the
+simulation and then carries out each call the synchronous side makes, in
+order. The loop runs only while a call is in progress: between calls the
+cluster is frozen, and no virtual time passes.
 
 The calls a session makes (`start`, `step`, `finish`, `close`) are the whole
 of what determines a run, so a replay that makes the same calls with the
@@ -17,24 +17,22 @@ violation after a step, an unexpected exception, or an ESR failure at
 `finish()`, each with the trace hash at that point.
 
 Neighbours: `runtime.simulation.simulation`, `runtime.simulation.machine`,
-`runtime.simulation.replay` (scenario files), `runtime.cluster.sync` (the same
-pattern for the plain `Cluster`).
+`runtime.simulation.replay` (scenario files), `runtime.synchost`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from runtime.simulation.operations import Operation
 from runtime.simulation.simulation import LivenessReport, Simulation, SimulationConfig
+from runtime.synchost import SyncHost
 
 __all__ = ["Failure", "SimulationSession"]
 
 T = TypeVar("T")
-_Command = tuple[Callable[[Simulation], Awaitable[Any]], "asyncio.Future[Any]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,38 +76,29 @@ class SimulationSession:
 
     def __init__(self, config: SimulationConfig) -> None:
         self.config = config
-        self.simulation: Simulation | None = None
         self.steps: list[Operation] = []
         self.outcomes: list[str] = []
         self.failure: Failure | None = None
         self.liveness: LivenessReport | None = None
-        self._runner: asyncio.Runner | None = None
-        self._commands: asyncio.Queue[_Command | None] | None = None
-        self._host: asyncio.Task[None] | None = None
-        self._current: asyncio.Future[Any] | None = None
-        self._dead: BaseException | None = None
-        self._last_simulation: Simulation | None = None
+        self._host: SyncHost[Simulation] = SyncHost(lambda: Simulation(self.config))
+
+    @property
+    def simulation(self) -> Simulation | None:
+        """The running simulation (None before start and after close)."""
+        return self._host.value
+
+    @property
+    def _last_simulation(self) -> Simulation | None:
+        return self._host.last
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> SimulationSession:
-        self._runner = asyncio.Runner()
-        try:
-            self._runner.run(self._start())
-        except BaseException:
-            self._runner.close()
-            self._runner = None
-            raise
+        self._host.start()
         return self
 
     def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        try:
-            runner.run(self._stop())
-        finally:
-            runner.close()
+        self._host.close()
 
     def __enter__(self) -> SimulationSession:
         return self.start()
@@ -117,60 +106,11 @@ class SimulationSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def _start(self) -> None:
-        self._commands = asyncio.Queue()
-        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._host = asyncio.create_task(self._serve(started))
-        await started
-
-    async def _serve(self, started: asyncio.Future[None]) -> None:
-        assert self._commands is not None
-        try:
-            async with Simulation(self.config) as simulation:
-                self.simulation = self._last_simulation = simulation
-                started.set_result(None)
-                while (command := await self._commands.get()) is not None:
-                    fn, done = command
-                    self._current = done
-                    try:
-                        done.set_result(await fn(simulation))
-                    except Exception as error:
-                        done.set_exception(error)
-                    self._current = None
-        except BaseException as error:
-            # The simulation itself died: whoever waits must hear of it.
-            self._dead = error
-            for waiter in (started, self._current):
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(
-                        RuntimeError(f"the simulation stopped: {error!r}")
-                        if not isinstance(error, Exception)
-                        else error
-                    )
-            if isinstance(error, Exception):
-                return
-            raise
-        finally:
-            self.simulation = None
-
-    async def _stop(self) -> None:
-        if self._commands is not None and self._host is not None:
-            await self._commands.put(None)
-            await self._host
-
-    async def _submit(self, fn: Callable[[Simulation], Awaitable[T]]) -> T:
-        assert self._commands is not None
-        if self._dead is not None:
-            raise RuntimeError(f"the simulation stopped: {self._dead!r}")
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._commands.put((fn, done))
-        return await done
-
     def call(self, fn: Callable[[Simulation], Awaitable[T]]) -> T:
         """Run `await fn(simulation)` on the session's loop and return its result."""
-        if self._runner is None:
+        if not self._host.running:
             raise RuntimeError("the session is not started")
-        return self._runner.run(self._submit(fn))
+        return self._host.call(fn)
 
     @property
     def sim(self) -> Simulation:
