@@ -12,10 +12,9 @@ Kubernetes' reason and message and never started:
   `OutOfnvidia.com/gpu`, ...): the pod's requests plus those of the admitted
   pods exceed allocatable.
 
-A pod's requests are Kubernetes' effective requests: pod-level resources if
-set, else the larger of the app containers' sum (plus sidecars) and any one
-init container's (plus the sidecars started before it), plus overhead.
-Pure functions of the pod, the node and the admitted pods.
+A pod's requests are Kubernetes' effective requests
+(`engine.podresources.pod_requests`, the scheduler's too). Pure functions of
+the pod, the node and the admitted pods.
 
 Neighbours: `runtime.kubelet.kubelet` (calls `admit` once per new pod).
 """
@@ -26,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.api import core
-from engine.quantity import Quantity
+from engine.podresources import pod_requests, resource_amount
 
-__all__ = ["AdmitResult", "admit", "node_affinity_matches", "pod_requests"]
+__all__ = ["AdmitResult", "admit", "node_affinity_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,48 +38,6 @@ class AdmitResult:
 
 
 ADMITTED = AdmitResult(True)
-
-
-def _amount(name: str, quantity: Quantity) -> int:
-    return quantity.milli_value() if name == "cpu" else quantity.value()
-
-
-def _add(total: dict[str, int], resources: dict[str, Quantity]) -> None:
-    for name, quantity in resources.items():
-        total[name] = total.get(name, 0) + _amount(name, quantity)
-
-
-def pod_requests(spec: core.PodSpec) -> dict[str, int]:
-    """Effective requests: cpu in millicores, everything else in units (bytes)."""
-    if spec.resources is not None and spec.resources.requests:
-        total: dict[str, int] = {}
-        _add(total, spec.resources.requests)
-    else:
-        apps: dict[str, int] = {}
-        for container in spec.containers:
-            _add(apps, container.resources.requests)
-        sidecars: dict[str, int] = {}
-        init_peak: dict[str, int] = {}
-        for container in spec.init_containers:
-            own: dict[str, int] = {}
-            _add(own, container.resources.requests)
-            if container.is_sidecar:
-                for name, value in own.items():
-                    sidecars[name] = sidecars.get(name, 0) + value
-                candidate = dict(sidecars)
-            else:
-                candidate = dict(sidecars)
-                for name, value in own.items():
-                    candidate[name] = candidate.get(name, 0) + value
-            for name, value in candidate.items():
-                init_peak[name] = max(init_peak.get(name, 0), value)
-        total = dict(apps)
-        for name, value in sidecars.items():
-            total[name] = total.get(name, 0) + value
-        for name, value in init_peak.items():
-            total[name] = max(total.get(name, 0), value)
-    _add(total, spec.overhead)
-    return total
 
 
 def _requirement_matches(
@@ -176,7 +133,7 @@ def admit(
         if requested <= 0:
             continue
         capacity_quantity = allocatable.get(name)
-        capacity = _amount(name, capacity_quantity) if capacity_quantity is not None else 0
+        capacity = resource_amount(name, capacity_quantity) if capacity_quantity is not None else 0
         if used.get(name, 0) + requested > capacity:
             return AdmitResult(
                 False,

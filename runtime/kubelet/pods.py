@@ -55,7 +55,8 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.errors import Conflict, NotFound
 from engine.logging import get_logger
-from runtime.kubelet.admission import admit, pod_requests
+from engine.podresources import pod_requests
+from runtime.kubelet.admission import admit
 from runtime.kubelet.backoff import CrashLoopBackOff
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.containerconfig import ConfigError, container_config

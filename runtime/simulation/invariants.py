@@ -45,8 +45,8 @@ from controllers.deployment.conditions import deployment_complete
 from controllers.deployment.replicas import max_surge
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.core import Node, Pod
+from engine.podresources import pod_requests
 from engine.store import WriteRecord
-from runtime.kubelet.admission import pod_requests
 from runtime.simulation.view import ClusterView
 
 __all__ = [

@@ -44,8 +44,9 @@ from controllers.scheduler.plugins.taint_toleration import untolerated_taint
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.core import Namespace, Node, Pod
+from engine.podresources import pod_requests
 from engine.selectors import from_label_selector
-from runtime.kubelet.admission import node_affinity_matches, pod_requests
+from runtime.kubelet.admission import node_affinity_matches
 from runtime.simulation.view import ClusterView
 
 __all__ = [
