@@ -33,7 +33,8 @@ from typing import Any, TypeVar
 
 import anyio
 
-from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import deployment
+from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
@@ -55,27 +56,13 @@ __all__ = ["Cluster", "ConvergenceTimeout", "controller_setups"]
 
 R = TypeVar("R", bound=Resource)
 
-_SETUPS: dict[str, Callable[[Manager], Any]] = {
-    "replicaset": replicaset.setup,
-    "deployment": deployment.setup,
-    "garbagecollector": garbagecollector.setup,
-    "namespace": namespace.setup,
-    "nodelifecycle": nodelifecycle.setup,
-}
 
-
-def _setup_scheduler(manager: Manager) -> Scheduler:
-    scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
-    manager.add_runnable(scheduler.run)
-    return scheduler
-
-
-def controller_setups() -> dict[str, Callable[[Manager], Any]]:
+def controller_setups() -> dict[str, Setup]:
     """Every built-in controller by its `ClusterConfig.controllers` name, as a
-    function that sets it up on a `Manager` (its client, informers, clock and
-    RNG). The simulation harness hosts each one on a manager of its own, so it
-    can wrap that controller's client and crash and restart it alone."""
-    return {"scheduler": _setup_scheduler, **_SETUPS}
+    function that sets it up on a `Manager` (`controllers.registry`). The
+    simulation harness hosts each one on a manager of its own, so it can wrap
+    that controller's client and crash and restart it alone."""
+    return dict(CONTROLLERS)
 
 
 class ConvergenceTimeout(TimeoutError):
@@ -123,16 +110,9 @@ class Cluster:
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
             for name in config.controllers:
-                if name in _SETUPS:
-                    _SETUPS[name](manager)
-            if "scheduler" in config.controllers:
-                self.scheduler = Scheduler(
-                    client,
-                    manager.factory,
-                    clock=self.clock,
-                    rng=random.Random(f"{config.seed}/scheduler"),
-                )
-                manager.add_runnable(self.scheduler.run)
+                built = CONTROLLERS[name](manager)
+                if isinstance(built, Scheduler):
+                    self.scheduler = built
             await stack.enter_async_context(manager)
             self.nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)

@@ -16,18 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
 
 __all__ = ["ALL_CONTROLLERS", "ClusterConfig", "NodePool"]
 
-ALL_CONTROLLERS: tuple[str, ...] = (
-    "scheduler",
-    "replicaset",
-    "deployment",
-    "garbagecollector",
-    "namespace",
-    "nodelifecycle",
-)
+ALL_CONTROLLERS: tuple[str, ...] = tuple(CONTROLLERS)
 """The controllers a cluster runs unless told otherwise, by name."""
 
 

@@ -1,0 +1,46 @@
+"""The registry of kubeloop's built-in controllers: one name, one setup.
+
+`CONTROLLERS` maps each controller's name (as `ClusterConfig.controllers` and
+the simulation's fuzz targets spell it) to a function that builds it on a
+`Manager` (the manager's client, informers, clock and RNG) and returns it. The
+order is the order a cluster sets them up in. The `Cluster` facade, the CLI
+and the simulation harness all assemble from this one table, so a new
+controller is added here and nowhere else; the scheduler is built here too.
+
+Neighbours: each controller package's own `setup`; `runtime.cluster` and
+`runtime.simulation` read the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers.scheduler import Scheduler
+from engine.manager import Manager
+
+__all__ = ["CONTROLLERS", "Setup", "setup_scheduler"]
+
+Setup = Callable[[Manager], Any]
+"""Builds one controller on a manager and returns it."""
+
+
+def setup_scheduler(manager: Manager) -> Scheduler:
+    """kube-scheduler with the default profile, run beside the manager's controllers."""
+    scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
+    manager.add_runnable(scheduler.run)
+    return scheduler
+
+
+CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
+    {
+        "scheduler": setup_scheduler,
+        "replicaset": replicaset.setup,
+        "deployment": deployment.setup,
+        "garbagecollector": garbagecollector.setup,
+        "namespace": namespace.setup,
+        "nodelifecycle": nodelifecycle.setup,
+    }
+)
