@@ -4,15 +4,31 @@ Objects handed out by the store, the watch bus and informer caches are shared
 by every reader. Models are frozen, so attribute assignment already fails; the
 detector catches what freezing cannot: changes inside the dicts and lists of an
 object (`pod.metadata.labels["x"] = "y"`). When enabled, the store records a
-deep snapshot of each object it hands out, and `check()` compares every
-recorded object with its snapshot.
+deep snapshot of each object it writes (and so hands out).
 
-client-go has the same tool (KUBE_CACHE_MUTATION_DETECTOR). It is meant for
-tests: it costs a full serialisation per write. Enable it with `enable()` or
+It reports a mutation as client-go's cache mutation detector
+(KUBE_CACHE_MUTATION_DETECTOR) does, without anyone asking: client-go compares
+its copies every second and panics. Here the check points are the store's own
+calls, so nothing runs on a timer and a virtual-time run stays deterministic:
+
+* each store write records what it stored, then `after_write` compares the
+  version the write replaced and the next `SAMPLE` recorded objects (round robin, so every
+  recorded object is compared again and again while writes go on);
+* `update(obj)` of the stored object itself (changed in place, so the store
+  would see no change) compares it with `verify(obj)` and raises at once;
+* `check()` compares every recorded object: the test suite's conftest calls it
+  after each test, and `runtime.cluster.Cluster` when it exits;
+* once a change is found the detector is *tripped*: it logs the error at
+  once, and `raise_if_tripped()`, which the store calls on entry to every call
+  (reads included) and `Cluster.wait_for` on every wake-up, raises
+  `MutationDetected` naming the object, to whoever calls next, until `reset()`.
+
+It is meant for tests: it costs a full serialisation per write and keeps every
+version it recorded. Enable it with `enable()`, `detector.enabled = True`, or
 the environment variable `KUBELOOP_MUTATION_DETECTOR=1`.
 
-Neighbours: `engine.store` records into it; the test suite's conftest turns it
-on for every test and checks after each one.
+Neighbours: `engine.store` records into it and raises from it; the test
+suite's conftest turns it on for every test and checks after each one.
 """
 
 from __future__ import annotations
@@ -22,7 +38,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["MutationDetected", "MutationDetector", "detector"]
+from engine.logging import get_logger
+
+__all__ = ["SAMPLE", "MutationDetected", "MutationDetector", "detector"]
+
+SAMPLE = 2
+"""Recorded objects compared after each store write, besides the replaced version.
+Each write records one version, so with 2 the round robin gains one object a
+write: every recorded object is compared again within as many writes as there
+are recorded objects."""
+
+_log = get_logger("mutation")
 
 
 class MutationDetected(AssertionError):
@@ -30,35 +56,86 @@ class MutationDetected(AssertionError):
 
 
 class MutationDetector:
-    """Keeps (object, snapshot) pairs and compares them on `check()`."""
+    """Keeps (object, snapshot) pairs; see the module docstring for when it compares."""
 
     def __init__(self, enabled: bool = False) -> None:
         self.enabled = enabled
+        self.failure: MutationDetected | None = None
         self._seen: dict[int, tuple[BaseModel, Any]] = {}
+        self._order: list[int] = []  # ids in recording order, for the round robin
+        self._cursor = 0
+
+    def enable(self) -> None:
+        self.enabled = True
 
     def record(self, obj: BaseModel) -> None:
         """Remember `obj` as it is now; later changes to it are reported."""
         if self.enabled and id(obj) not in self._seen:
             self._seen[id(obj)] = (obj, _snapshot(obj))
+            self._order.append(id(obj))
+
+    def after_write(self, previous: BaseModel | None) -> None:
+        """Compare what a write replaced, plus a sample of the recorded objects.
+        Never raises (the write has happened): a change trips the detector."""
+        if not self.enabled:
+            return
+        suspects = [] if previous is None else [id(previous)]
+        for _ in range(min(SAMPLE, len(self._order))):
+            self._cursor %= len(self._order)
+            suspects.append(self._order[self._cursor])
+            self._cursor += 1
+        changed = self._changed(list(dict.fromkeys(suspects)))
+        if changed:
+            self._trip(changed)
+
+    def verify(self, obj: BaseModel) -> None:
+        """Compare one recorded object now; raise MutationDetected if it changed."""
+        self._compare([id(obj)])
 
     def check(self) -> None:
-        """Raise MutationDetected naming every recorded object that changed."""
-        changed = []
-        for obj, snapshot in self._seen.values():
-            if _snapshot(obj) != snapshot:
-                changed.append(obj)
-        if changed:
-            names = ", ".join(_describe(o) for o in changed[:10])
-            raise MutationDetected(
-                f"{len(changed)} shared object(s) were changed in place: {names}. "
-                "Copy the parts you change with model_copy(update=...) instead."
-            )
+        """Compare every recorded object; raise MutationDetected naming those that changed."""
+        self._compare(self._order)
+
+    def raise_if_tripped(self) -> None:
+        """Raise the mutation found earlier, if any (every later call too)."""
+        if self.failure is not None:
+            raise MutationDetected(*self.failure.args)
 
     def reset(self) -> None:
+        """Forget every recorded object, and a mutation found."""
         self._seen.clear()
+        self._order.clear()
+        self._cursor = 0
+        self.failure = None
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def _compare(self, ids: list[int]) -> None:
+        self.raise_if_tripped()
+        changed = self._changed(ids)
+        if changed:
+            self._trip(changed)
+            self.raise_if_tripped()
+
+    def _changed(self, ids: list[int]) -> list[BaseModel]:
+        changed = []
+        for key in ids:
+            entry = self._seen.get(key)
+            if entry is not None and _snapshot(entry[0]) != entry[1]:
+                changed.append(entry[0])
+        return changed
+
+    def _trip(self, changed: list[BaseModel]) -> None:
+        if self.failure is not None:
+            return
+        names = ", ".join(_describe(o) for o in changed[:10])
+        self.failure = MutationDetected(
+            f"{len(changed)} shared object(s) were changed in place: {names}. "
+            "Objects from the store, watches and informer caches are shared: "
+            "copy the parts you change with model_copy(update=...) instead."
+        )
+        _log.error("mutation detected", error=str(self.failure))
 
 
 def _snapshot(obj: BaseModel) -> Any:
