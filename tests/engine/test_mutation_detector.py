@@ -27,7 +27,7 @@ def store() -> Store:
 
 def test_a_write_trips_it_and_the_next_store_call_raises(store: Store) -> None:
     first = store.create(ConfigMap(metadata={"name": "a"}, data={"k": "1"}))
-    first.data["k"] = "2"  # type: ignore[index]
+    first.data["k"] = "2"
     store.create(ConfigMap(metadata={"name": "b0"}))
     recorded = len(detector)
     with pytest.raises(MutationDetected, match="ConfigMap default/a"):
@@ -46,7 +46,7 @@ def test_a_write_trips_it_and_the_next_store_call_raises(store: Store) -> None:
 
 def test_updating_the_shared_object_changed_in_place_raises_at_once(store: Store) -> None:
     cached = store.create(ConfigMap(metadata={"name": "a"}, data={"k": "1"}))
-    cached.data["k"] = "2"  # type: ignore[index]
+    cached.data["k"] = "2"
     with pytest.raises(MutationDetected, match="ConfigMap default/a"):
         store.update(cached)
     detector.reset()
@@ -68,7 +68,7 @@ async def test_a_cluster_wait_raises_instead_of_timing_out_and_so_does_its_exit(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n"
             )
             (settings,) = (await cluster.list(ConfigMap, "default")).items
-            settings.data["mode"] = "slow"  # type: ignore[index]
+            settings.data["mode"] = "slow"
             # Node heartbeats keep writing; the round robin reaches the ConfigMap.
             with pytest.raises(MutationDetected, match="ConfigMap default/settings"):
                 await cluster.wait_for(lambda: False, timeout=3600)
