@@ -12,8 +12,9 @@ its copies every second and panics. Here the check points are the store's own
 calls, so nothing runs on a timer and a virtual-time run stays deterministic:
 
 * each store write records what it stored, then `after_write` compares the
-  version the write replaced and the next `SAMPLE` recorded objects (round robin, so every
-  recorded object is compared again and again while writes go on);
+  version the write replaced and, every `SAMPLE_EVERY` writes, the next
+  current object (a round robin over the versions no write has replaced, so
+  each is compared again and again while writes go on);
 * `update(obj)` of the stored object itself (changed in place, so the store
   would see no change) compares it with `verify(obj)` and raises at once;
 * `check()` compares every recorded object: the test suite's conftest calls it
@@ -23,7 +24,7 @@ calls, so nothing runs on a timer and a virtual-time run stays deterministic:
   (reads included) and `Cluster.wait_for` on every wake-up, raises
   `MutationDetected` naming the object, to whoever calls next, until `reset()`.
 
-It is meant for tests: it costs a full serialisation per write and keeps every
+It is meant for tests: it costs two or three serialisations per write and keeps every
 version it recorded. Enable it with `enable()`, `detector.enabled = True`, or
 the environment variable `KUBELOOP_MUTATION_DETECTOR=1`.
 
@@ -34,19 +35,21 @@ suite's conftest turns it on for every test and checks after each one.
 from __future__ import annotations
 
 import os
+from collections import deque
 from typing import Any
 
 from pydantic import BaseModel
 
 from engine.logging import get_logger
 
-__all__ = ["SAMPLE", "MutationDetected", "MutationDetector", "detector"]
+__all__ = ["SAMPLE_EVERY", "MutationDetected", "MutationDetector", "detector"]
 
-SAMPLE = 2
-"""Recorded objects compared after each store write, besides the replaced version.
-Each write records one version, so with 2 the round robin gains one object a
-write: every recorded object is compared again within as many writes as there
-are recorded objects."""
+SAMPLE_EVERY = 2
+"""Every this many store writes, one current object is compared (besides the
+version each write replaces). The round robin runs over the versions no write
+has replaced yet (the ones caches hold), so each is compared again within
+`SAMPLE_EVERY` times as many writes as there are objects. (A comparison costs
+a serialisation; this keeps the test suite's cost of the detector small.)"""
 
 _log = get_logger("mutation")
 
@@ -62,8 +65,10 @@ class MutationDetector:
         self.enabled = enabled
         self.failure: MutationDetected | None = None
         self._seen: dict[int, tuple[BaseModel, Any]] = {}
-        self._order: list[int] = []  # ids in recording order, for the round robin
-        self._cursor = 0
+        self._order: list[int] = []  # ids in recording order, for `check()`
+        self._ring: deque[int] = deque()  # the round robin; replaced ids drop out
+        self._replaced: set[int] = set()
+        self._writes = 0
 
     def enable(self) -> None:
         self.enabled = True
@@ -73,18 +78,27 @@ class MutationDetector:
         if self.enabled and id(obj) not in self._seen:
             self._seen[id(obj)] = (obj, _snapshot(obj))
             self._order.append(id(obj))
+            self._ring.append(id(obj))
 
     def after_write(self, previous: BaseModel | None) -> None:
         """Compare what a write replaced, plus a sample of the recorded objects.
         Never raises (the write has happened): a change trips the detector."""
         if not self.enabled:
             return
-        suspects = [] if previous is None else [id(previous)]
-        for _ in range(min(SAMPLE, len(self._order))):
-            self._cursor %= len(self._order)
-            suspects.append(self._order[self._cursor])
-            self._cursor += 1
-        changed = self._changed(list(dict.fromkeys(suspects)))
+        suspects = []
+        if previous is not None:
+            suspects.append(id(previous))
+            self._replaced.add(id(previous))
+        self._writes += 1
+        ring = self._ring
+        while ring and self._writes % SAMPLE_EVERY == 0:
+            key = ring.popleft()
+            if key in self._replaced:
+                continue  # `check()` still compares it; the round robin lets it go
+            suspects.append(key)
+            ring.append(key)
+            break
+        changed = self._changed(suspects)
         if changed:
             self._trip(changed)
 
@@ -105,7 +119,8 @@ class MutationDetector:
         """Forget every recorded object, and a mutation found."""
         self._seen.clear()
         self._order.clear()
-        self._cursor = 0
+        self._ring.clear()
+        self._replaced.clear()
         self.failure = None
 
     def __len__(self) -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from engine.api.core import ConfigMap
 from engine.clock import VirtualClock
-from engine.mutation import MutationDetected, detector
+from engine.mutation import SAMPLE_EVERY, MutationDetected, detector
 from engine.store import Store
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
@@ -31,9 +31,9 @@ def test_a_write_trips_it_and_the_next_store_call_raises(store: Store) -> None:
     store.create(ConfigMap(metadata={"name": "b0"}))
     recorded = len(detector)
     with pytest.raises(MutationDetected, match="ConfigMap default/a"):
-        # The round robin reaches every recorded object within `recorded` writes;
-        # the write after the one that found the change raises.
-        for i in range(1, recorded + 2):
+        # The round robin reaches every current object within SAMPLE_EVERY *
+        # `recorded` writes; the write after the one that found the change raises.
+        for i in range(1, SAMPLE_EVERY * recorded + 2):
             store.create(ConfigMap(metadata={"name": f"b{i}"}))
     assert detector.failure is not None
     with pytest.raises(MutationDetected, match="ConfigMap default/a"):
