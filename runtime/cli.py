@@ -44,7 +44,14 @@ from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
 from runtime.progress import ProgressView
-from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
+from runtime.scenario import (
+    Scenario,
+    StepResult,
+    is_scenario,
+    load_scenario,
+    not_run,
+    run_scenario,
+)
 from runtime.summary import Summary, summarize
 
 __all__ = ["main"]
@@ -254,7 +261,8 @@ async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
                 converged = False
             if args.watch:
                 await view.watch_forever()
-        summary = summarize(cluster, results, converged, time.perf_counter() - started)
+        steps = not_run(plan.scenario, results)
+        summary = summarize(cluster, steps, converged, time.perf_counter() - started)
         if plan.output is not None and cluster.store is not None:
             fmt, dest = plan.output
             write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
