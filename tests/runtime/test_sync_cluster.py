@@ -4,6 +4,7 @@ the async iterator `logs` as an ordinary iterator."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -12,19 +13,7 @@ from engine.api.core import Node, Pod
 from runtime.cluster import Cluster, ClusterConfig, NodePool, SyncCluster
 from runtime.cluster.sync import NOT_MIRRORED, mirrored_methods
 
-DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - {name: nginx, image: nginx:1.27, resources: {requests: {cpu: 100m}}}
-"""
+NGINX = Path(__file__).resolve().parents[2] / "examples" / "nginx-deployment.yaml"
 
 
 def test_every_public_cluster_method_is_offered() -> None:
@@ -56,11 +45,11 @@ def test_outside_the_with_block_calls_are_refused() -> None:
 def test_list_events_rollouts_and_node_faults() -> None:
     config = ClusterConfig(node_pools=(NodePool(count=2),))
     with SyncCluster(config) as cluster:
-        cluster.apply(DEPLOYMENT)
-        assert cluster.rollout_status("web", timeout=300) == (
-            'deployment "web" successfully rolled out'
+        cluster.apply(NGINX)
+        assert cluster.rollout_status("nginx-deployment", timeout=300) == (
+            'deployment "nginx-deployment" successfully rolled out'
         )
-        pods = cluster.list(Pod, "default", label_selector="app=web").items
+        pods = cluster.list(Pod, "default", label_selector="app=nginx").items
         assert len(pods) == 3
         assert cluster.pod_counts().ready == 3 and cluster.unconverged() == []
         scheduled = [e for e in cluster.events("default") if e.reason == "Scheduled"]
@@ -68,9 +57,9 @@ def test_list_events_rollouts_and_node_faults() -> None:
             p.metadata.name for p in pods
         )
 
-        paused = cluster.pause("web")
+        paused = cluster.pause("nginx-deployment")
         assert paused.spec.paused
-        assert not cluster.resume("web").spec.paused
+        assert not cluster.resume("nginx-deployment").spec.paused
 
         cluster.partition_node("node-1")  # a plain method, run on the cluster's loop
         cluster.restore_node("node-1")
@@ -83,7 +72,7 @@ def test_list_events_rollouts_and_node_faults() -> None:
         cluster.wait_converged(timeout=600)
         node = cluster.get(Node, "node-0")
         assert next(c for c in node.status.conditions if c.type == "Ready").status == "True"
-        assert cluster.get(Deployment, "web").status.available_replicas == 3
+        assert cluster.get(Deployment, "nginx-deployment").status.available_replicas == 3
 
 
 LOGGER = """
