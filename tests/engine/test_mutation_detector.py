@@ -18,6 +18,7 @@ from engine.clock import VirtualClock
 from engine.mutation import SAMPLE_EVERY, MutationDetected, detector
 from engine.store import Store
 from runtime.cluster import Cluster, ClusterConfig, NodePool
+from tests.runtime.test_cli import REPLICASET
 
 
 @pytest.fixture
@@ -75,24 +76,13 @@ async def test_a_cluster_wait_raises_instead_of_timing_out_and_so_does_its_exit(
     detector.reset()
 
 
-USER_TESTS = '''
+USER_TESTS = """
 import asyncio
 
 from engine.api.core import Pod
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
-REPLICASET = """
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: nginx, image: nginx}]
-"""
+REPLICASET = MANIFEST
 
 
 async def relabel_a_cached_pod() -> None:
@@ -110,11 +100,13 @@ def test_relabel_a_cached_pod() -> None:
 
 def test_the_next_test_runs() -> None:
     assert True
-'''
+"""
 
 
 def test_a_users_test_run_fails_naming_the_object(tmp_path: Path) -> None:
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent(USER_TESTS).replace("MANIFEST", repr(REPLICASET))
+    )
     env = {**os.environ, "KUBELOOP_MUTATION_DETECTOR": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_user.py"],
