@@ -105,6 +105,8 @@ class Cluster:
         config = self.config
         if config.log_level:
             configure_logging(config.log_level)
+        if isinstance(self.clock, RealClock):
+            self.clock = RealClock()  # cluster time starts at 0 when the cluster does
         async with AsyncExitStack() as stack:
             if isinstance(self.clock, VirtualClock):
                 sync_stack = ExitStack()
