@@ -18,7 +18,9 @@ replay. `--faults` takes fault classes (watch, stale, write, crash, node, all,
 none) or fault kinds, comma-separated (default: the target's fault kinds, every
 one for the built-in controllers); `--controllers` names the controllers
 faults may target (all of the target's run either way). The example count
-defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100. Exit status: 0 no failure, 1 a
+defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100; exactly that many examples run
+to the end (unless a failure stops the campaign first), and examples
+hypothesis abandons half-drawn are reported apart as discarded. Exit status: 0 no failure, 1 a
 failure, 2 bad input, or hypothesis missing (`fuzz` needs it: the `kubeloop[fuzz]`
 extra; `replay` does not).
 
@@ -204,6 +206,7 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
         "fault_kinds": sorted(kinds),
         "examples": p.examples,
         "failing_examples": p.failing_examples,
+        "discarded_examples": p.discarded,
         "steps": p.steps,
         "virtual_seconds": round(p.virtual_seconds, 3),
         "writes": p.writes,
@@ -220,8 +223,9 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
         print(json.dumps(data, indent=2))
         return
     console = Console(highlight=False)
+    discarded = f", {p.discarded} discarded" if p.discarded else ""
     console.print(
-        f"fuzzed {target}: {p.examples} examples ({p.failing_examples} failing) in "
+        f"fuzzed {target}: {p.examples} examples ({p.failing_examples} failing{discarded}) in "
         f"{p.wall_seconds:.1f} s ({p.examples_per_second:.1f}/s), {p.steps} steps, "
         f"{p.virtual_seconds:,.0f} virtual s, {p.writes:,} writes"
     )
