@@ -8,7 +8,8 @@
 `replay` runs a scenario file written by a failing fuzz run (or by hand) and
 says whether its recorded failure happened again, exactly (same oracle, same
 message, same trace hash). Exit status: 0 the scenario passes, 1 it fails
-(the recorded failure or another one), 2 bad input.
+(the recorded failure or another one), 2 bad input, including a step the
+API refuses that does not say `expect: rejected`.
 
 `fuzz` runs a campaign of hypothesis examples against a fuzz target (the
 built-in controllers by default), showing progress, then a summary: examples,
@@ -88,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from runtime.simulation.replay import load_scenario_file, replay
+    from runtime.simulation.replay import ScenarioError, load_scenario_file, replay
     from runtime.simulation.targets import load_target
 
     scenario = load_scenario_file(args.file)
@@ -98,7 +99,10 @@ def _replay(args: argparse.Namespace) -> int:
         scenario.config(target)
     except (ImportError, ValueError) as error:
         raise ValueError(f"{args.file}: target {ref}: {error}") from None
-    result = replay(scenario, target=target)
+    try:
+        result = replay(scenario, target=target)
+    except ScenarioError as error:
+        raise ValueError(f"{args.file}: {error}") from None
     expected = result.expected
     if args.json:
         print(
