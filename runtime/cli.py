@@ -8,9 +8,15 @@
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
 then prints a summary: time to converge in wall and cluster seconds, pods,
-nodes, scheduler throughput and pod startup percentiles. `--json` prints the
-summary as JSON instead. Exit status: 0 converged, 1 not converged within
-`--timeout`, 2 bad input (one line on stderr, nothing applied).
+nodes, scheduler throughput and pod startup percentiles, and every problem:
+a workload whose kind no running controller drives (StatefulSet, DaemonSet,
+Job and CronJob until kubeloop has their controllers), pods that cannot start
+(unschedulable, CrashLoopBackOff, a missing ConfigMap), each with its reason.
+`--json` prints the summary as JSON instead (`ok`, `converged`, `workloads`,
+`problems`, ...). Exit status, as `kubectl rollout status` would judge it:
+0 converged with no problems; 1 not converged within `--timeout`, or a
+problem (an undriven workload, a stuck pod); 2 bad input (one line on stderr,
+nothing applied), including a scenario step the API refuses (named).
 
 Time defaults to virtual for the simulated runtime and real for processes.
 
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.to_json(), indent=2))
     else:
         summary.print(Console())
-    return 0 if summary.converged else 1
+    return 0 if summary.ok else 1
 
 
 def _one_line(error: BaseException) -> str:

@@ -6,6 +6,7 @@ from runtime.cluster.cluster import Cluster, ConvergenceTimeout
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.sync import SyncCluster
 from runtime.cluster.tracker import PodCounts
+from runtime.cluster.workloads import Problem, WorkloadRow
 
 __all__ = [
     "ALL_CONTROLLERS",
@@ -15,5 +16,7 @@ __all__ = [
     "ConvergenceTimeout",
     "NodePool",
     "PodCounts",
+    "Problem",
     "SyncCluster",
+    "WorkloadRow",
 ]

@@ -16,7 +16,14 @@ runtime started), leaving no task behind.
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
 when every Deployment and ReplicaSet has its desired pods updated, ready and
-available, and no pod is still settling (see `runtime.cluster.tracker`).
+available, no pod is still settling (see `runtime.cluster.tracker`), and no
+workload is of a kind that no running controller drives (a StatefulSet, until
+kubeloop has its controller: see `runtime.cluster.workloads`). It means
+"settled": a standalone pod no node fits does not hold it up, as nothing in
+the cluster can move it. `problems()` lists what will never come right
+without a change from outside (undriven workloads, unschedulable or
+crash-looping pods, with their reasons); `kubeloop run` succeeds only when
+the cluster converged with no problems.
 
 Neighbours: `runtime.cluster.config`, `runtime.cluster.apply`,
 `runtime.cluster.tracker`, `runtime.kubelet` (nodes), `controllers.*`.
@@ -43,10 +50,19 @@ from engine.clock import Clock, RealClock, VirtualClock
 from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
+from engine.registry import REGISTRY
 from engine.store import ObjectList, Store, WriteRecord
+from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
-from runtime.cluster.config import ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
+from runtime.cluster.workloads import (
+    WORKLOAD_CONTROLLERS,
+    Problem,
+    WorkloadRow,
+    undriven_reason,
+    workload_rows,
+)
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
@@ -270,10 +286,22 @@ class Cluster:
         return not self.unconverged()
 
     def unconverged(self) -> builtins.list[str]:
-        """What keeps the cluster from having converged, one line per reason."""
+        """What keeps the cluster from having converged, one line per reason.
+        A workload whose kind no running controller drives is one of them."""
         store, _ = self._require()
         reasons: builtins.list[str] = []
-        for d in store.objects(Deployment):
+        undriven: set[type[Resource]] = set()
+        for kind in WORKLOAD_CONTROLLERS:
+            why = undriven_reason(kind, self.config.controllers, ALL_CONTROLLERS)
+            if why is None:
+                continue
+            undriven.add(kind)
+            name = REGISTRY.info(kind).kind
+            reasons.extend(
+                f"{name} {o.metadata.namespace}/{o.metadata.name}: {why}"
+                for o in store.objects(kind)
+            )
+        for d in () if Deployment in undriven else store.objects(Deployment):
             want = d.spec.replicas
             s = d.status
             if d.spec.paused:
@@ -291,7 +319,7 @@ class Cluster:
         reasons.extend(
             f"replicaset {rs.metadata.namespace}/{rs.metadata.name}: "
             f"{rs.status.ready_replicas} ready of {rs.spec.replicas}"
-            for rs in store.objects(ReplicaSet)
+            for rs in (() if ReplicaSet in undriven else store.objects(ReplicaSet))
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
@@ -307,6 +335,20 @@ class Cluster:
         except ConvergenceTimeout:
             left = "; ".join(self.unconverged()[:5])
             raise ConvergenceTimeout(f"not converged after {timeout} s: {left}") from None
+
+    def workloads(self) -> builtins.list[WorkloadRow]:
+        """Every workload with its pods by state and what is wrong with it
+        (see `runtime.cluster.workloads`); O(pods)."""
+        store, _ = self._require()
+        return workload_rows(store, self.config.controllers, ALL_CONTROLLERS)
+
+    def problems(self) -> builtins.list[Problem]:
+        """What will never come right without a change from outside: workloads
+        no running controller drives, and pods that cannot start (unschedulable,
+        CrashLoopBackOff, a missing ConfigMap, ...), with their reasons. A
+        cluster can be `converged()` (settled) and still have problems, such as
+        a standalone pod no node fits; `kubeloop run` exits 1 for either."""
+        return workloads.problems(self.workloads())
 
     def pod_counts(self) -> PodCounts:
         return self.tracker.counts()
