@@ -111,6 +111,9 @@ class Cluster:
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
         self.tracker = ConvergenceTracker()
+        self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
+        """The controllers that drive this cluster's objects (`config.controllers`,
+        unless a host such as the simulation runs them itself and says so)."""
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
@@ -292,7 +295,7 @@ class Cluster:
         reasons: builtins.list[str] = []
         undriven: set[type[Resource]] = set()
         for kind in WORKLOAD_CONTROLLERS:
-            why = undriven_reason(kind, self.config.controllers, ALL_CONTROLLERS)
+            why = undriven_reason(kind, self.running_controllers, ALL_CONTROLLERS)
             if why is None:
                 continue
             undriven.add(kind)
@@ -340,7 +343,7 @@ class Cluster:
         """Every workload with its pods by state and what is wrong with it
         (see `runtime.cluster.workloads`); O(pods)."""
         store, _ = self._require()
-        return workload_rows(store, self.config.controllers, ALL_CONTROLLERS)
+        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS)
 
     def problems(self) -> builtins.list[Problem]:
         """What will never come right without a change from outside: workloads

@@ -197,3 +197,17 @@ def test_a_clean_run_still_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture
             "problems": [],
         }
     ]
+
+
+def test_a_simulation_judges_the_kinds_its_hosted_controllers_drive() -> None:
+    import yaml
+
+    from runtime.simulation import Apply, Simulation, SimulationConfig
+
+    async def main() -> tuple[list[str], bool]:
+        async with Simulation(SimulationConfig(seed=1)) as sim:
+            await sim.step(Apply(manifest=yaml.safe_load(REPLICASET)))
+            await sim.run_until_quiescent()
+            return [str(p) for p in sim.cluster.problems()], sim.cluster.converged()
+
+    assert asyncio.run(main()) == ([], True)
