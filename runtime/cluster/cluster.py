@@ -209,8 +209,10 @@ class Cluster:
     # -- objects --------------------------------------------------------------------
 
     async def apply(self, source: ApplySource) -> list[Applied]:
-        """Create or update from manifest text, paths, objects or lists of them;
-        all are validated before anything is written."""
+        """Create or update from manifest text, paths, dicts, objects or lists of
+        them. Everything the writes need is checked before anything is written;
+        a write that fails anyway is reported per object (`ApplyError`) while
+        the others are written (see `runtime.cluster.apply`)."""
         _, client = self._require()
         return await apply_objects(client, load_sources(source))
 
