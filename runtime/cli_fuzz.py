@@ -20,7 +20,8 @@ none) or fault kinds, comma-separated (default: the target's fault kinds, every
 one for the built-in controllers); `--controllers` names the controllers
 faults may target (all of the target's run either way). The example count
 defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100; exactly that many examples run
-to the end (unless a failure stops the campaign first), and examples
+to the end (unless a failure stops the campaign first, or hypothesis runs out
+of distinct examples), and examples
 hypothesis abandons half-drawn are reported apart as discarded. Exit status: 0 no failure, 1 a
 failure, 2 bad input, or hypothesis missing (`fuzz` needs it: the `kubeloop[fuzz]`
 extra; `replay` does not).
