@@ -18,7 +18,10 @@ Job and CronJob until kubeloop has their controllers), pods that cannot start
 problem (an undriven workload, a stuck pod); 2 bad input (one line on stderr,
 nothing applied), including a scenario step the API refuses (named).
 
-Time defaults to virtual for the simulated runtime and real for processes.
+Time defaults to virtual for the simulated runtime and real for processes,
+unless a scenario file's `cluster.virtual_time` or `--virtual-time` /
+`--real-time` says otherwise. Cluster seconds count from the cluster's start,
+on either clock.
 
 Neighbours: `runtime.cluster`, `runtime.scenario`, `runtime.progress`,
 `benchmarks` (for `bench`).
@@ -136,7 +139,12 @@ def _plan(args: argparse.Namespace) -> RunPlan:
         steps.append({"wait": "converged", "timeout": args.timeout})
         scenario = Scenario.model_validate({"steps": steps})
     runtime = args.runtime or scenario.cluster.runtime
-    virtual = args.virtual if args.virtual is not None else runtime == "simulated"
+    if args.virtual is not None:
+        virtual = args.virtual
+    elif "virtual_time" in scenario.cluster.model_fields_set:
+        virtual = scenario.cluster.virtual_time  # the scenario file says
+    else:
+        virtual = runtime == "simulated"
     config = scenario.config(
         seed=args.seed,
         runtime=runtime,
