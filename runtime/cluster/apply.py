@@ -151,15 +151,18 @@ def _identity(obj: Resource) -> tuple[str, str]:
 def _unique(objects: list[Resource]) -> list[Resource]:
     """One object per identity, in first-seen order; a later document is laid
     over an earlier one for the same object."""
-    by_key: dict[tuple[str, str, str], Resource] = {}
-    for obj in objects:
-        key = (*_identity(obj), obj.metadata.name)
+    by_key: dict[tuple[str, str, str] | int, Resource] = {}
+    for index, obj in enumerate(objects):
+        # Objects named by generateName are each a new object.
+        key = (*_identity(obj), obj.metadata.name) if obj.metadata.name else index
         earlier = by_key.get(key)
         by_key[key] = obj if earlier is None else _merged(earlier, obj)
     return list(by_key.values())
 
 
 async def _existing(client: Client, desired: Resource) -> Resource | None:
+    if not desired.metadata.name:
+        return None  # generateName: always created
     _, namespace = _identity(desired)
     try:
         return await client.get(type(desired), desired.metadata.name, namespace=namespace or None)

@@ -175,3 +175,12 @@ async def test_a_write_error_is_reported_per_object_and_the_others_are_written()
         assert str(results[1]).startswith("configmap/b failed: Conflict: ")
         assert "1 of 3 object(s) failed" in str(caught.value)
         assert await names(cluster) == ["a", "c"]
+
+
+async def test_objects_named_by_generate_name_are_each_created() -> None:
+    async with Cluster(config()) as cluster:
+        generated = configmap("")
+        generated["metadata"] = {"generateName": "job-", "namespace": "default"}
+        applied = await cluster.apply([generated, generated])
+        assert [a.action for a in applied] == ["created", "created"]
+        assert len({a.name for a in applied}) == 2
