@@ -19,7 +19,10 @@ available: 3 Insufficient cpu."), a container waits in CrashLoopBackOff
 (with its last exit), or waits on something that is missing or wrong
 (CreateContainerConfigError for a missing ConfigMap or Secret,
 ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
-RunContainerError); or a pod that no controller replaces has Failed.
+RunContainerError); or a pod that no controller replaces has Failed. A
+Deployment whose rollout passed its progress deadline (Progressing=False,
+ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
+problem too.
 `workload_rows` folds pods into the workloads that own them (a Deployment's
 pods through its ReplicaSets) and `problems` lists, per workload, what is
 wrong, each stuck reason once with its pod count.
@@ -127,6 +130,18 @@ def stuck_reason(pod: Pod) -> str | None:
     return None
 
 
+def _stalled(deployment: Deployment) -> str | None:
+    """kubectl rollout status's failure: the Progressing condition turned
+    False with ProgressDeadlineExceeded."""
+    for c in deployment.status.conditions:
+        if c.type == "Progressing" and c.status == "False" and c.reason == _DEADLINE:
+            return f"{_DEADLINE}: {c.message}" if c.message else _DEADLINE
+    return None
+
+
+_DEADLINE = "ProgressDeadlineExceeded"
+
+
 def _last_exit(pod: Pod) -> str | None:
     for status in pod.status.container_statuses:
         done = status.state.terminated
@@ -147,6 +162,7 @@ class WorkloadRow:
     running: int = 0
     ready: int = 0
     undriven: str | None = None
+    stalled: str | None = None  # a rollout past its progress deadline
     stuck: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -154,7 +170,7 @@ class WorkloadRow:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     def problem_lines(self) -> list[str]:
-        lines = [self.undriven] if self.undriven else []
+        lines = [line for line in (self.undriven, self.stalled) if line]
         lines += [f"{n} pod(s) {reason}" for reason, n in sorted(self.stuck.items())]
         return lines
 
@@ -204,7 +220,10 @@ def workload_rows(
                 folded[meta.uid] = ("Deployment", meta.namespace, ref.name)
                 continue
             replicas = getattr(getattr(obj, "spec", None), "replicas", None)
-            rows[key] = WorkloadRow(kind_name, meta.namespace, meta.name, replicas, undriven=reason)
+            row = WorkloadRow(kind_name, meta.namespace, meta.name, replicas, undriven=reason)
+            if isinstance(obj, Deployment):
+                row.stalled = _stalled(obj)
+            rows[key] = row
             by_uid[meta.uid] = key
     for pod in store.objects(Pod):
         reason = stuck_reason(pod)
@@ -241,8 +260,11 @@ def problems(rows: Iterable[WorkloadRow]) -> list[Problem]:
     pods are stuck (with how many)."""
     out: list[Problem] = []
     for row in rows:
-        if row.undriven:
-            out.append(Problem(row.kind, row.namespace, row.name, row.undriven))
+        out.extend(
+            Problem(row.kind, row.namespace, row.name, line)
+            for line in (row.undriven, row.stalled)
+            if line
+        )
         out.extend(
             Problem(row.kind, row.namespace, row.name, reason, n)
             for reason, n in sorted(row.stuck.items())

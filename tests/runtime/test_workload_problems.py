@@ -211,3 +211,19 @@ def test_a_simulation_judges_the_kinds_its_hosted_controllers_drive() -> None:
             return [str(p) for p in sim.cluster.problems()], sim.cluster.converged()
 
     assert asyncio.run(main()) == ([], True)
+
+
+def test_a_rollout_past_its_progress_deadline_is_a_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        REPLICASET.replace("kind: ReplicaSet", "kind: Deployment")
+        .replace("spec:\n  replicas: 2", "spec:\n  progressDeadlineSeconds: 20\n  replicas: 2")
+        .replace("image: nginx", "image: nginx, " + BIG)
+    )
+    code, summary = run_json(capsys, str(manifest), "--nodes", "1", "--timeout", "120")
+    assert code == 1
+    reasons = [p["reason"] for p in summary["problems"] if p["kind"] == "Deployment"]
+    assert reasons[0].startswith("ProgressDeadlineExceeded: ")
+    assert reasons[1].startswith("Unschedulable: ")
