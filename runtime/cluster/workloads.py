@@ -204,7 +204,7 @@ def workload_rows(
     store: Store, running: Collection[str], known: Collection[str]
 ) -> list[WorkloadRow]:
     """Every workload in `store`, sorted, with its pods folded in (see the
-        module docstring); pods no workload owns are one row per namespace
+    module docstring); pods no workload owns are one row per namespace
     ("Pods NAMESPACE/(standalone)"), except stuck ones, which get a row each."""
     rows: dict[tuple[str, str, str], WorkloadRow] = {}
     folded: dict[str, tuple[str, str, str]] = {}  # ReplicaSet uid -> its Deployment's row
@@ -220,19 +220,23 @@ def workload_rows(
                 folded[meta.uid] = ("Deployment", meta.namespace, ref.name)
                 continue
             replicas = getattr(getattr(obj, "spec", None), "replicas", None)
-            row = WorkloadRow(kind_name, meta.namespace, meta.name, replicas, undriven=reason)
-            if isinstance(obj, Deployment):
-                row.stalled = _stalled(obj)
-            rows[key] = row
+            rows[key] = WorkloadRow(
+                kind_name,
+                meta.namespace,
+                meta.name,
+                replicas,
+                undriven=reason,
+                stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
+            )
             by_uid[meta.uid] = key
     for pod in store.objects(Pod):
         reason = stuck_reason(pod)
         key = _owner_key(pod, folded, by_uid)
         if key[2] == _STANDALONE and reason is not None:
             key = ("Pod", pod.metadata.namespace, pod.metadata.name)  # name the stuck pod
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = WorkloadRow(*key, desired=None)
+        if key not in rows:
+            rows[key] = WorkloadRow(*key, desired=None)
+        row = rows[key]
         row.scheduled += bool(pod.spec.node_name)
         row.running += pod.status.phase == "Running"
         row.ready += any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
