@@ -8,9 +8,9 @@ cluster when that controller runs there (`ClusterConfig.controllers`); a
 kind whose controller kubeloop does not have yet (StatefulSet, DaemonSet,
 Job, CronJob), or whose controller the cluster's config leaves out, is not,
 and each of its objects is a problem: nothing will ever make its pods, so it
-is never counted as converged. Adding a controller to
-`runtime.cluster.config.ALL_CONTROLLERS` under the name given here flips its
-kind to driven, with nothing else to change.
+is never counted as converged. Registering a built-in controller under the
+name given here (so that it is in `ALL_CONTROLLERS` and runs by default)
+flips its kind to driven, with nothing else to change.
 
 A pod is *stuck* when it cannot start without a change from outside the
 cluster (`stuck_reason`): the scheduler found no node for it
