@@ -10,14 +10,23 @@
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
 then prints a summary: time to converge in wall and cluster seconds, pods,
-nodes, scheduler throughput and pod startup percentiles. `--json` prints the
-summary as JSON instead. `-` among the files reads manifests from stdin.
+nodes, scheduler throughput and pod startup percentiles, and every problem:
+a workload whose kind no running controller drives (StatefulSet, DaemonSet,
+Job and CronJob until kubeloop has their controllers), pods that cannot start
+(unschedulable, CrashLoopBackOff, a missing ConfigMap), each with its reason.
+`--json` prints the summary as JSON instead (`ok`, `converged`, `workloads`,
+`problems`, ...). `-` among the files reads manifests from stdin.
 `--output FORMAT DEST` writes the final objects as `kubectl get -o FORMAT`
 would (see `runtime.output`); with DEST `-` they go to stdout and the summary
-to stderr. Exit status: 0 converged, 1 not converged within `--timeout`, 2 bad
-input (one line on stderr, nothing applied).
+to stderr. Exit status, as `kubectl rollout status` would judge it:
+0 converged with no problems; 1 not converged within `--timeout`, or a
+problem (an undriven workload, a stuck pod); 2 bad input (one line on stderr,
+nothing applied), including a scenario step the API refuses (named).
 
-Time defaults to virtual for the simulated runtime and real for processes.
+Time defaults to virtual for the simulated runtime and real for processes,
+unless a scenario file's `cluster.virtual_time` or `--virtual-time` /
+`--real-time` says otherwise. Cluster seconds count from the cluster's start,
+on either clock.
 
 Neighbours: `runtime.cluster`, `runtime.scenario`, `runtime.progress`,
 `runtime.output`, `runtime.cli_bench`, `runtime.cli_fuzz`.
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.to_json(), indent=2), file=sys.stderr if to_stderr else sys.stdout)
     else:
         summary.print(Console(stderr=to_stderr))
-    return 0 if summary.converged else 1
+    return 0 if summary.ok else 1
 
 
 def _one_line(error: BaseException) -> str:
@@ -205,7 +214,12 @@ def _plan(args: argparse.Namespace, stdin: TextIO | None = None) -> RunPlan:
         steps.append({"wait": "converged", "timeout": args.timeout})
         scenario = Scenario.model_validate({"steps": steps})
     runtime = args.runtime or scenario.cluster.runtime
-    virtual = args.virtual if args.virtual is not None else runtime == "simulated"
+    if args.virtual is not None:
+        virtual = args.virtual
+    elif "virtual_time" in scenario.cluster.model_fields_set:
+        virtual = scenario.cluster.virtual_time  # the scenario file says
+    else:
+        virtual = runtime == "simulated"
     config = scenario.config(
         seed=args.seed,
         runtime=runtime,
