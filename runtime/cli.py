@@ -10,7 +10,10 @@ shows live progress per workload, stops once converged (unless `--watch`),
 then prints a summary: time to converge in wall and cluster seconds, pods,
 nodes, scheduler throughput and pod startup percentiles. `--json` prints the
 summary as JSON instead. Exit status: 0 converged, 1 not converged within
-`--timeout`, 2 bad input (one line on stderr, nothing applied).
+`--timeout`, 2 bad input (one line on stderr, nothing applied), 128+N when
+stopped by signal N (SIGTERM, SIGHUP or SIGINT: the run stops as it would
+at its end, every container process killed and every file removed, and the
+summary is printed; see `runtime.stopsignals`).
 
 Time defaults to virtual for the simulated runtime and real for processes.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -38,6 +42,7 @@ from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.progress import ProgressView
 from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
+from runtime.stopsignals import StopSignals
 from runtime.summary import Summary, summarize
 
 __all__ = ["main"]
@@ -93,18 +98,27 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ApiError, OSError, ValueError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    stop = StopSignals()
     try:
         with simulation_gc():
-            summary = asyncio.run(_run(plan, args))
+            summary = asyncio.run(_run(plan, args, stop))
     except (ApiError, ValueError, AssertionError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
-    if args.json:
-        print(json.dumps(summary.to_json(), indent=2))
-    else:
-        summary.print(Console())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # A second stop signal cut the shutdown short (or SIGINT came before
+        # the handlers were in place): no summary.
+        return stop.exit_status if stop.signal is not None else 130
+    if stop.signal is not None:
+        print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
+    # A terminal that hung up (SIGHUP) cannot show the summary; that is no error.
+    with contextlib.suppress(OSError) if stop.signal is not None else contextlib.nullcontext():
+        if args.json:
+            print(json.dumps(summary.to_json(), indent=2))
+        else:
+            summary.print(Console())
+    if stop.signal is not None:
+        return stop.exit_status
     return 0 if summary.converged else 1
 
 
@@ -158,23 +172,28 @@ def _pools(nodes: int) -> tuple[Any, ...]:
     return (NodePool(count=nodes),)
 
 
-async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
+async def _run(plan: RunPlan, args: argparse.Namespace, stop: StopSignals) -> Summary:
     started = time.perf_counter()
     results: list[StepResult] = []
-    async with Cluster(plan.config) as cluster:
-        async with ProgressView(cluster, enabled=not args.json) as view:
-            try:
-                with anyio.fail_after(args.timeout):
-                    await run_scenario(cluster, plan.scenario, results)
-                    last = plan.scenario.steps[-1] if plan.scenario.steps else None
-                    if last is None or last.wait != "converged":
-                        await cluster.wait_converged()
-                converged = cluster.converged()
-            except (TimeoutError, ConvergenceTimeout):
+    with stop.installed():
+        async with Cluster(plan.config) as cluster:
+            async with ProgressView(cluster, enabled=not args.json) as view:
                 converged = False
-            if args.watch:
-                await view.watch_forever()
-        return summarize(cluster, results, converged, time.perf_counter() - started)
+                with stop.scope:  # a stop signal ends the work here; the cluster stops as usual
+                    try:
+                        with anyio.fail_after(args.timeout):
+                            await run_scenario(cluster, plan.scenario, results)
+                            last = plan.scenario.steps[-1] if plan.scenario.steps else None
+                            if last is None or last.wait != "converged":
+                                await cluster.wait_converged()
+                        converged = cluster.converged()
+                    except (TimeoutError, ConvergenceTimeout):
+                        converged = False
+                    if args.watch:
+                        await view.watch_forever()
+                if stop.signal is not None:
+                    converged = cluster.converged()
+            return summarize(cluster, results, converged, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

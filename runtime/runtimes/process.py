@@ -50,9 +50,7 @@ import asyncio
 import logging
 import os
 import random
-import shutil
 import signal
-import tempfile
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -63,6 +61,7 @@ from engine.clock import Clock, RealClock, TimerHandle
 from runtime.runtimes.process_groups import ProcessGroups
 from runtime.runtimes.process_logs import ContainerLog
 from runtime.runtimes.process_probes import exec_probe, http_get_probe, tcp_socket_probe
+from runtime.runtimes.process_runs import RUN_VARIABLE, RunFolder
 from runtime.runtimes.process_sandbox import (
     POD_IP,
     SandboxDirectory,
@@ -149,10 +148,12 @@ class ProcessRuntime:
         self._sandboxes: dict[str, _Sandbox] = {}
         self._listener: ContainerEventListener | None = None
         self._groups = ProcessGroups()
+        self._run: RunFolder | None = None
+        self._run_lock = asyncio.Lock()
         self._closed = False
-        # Killing needs only the groups, not the runtime, so it can run after
-        # the runtime is unreachable.
-        weakref.finalize(self, self._groups.kill_all)
+        # Cleaning up needs only the groups, not the runtime, so it can run
+        # after the runtime is unreachable.
+        weakref.finalize(self, self._groups.shutdown)
 
     # -- lifecycle (beyond the protocol) ---------------------------------------
 
@@ -171,18 +172,30 @@ class ProcessRuntime:
         """Kill every process, remove every sandbox, and refuse new ones."""
         self._closed = True
         self._groups.kill_all()  # first, before any await: cancellation cannot skip it
-        for pod_uid in list(self._sandboxes):
-            await self.stop_pod_sandbox(pod_uid)
-        if self._given_root is None and self._root is not None:
-            await asyncio.to_thread(shutil.rmtree, self._root, ignore_errors=True)
-            self._root = None
+        try:
+            for pod_uid in list(self._sandboxes):
+                await self.stop_pod_sandbox(pod_uid)
+            await asyncio.to_thread(self._groups.shutdown)  # the run folder goes
+        finally:
+            self._groups.shutdown()  # done already, unless this was cancelled
+            self._root = self._given_root
 
     @property
     def root(self) -> Path:
-        """The directory holding the pods' directories (created on first use)."""
+        """The directory holding the pods' directories: the run folder unless a
+        root was given (created on first use, after sweeping dead runs)."""
         if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="kubeloop-process-"))
+            self._start_run()
+        assert self._root is not None
         return self._root
+
+    def _start_run(self) -> None:
+        """Sweep dead runs' leftovers and create this runtime's run folder."""
+        if self._run is None:
+            self._run = RunFolder.create()
+            self._groups.record = self._run
+        if self._root is None:
+            self._root = self._run.path
 
     # -- the protocol -----------------------------------------------------------
 
@@ -198,6 +211,10 @@ class ProcessRuntime:
             raise ContainerRuntimeError("the process runtime is closed")
         if config.pod_uid in self._sandboxes:
             return
+        if self._run is None:
+            async with self._run_lock:
+                if self._run is None:
+                    await asyncio.to_thread(self._start_run)
         self.root.mkdir(parents=True, exist_ok=True)
         directory = SandboxDirectory.create(self.root, config)
         self._sandboxes[config.pod_uid] = _Sandbox(config, directory)
@@ -273,6 +290,8 @@ class ProcessRuntime:
             container.env = container_environment(
                 sandbox.config, sandbox.directory, config, inherit=self._inherit_environment
             )
+            if self._run is not None:  # how a sweep recognises the run's processes
+                container.env[RUN_VARIABLE] = str(self._run.path)
             container.cwd = resolve_working_dir(sandbox.directory, config.working_dir)
             find_executable(argv, container.env, container.cwd)
             sandbox.directory.reset_termination_message(name)
