@@ -47,6 +47,7 @@ Neighbours: `runtime.kubelet` (the caller), `runtime.runtimes.protocol`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -59,8 +60,13 @@ from types import TracebackType
 
 from engine.clock import Clock, RealClock, TimerHandle
 from runtime.runtimes.process_groups import ProcessGroups
-from runtime.runtimes.process_logs import ContainerLog
-from runtime.runtimes.process_probes import exec_probe, http_get_probe, tcp_socket_probe
+from runtime.runtimes.process_logs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, ContainerLog
+from runtime.runtimes.process_probes import (
+    exec_probe,
+    http_get_probe,
+    tcp_socket_probe,
+    within,
+)
 from runtime.runtimes.process_runs import RUN_VARIABLE, RunFolder
 from runtime.runtimes.process_sandbox import (
     POD_IP,
@@ -88,6 +94,11 @@ from runtime.runtimes.protocol import (
 __all__ = ["ProcessRuntime"]
 
 VERSION = "process://0.1.0"
+
+LOG_DRAIN_SECONDS = 2.0
+"""How long an exited container's output pipes are waited for before the exit
+is reported anyway (they stay open, and the log keeps growing, until they end
+or the sandbox is removed)."""
 
 _log = logging.getLogger(__name__)
 
@@ -134,17 +145,24 @@ class ProcessRuntime:
         rng: random.Random | None = None,
         root: str | os.PathLike[str] | None = None,
         inherit_environment: bool = True,
-        log_poll_interval: float = 0.1,
+        log_max_size: int = DEFAULT_MAX_SIZE,
+        log_max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
-        """`root` holds the pods' directories (a new temporary directory, removed
-        on close, when None). `inherit_environment=False` gives processes only
-        PATH from the host's environment."""
+        """`root` holds the pods' directories (the run folder, removed on close,
+        when None). `inherit_environment=False` gives processes only PATH from
+        the host's environment. `log_max_size` (bytes) and `log_max_files` are
+        the kubelet's containerLogMaxSize and containerLogMaxFiles."""
+        if log_max_size <= 0:
+            raise ValueError(f"containerLogMaxSize must be positive, got {log_max_size}")
+        if log_max_files < 2:
+            raise ValueError(f"containerLogMaxFiles must be at least 2, got {log_max_files}")
         self._clock: Clock = clock or RealClock()
         self._rng = rng or random.Random()
         self._given_root = Path(root) if root is not None else None
         self._root: Path | None = self._given_root
         self._inherit_environment = inherit_environment
-        self._log_poll_interval = log_poll_interval
+        self._log_max_size = log_max_size
+        self._log_max_files = log_max_files
         self._sandboxes: dict[str, _Sandbox] = {}
         self._listener: ContainerEventListener | None = None
         self._groups = ProcessGroups()
@@ -254,13 +272,14 @@ class ProcessRuntime:
             old.log.finish()
             replaced = sandbox.previous_logs.get(config.name)
             if replaced is not None:
-                replaced.path.unlink(missing_ok=True)  # only the previous instance is kept
+                replaced.remove()  # only the previous instance is kept
             sandbox.previous_logs[config.name] = old.log
         sandbox.instances += 1
         log = ContainerLog(
             sandbox.directory.log_path(config.name, sandbox.instances),
             self._clock,
-            poll_interval=self._log_poll_interval,
+            max_size=self._log_max_size,
+            max_files=self._log_max_files,
         )
         status = ContainerStatus(
             pod_uid=pod_uid,
@@ -385,7 +404,7 @@ class ProcessRuntime:
                     f"previous terminated container {name!r} in pod {pod_uid} not found"
                 )
             log = found
-        return log.follow(tail) if follow else _lines(log.tail(tail))
+        return log.follow(tail) if follow else log.read(tail)
 
     async def stats(self) -> Sequence[ContainerStats]:
         running = [
@@ -454,19 +473,21 @@ class ProcessRuntime:
         return container
 
     async def _spawn(self, container: _Container, argv: list[str]) -> asyncio.subprocess.Process:
-        output = container.log.open_for_child()
+        stdout = container.log.pipe("stdout")
+        stderr = container.log.pipe("stderr")
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=container.cwd,
                 env=container.env,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
+                stdout=stdout,
+                stderr=stderr,
                 start_new_session=True,
             )
         finally:
-            os.close(output)
+            os.close(stdout)
+            os.close(stderr)
         self._groups.adopt(process.pid)
         return process
 
@@ -481,7 +502,11 @@ class ProcessRuntime:
             # processes go (cancellation included: nothing outlives its owner).
             self._groups.release(process.pid)
             self._cancel_kill_timer(container)
-        container.log.finish()
+        # What the container wrote is in its log before its exit is reported.
+        # The group is dead, so the pipes end at once, unless a process that
+        # left the group holds them: that one is not waited for long.
+        with contextlib.suppress(TimeoutError):
+            await within(self._clock, LOG_DRAIN_SECONDS, container.log.drained())
         if container.removed:
             return
         signal_number = -returncode if returncode < 0 else None
@@ -542,8 +567,3 @@ class ProcessRuntime:
             self._listener(ContainerEvent(container.status))
         except Exception:
             _log.exception("container event listener failed")
-
-
-async def _lines(lines: list[str]) -> AsyncIterator[str]:
-    for line in lines:
-        yield line
