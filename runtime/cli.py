@@ -37,12 +37,11 @@ import anyio
 from rich.console import Console
 
 from engine.errors import ApiError
-from runtime import cli_fuzz
+from runtime import cli_fuzz, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.progress import ProgressView
 from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
-from runtime.stopsignals import StopSignals
 from runtime.summary import Summary, summarize
 
 __all__ = ["main"]
@@ -84,21 +83,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in cli_fuzz.COMMANDS:
-        return cli_fuzz.main(args)
-    if args.command == "bench":
-        from benchmarks.__main__ import main as bench_main
-
-        extra = ["--quick"] if args.quick else []
-        if args.json:
-            extra += ["--json", str(args.json)]
-        return bench_main([args.suite, *extra])
+    if args.command != "run":
+        try:
+            with stopsignals.raising():  # a benchmark's subprocess dies with the command
+                return _other_command(args)
+        except stopsignals.Stopped as stopped:
+            print(f"kubeloop: {stopped}", file=sys.stderr)
+            return stopped.exit_status
     try:
         plan = _plan(args)
     except (UserError, ApiError, OSError, ValueError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    stop = StopSignals()
+    stop = stopsignals.StopSignals()
     try:
         with simulation_gc():
             summary = asyncio.run(_run(plan, args, stop))
@@ -120,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     if stop.signal is not None:
         return stop.exit_status
     return 0 if summary.converged else 1
+
+
+def _other_command(args: argparse.Namespace) -> int:
+    if args.command in cli_fuzz.COMMANDS:
+        return cli_fuzz.main(args)
+    from benchmarks.__main__ import main as bench_main
+
+    extra = ["--quick"] if args.quick else []
+    if args.json:
+        extra += ["--json", str(args.json)]
+    return bench_main([args.suite, *extra])
 
 
 def _one_line(error: BaseException) -> str:
@@ -172,7 +180,7 @@ def _pools(nodes: int) -> tuple[Any, ...]:
     return (NodePool(count=nodes),)
 
 
-async def _run(plan: RunPlan, args: argparse.Namespace, stop: StopSignals) -> Summary:
+async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSignals) -> Summary:
     started = time.perf_counter()
     results: list[StepResult] = []
     with stop.installed():

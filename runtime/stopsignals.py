@@ -25,6 +25,12 @@ handlers in place before `installed()` are restored on leaving it.
 Outside the main thread signals cannot be handled; `installed()` then does
 nothing.
 
+Synchronous commands use `raising()` instead: inside it, SIGTERM and SIGHUP
+raise `Stopped` in the main thread, as SIGINT raises `KeyboardInterrupt`, so
+`finally:` blocks and context managers run on the way out; a
+`subprocess.run` in progress kills its child (`kubeloop bench` runs each
+measurement in one), where Python's default would leave it running.
+
 Neighbours: `runtime.cli` (the `run` command uses it).
 """
 
@@ -39,7 +45,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["STOP_SIGNALS", "StopSignals"]
+__all__ = ["STOP_SIGNALS", "StopSignals", "Stopped", "raising"]
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
@@ -92,3 +98,35 @@ class StopSignals:
             self.scope.cancel()
         elif task is not None:
             task.cancel()
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived inside `raising()` (a BaseException, as
+    KeyboardInterrupt: `except Exception` must not swallow it)."""
+
+    def __init__(self, number: signal.Signals) -> None:
+        super().__init__(f"stopped by {number.name}")
+        self.signal = number
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + int(self.signal)
+
+
+@contextlib.contextmanager
+def raising() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Stopped` while inside (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: object) -> None:
+        raise Stopped(signal.Signals(number))
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)

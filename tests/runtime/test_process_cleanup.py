@@ -329,3 +329,32 @@ async def test_a_cluster_left_by_an_exception_or_a_cancellation_leaves_nothing(
     with pytest.raises(Boom if ending == "exception" else asyncio.CancelledError):
         await task
     assert_nothing_left(private_tmp, pids)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_synchronous_command_stopped_by_a_signal_kills_its_subprocess(
+    stop: signal.Signals, tmp_path: Path, spawned: list[subprocess.Popen[str]]
+) -> None:
+    """What `kubeloop bench` relies on: inside `stopsignals.raising()`, SIGTERM
+    and SIGHUP unwind the program, and `subprocess.run` kills its child."""
+    pid_file = tmp_path / "child"
+    child_command = f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 60"
+    script = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        from runtime import stopsignals
+
+        try:
+            with stopsignals.raising():
+                subprocess.run(["sh", "-c", {child_command!r}])
+        except stopsignals.Stopped as stopped:
+            sys.exit(stopped.exit_status)
+        """
+    )
+    command = subprocess.Popen([PYTHON, "-c", script], cwd=REPO, text=True)
+    spawned.append(command)
+    wait_until(pid_file.exists, "the child started")
+    child = int(pid_file.read_text())
+    command.send_signal(stop)
+    assert command.wait(timeout=WAIT) == 128 + stop
+    wait_until(lambda: not pid_alive(child), "the child is gone")
