@@ -252,6 +252,9 @@ class ProcessRuntime:
             container.log.finish()
         for log in sandbox.previous_logs.values():
             log.finish()
+        if self._run is not None:
+            # Processes of the pod that left their group (setsid) go too.
+            await asyncio.to_thread(self._run.kill_strays, KUBELOOP_POD_UID=pod_uid)
         # The watchers see the SIGKILLed processes exit and reap them.
         if watchers:
             await asyncio.wait(watchers)
@@ -502,6 +505,14 @@ class ProcessRuntime:
             # processes go (cancellation included: nothing outlives its owner).
             self._groups.release(process.pid)
             self._cancel_kill_timer(container)
+        if self._run is not None:
+            # As when a PID namespace's first process exits: the container's
+            # processes that left its group (setsid) go too.
+            await asyncio.to_thread(
+                self._run.kill_strays,
+                KUBELOOP_POD_UID=sandbox.config.pod_uid,
+                KUBELOOP_CONTAINER_NAME=container.config.name,
+            )
         # What the container wrote is in its log before its exit is reported.
         # The group is dead, so the pipes end at once, unless a process that
         # left the group holds them: that one is not waited for long.

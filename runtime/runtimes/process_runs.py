@@ -31,9 +31,15 @@ every `kubeloop-process-*` folder in the temporary directory:
   `KUBELOOP_RUN_DIR`. A pgid is not reused while any member of its group
   lives, so one proven member proves the whole group. Then the folder goes.
 
+Processes that left their group (setsid(), as daemons do) are found by their
+environment: every live process carrying the run's `KUBELOOP_RUN_DIR` is
+killed too, by the sweep, when the run ends (`RunFolder.remove`), and, for
+one pod's `KUBELOOP_POD_UID`, when that pod's sandbox is stopped
+(`kill_strays`), as a container's PID namespace would take them all.
+
 What cannot be proven is left alone: a reused pid must never make kubeloop
-kill a stranger. (So a process that left its group with setsid() and cleared
-its environment is not found; neither would a container runtime find it.)
+kill a stranger. (So a process that left its group and cleared its
+environment is not found.)
 
 Neighbours: `runtime.runtimes.process` (creates one per runtime),
 `runtime.runtimes.process_groups` (records groups in it, removes it at the
@@ -57,6 +63,7 @@ from runtime.runtimes.procfs import (
     boot_id,
     groups_of_live_processes,
     has_environment,
+    pids_with_environment,
     start_time,
 )
 
@@ -96,7 +103,15 @@ class RunFolder:
         with open(self.path / GROUPS_FILE, "a", encoding="ascii") as record:
             record.write(f"{pgid} {'-' if started is None else started}\n")
 
+    def kill_strays(self, **variables: str) -> list[int]:
+        """SIGKILL every process carrying this run's `KUBELOOP_RUN_DIR` (and
+        `variables`, e.g. one pod's `KUBELOOP_POD_UID`): those that left their
+        process group, which killing the groups does not reach."""
+        return _kill_marked(self.path, variables)
+
     def remove(self) -> None:
+        """Kill the run's strays, then delete the folder."""
+        self.kill_strays()
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -126,9 +141,19 @@ def sweep(directory: str | os.PathLike[str]) -> list[Path]:
                 if members and _proven(folder, pgid, leader_start, members):
                     _log.info("killing process group %d left by a dead run in %s", pgid, folder)
                     signal_group(pgid, signal.SIGKILL)
+            _kill_marked(folder, {})
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+def _kill_marked(folder: Path, variables: dict[str, str]) -> list[int]:
+    killed: list[int] = []
+    for pid in pids_with_environment({RUN_VARIABLE: str(folder), **variables}):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed
 
 
 def _proven(folder: Path, pgid: int, leader_start: int | None, members: list[int]) -> bool:

@@ -11,7 +11,8 @@ tests need:
   (with `boot_id()`, what tells a process from a later one that reuses its pid);
 * `boot_id()`: this boot's id (pids and start times mean nothing across boots);
 * `has_environment(pid, name, value)`: the process was started with
-  `name=value` in its environment;
+  `name=value` in its environment; `pids_with_environment(variables)`: every
+  such process (how processes that left their group are still found);
 * `usage_by_group(pgids)`: cumulative CPU seconds and resident memory of each
   group, from one pass over /proc, for `ContainerRuntime.stats()`.
 
@@ -24,7 +25,7 @@ Neighbours: `runtime.runtimes.process` (stats), `runtime.runtimes.process_groups
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "groups_of_live_processes",
     "has_environment",
     "pid_alive",
+    "pids_with_environment",
     "start_time",
     "usage_by_group",
 ]
@@ -112,6 +114,25 @@ def groups_of_live_processes() -> dict[int, list[int]]:
             if fields is not None and _is_live(fields):
                 groups.setdefault(int(fields[2]), []).append(int(entry))
     return groups
+
+
+def pids_with_environment(variables: Mapping[str, str]) -> list[int]:
+    """Live processes (other than this one) started with every `name=value` of
+    `variables` in their environment, wherever their process group or session."""
+    wanted = [f"{name}={value}".encode() for name, value in variables.items()]
+    me = os.getpid()
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as source:
+                environment = set(source.read().split(b"\0"))
+        except OSError:
+            continue  # gone, or not ours to read
+        if all(item in environment for item in wanted) and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
 
 
 def group_members(pgid: int) -> list[int]:

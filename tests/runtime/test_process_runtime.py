@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import socket
 import subprocess
 import sys
@@ -587,6 +588,47 @@ async def test_close_kills_everything_and_removes_the_temporary_root() -> None:
     assert not root.exists()
     with pytest.raises(ContainerRuntimeError, match="closed"):
         await runtime.run_pod_sandbox(sandbox())
+
+
+ESCAPE = "setsid sleep 300 >/dev/null 2>&1 & echo $! > escaped.tmp && mv escaped.tmp escaped; "
+
+
+async def escaped_pid(runtime: ProcessRuntime, container: int | None) -> int:
+    """The pid of the process that left the container's group (setsid)."""
+    path = runtime.sandbox_directory("uid-1") / "work" / "escaped"
+    await eventually(path.exists)
+    pid = int(path.read_text())
+    await eventually(lambda: os.getsid(pid) != container)  # setsid has run
+    assert pid_alive(pid) and os.getpgid(pid) != container
+    return pid
+
+
+async def test_processes_that_left_the_group_die_with_their_pod(runtime: ProcessRuntime) -> None:
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + "sleep 300"))
+    pid = await escaped_pid(runtime, container)
+    await runtime.stop_pod_sandbox("uid-1")
+    await eventually(lambda: not pid_alive(pid))
+
+
+async def test_processes_that_left_the_group_die_when_the_container_exits(
+    runtime: ProcessRuntime, events: Events
+) -> None:
+    wait_for_stop = "while [ ! -e stop ]; do sleep 0.02; done"
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + wait_for_stop))
+    pid = await escaped_pid(runtime, container)
+    (runtime.sandbox_directory("uid-1") / "work" / "stop").touch()
+    assert (await events.terminated("daemon")).exit_code == 0
+    await eventually(lambda: not pid_alive(pid))
+
+
+async def test_closing_kills_processes_that_left_their_group_and_leaks_no_descriptor() -> None:
+    descriptors = len(os.listdir("/proc/self/fd"))
+    runtime = ProcessRuntime()
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + "sleep 300"))
+    pid = await escaped_pid(runtime, container)
+    await runtime.aclose()
+    await eventually(lambda: not pid_alive(pid))
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 async def test_cancelling_the_owner_kills_its_processes(tmp_path: Path) -> None:
