@@ -53,6 +53,15 @@ def wait_until(condition: Callable[[], object], what: str) -> None:
         time.sleep(0.02)
 
 
+def waiting_for_a_child(pid: int) -> bool:
+    """Whether `pid` sleeps in wait() (True where the kernel does not say)."""
+    try:
+        channel = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return True
+    return channel in ("0", "") or "wait" in channel
+
+
 def run_folders(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("kubeloop-process-*"))
 
@@ -355,6 +364,9 @@ def test_a_synchronous_command_stopped_by_a_signal_kills_its_subprocess(
     spawned.append(command)
     wait_until(pid_file.exists, "the child started")
     child = int(pid_file.read_text())
+    # Past Popen's start (a signal inside it would leave the child unknown to
+    # `run`, as with Ctrl-C): `run` is waiting for the child.
+    wait_until(lambda: waiting_for_a_child(command.pid), "subprocess.run waits")
     command.send_signal(stop)
     assert command.wait(timeout=WAIT) == 128 + stop
     wait_until(lambda: not pid_alive(child), "the child is gone")
