@@ -29,7 +29,9 @@ Synchronous commands use `raising()` instead: inside it, SIGTERM and SIGHUP
 raise `Stopped` in the main thread, as SIGINT raises `KeyboardInterrupt`, so
 `finally:` blocks and context managers run on the way out; a
 `subprocess.run` in progress kills its child (`kubeloop bench` runs each
-measurement in one), where Python's default would leave it running.
+measurement in one), where Python's default would leave it running. (As with
+Ctrl-C, a signal that lands while `Popen` is still starting the child leaves
+that child unknown to `run`.)
 
 Neighbours: `runtime.cli` (the `run` command uses it).
 """

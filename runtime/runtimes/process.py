@@ -23,17 +23,28 @@ first). Each container runs `command + args` as a process on this machine:
 * **Start failures** (no command, program not found, bad working directory,
   or any error from spawning) are reported as terminated with reason
   `StartError` and exit code 128, never raised.
-* **Logs.** stdout and stderr go to one file per container instance
-  (`runtime.runtimes.process_logs`); `logs(..., follow=True)` follows it.
-* **No orphans.** Processes belong to the runtime's `ProcessGroups`. They are
+* **Logs.** stdout and stderr are pipes that kubeloop copies into one log
+  file per container instance, as CRI records, rotated at the kubelet's
+  `containerLogMaxSize` / `containerLogMaxFiles` (`log_max_size`,
+  `log_max_files`; `runtime.runtimes.process_logs`). `logs()` streams the
+  current file (as `kubectl logs`), `tail=N` reads back from its end,
+  `follow=True` follows it across rotations. A container's exit is reported
+  once its output is in the log (waiting at most `LOG_DRAIN_SECONDS` for
+  pipes that a process outside its group still holds).
+* **No orphans.** Processes belong to the runtime's `ProcessGroups`, recorded
+  in the runtime's run folder (`runtime.runtimes.process_runs`). They are
   killed when their pod's sandbox is stopped, when the runtime is closed
   (`async with ProcessRuntime() as runtime:` or `await runtime.aclose()`;
   the kill happens before the first await, so it survives cancellation), when
   the task watching a container is cancelled (`asyncio.run` cancels leftover
   tasks on exit), when the runtime is garbage-collected, and at interpreter
-  exit.
+  exit; the run folder goes with them. Processes that left their group
+  (setsid) are found by their environment and killed with their container.
+  A run killed with SIGKILL is cleaned up by the next runtime to start: its
+  recorded groups (if provably its own: pid reuse is checked) are killed and
+  its folder removed.
 
-Time: grace periods, probe timeouts and log polling are timers on the
+Time: grace periods, probe timeouts and the log drain are timers on the
 injected clock. The processes themselves run on real time, so give this
 runtime a `RealClock` (the default): on a virtual clock in auto mode, time
 jumps ahead whenever the loop only waits for a process, and every timeout
@@ -41,7 +52,8 @@ fires at once.
 
 Neighbours: `runtime.kubelet` (the caller), `runtime.runtimes.protocol`,
 `process_sandbox` (directories, environment, start checks), `process_logs`,
-`process_probes`, `process_groups` (signals), `procfs` (stats).
+`process_probes`, `process_groups` (signals), `process_runs` (run folder,
+sweep of dead runs), `procfs` (stats, pids).
 """
 
 from __future__ import annotations
