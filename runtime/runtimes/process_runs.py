@@ -3,7 +3,9 @@
 Every `ProcessRuntime` that starts a pod owns a run folder,
 `<tmp>/kubeloop-process-<random>`, where `<tmp>` is `tempfile.gettempdir()`
 (so `TMPDIR` moves it). It holds the pods' directories (unless the runtime
-was given a `root` of its own) and two records:
+was given a `root` of its own: that directory is the caller's, and the sweep
+kills a dead run's processes but leaves the pods' directories in it) and two
+records:
 
 * `.kubeloop-owner`: JSON `{pid, start_time, boot_id}` of the process that owns
   the run (written once, atomically, before anything is started);

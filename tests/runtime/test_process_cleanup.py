@@ -370,3 +370,43 @@ def test_a_synchronous_command_stopped_by_a_signal_kills_its_subprocess(
     command.send_signal(stop)
     assert command.wait(timeout=WAIT) == 128 + stop
     wait_until(lambda: not pid_alive(child), "the child is gone")
+
+
+def test_a_forked_child_that_exits_leaves_its_parents_containers_alone(tmp_path: Path) -> None:
+    """The exit hooks act only in the process that started the containers."""
+    script = textwrap.dedent(
+        """
+        import asyncio, atexit, os
+        from runtime.runtimes.process import ProcessRuntime
+        from runtime.runtimes.procfs import pid_alive
+        from runtime.runtimes.protocol import ContainerConfig, PodSandboxConfig
+
+        async def main():
+            runtime = ProcessRuntime()
+            await runtime.run_pod_sandbox(PodSandboxConfig("u", "p", "default", "p", ""))
+            await runtime.create_container("u", ContainerConfig("c", command=("sleep", "60")))
+            await runtime.start_container("u", "c")
+            pid = runtime.pid("u", "c")
+            child = os.fork()
+            if child == 0:  # the child runs the interpreter's exit hooks, and exits
+                atexit._run_exitfuncs()
+                os._exit(0)
+            os.waitpid(child, 0)
+            print(pid_alive(pid), runtime.root.exists(), flush=True)
+            await runtime.aclose()
+            print(pid_alive(pid), runtime.root.exists(), flush=True)
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    )
+    assert done.stdout.split("\n")[:2] == ["True True", "False False"]
+    assert run_folders(tmp_path) == []
