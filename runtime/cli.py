@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -106,17 +106,36 @@ def main(argv: list[str] | None = None) -> int:
         # A second stop signal cut the shutdown short (or SIGINT came before
         # the handlers were in place): no summary.
         return stop.exit_status if stop.signal is not None else 130
-    if stop.signal is not None:
-        print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
-    # A terminal that hung up (SIGHUP) cannot show the summary; that is no error.
-    with contextlib.suppress(OSError) if stop.signal is not None else contextlib.nullcontext():
-        if args.json:
-            print(json.dumps(summary.to_json(), indent=2))
-        else:
-            summary.print(Console())
-    if stop.signal is not None:
+    except OSError:
+        if stop.signal is None:
+            raise
+        # The terminal went away with the signal (SIGHUP) while the live view
+        # drew on it; the cluster has stopped all the same.
+        _silence_output()
         return stop.exit_status
-    return 0 if summary.converged else 1
+    if stop.signal is None:
+        _print_summary(summary, args)
+        return 0 if summary.converged else 1
+    try:
+        print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
+        _print_summary(summary, args)
+        sys.stdout.flush()
+    except OSError:
+        _silence_output()
+    return stop.exit_status
+
+
+def _print_summary(summary: Summary, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        summary.print(Console())
+
+
+def _silence_output() -> None:
+    """Stdout and stderr are gone (a hung-up terminal): drop further output, so
+    that flushing them at exit does not turn the exit status into 120."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (lives until exit)
 
 
 def _other_command(args: argparse.Namespace) -> int:

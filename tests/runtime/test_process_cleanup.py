@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -410,3 +412,37 @@ def test_a_forked_child_that_exits_leaves_its_parents_containers_alone(tmp_path:
     )
     assert done.stdout.split("\n")[:2] == ["True True", "False False"]
     assert run_folders(tmp_path) == []
+
+
+def test_a_hang_up_that_takes_the_terminal_away_still_cleans_up(
+    private_tmp: Path, manifest: Path, spawned: list[subprocess.Popen[str]]
+) -> None:
+    """SIGHUP as a closing terminal sends it: the live view cannot draw any more,
+    and the run still stops everything and exits 129."""
+    terminal, side = pty.openpty()
+    run = subprocess.Popen(
+        [PYTHON, "-m", "runtime.cli", "run", "--runtime", "process", "--watch", str(manifest)],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        stdin=side,
+        stdout=side,
+        stderr=side,
+        text=True,
+        start_new_session=True,
+    )
+    spawned.append(run)
+    os.close(side)
+    try:
+
+        def started() -> bool:
+            while select.select([terminal], [], [], 0)[0]:  # keep the view from blocking
+                os.read(terminal, 65536)
+            return ready_file(private_tmp) is not None
+
+        wait_until(started, "the container started")
+        pids = container_pids(private_tmp)
+    finally:
+        os.close(terminal)  # the terminal is gone...
+    run.send_signal(signal.SIGHUP)  # ...and says so
+    assert run.wait(timeout=WAIT) == 128 + signal.SIGHUP
+    assert_nothing_left(private_tmp, pids)
