@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -105,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         # A second stop signal cut the shutdown short (or SIGINT came before
         # the handlers were in place): no summary.
-        return stop.exit_status if stop.signal is not None else 130
+        if stop.signal is None:
+            return 130
+        with contextlib.suppress(OSError):
+            print(f"kubeloop: stopped by {stop.signal.name}, shutdown cut short", file=sys.stderr)
+        return stop.exit_status
     except OSError:
         if stop.signal is None:
             raise

@@ -446,3 +446,18 @@ def test_a_hang_up_that_takes_the_terminal_away_still_cleans_up(
     run.send_signal(signal.SIGHUP)  # ...and says so
     assert run.wait(timeout=WAIT) == 128 + signal.SIGHUP
     assert_nothing_left(private_tmp, pids)
+
+
+def test_a_second_signal_still_leaves_nothing(
+    private_tmp: Path, manifest: Path, spawned: list[subprocess.Popen[str]]
+) -> None:
+    """A second SIGTERM while the run stops (or just after) cuts the shutdown
+    short; the container processes and the folder go all the same."""
+    run = kubeloop_run(spawned, private_tmp, manifest)
+    pids = container_pids(private_tmp)
+    run.send_signal(signal.SIGTERM)
+    run.send_signal(signal.SIGTERM)  # no-op if the first was quick enough to end the run
+    _, err = run.communicate(timeout=WAIT)
+    assert run.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err
+    assert_nothing_left(private_tmp, pids)
