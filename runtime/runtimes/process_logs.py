@@ -126,7 +126,7 @@ class ContainerLog:
         (the caller closes it once the child has it)."""
         if self._finished:
             raise RuntimeError("the log is finished")
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        read_end, write_end = os.pipe()  # not inherited (PEP 446) unless handed over
         os.set_blocking(read_end, False)
         loop = asyncio.get_running_loop()
         self._pipes[read_end] = _Pipe(read_end, stream.encode("ascii"), loop=loop)
