@@ -21,6 +21,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,19 +111,43 @@ def spawned(private_tmp: Path) -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def kubeloop_run(
-    spawned: list[subprocess.Popen[str]], tmp: Path, manifest: Path
+    spawned: list[subprocess.Popen[str]],
+    tmp: Path,
+    manifest: Path,
+    *,
+    terminal: int | None = None,
 ) -> subprocess.Popen[str]:
-    command = ["run", "--runtime", "process", "--watch", "--json", str(manifest)]
+    """`kubeloop run --runtime process --watch` in TMPDIR `tmp`: with `--json` and
+    piped output, or with the live view on `terminal` (a pty)."""
+    command = ["run", "--runtime", "process", "--watch", str(manifest)]
+    stdio: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    if terminal is None:
+        command.append("--json")
+    else:
+        stdio = {"stdin": terminal, "stdout": terminal, "stderr": terminal}
     process = subprocess.Popen(
         [PYTHON, "-m", "runtime.cli", *command],
         cwd=REPO,
         env={**os.environ, "TMPDIR": str(tmp)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         text=True,
+        **stdio,
     )
     spawned.append(process)
     return process
+
+
+def python_script(script: str, tmp: Path) -> str:
+    """Run `script` in a fresh interpreter with TMPDIR `tmp`; its output."""
+    done = subprocess.run(
+        [PYTHON, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    )
+    return done.stdout
 
 
 def assert_nothing_left(tmp: Path, pids: tuple[int, int]) -> None:
@@ -203,16 +228,7 @@ def test_an_embedding_program_that_exits_with_its_cluster_open_leaves_nothing(
         asyncio.run(main())
         """
     )
-    done = subprocess.run(
-        [PYTHON, "-c", script],
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(private_tmp)},
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=True,
-    )
-    main_pid, child = (int(word) for word in done.stdout.split())
+    main_pid, child = (int(word) for word in python_script(script, private_tmp).split())
     assert_nothing_left(private_tmp, (main_pid, child))
 
 
@@ -401,16 +417,7 @@ def test_a_forked_child_that_exits_leaves_its_parents_containers_alone(tmp_path:
         asyncio.run(main())
         """
     )
-    done = subprocess.run(
-        [PYTHON, "-c", script],
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=True,
-    )
-    assert done.stdout.split("\n")[:2] == ["True True", "False False"]
+    assert python_script(script, tmp_path).split("\n")[:2] == ["True True", "False False"]
     assert run_folders(tmp_path) == []
 
 
@@ -420,17 +427,7 @@ def test_a_hang_up_that_takes_the_terminal_away_still_cleans_up(
     """SIGHUP as a closing terminal sends it: the live view cannot draw any more,
     and the run still stops everything and exits 129."""
     terminal, side = pty.openpty()
-    run = subprocess.Popen(
-        [PYTHON, "-m", "runtime.cli", "run", "--runtime", "process", "--watch", str(manifest)],
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(private_tmp)},
-        stdin=side,
-        stdout=side,
-        stderr=side,
-        text=True,
-        start_new_session=True,
-    )
-    spawned.append(run)
+    run = kubeloop_run(spawned, private_tmp, manifest, terminal=side)
     os.close(side)
     try:
 
