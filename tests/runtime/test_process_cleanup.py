@@ -390,6 +390,34 @@ def test_a_synchronous_command_stopped_by_a_signal_kills_its_subprocess(
     wait_until(lambda: not pid_alive(child), "the child is gone")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_kubeloop_bench_stopped_by_a_signal_leaves_no_measurement_process(
+    stop: signal.Signals, tmp_path: Path, spawned: list[subprocess.Popen[str]]
+) -> None:
+    """`kubeloop bench` runs the suites in a child Python that starts processes
+    of its own (each measurement in a fresh interpreter): a signal to the
+    command stops the child and those grandchildren too."""
+    pid_file = tmp_path / "grandchild"
+    suite = f"sleep 60 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; wait"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from runtime import cli, cli_bench
+
+        cli_bench.bench_argv = lambda args: ["sh", "-c", {suite!r}]
+        sys.exit(cli.main(["bench", "informer", "--quick"]))
+        """
+    )
+    command = subprocess.Popen([PYTHON, "-c", script], cwd=REPO, text=True)
+    spawned.append(command)
+    wait_until(pid_file.exists, "the measurement process started")
+    grandchild = int(pid_file.read_text())
+    wait_until(lambda: waiting_for_a_child(command.pid), "bench waits for its suite")
+    command.send_signal(stop)
+    assert command.wait(timeout=WAIT) == 128 + stop
+    wait_until(lambda: not pid_alive(grandchild), "the measurement process is gone")
+
+
 def test_a_forked_child_that_exits_leaves_its_parents_containers_alone(tmp_path: Path) -> None:
     """The exit hooks act only in the process that started the containers."""
     script = textwrap.dedent(
