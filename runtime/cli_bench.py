@@ -86,8 +86,21 @@ def main(args: argparse.Namespace) -> int:
     ends (Ctrl-C, or SIGTERM/SIGHUP unwinding through `runtime.stopsignals`)
     the child and the measurement processes it starts in turn are stopped
     together, not only the child."""
-    child = subprocess.Popen(bench_argv(args), start_new_session=True)
+    # Stop signals wait while the child starts: one landing inside Popen would
+    # unwind before `child` exists and leave the child running, unknown.
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
+        child = subprocess.Popen(
+            bench_argv(args),
+            start_new_session=True,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous),
+        )
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending stop lands here
         return child.wait()
     except KeyboardInterrupt:
         _stop_group(child)
