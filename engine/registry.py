@@ -90,7 +90,8 @@ class Registry:
             )
         self._by_model[model] = info
         self._by_gvk[(info.api_version, info.kind)] = info
-        self._by_plural[(info.group, info.plural)] = info
+        # The first version registered of a kind is its preferred (storage) one.
+        self._by_plural.setdefault((info.group, info.plural), info)
         return info
 
     def info(self, model: type[Resource]) -> KindInfo:
@@ -106,14 +107,51 @@ class Registry:
         if self is REGISTRY and not self._builtins_loaded:
             self._builtins_loaded = True
             importlib.import_module("engine.api").load_builtin_kinds()
+            importlib.import_module("engine.catalogue").register_catalogue(self)
 
     def lookup(self, api_version: str, kind_name: str) -> KindInfo:
         """The kind for a manifest's apiVersion and kind, or BadRequest naming both."""
         self._ensure_builtins()
         info = self._by_gvk.get((api_version, kind_name))
         if info is None:
-            raise BadRequest(f'no kind "{kind_name}" is registered for apiVersion "{api_version}"')
+            raise BadRequest(self._unknown_kind_message(api_version, kind_name))
         return info
+
+    def _unknown_kind_message(self, api_version: str, kind_name: str) -> str:
+        """Why (api_version, kind_name) is not known: a removed version (naming its
+        replacement), a kind served in other versions, or a group that needs
+        its CustomResourceDefinition first."""
+        removed = importlib.import_module("engine.removed").removed_message(api_version, kind_name)
+        if removed is not None:
+            return str(removed)
+        base = f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
+        group = api_version.rpartition("/")[0]
+        versions = sorted(i.api_version for i in self._by_gvk.values() if i.kind == kind_name)
+        if versions and group in {v.rpartition("/")[0] for v in versions}:
+            return f"{base}; {kind_name} is served as {', '.join(versions)}"
+        builtin_groups = importlib.import_module("engine.catalogue").SERVED_GROUPS
+        if group in builtin_groups:
+            return f"{base}: {group or 'the core group'} is a built-in API group without this kind"
+        if "." in group:
+            return (
+                f"{base}: {group} looks like a custom resource group; create the "
+                f"CustomResourceDefinition of {kind_name} first"
+            )
+        return base
+
+    def has_gvk(self, api_version: str, kind_name: str) -> bool:
+        """Whether a kind is registered for (api_version, kind_name)."""
+        return (api_version, kind_name) in self._by_gvk
+
+    def unregister(self, model: type[Resource]) -> None:
+        """Remove a kind (a deleted CustomResourceDefinition's); no-op if absent."""
+        info = self._by_model.pop(model, None)
+        if info is None:
+            return
+        if self._by_gvk.get((info.api_version, info.kind)) is info:
+            del self._by_gvk[(info.api_version, info.kind)]
+        if self._by_plural.get((info.group, info.plural)) is info:
+            del self._by_plural[(info.group, info.plural)]
 
     def by_plural(self, group: str, plural: str) -> KindInfo | None:
         self._ensure_builtins()
