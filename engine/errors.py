@@ -61,6 +61,11 @@ class NotFound(ApiError):
     code = 404
 
 
+class KindNotServed(NotFound):
+    """The kind is not (or no longer) served: its CustomResourceDefinition was
+    deleted, or it was never registered. Informers on it end."""
+
+
 class MethodNotAllowed(ApiError):
     reason = "MethodNotAllowed"
     code = 405

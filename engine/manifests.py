@@ -36,6 +36,8 @@ from engine.api.base import Resource
 from engine.api.defaulting import default_object
 from engine.api.validation import validate_object
 from engine.api.validation_rules import quote
+from engine.conversion import to_storage_version
+from engine.crd import CustomResource, parse_custom
 from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.quantity import Quantity
 from engine.registry import REGISTRY, Registry
@@ -113,10 +115,17 @@ def _manifests(text: str, source: str) -> Iterator[tuple[dict[str, Any], str]]:
 
 
 def parse_object(
-    data: dict[str, Any], registry: Registry = REGISTRY, *, source: str | None = None
+    data: dict[str, Any],
+    registry: Registry = REGISTRY,
+    *,
+    source: str | None = None,
+    strict: bool = True,
 ) -> Resource:
-    """One decoded manifest as its model, validated and defaulted; BadRequest or
-    Invalid (naming `source` when given) otherwise."""
+    """One decoded manifest as its model, validated and defaulted, in its kind's
+    storage version (`engine.conversion`); BadRequest or Invalid (naming
+    `source` when given) otherwise. `strict` (kubectl's strict field
+    validation) reports unknown fields of custom objects; without it they are
+    pruned, as the apiserver does for clients that do not ask for strictness."""
     where = f" ({source})" if source else ""
     api_version = data.get("apiVersion")
     kind_name = data.get("kind")
@@ -136,15 +145,21 @@ def parse_object(
         (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
     )
     subject = (f'{info.group_kind} "{name}"' if name else info.group_kind) + where
+    model = info.model
+    if issubclass(model, CustomResource):
+        data, custom_errors = parse_custom(model, data, strict=strict)
+        if custom_errors:
+            raise Invalid(subject, custom_errors)
+        model = model.storage_model or model
     try:
-        obj = info.model.model_validate(data)
+        obj = model.model_validate(data)
     except ValidationError as error:
         raise Invalid(subject, field_errors(info.model, error)) from None
     obj = default_object(obj)
     errors = validate_object(obj)
     if errors:
         raise Invalid(subject, errors)
-    return obj
+    return to_storage_version(obj)
 
 
 def load_manifests(

@@ -37,7 +37,8 @@ R = TypeVar("R", bound=type[Resource])
 
 @dataclass(frozen=True, slots=True)
 class KindInfo:
-    """Everything the machinery needs to know about one kind."""
+    """Everything the machinery needs to know about one kind (a snapshot of the
+    model's class variables when it was registered)."""
 
     model: type[Resource]
     group: str
@@ -138,6 +139,25 @@ class Registry:
                 f"CustomResourceDefinition of {kind_name} first"
             )
         return base
+
+    def replace(self, model: type[Resource]) -> KindInfo:
+        """Register `model`, taking its apiVersion, kind and plural over from any
+        model that had them (a CRD defining a kind again)."""
+        group, _, version = model.api_group_version.rpartition("/")
+        api_version = model.api_group_version
+        for key in ((api_version, model.kind_name),):
+            old = self._by_gvk.get(key)
+            if old is not None and old.model is not model:
+                self.unregister(old.model)
+        old_plural = self._by_plural.get((group, model.plural))
+        if old_plural is not None and old_plural.model is not model:
+            owner = getattr(old_plural.model, "crd_name", None)
+            if owner is not None and owner == getattr(model, "crd_name", None):
+                pass  # another version of the same CRD: keep the storage version first
+            else:
+                self.unregister(old_plural.model)
+        self._by_model.pop(model, None)
+        return self.register(model)
 
     def has_gvk(self, api_version: str, kind_name: str) -> bool:
         """Whether a kind is registered for (api_version, kind_name)."""

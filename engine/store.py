@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from engine import strategies
+from engine import crd, strategies
 from engine.api import core
 from engine.api.base import ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
@@ -53,6 +53,7 @@ from engine.errors import (
     FieldError,
     Gone,
     Invalid,
+    KindNotServed,
     NotFound,
 )
 from engine.fieldselectors import FieldSelector, parse_field_selector
@@ -136,7 +137,7 @@ class _Change:
 class _Table:
     """Objects, history and watchers of one kind."""
 
-    __slots__ = ("compacted", "history", "info", "objects", "spec_fields", "watchers")
+    __slots__ = ("compacted", "crd", "history", "info", "objects", "spec_fields", "watchers")
 
     def __init__(self, info: KindInfo) -> None:
         self.info = info
@@ -144,6 +145,8 @@ class _Table:
         self.history: deque[_Change] = deque()
         self.compacted = 0  # changes with revision <= compacted are gone
         self.watchers: list[Watcher[Any]] = []
+        # CustomResourceDefinitions serve kinds when stored (engine.crd).
+        self.crd = info.kind == "CustomResourceDefinition" and info.group == "apiextensions.k8s.io"
         self.spec_fields = tuple(
             name
             for name in info.model.model_fields
@@ -192,9 +195,28 @@ class Store:
     def table(self, kind: type[Resource]) -> _Table:
         table = self._tables.get(kind)
         if table is None:
-            table = _Table(self.registry.info(kind))
+            try:
+                info = self.registry.info(kind)
+            except KeyError:
+                raise KindNotServed(
+                    f"the server could not find the requested resource ({kind.__name__} "
+                    "is not a served kind)"
+                ) from None
+            table = _Table(info)
             self._tables[kind] = table
         return table
+
+    def drop_kind(self, kind: type[Resource]) -> None:
+        """Remove every object of a kind (DELETED events) and end its watches: the
+        kind stops being served (a deleted CustomResourceDefinition's)."""
+        table = self._tables.get(kind)
+        if table is None:
+            return
+        for obj in list(table.objects.values()):
+            self._remove(table, obj, "delete")
+        for watcher in list(table.watchers):
+            watcher.stop()
+        del self._tables[kind]
 
     def kinds(self) -> list[KindInfo]:
         """Every kind this store has seen an object or watcher of."""
@@ -386,6 +408,8 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{name}"', errors)
         stored = cast(R, strategies.prepare_for_create(stored))
+        if table.crd:
+            stored = cast(R, crd.admit(self, stored))
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
@@ -470,6 +494,9 @@ class Store:
                     )
                 ],
             )
+        if table.crd and spec_changed:
+            admitted = crd.admit(self, obj)
+            object.__setattr__(obj, "status", admitted.__dict__["status"])
         revision = self._next_revision()
         merged["resource_version"] = str(revision)
         object.__setattr__(obj, "metadata", copied(meta, merged))
@@ -553,6 +580,8 @@ class Store:
         revision = self._next_revision()
         final = _stamp(obj, revision=revision)
         self._commit(table, verb, DELETED, final, previous)
+        if table.crd:
+            crd.remove(self, final)
         return final
 
     def write(self, obj: R, *, verb: str = "update") -> R:

@@ -1,0 +1,176 @@
+"""CustomResourceDefinitions: a CRD shaped like an operator's (the kubebuilder
+CronJob tutorial's) serves its kind; custom objects validate, default and
+prune with the version's schema; deleting the CRD removes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.crd import APIWarning, CustomResource
+from engine.errors import BadRequest, Invalid, KindNotServed
+from engine.manifests import load_manifests, parse_object
+from engine.registry import REGISTRY
+from engine.store import Store
+from engine.watch import DELETED
+
+CRD_FILE = Path(__file__).parent / "manifests" / "crd-cronjob.yaml"
+API = "batch.tutorial.kubebuilder.io/v1"
+
+CRONJOB = f"""
+apiVersion: {API}
+kind: CronJob
+metadata: {{name: nightly, namespace: default}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never}}}}}}}}
+  ports: [{{name: http, port: 8080}}, {{name: admin, port: admin}}]
+"""
+
+
+def _store_with_crd() -> tuple[Store, Any]:
+    store = Store()
+    (crd,) = load_manifests(CRD_FILE.read_text(), source=str(CRD_FILE))
+    return store, store.create(crd)
+
+
+def _conditions(crd: Any) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in crd.status["conditions"]}
+
+
+def test_creating_a_crd_serves_its_kind_with_names_and_printer_columns() -> None:
+    _, crd = _store_with_crd()
+    assert _conditions(crd) == {"NamesAccepted": "True", "Established": "True"}
+    assert crd.status["acceptedNames"]["shortNames"] == ["cj"]
+    assert crd.status["storedVersions"] == ["v1"]
+    info = REGISTRY.lookup(API, "CronJob")
+    model = info.model
+    assert issubclass(model, CustomResource)
+    assert (info.plural, info.namespaced, info.has_status_subresource) == ("cronjobs", True, True)
+    assert model.singular == "cronjob" and model.categories == ("all",)
+    assert model.version_info is not None
+    assert [c["name"] for c in model.version_info.printer_columns] == [
+        "Schedule",
+        "Last Schedule",
+        "Replicas",
+    ]
+    assert model.version_info.scale == {
+        "specReplicasPath": ".spec.replicas",
+        "statusReplicasPath": ".status.replicas",
+        "labelSelectorPath": ".spec.selector",
+    }
+
+
+def test_custom_objects_are_defaulted_and_stored() -> None:
+    store, _ = _store_with_crd()
+    (obj,) = load_manifests(CRONJOB)
+    spec = store.create(obj).spec
+    assert spec["concurrencyPolicy"] == "Allow"
+    assert spec["replicas"] == 1 and spec["successfulJobsHistoryLimit"] == 3
+    assert "failedJobsHistoryLimit" not in spec  # no default in the schema
+    model = REGISTRY.lookup(API, "CronJob").model
+    assert store.get(model, "nightly", "default").spec["schedule"] == "0 3 * * *"
+
+
+def test_a_bad_custom_object_is_rejected_with_every_field_path() -> None:
+    _store_with_crd()
+    bad = CRONJOB.replace('"0 3 * * *"', '""') + (
+        "  concurrencyPolicy: Sometimes\n  replicas: 101\n  typo: 1\n  tags: [a, a]\n"
+        "  startingDeadlineSeconds: -1\n"
+    )
+    with pytest.raises(Invalid) as caught:
+        load_manifests(bad.replace("name: admin,", "name: Admin,"))
+    message = str(caught.value)
+    for expected in (
+        "spec.typo: unknown field",
+        "spec.schedule: should be at least 1 chars long",
+        'spec.concurrencyPolicy: Unsupported value: "Sometimes"',
+        "spec.replicas: should be less than or equal to 100",
+        'spec.tags[1]: Duplicate value: "a"',
+        "spec.startingDeadlineSeconds: should be greater than or equal to 0",
+        "spec.ports[1].name: should match",
+    ):
+        assert expected in message
+
+
+def test_required_types_list_maps_int_or_string_and_embedded_resources() -> None:
+    _store_with_crd()
+    doc = load_manifests(CRONJOB)[0].to_dict()
+    doc["spec"]["ports"].append({"name": "http", "port": 1.5})
+    doc["spec"]["owner"] = {"metadata": {"name": "x"}}
+    del doc["spec"]["jobTemplate"]
+    with pytest.raises(Invalid) as caught:
+        parse_object(doc)
+    message = str(caught.value)
+    assert "spec.jobTemplate: field required" in message
+    assert 'spec.ports[2]: Duplicate value: {name="http"}' in message
+    assert "spec.ports[2].port: expected integer or string" in message
+    assert "spec.owner.apiVersion: must not be empty" in message
+
+
+def test_without_strict_field_validation_unknown_fields_are_pruned() -> None:
+    _store_with_crd()
+    doc = load_manifests(CRONJOB)[0].to_dict()
+    doc["spec"]["typo"] = 1
+    doc["spec"]["jobTemplate"]["kept"] = True  # preserve-unknown-fields subtree
+    doc["extra"] = {"a": 1}
+    obj = parse_object(doc, strict=False)
+    assert "typo" not in obj.spec and obj.spec["jobTemplate"]["kept"] is True
+    assert "extra" not in obj.to_dict()
+
+
+def test_a_deprecated_version_warns_and_is_stored_in_the_storage_version() -> None:
+    _store_with_crd()
+    text = CRONJOB.replace(API, "batch.tutorial.kubebuilder.io/v1beta1")
+    with pytest.warns(APIWarning, match="v1beta1 CronJob is deprecated; use v1"):
+        (obj,) = load_manifests(text)
+    assert obj.api_version == API
+    assert type(obj) is REGISTRY.lookup(API, "CronJob").model
+
+
+def test_names_taken_by_another_kind_leave_names_not_accepted() -> None:
+    store, _ = _store_with_crd()
+    text = CRD_FILE.read_text().replace(
+        "name: cronjobs.batch.tutorial.kubebuilder.io", "name: crons.batch.tutorial.kubebuilder.io"
+    )
+    text = text.replace("plural: cronjobs", "plural: crons").replace(
+        "singular: cronjob", "singular: cron"
+    )
+    (other,) = load_manifests(text)
+    stored = store.create(other)
+    assert _conditions(stored) == {"NamesAccepted": "False", "Established": "False"}
+    assert "already in use" in stored.status["conditions"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"x-kubernetes-validations": [{"rule": "self.replicas >= 0"}]}, "not supported"),
+        ({"properties": {"spec": {"properties": {"a": {}}}}}, "type: must not be empty"),
+    ],
+)
+def test_unservable_definitions_are_rejected(change: dict[str, Any], expected: str) -> None:
+    store = Store()
+    (crd,) = load_manifests(CRD_FILE.read_text())
+    spec = dict(crd.spec)
+    version = dict(spec["versions"][0])
+    version["schema"] = {"openAPIV3Schema": {"type": "object", **change}}
+    spec["versions"] = [version]
+    with pytest.raises(Invalid, match=expected):
+        store.create(crd.model_copy(update={"spec": spec}))
+
+
+async def test_deleting_the_crd_removes_its_objects_and_ends_watches() -> None:
+    store, crd = _store_with_crd()
+    model = REGISTRY.lookup(API, "CronJob").model
+    store.create(load_manifests(CRONJOB)[0])
+    watcher = store.watch(model)
+    store.delete(type(crd), crd.metadata.name)
+    events = [event async for event in watcher]
+    assert [(e.type, e.object.metadata.name) for e in events] == [(DELETED, "nightly")]
+    with pytest.raises(BadRequest, match="CustomResourceDefinition of CronJob first"):
+        load_manifests(CRONJOB)
+    with pytest.raises(KindNotServed):
+        store.list(model)
