@@ -223,7 +223,7 @@ def schema_model(served: ServedKind) -> type[SchemaResource]:
     for wire in served.top_level_fields:
         default: Any = Field(default_factory=dict, alias=wire) if wire == "status" else None
         fields[_snake(wire)] = (Any, default if default is not None else Field(None, alias=wire))
-    model: type[SchemaResource] = create_model(  # type: ignore[call-overload]
+    model: type[SchemaResource] = create_model(
         served.kind,
         __base__=SchemaResource,
         __module__=__name__,

@@ -68,7 +68,7 @@ def convert(obj: Resource, to: type[M]) -> M:
     converted = converter(document)
     converted["apiVersion"] = to.api_group_version
     result = default_object(to.model_validate(converted))
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def to_storage_version(obj: Resource) -> Resource:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 from engine.api.base import Resource
 from engine.api.validation import register_validator
@@ -79,7 +79,7 @@ class CustomResource(Unstructured):
     validated with its CRD version's schema. One subclass per served version."""
 
     crd_name: ClassVar[str] = ""
-    schema: ClassVar[Node | None] = None
+    openapi_schema: ClassVar[Node | None] = None
     version_info: ClassVar[VersionInfo | None] = None
     storage_model: ClassVar[type[CustomResource] | None] = None
     singular: ClassVar[str] = ""
@@ -88,12 +88,16 @@ class CustomResource(Unstructured):
 
     def schema_errors(self) -> list[FieldError]:
         """Problems the version's schema finds (for objects built in Python)."""
-        schema = type(self).schema
+        schema = type(self).openapi_schema
         if schema is None:
             return []
         data = self.to_dict()
         data.pop("metadata", None)
         return schema.validate(data)
+
+
+def _schema_errors(obj: Resource) -> list[FieldError]:
+    return obj.schema_errors() if isinstance(obj, CustomResource) else []
 
 
 def is_crd(obj: Resource) -> bool:
@@ -112,7 +116,7 @@ def check_definition(name: str, spec: dict[str, Any]) -> list[FieldError]:
     if "." not in group:
         errors.append(FieldError("spec.group", "should be a domain with at least one dot"))
     if plural and group and name != f"{plural}.{group}":
-        errors.append(FieldError("metadata.name", f'must be spec.names.plural+"."+spec.group'))
+        errors.append(FieldError("metadata.name", 'must be spec.names.plural+"."+spec.group'))
     for field in ("plural", "singular"):
         value = names.get(field)
         if value and value != value.lower():
@@ -207,8 +211,9 @@ def _name_conflict(registry: Registry, group: str, names: dict[str, Any], crd_na
             taken[singular] = info.kind
     for field in ("plural", "singular", "kind"):
         value = names.get(field)
-        if value and (value.lower() if field == "kind" else value) in taken:
-            return f'"{value}" is already in use by {taken[value.lower() if field == "kind" else value]}'
+        key = value.lower() if value and field == "kind" else value
+        if key and key in taken:
+            return f'"{value}" is already in use by {taken[key]}'
     for short in names.get("shortNames") or ():
         if short in taken:
             return f'short name "{short}" is already in use by {taken[short]}'
@@ -281,11 +286,14 @@ def _serve(registry: Registry, crd_name: str, spec: dict[str, Any], names: dict[
             scale=subresources.get("scale"),
             printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
         )
-        model = existing.pop(version["name"], None)
+        model = cast("type[CustomResource] | None", existing.pop(version["name"], None))
         if model is None or model.kind_name != names["kind"]:
             if model is not None:
                 registry.unregister(model)
-            model = type(names["kind"], (CustomResource,), {"__module__": __name__})
+            model = cast(
+                "type[CustomResource]",
+                type(names["kind"], (CustomResource,), {"__module__": __name__}),
+            )
             model.api_group_version = f"{group}/{version['name']}"
             model.kind_name = names["kind"]
         # The model class stays the same across CRD updates (the store keys its
@@ -294,12 +302,12 @@ def _serve(registry: Registry, crd_name: str, spec: dict[str, Any], names: dict[
         model.namespaced = spec.get("scope", "Namespaced") == "Namespaced"
         model.has_status_subresource = info.status_subresource
         model.crd_name = crd_name
-        model.schema = compile_schema(version["schema"]["openAPIV3Schema"])
+        model.openapi_schema = compile_schema(version["schema"]["openAPIV3Schema"])
         model.version_info = info
         model.singular = names.get("singular", "")
         model.short_names = tuple(names.get("shortNames") or ())
         model.categories = tuple(names.get("categories") or ())
-        register_validator(model, CustomResource.schema_errors)
+        register_validator(model, _schema_errors)
         models.append(model)
         if info.storage:
             storage_model = model
@@ -317,7 +325,7 @@ def served_models(registry: Registry, crd_name: str) -> list[type[CustomResource
         for info in registry
         if issubclass(info.model, CustomResource) and info.model.crd_name == crd_name
     ]
-    return sorted(models, key=lambda m: m.storage_model is not None)  # type: ignore[attr-defined,return-value]
+    return sorted(models, key=lambda m: m.storage_model is not None)
 
 
 def remove(store: Store, crd: Resource) -> None:
@@ -335,7 +343,7 @@ def parse_custom(
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """A custom object's document pruned (unknown fields reported when `strict`),
     defaulted and validated: (document to build the model from, errors)."""
-    schema = model.schema
+    schema = model.openapi_schema
     info = model.version_info
     if info is not None and info.deprecated:
         message = info.deprecation_warning or (

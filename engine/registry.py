@@ -143,18 +143,15 @@ class Registry:
     def replace(self, model: type[Resource]) -> KindInfo:
         """Register `model`, taking its apiVersion, kind and plural over from any
         model that had them (a CRD defining a kind again)."""
-        group, _, version = model.api_group_version.rpartition("/")
-        api_version = model.api_group_version
-        for key in ((api_version, model.kind_name),):
-            old = self._by_gvk.get(key)
-            if old is not None and old.model is not model:
-                self.unregister(old.model)
+        group = model.api_group_version.rpartition("/")[0]
+        old = self._by_gvk.get((model.api_group_version, model.kind_name))
+        if old is not None and old.model is not model:
+            self.unregister(old.model)
         old_plural = self._by_plural.get((group, model.plural))
         if old_plural is not None and old_plural.model is not model:
             owner = getattr(old_plural.model, "crd_name", None)
-            if owner is not None and owner == getattr(model, "crd_name", None):
-                pass  # another version of the same CRD: keep the storage version first
-            else:
+            # Another version of the same CRD keeps its entry (the storage version's).
+            if owner is None or owner != getattr(model, "crd_name", None):
                 self.unregister(old_plural.model)
         self._by_model.pop(model, None)
         return self.register(model)

@@ -4,6 +4,7 @@ prune with the version's schema; deleting the CRD removes them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ spec:
   jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never}}}}}}}}
   ports: [{{name: http, port: 8080}}, {{name: admin, port: admin}}]
 """
+
+
+@pytest.fixture(autouse=True)
+def _unserve_custom_kinds() -> Iterator[None]:
+    """CRD kinds register in the process-wide registry: leave none behind for
+    other tests (the garbage collector watches every registered kind)."""
+    yield
+    for info in list(REGISTRY):
+        if issubclass(info.model, CustomResource):
+            REGISTRY.unregister(info.model)
 
 
 def _store_with_crd() -> tuple[Store, Any]:
@@ -66,12 +77,13 @@ def test_creating_a_crd_serves_its_kind_with_names_and_printer_columns() -> None
 def test_custom_objects_are_defaulted_and_stored() -> None:
     store, _ = _store_with_crd()
     (obj,) = load_manifests(CRONJOB)
-    spec = store.create(obj).spec
+    spec: Any = store.create(obj).spec  # type: ignore[attr-defined]
     assert spec["concurrencyPolicy"] == "Allow"
     assert spec["replicas"] == 1 and spec["successfulJobsHistoryLimit"] == 3
     assert "failedJobsHistoryLimit" not in spec  # no default in the schema
     model = REGISTRY.lookup(API, "CronJob").model
-    assert store.get(model, "nightly", "default").spec["schedule"] == "0 3 * * *"
+    got: Any = store.get(model, "nightly", "default")
+    assert got.spec["schedule"] == "0 3 * * *"
 
 
 def test_a_bad_custom_object_is_rejected_with_every_field_path() -> None:
@@ -116,7 +128,7 @@ def test_without_strict_field_validation_unknown_fields_are_pruned() -> None:
     doc["spec"]["typo"] = 1
     doc["spec"]["jobTemplate"]["kept"] = True  # preserve-unknown-fields subtree
     doc["extra"] = {"a": 1}
-    obj = parse_object(doc, strict=False)
+    obj: Any = parse_object(doc, strict=False)
     assert "typo" not in obj.spec and obj.spec["jobTemplate"]["kept"] is True
     assert "extra" not in obj.to_dict()
 
@@ -139,7 +151,7 @@ def test_names_taken_by_another_kind_leave_names_not_accepted() -> None:
         "singular: cronjob", "singular: cron"
     )
     (other,) = load_manifests(text)
-    stored = store.create(other)
+    stored: Any = store.create(other)
     assert _conditions(stored) == {"NamesAccepted": "False", "Established": "False"}
     assert "already in use" in stored.status["conditions"][0]["message"]
 
@@ -154,7 +166,7 @@ def test_names_taken_by_another_kind_leave_names_not_accepted() -> None:
 def test_unservable_definitions_are_rejected(change: dict[str, Any], expected: str) -> None:
     store = Store()
     (crd,) = load_manifests(CRD_FILE.read_text())
-    spec = dict(crd.spec)
+    spec = dict(crd.spec)  # type: ignore[attr-defined]
     version = dict(spec["versions"][0])
     version["schema"] = {"openAPIV3Schema": {"type": "object", **change}}
     spec["versions"] = [version]
@@ -169,7 +181,7 @@ async def test_deleting_the_crd_removes_its_objects_and_ends_watches() -> None:
     watcher = store.watch(model)
     store.delete(type(crd), crd.metadata.name)
     events = [event async for event in watcher]
-    assert [(e.type, e.object.metadata.name) for e in events] == [(DELETED, "nightly")]
+    assert [(e.type, e.object and e.object.metadata.name) for e in events] == [(DELETED, "nightly")]
     with pytest.raises(BadRequest, match="CustomResourceDefinition of CronJob first"):
         load_manifests(CRONJOB)
     with pytest.raises(KindNotServed):
