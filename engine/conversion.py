@@ -13,7 +13,9 @@ Python API: the model class asked for decides the version. `convert(obj, to)`
 returns `obj` as an object of model `to` (`convert(hpa, HorizontalPodAutoscalerV1)`
 with the v1 model from `REGISTRY.lookup("autoscaling/v1", ...)`);
 `to_storage_version(obj)` is what manifests and patches go through, so a v1
-manifest is stored as v2.
+manifest is stored as v2. The store does the same for `create`, `get`,
+`try_get` and `list` with a view's model (`store.get(V1, "web")` reads the v2
+object as v1); watches, updates and patches take the storage version's model.
 
 Neighbours: `engine.manifests` (parses, then stores the storage version),
 `engine.catalogue` (the v1 model), `engine.api.autoscaling` (the v2 model).
@@ -27,8 +29,15 @@ from typing import Any, Final, TypeVar
 
 from engine.api.base import Resource
 from engine.api.defaulting import default_object
+from engine.registry import REGISTRY, Registry
 
-__all__ = ["convert", "register_conversion", "storage_version", "to_storage_version"]
+__all__ = [
+    "convert",
+    "register_conversion",
+    "storage_model",
+    "storage_version",
+    "to_storage_version",
+]
 
 M = TypeVar("M", bound=Resource)
 Document = dict[str, Any]
@@ -52,6 +61,15 @@ def storage_version(api_version: str, kind: str) -> str:
     return _STORAGE.get((api_version, kind), api_version)
 
 
+def storage_model(kind: type[Resource], registry: Registry) -> type[Resource] | None:
+    """The model of `kind`'s storage version when `kind` is another version's
+    view of it; None when objects of `kind` are stored as they are."""
+    storage = _STORAGE.get((kind.api_group_version, kind.kind_name))
+    if storage is None:
+        return None
+    return registry.lookup(storage, kind.kind_name).model
+
+
 def convert(obj: Resource, to: type[M]) -> M:
     """`obj` as an object of model `to` (same kind, another version)."""
     if isinstance(obj, to):
@@ -73,12 +91,8 @@ def convert(obj: Resource, to: type[M]) -> M:
 
 def to_storage_version(obj: Resource) -> Resource:
     """`obj` in its kind's storage version (itself when it is stored as is)."""
-    storage = _STORAGE.get((obj.api_group_version, obj.kind_name))
-    if storage is None:
-        return obj
-    from engine.registry import REGISTRY
-
-    return convert(obj, REGISTRY.lookup(storage, obj.kind_name).model)
+    model = storage_model(type(obj), REGISTRY)
+    return obj if model is None else convert(obj, model)
 
 
 # -- autoscaling/v1 <-> v2 HorizontalPodAutoscaler -------------------------------------

@@ -22,6 +22,8 @@ __all__ = [
     "Gone",
     "InternalError",
     "Invalid",
+    "KindNotServed",
+    "ManifestErrors",
     "MethodNotAllowed",
     "NotFound",
     "ServerTimeout",
@@ -134,3 +136,13 @@ class ServerTimeout(ApiError):
 class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
     code = 503
+
+
+class ManifestErrors(BadRequest):
+    """Several documents of a manifest text or of several files are bad; `errors`
+    holds each one's error (BadRequest or Invalid, naming file and document)."""
+
+    def __init__(self, errors: list[ApiError]) -> None:
+        self.errors = errors
+        lines = "\n".join(f"  {error.message}" for error in errors)
+        super().__init__(f"{len(errors)} manifests are bad:\n{lines}")

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from engine import crd, strategies
+from engine import conversion, crd, strategies
 from engine.api import core
 from engine.api.base import ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
@@ -178,6 +178,7 @@ class Store:
         self.namespace_lifecycle = namespace_lifecycle
         self._revision = 0
         self._tables: dict[type[Resource], _Table] = {}
+        self._views: dict[type[Resource], type[Resource] | None] = {}
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
@@ -301,7 +302,22 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------
 
+    def _storage_of(self, kind: type[Resource]) -> type[Resource] | None:
+        """The storage version's model when `kind` is another version of it (an
+        autoscaling/v1 HorizontalPodAutoscaler); None for a stored kind."""
+        try:
+            return self._views[kind]
+        except KeyError:
+            storage = conversion.storage_model(kind, self.registry)
+            self._views[kind] = storage
+            return storage
+
     def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
+        """The object; asked for in another version than its storage version, it
+        is converted (the model class asked for decides the version)."""
+        storage = self._storage_of(kind)
+        if storage is not None:
+            return conversion.convert(self.get(storage, name, namespace), kind)
         table = self.table(kind)
         obj = table.objects.get(self._key(table.info, namespace, name))
         if obj is None:
@@ -309,6 +325,10 @@ class Store:
         return cast(R, obj)
 
     def try_get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        storage = self._storage_of(kind)
+        if storage is not None:
+            found = self.try_get(storage, name, namespace)
+            return None if found is None else conversion.convert(found, kind)
         table = self.table(kind)
         return cast("R | None", table.objects.get(self._key(table.info, namespace, name)))
 
@@ -324,6 +344,18 @@ class Store:
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
         that all see the revision of the first page (an expired token is Gone)."""
+        storage = self._storage_of(kind)
+        if storage is not None:
+            stored = self.list(
+                storage,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                continue_=continue_,
+            )
+            views = [conversion.convert(obj, kind) for obj in stored.items]
+            return ObjectList(views, stored.resource_version, stored.continue_)
         table = self.table(kind)
         sel = _label_selector(label_selector)
         fsel = _field_selector(field_selector, table.info)
@@ -365,7 +397,11 @@ class Store:
     # -- writes ---------------------------------------------------------------------------
 
     def create(self, obj: R) -> R:
-        """Store a new object; returns the stored version (a stamped copy)."""
+        """Store a new object; returns the stored version (a stamped copy), in the
+        version it was given in."""
+        storage = self._storage_of(type(obj))
+        if storage is not None:
+            return conversion.convert(self.create(conversion.convert(obj, storage)), type(obj))
         table = self.table(type(obj))
         info = table.info
         meta = obj.metadata
@@ -701,6 +737,11 @@ class Store:
         """Events of a kind after revision `since` (None: from now on). Raises Gone
         if `since` is older than the retained history."""
         table = self.table(kind)
+        if self._storage_of(kind) is not None:
+            raise BadRequest(
+                f"watch {kind.kind_name} in its storage version: converting watch events "
+                "is not supported"
+            )
         if since is not None and since < table.compacted:
             raise Gone(
                 f"too old resource version: {since} (the oldest retained for "

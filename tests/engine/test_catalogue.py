@@ -183,3 +183,23 @@ def test_v2_only_fields_survive_a_round_trip_through_v1() -> None:
     assert "targetCPUUtilizationPercentage" not in v1.spec
     assert "autoscaling.alpha.kubernetes.io/metrics" in v1.metadata.annotations
     assert convert(v1, HorizontalPodAutoscaler) == v2
+
+
+def test_the_store_reads_and_writes_a_kind_in_the_version_asked_for() -> None:
+    store = Store()
+    v1_model = REGISTRY.lookup("autoscaling/v1", "HorizontalPodAutoscaler").model
+    (stored,) = load_manifests((MANIFESTS / "misc.yaml").read_text().split("---")[0])
+    store.create(stored)
+    v1: Any = store.get(v1_model, "php-apache", "default")  # a SchemaResource: JSON fields
+    assert v1.spec["targetCPUUtilizationPercentage"] == 50
+    assert type(v1) is v1_model
+    assert [o.metadata.name for o in store.list(v1_model).items] == ["php-apache"]
+    created: Any = store.create(
+        v1_model.model_validate({**v1.to_dict(), "metadata": {"name": "other"}})
+    )
+    assert type(created) is v1_model
+    v2 = store.get(HorizontalPodAutoscaler, "other", "default")
+    assert v2.spec.metrics[0].resource is not None
+    assert v2.spec.metrics[0].resource.target.average_utilization == 50
+    with pytest.raises(BadRequest, match="storage version"):
+        store.watch(v1_model)

@@ -4,18 +4,23 @@ prune with the version's schema; deleting the CRD removes them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.client import LocalClient
+from engine.clock import VirtualClock
 from engine.crd import APIWarning, CustomResource
 from engine.errors import BadRequest, Invalid, KindNotServed
+from engine.informer import EventHandler, InformerFactory
 from engine.manifests import load_manifests, parse_object
 from engine.registry import REGISTRY
 from engine.store import Store
 from engine.watch import DELETED
+from tests.helpers import run_virtual
 
 CRD_FILE = Path(__file__).parent / "manifests" / "crd-cronjob.yaml"
 API = "batch.tutorial.kubebuilder.io/v1"
@@ -186,3 +191,30 @@ async def test_deleting_the_crd_removes_its_objects_and_ends_watches() -> None:
         load_manifests(CRONJOB)
     with pytest.raises(KindNotServed):
         store.list(model)
+
+
+def test_an_informer_on_a_custom_kind_ends_when_its_crd_is_deleted() -> None:
+    async def body(clock: VirtualClock) -> tuple[list[str], list[str]]:
+        store = Store(clock=clock)
+        (crd,) = load_manifests(CRD_FILE.read_text())
+        crd = store.create(crd)
+        model = REGISTRY.lookup(API, "CronJob").model
+        store.create(load_manifests(CRONJOB)[0])
+        informer = InformerFactory(LocalClient(store), clock=clock, resync_period=30).informer(
+            model
+        )
+        added: list[str] = []
+        deleted: list[str] = []
+        informer.add_event_handler(
+            EventHandler(
+                add=lambda o: added.append(o.metadata.name),
+                delete=lambda o: deleted.append(o.key[1]),
+            )
+        )
+        task = asyncio.create_task(informer.run())
+        await informer.wait_for_sync()
+        store.delete(type(crd), crd.metadata.name)
+        await asyncio.wait_for(task, timeout=60)  # virtual seconds: run() returns by itself
+        return added, deleted
+
+    assert run_virtual(body) == (["nightly"], ["nightly"])
