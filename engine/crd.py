@@ -6,8 +6,9 @@ Contract:
   schema: names (`metadata.name` is `<plural>.<group>`), exactly one storage
   version, a structural `openAPIV3Schema` per version (a `type` at every level
   unless `x-kubernetes-int-or-string` or `x-kubernetes-preserve-unknown-fields`),
-  and `x-kubernetes-validations` (CEL rules), which kubeloop does not evaluate
-  and therefore refuses ("not supported") rather than ignoring.
+  and `x-kubernetes-validations` CEL rules that compile and call only what
+  `engine.schema.cel` provides (others are refused as "not supported", never
+  ignored).
 * `admit(store, crd)` runs when the store creates or updates a CRD, before it is
   stored: it sets the status the apiserver's CRD controllers set (NamesAccepted,
   Established, acceptedNames, storedVersions), synchronously, and registers one
@@ -100,6 +101,20 @@ def _schema_errors(obj: Resource) -> list[FieldError]:
     return obj.schema_errors() if isinstance(obj, CustomResource) else []
 
 
+def transition_errors(current: Resource, new: Resource) -> list[FieldError]:
+    """What the CRD's transition rules (`oldSelf`) find in an update of a custom
+    object from `current` to `new`."""
+    schema = type(new).openapi_schema if isinstance(new, CustomResource) else None
+    if schema is None:
+        return []
+    old_body = current.to_dict()
+    new_body = new.to_dict()
+    for body in (old_body, new_body):
+        for field in ("apiVersion", "kind", "metadata"):
+            body.pop(field, None)
+    return schema.transition_errors(new_body, old_body)
+
+
 def is_crd(obj: Resource) -> bool:
     return obj.kind_name == _CRD_KIND and obj.api_group_version == CRD_API_VERSION
 
@@ -137,13 +152,14 @@ def check_definition(name: str, spec: dict[str, Any]) -> list[FieldError]:
         if schema is None:
             errors.append(FieldError(f"{path}.schema.openAPIV3Schema", "schemas are required"))
             continue
-        _check_structural(schema, f"{path}.schema.openAPIV3Schema", errors, root=True)
+        where = f"{path}.schema.openAPIV3Schema"
+        _check_structural(schema, where, errors, root=True)
         if errors:
             continue
         try:
-            compile_schema(schema)
+            compile_schema(schema, problems=errors, path=where)
         except ValueError as error:
-            errors.append(FieldError(f"{path}.schema.openAPIV3Schema", str(error)))
+            errors.append(FieldError(where, str(error)))
     return errors
 
 
@@ -152,14 +168,6 @@ def _check_structural(
 ) -> None:
     if not isinstance(schema, dict):
         return
-    if "x-kubernetes-validations" in schema:
-        errors.append(
-            FieldError(
-                f"{path}.x-kubernetes-validations",
-                "not supported: kubeloop does not evaluate CEL validation rules; "
-                "remove them to serve this CRD",
-            )
-        )
     if "$ref" in schema:
         errors.append(FieldError(f"{path}.$ref", "$ref is not allowed in a CRD schema"))
     special = schema.get("x-kubernetes-int-or-string") or schema.get(

@@ -43,6 +43,7 @@ from engine.crd import CustomResource, parse_custom
 from engine.errors import ApiError, BadRequest, FieldError, Invalid, ManifestErrors
 from engine.quantity import Quantity
 from engine.registry import REGISTRY, Registry
+from engine.schema import json_type
 
 __all__ = [
     "dump_manifest",
@@ -439,16 +440,6 @@ def _describe(value: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    # pydantic's messages say "number" for any JSON number.
+    kind = json_type(value)
+    return "number" if kind == "integer" else kind

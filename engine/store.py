@@ -137,7 +137,16 @@ class _Change:
 class _Table:
     """Objects, history and watchers of one kind."""
 
-    __slots__ = ("compacted", "crd", "history", "info", "objects", "spec_fields", "watchers")
+    __slots__ = (
+        "compacted",
+        "crd",
+        "custom",
+        "history",
+        "info",
+        "objects",
+        "spec_fields",
+        "watchers",
+    )
 
     def __init__(self, info: KindInfo) -> None:
         self.info = info
@@ -147,6 +156,7 @@ class _Table:
         self.watchers: list[Watcher[Any]] = []
         # CustomResourceDefinitions serve kinds when stored (engine.crd).
         self.crd = info.kind == "CustomResourceDefinition" and info.group == "apiextensions.k8s.io"
+        self.custom = issubclass(info.model, crd.CustomResource)  # CEL transition rules
         self.spec_fields = tuple(
             name
             for name in info.model.model_fields
@@ -489,6 +499,8 @@ class Store:
             return obj
         info = table.info
         errors = strategies.validate(obj, metadata_checked=obj.metadata is current.metadata)
+        if table.custom:
+            errors = errors + crd.transition_errors(current, obj)
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)

@@ -19,7 +19,9 @@ Contract:
 Both dialects are read: JSON schema's `type: [X, "null"]` and a `oneOf` of
 plain types (IntOrString, Quantity), and OpenAPI's `nullable`,
 `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`,
-`x-kubernetes-embedded-resource` and `x-kubernetes-list-type`/`-list-map-keys`.
+`x-kubernetes-embedded-resource`, `x-kubernetes-list-type`/`-list-map-keys`
+and `x-kubernetes-validations` (CEL rules, `engine.schema.cel`; transition
+rules through `Node.transition_errors`).
 
 Neighbours: `engine.schema.formats` (string formats), `engine.errors.FieldError`.
 """
@@ -33,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from engine.errors import FieldError
+from engine.schema.cel import Rule, compile_rules
 from engine.schema.formats import check_format
 
 __all__ = ["Node", "compile_schema", "json_type"]
@@ -101,6 +104,7 @@ class Node:
         "preserve_unknown",
         "properties",
         "required",
+        "rules",
         "types",
         "unique_items",
     )
@@ -136,6 +140,7 @@ class Node:
         self.any_of: tuple[Node, ...] = ()
         self.one_of: tuple[Node, ...] = ()
         self.not_: Node | None = None
+        self.rules: tuple[Rule, ...] = ()  # x-kubernetes-validations (CEL)
 
     # -- validation ---------------------------------------------------------------
 
@@ -194,6 +199,48 @@ class Node:
             errors.append(FieldError(path, "must match exactly one schema of oneOf"))
         if self.not_ is not None and not self.not_.validate(value, path, strict=False):
             errors.append(FieldError(path, "must not match the schema of not"))
+        for rule in self.rules:
+            error = rule.check(value, None, path, has_old=False)
+            if error is not None:
+                errors.append(error)
+
+    def transition_errors(self, new: Any, old: Any, path: str = "") -> list[FieldError]:
+        """What the transition rules (those reading `oldSelf`) find in an update
+        from `old` to `new`; they run where both values exist, object fields and
+        map entries correlated by name, list-map items by their keys."""
+        errors: list[FieldError] = []
+        self._transitions(new, old, path, errors)
+        return errors
+
+    def _transitions(self, new: Any, old: Any, path: str, errors: list[FieldError]) -> None:
+        if new is None or old is None:
+            return
+        for rule in self.rules:
+            if rule.transition:
+                error = rule.check(new, old, path, has_old=True)
+                if error is not None:
+                    errors.append(error)
+        if isinstance(new, dict) and isinstance(old, dict):
+            for name, child in self.properties.items():
+                if name in new and name in old:
+                    child._transitions(new[name], old[name], _join(path, name), errors)
+            if isinstance(self.additional, Node):
+                for name, item in new.items():
+                    if name in old and name not in self.properties:
+                        self.additional._transitions(item, old[name], f"{path}[{name}]", errors)
+        elif (
+            isinstance(new, list)
+            and isinstance(old, list)
+            and self.items is not None
+            and self.list_type == "map"
+        ):
+            keys = self.list_map_keys
+            previous = {_quote([o.get(k) for k in keys]): o for o in old if isinstance(o, dict)}
+            for index, item in enumerate(new):
+                if isinstance(item, dict):
+                    match = previous.get(_quote([item.get(k) for k in keys]))
+                    if match is not None:
+                        self.items._transitions(item, match, f"{path}[{index}]", errors)
 
     def one_of_counts(self, value: Any, path: str) -> int:
         return sum(1 for s in self.one_of if not s.validate(value, path, strict=False))
@@ -366,17 +413,34 @@ def _describe(value: Any) -> str:
 Definitions = Mapping[str, Mapping[str, Any]]
 
 
-def compile_schema(schema: Mapping[str, Any], definitions: Definitions | None = None) -> Node:
+def compile_schema(
+    schema: Mapping[str, Any],
+    definitions: Definitions | None = None,
+    *,
+    problems: list[FieldError] | None = None,
+    path: str = "",
+) -> Node:
     """The schema as a `Node` tree; `$ref`s name entries of `definitions`
-    (`#/$defs/NAME`, `#/definitions/NAME` or a path ending in one)."""
-    memo: dict[str, Node] = {}
-    return _Compiler(definitions or {}, memo).compile(schema)
+    (`#/$defs/NAME`, `#/definitions/NAME` or a path ending in one). Problems
+    with its CEL rules go to `problems` (paths under `path`); without that
+    list they raise ValueError."""
+    found: list[FieldError] = []
+    compiler = _Compiler(definitions or {}, {}, found)
+    node = compiler.compile(schema, path)
+    if problems is not None:
+        problems.extend(found)
+    elif found:
+        raise ValueError("; ".join(map(str, found)))
+    return node
 
 
 class _Compiler:
-    def __init__(self, definitions: Definitions, memo: dict[str, Node]) -> None:
+    def __init__(
+        self, definitions: Definitions, memo: dict[str, Node], problems: list[FieldError]
+    ) -> None:
         self.definitions = definitions
         self.memo = memo
+        self.problems = problems
 
     def ref(self, ref: str) -> Node:
         name = ref.rpartition("/")[2]
@@ -386,17 +450,17 @@ class _Compiler:
                 raise ValueError(f"unresolved schema reference {ref!r}")
             node = Node()
             self.memo[name] = node  # before filling: recursive schemas refer back
-            self._fill(node, self.definitions[name])
+            self._fill(node, self.definitions[name], f"#/$defs/{name}")
         return node
 
-    def compile(self, schema: Mapping[str, Any]) -> Node:
+    def compile(self, schema: Mapping[str, Any], path: str) -> Node:
         if "$ref" in schema and len(schema) <= 2:  # $ref (+ description) stands alone
             return self.ref(schema["$ref"])
         node = Node()
-        self._fill(node, schema)
+        self._fill(node, schema, path)
         return node
 
-    def _fill(self, node: Node, schema: Mapping[str, Any]) -> None:
+    def _fill(self, node: Node, schema: Mapping[str, Any], path: str) -> None:
         if "$ref" in schema:
             target = self.ref(schema["$ref"])
             for slot in Node.__slots__:
@@ -420,16 +484,19 @@ class _Compiler:
                 merged.update(k for k in kinds_of if k != "null")
             node.types = frozenset(merged)
         elif one_of:
-            node.one_of = tuple(self.compile(s) for s in one_of)
+            node.one_of = tuple(self.compile(s, f"{path}.oneOf[{i}]") for i, s in enumerate(one_of))
         if "properties" in schema:
-            node.properties = {k: self.compile(v) for k, v in schema["properties"].items()}
+            node.properties = {
+                k: self.compile(v, f"{path}.properties[{k}]")
+                for k, v in schema["properties"].items()
+            }
         additional = schema.get("additionalProperties")
         if isinstance(additional, bool):
             node.additional = additional
         elif isinstance(additional, Mapping):
-            node.additional = self.compile(additional)
+            node.additional = self.compile(additional, f"{path}.additionalProperties")
         if "items" in schema and isinstance(schema["items"], Mapping):
-            node.items = self.compile(schema["items"])
+            node.items = self.compile(schema["items"], f"{path}.items")
         node.required = tuple(schema.get("required", ()))
         if "enum" in schema:
             node.enum = tuple(schema["enum"])
@@ -458,9 +525,18 @@ class _Compiler:
             node.default = schema["default"]
         for key, slot in (("allOf", "all_of"), ("anyOf", "any_of")):
             if key in schema:
-                setattr(node, slot, tuple(self.compile(s) for s in schema[key]))
+                branches = schema[key]
+                setattr(
+                    node,
+                    slot,
+                    tuple(self.compile(s, f"{path}.{key}[{i}]") for i, s in enumerate(branches)),
+                )
         if "not" in schema:
-            node.not_ = self.compile(schema["not"])
+            node.not_ = self.compile(schema["not"], f"{path}.not")
+        if "x-kubernetes-validations" in schema:
+            rules, problems = compile_rules(schema["x-kubernetes-validations"], path)
+            node.rules = rules
+            self.problems.extend(problems)
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}

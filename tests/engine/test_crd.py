@@ -164,7 +164,8 @@ def test_names_taken_by_another_kind_leave_names_not_accepted() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"x-kubernetes-validations": [{"rule": "self.replicas >= 0"}]}, "not supported"),
+        ({"x-kubernetes-validations": [{"rule": "isSorted(self.tags)"}]}, "not supported"),
+        ({"x-kubernetes-validations": [{"rule": "self.replicas >="}]}, "compilation failed"),
         ({"properties": {"spec": {"properties": {"a": {}}}}}, "type: must not be empty"),
     ],
 )
@@ -218,3 +219,20 @@ def test_an_informer_on_a_custom_kind_ends_when_its_crd_is_deleted() -> None:
         return added, deleted
 
     assert run_virtual(body) == (["nightly"], ["nightly"])
+
+
+def test_cel_rules_hold_with_their_messages_and_transition_rules_see_old_self() -> None:
+    store, _ = _store_with_crd()
+    doc = load_manifests(CRONJOB)[0].to_dict()
+    doc["spec"].update(failedJobsHistoryLimit=5, startingDeadlineSeconds=7200)
+    with pytest.raises(Invalid) as caught:
+        parse_object(doc)
+    message = str(caught.value)
+    assert "spec: failedJobsHistoryLimit may not exceed successfulJobsHistoryLimit" in message
+    assert "spec.startingDeadlineSeconds: startingDeadlineSeconds 7200 is over an hour" in message
+    model = REGISTRY.lookup(API, "CronJob").model
+    store.create(load_manifests(CRONJOB)[0])  # no oldSelf on create: the rule does not apply
+    with pytest.raises(Invalid, match=r"spec\.schedule: schedule is immutable"):
+        store.patch(model, "nightly", "default", {"spec": {"schedule": "0 4 * * *"}})
+    patched: Any = store.patch(model, "nightly", "default", {"spec": {"suspend": True}})
+    assert patched.spec["suspend"] is True
