@@ -115,6 +115,54 @@ def transition_errors(current: Resource, new: Resource) -> list[FieldError]:
     return schema.transition_errors(new_body, old_body)
 
 
+def _path_parts(path: str) -> list[str]:
+    return [part for part in path.split(".") if part]
+
+
+def _read_path(document: dict[str, Any], path: str | None) -> Any:
+    value: Any = document
+    for part in _path_parts(path or ""):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def scale_of(obj: CustomResource) -> tuple[int, int, str] | None:
+    """(spec replicas, status replicas, selector) through the version's scale
+    subresource paths; None when the version has no scale subresource."""
+    info = type(obj).version_info
+    if info is None or info.scale is None:
+        return None
+    document = obj.to_dict()
+    replicas = _read_path(document, info.scale.get("specReplicasPath"))
+    status = _read_path(document, info.scale.get("statusReplicasPath"))
+    selector = _read_path(document, info.scale.get("labelSelectorPath"))
+    return (
+        replicas if isinstance(replicas, int) else 0,
+        status if isinstance(status, int) else 0,
+        selector if isinstance(selector, str) else "",
+    )
+
+
+def with_replicas(obj: CustomResource, replicas: int) -> CustomResource:
+    """A copy of `obj` with `replicas` written at the scale subresource's
+    specReplicasPath (`.spec.replicas`)."""
+    info = type(obj).version_info
+    assert info is not None and info.scale is not None
+    first, *rest = _path_parts(info.scale["specReplicasPath"])
+    top = getattr(obj, first, None)
+    if not rest:
+        return obj.model_copy(update={first: replicas})
+    updated = dict(top or {})
+    cursor = updated
+    for part in rest[:-1]:
+        cursor[part] = dict(cursor.get(part) or {})
+        cursor = cursor[part]
+    cursor[rest[-1]] = replicas
+    return obj.model_copy(update={first: updated})
+
+
 def is_crd(obj: Resource) -> bool:
     return obj.kind_name == _CRD_KIND and obj.api_group_version == CRD_API_VERSION
 

@@ -695,8 +695,12 @@ class Store:
         return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
-        """The scale subresource of a Deployment, ReplicaSet or StatefulSet."""
+        """The scale subresource of a Deployment, ReplicaSet or StatefulSet, or of
+        a custom kind whose CRD version has one."""
         obj: Any = self.get(kind, name, namespace)
+        if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
+            replicas, status_replicas, selector = scale
+            return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
         if kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         return Scale(
@@ -721,13 +725,16 @@ class Store:
                 f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
             )
         current: Any = self.get(kind, name, namespace)
-        if kind.kind_name not in SCALABLE_KINDS:
+        custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
+        if not custom and kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         if resource_version and resource_version != current.metadata.resource_version:
             raise Conflict(
                 f'Operation cannot be fulfilled on {self.table(kind).info.plural} "{name}": '
                 "the object has been modified"
             )
+        if custom:
+            return self.update(cast(R, crd.with_replicas(current, replicas)))
         new = current.model_copy(
             update={"spec": current.spec.model_copy(update={"replicas": replicas})}
         )

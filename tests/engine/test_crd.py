@@ -236,3 +236,15 @@ def test_cel_rules_hold_with_their_messages_and_transition_rules_see_old_self() 
         store.patch(model, "nightly", "default", {"spec": {"schedule": "0 4 * * *"}})
     patched: Any = store.patch(model, "nightly", "default", {"spec": {"suspend": True}})
     assert patched.spec["suspend"] is True
+
+
+def test_the_scale_subresource_reads_and_writes_the_crd_paths() -> None:
+    store, _ = _store_with_crd()
+    model = REGISTRY.lookup(API, "CronJob").model
+    store.create(load_manifests(CRONJOB.replace("spec:\n", "spec:\n  selector: app=x\n", 1))[0])
+    scale = store.get_scale(model, "nightly", "default")
+    assert (scale.replicas, scale.status_replicas, scale.selector) == (1, 0, "app=x")
+    scaled: Any = store.scale(model, "nightly", "default", replicas=4)
+    assert scaled.spec["replicas"] == 4 and scaled.metadata.generation == 2
+    with pytest.raises(Invalid, match="less than or equal to 100"):
+        store.scale(model, "nightly", "default", replicas=101)
