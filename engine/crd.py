@@ -87,6 +87,17 @@ class CustomResource(Unstructured):
     short_names: ClassVar[tuple[str, ...]] = ()
     categories: ClassVar[tuple[str, ...]] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """As `Resource.to_dict`, but empty objects and lists inside the JSON
+        fields stay (a custom object's `{}` is data; only built-in kinds omit
+        empty fields)."""
+        data = super().to_dict()
+        raw = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for key, value in raw.items():
+            if key not in ("apiVersion", "kind", "metadata") and value not in ({}, []):
+                data[key] = value
+        return data
+
     def schema_errors(self) -> list[FieldError]:
         """Problems the version's schema finds (for objects built in Python)."""
         schema = type(self).openapi_schema

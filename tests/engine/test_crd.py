@@ -5,7 +5,6 @@ prune with the version's schema; deleting the CRD removes them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +33,6 @@ spec:
   jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never}}}}}}}}
   ports: [{{name: http, port: 8080}}, {{name: admin, port: admin}}]
 """
-
-
-@pytest.fixture(autouse=True)
-def _unserve_custom_kinds() -> Iterator[None]:
-    """CRD kinds register in the process-wide registry: leave none behind for
-    other tests (the garbage collector watches every registered kind)."""
-    yield
-    for info in list(REGISTRY):
-        if issubclass(info.model, CustomResource):
-            REGISTRY.unregister(info.model)
 
 
 def _store_with_crd() -> tuple[Store, Any]:
@@ -248,3 +237,16 @@ def test_the_scale_subresource_reads_and_writes_the_crd_paths() -> None:
     assert scaled.spec["replicas"] == 4 and scaled.metadata.generation == 2
     with pytest.raises(Invalid, match="less than or equal to 100"):
         store.scale(model, "nightly", "default", replicas=101)
+
+
+def test_empty_objects_inside_a_custom_object_are_kept() -> None:
+    store, _ = _store_with_crd()
+    text = CRONJOB.replace(
+        "jobTemplate: {spec: {template: {spec: {restartPolicy: Never}}}}", "jobTemplate: {}"
+    )
+    (obj,) = load_manifests(text)
+    stored: Any = store.create(obj)
+    assert stored.to_dict()["spec"]["jobTemplate"] == {}
+    model = REGISTRY.lookup(API, "CronJob").model
+    patched: Any = store.patch(model, "nightly", "default", {"metadata": {"labels": {"a": "b"}}})
+    assert patched.spec["jobTemplate"] == {}

@@ -5,7 +5,6 @@ re-apply; a file with several bad documents names each and applies nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from engine.api.apps import Deployment
 from engine.api.core import ConfigMap
-from engine.crd import CustomResource
 from engine.errors import ManifestErrors, NotFound
 from engine.registry import REGISTRY
 from runtime.cluster import Cluster, ClusterConfig, NodePool
@@ -52,14 +50,6 @@ spec:
   schedule: "0 3 * * *"
   jobTemplate: {spec: {template: {spec: {restartPolicy: Never}}}}
 """
-
-
-@pytest.fixture(autouse=True)
-def _unserve_custom_kinds() -> Iterator[None]:
-    yield
-    for info in list(REGISTRY):
-        if issubclass(info.model, CustomResource):
-            REGISTRY.unregister(info.model)
 
 
 def config() -> ClusterConfig:
