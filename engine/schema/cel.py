@@ -20,10 +20,9 @@ Neighbours: `engine.schema.node` (holds the rules per node and walks values),
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Final
-
-import cel
 
 from engine.errors import FieldError
 
@@ -84,6 +83,9 @@ class Rule:
 
 
 def _compile(source: str, what: str, path: str, problems: list[FieldError]) -> Any:
+    # Imported on first use: the interpreter costs ~15 MiB, and only CRDs with
+    # rules need it.
+    cel = importlib.import_module("cel")
     try:
         program = cel.compile(source)
     except ValueError as error:
