@@ -2,7 +2,9 @@
 
 A kind is identified in Python by its model class (`Pod`, `Deployment`, or a
 user's own subclass of `Resource`); the registry answers the other names for
-it. Built-in kinds register themselves when `engine.api` is imported. Custom
+it. Built-in kinds with models register themselves when `engine.api` is
+imported; the rest of the served catalogue (`engine.catalogue`, schema-backed)
+registers on the registry's first lookup or iteration. Custom
 kinds register a typed model with `@kind(...)`, or stay unstructured through
 `register_unstructured`, and from then on get store, watch, informers and
 controllers like any built-in kind.
