@@ -14,6 +14,14 @@ The virtual clock has two modes:
 * manual: time stands still until `advance(dt)` moves it (timers due on the
   way fire in order).
 
+In auto mode, `pace(rate)` caps how fast idle time may jump: from then on
+the clock stays at most `rate` cluster seconds per wall second ahead of where
+it was when pacing began, and an idle loop waits on the wall clock (in its
+`select`, so I/O and other threads still wake it) until the next timer is
+due. `pace(1.0)` turns a simulation into a cluster that idles like a real
+one (`kubeloop run --watch` does this once converged); `pace(None)` lifts
+the cap. A busy loop never moves time, paced or not.
+
 Virtual time needs the asyncio backend with the standard selector loop; real
 I/O (sockets, subprocesses) still works, it just does not make time pass.
 
@@ -26,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import math
 import selectors
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -90,6 +100,7 @@ class VirtualClock:
         self._offset = 0.0  # virtual seconds since installation
         self._limit = math.inf if auto else 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pace: _Pace | None = None
 
     @property
     def auto(self) -> bool:
@@ -110,6 +121,13 @@ class VirtualClock:
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         return self._require_loop().call_later(max(0.0, delay), callback)
+
+    def pace(self, rate: float | None, *, wall: Callable[[], float] = time.monotonic) -> None:
+        """Let idle time advance at most `rate` cluster seconds per second of
+        `wall` from now on (None: as fast as timers allow)."""
+        if rate is not None and not rate > 0:
+            raise ValueError(f"pace rate must be > 0, got {rate}")
+        self._pace = None if rate is None else _Pace(rate, self._offset, wall(), wall)
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by `seconds`, firing due timers in order, then let
@@ -167,6 +185,13 @@ class VirtualClock:
             if timeout > 0:
                 step = min(timeout, max(0.0, self._limit - self._offset))
                 if step > 0:
+                    pace = self._pace
+                    if pace is not None and (early := self._offset + step - pace.allowed()) > 0:
+                        # Ahead of the pace: wait on the wall clock (woken early
+                        # by I/O), then move only as far as the pace allows.
+                        events = original_select(early / pace.rate)
+                        self._offset = max(self._offset, min(self._offset + step, pace.allowed()))
+                        return events
                     self._offset += step
                     return original_select(0)
             return original_select(timeout)
@@ -181,6 +206,18 @@ class VirtualClock:
             del loop.time
             del selector.select
             shift_timers(loop, loop.time() - self._offset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pace:
+    rate: float  # cluster seconds per wall second
+    origin: float  # cluster time when pacing began
+    wall_origin: float
+    wall: Callable[[], float]
+
+    def allowed(self) -> float:
+        """The latest cluster time the pace allows now."""
+        return self.origin + (self.wall() - self.wall_origin) * self.rate
 
 
 def shift_timers(loop: asyncio.AbstractEventLoop, delta: float) -> None:

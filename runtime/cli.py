@@ -23,8 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from typing import Any
 import anyio
 from rich.console import Console
 
+from engine.clock import VirtualClock
 from engine.errors import ApiError
 from runtime import cli_fuzz
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
@@ -39,6 +43,7 @@ from runtime.gctuning import simulation_gc
 from runtime.progress import ProgressView
 from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
 from runtime.summary import Summary, summarize
+from runtime.walltime import WallTimeout, wall_deadline
 
 __all__ = ["main"]
 
@@ -66,8 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     time_group = run.add_mutually_exclusive_group()
     time_group.add_argument("--virtual-time", dest="virtual", action="store_true", default=None)
     time_group.add_argument("--real-time", dest="virtual", action="store_false")
-    run.add_argument("--timeout", type=float, default=600.0, help="seconds to converge")
-    run.add_argument("--watch", action="store_true", help="keep running after convergence")
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        help="seconds to converge, of cluster time and of wall time, whichever runs out first",
+    )
+    run.add_argument(
+        "--wall-timeout",
+        type=_seconds,
+        default=None,
+        help="wall seconds to converge (default: the --timeout)",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running after convergence until Ctrl-C (virtual time then runs at real pace)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     bench = sub.add_parser("bench", help="run benchmark suites")
     bench.add_argument("suite", nargs="?", default="all")
@@ -105,7 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary.to_json(), indent=2))
     else:
         summary.print(Console())
+    if summary.ended == "interrupted":
+        return 130
     return 0 if summary.converged else 1
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def _one_line(error: BaseException) -> str:
@@ -152,29 +181,67 @@ def _expand(files: list[Path]) -> list[Path]:
 
 def _pools(nodes: int) -> tuple[Any, ...]:
     from runtime.cluster import NodePool
+    from runtime.cluster.config import MAX_NODES
 
-    if nodes < 0:
-        raise UserError("--nodes must be >= 0")
+    if not 0 <= nodes <= MAX_NODES:
+        raise UserError(f"--nodes must be 0 to {MAX_NODES}")
     return (NodePool(count=nodes),)
 
 
 async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
     started = time.perf_counter()
     results: list[StepResult] = []
+    wall_limit = args.wall_timeout if args.wall_timeout is not None else args.timeout
     async with Cluster(plan.config) as cluster:
         async with ProgressView(cluster, enabled=not args.json) as view:
-            try:
-                with anyio.fail_after(args.timeout):
-                    await run_scenario(cluster, plan.scenario, results)
-                    last = plan.scenario.steps[-1] if plan.scenario.steps else None
-                    if last is None or last.wait != "converged":
-                        await cluster.wait_converged()
-                converged = cluster.converged()
-            except (TimeoutError, ConvergenceTimeout):
-                converged = False
-            if args.watch:
-                await view.watch_forever()
-        return summarize(cluster, results, converged, time.perf_counter() - started)
+            with _interruptible() as interrupt:
+                try:
+                    async with wall_deadline(wall_limit):
+                        with anyio.fail_after(args.timeout):
+                            await run_scenario(cluster, plan.scenario, results)
+                            last = plan.scenario.steps[-1] if plan.scenario.steps else None
+                            if last is None or last.wait != "converged":
+                                await cluster.wait_converged()
+                    ended = "converged"
+                except WallTimeout:
+                    ended = "wall_timeout"
+                except (TimeoutError, ConvergenceTimeout):
+                    ended = "timeout"
+            converged = not interrupt.happened and cluster.converged()
+            if interrupt.happened:
+                ended = "interrupted"
+            elif args.watch:
+                await _watch(cluster, view)
+        return summarize(cluster, results, converged, time.perf_counter() - started, ended=ended)
+
+
+async def _watch(cluster: Cluster, view: ProgressView) -> None:
+    """Keep the cluster running until Ctrl-C. Virtual time then runs at the
+    wall clock's pace, so an idle cluster idles instead of racing ahead."""
+    if isinstance(cluster.clock, VirtualClock):
+        cluster.clock.pace(1.0)
+    print("kubeloop: watching; Ctrl-C stops and prints the summary", file=sys.stderr, flush=True)
+    with _interruptible():
+        await view.watch_forever()
+
+
+class _Interrupt:
+    happened = False
+
+
+@contextmanager
+def _interruptible() -> Iterator[_Interrupt]:
+    """Turn Ctrl-C inside the block into `happened`. `asyncio.run` answers
+    SIGINT by cancelling the main task; that cancellation is taken back here
+    so the run can still stop the cluster and print its summary."""
+    interrupt = _Interrupt()
+    try:
+        yield interrupt
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.uncancel() > 0:
+            raise  # cancelled for another reason as well
+        interrupt.happened = True
 
 
 if __name__ == "__main__":

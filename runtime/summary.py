@@ -3,7 +3,10 @@
 JSON shape: `{"converged", "seconds", "virtual_seconds", "nodes", "pods":
 {"total", "running", "ready", "pending"}, "pod_startup_p50_s",
 "pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
-"pods_per_second"}, "steps": [{"step", "started_at", "seconds"}]}`.
+"pods_per_second"}, "steps": [{"step", "started_at", "seconds"}],
+"not_converged": [...], "ended"}`. `ended` says why the run stopped:
+`converged`, `timeout` (cluster time ran out), `wall_timeout` (wall time ran
+out first) or `interrupted` (Ctrl-C).
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
 """
@@ -44,6 +47,7 @@ class Summary:
     attempts: int
     steps: list[StepResult] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    ended: str = "converged"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +73,7 @@ class Summary:
                 for s in self.steps
             ],
             "not_converged": self.left,
+            "ended": self.ended,
         }
 
     def print(self, console: Console) -> None:
@@ -106,12 +111,26 @@ class Summary:
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)
+        if self.ended != "converged":
+            console.print(f"  stopped: {_ENDED.get(self.ended, self.ended)}")
         for line in self.left:
             console.print(f"  not converged: {line}")
 
 
+_ENDED = {
+    "timeout": "the cluster-time timeout ran out",
+    "wall_timeout": "the wall-time timeout ran out (cluster time stood still while busy)",
+    "interrupted": "interrupted",
+}
+
+
 def summarize(
-    cluster: Cluster, steps: list[StepResult], converged: bool, seconds: float
+    cluster: Cluster,
+    steps: list[StepResult],
+    converged: bool,
+    seconds: float,
+    *,
+    ended: str = "converged",
 ) -> Summary:
     startup = cluster.tracker.startup_seconds
     stats = cluster.scheduler.statistics() if cluster.scheduler is not None else None
@@ -127,4 +146,5 @@ def summarize(
         attempts=getattr(stats, "attempts", 0),
         steps=list(steps),
         left=[] if converged else cluster.unconverged(),
+        ended=ended,
     )
