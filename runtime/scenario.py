@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.api.apps import Deployment
+from engine.api.integers import Int32
 from engine.errors import BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
@@ -66,7 +67,7 @@ class ObjectRef(_Strict):
 
 
 class ScaleArgs(ObjectRef):
-    replicas: int = Field(ge=0)
+    replicas: Int32 = Field(ge=0)
 
 
 class SetImageArgs(_Strict):
