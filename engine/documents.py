@@ -67,14 +67,15 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
-            seen: dict[tuple[type, Any], int] = {}  # typed: 1, 1.0 and true differ in YAML
+            # Keys equal in Python (1, 1.0 and true) would collapse into one
+            # dict entry, so they count as the same key.
+            seen: dict[Any, int] = {}
             for key_node, _ in node.value:
                 if key_node.tag == _MERGE_TAG:
                     continue
                 key = self.construct_object(key_node, deep=deep)
-                typed = (type(key), key)
                 try:
-                    first = seen.get(typed)
+                    first = seen.get(key)
                 except TypeError:
                     continue  # an unhashable key: the base class reports it
                 if first is not None:
@@ -84,7 +85,7 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
                         f"mapping key {json.dumps(str(key))} already defined at line {first}",
                         key_node.start_mark,
                     )
-                seen[typed] = key_node.start_mark.line + 1
+                seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
 
@@ -180,29 +181,35 @@ def _json_size(data: Any, where: str, limit: int) -> int | None:
     BadRequest for nesting deeper than MAX_DEPTH, NaN or an infinity. The
     walk is iterative and stops at the first rule broken, so shared (aliased)
     parts cost no more than `limit` steps however often they repeat."""
+    if type(data) is not dict and type(data) is not list:
+        data = [data]  # a bare scalar: measured as a one-item list
     size = 0
     stack: list[tuple[Any, int]] = [(data, 1)]
     pop, push = stack.pop, stack.append
     while stack:
-        value, depth = pop()
-        kind = type(value)
-        if kind is str:
-            size += len(value) + 3  # quotes and a separator; escapes not counted
-        elif kind is dict or kind is list:
-            if depth > MAX_DEPTH:
-                raise BadRequest(_too_deep(where))
-            size += 2 + len(value)
-            if kind is dict:
-                for key, item in value.items():
-                    size += len(key) + 3 if type(key) is str else 8
-                    push((item, depth + 1))
-            else:
-                for item in value:
-                    push((item, depth + 1))
-        elif kind is float and not math.isfinite(value):
-            raise BadRequest(f"{where}: unsupported value: {value} (JSON has no NaN or infinities)")
+        container, depth = pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(_too_deep(where))
+        if type(container) is dict:
+            size += 2 + len(container)
+            values: Any = container.values()
+            for key in container:
+                size += len(key) + 3 if type(key) is str else 8
         else:
-            size += 8
+            size += 2 + len(container)
+            values = container
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                size += len(value) + 2  # quotes; escapes not counted
+            elif kind is dict or kind is list:
+                push((value, depth + 1))
+            elif kind is float and not math.isfinite(value):
+                raise BadRequest(
+                    f"{where}: unsupported value: {value} (JSON has no NaN or infinities)"
+                )
+            else:
+                size += 8
         if size > limit:
             return None
     return size

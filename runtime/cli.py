@@ -36,6 +36,7 @@ import anyio
 from rich.console import Console
 
 from engine.clock import VirtualClock
+from engine.documents import read_text
 from engine.errors import ApiError
 from runtime import cli_fuzz
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
@@ -146,7 +147,7 @@ def _plan(args: argparse.Namespace) -> RunPlan:
     for path in files:
         if not path.exists():
             raise UserError(f"{path}: no such file or directory")
-    scenario_files = [p for p in files if p.is_file() and is_scenario(p.read_text())]
+    scenario_files = [p for p in files if p.is_file() and is_scenario(read_text(p))]
     if scenario_files and len(files) > 1:
         raise UserError("a scenario file runs alone; apply manifests from inside it")
     if scenario_files:

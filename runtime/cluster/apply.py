@@ -24,6 +24,7 @@ from typing import Literal
 from engine.api.base import Resource
 from engine.api.core import Namespace
 from engine.client import Client
+from engine.documents import check_document
 from engine.errors import NotFound
 from engine.manifests import load_manifest_files, load_manifests, parse_object
 from engine.patch import DEFAULT_MERGE_KEYS, strategic_merge_patch
@@ -52,6 +53,9 @@ def load_sources(source: ApplySource) -> list[Resource]:
     """Every object in `source`, validated and defaulted; raises before returning
     anything if one document is bad."""
     if isinstance(source, Resource):
+        # An object built in Python is user input as much as a manifest is:
+        # held to the apiserver's request size limit like one.
+        check_document(source.to_dict(), f"{source.kind} {source.metadata.name!r}")
         return [source]
     if isinstance(source, Path):
         return list(load_manifest_files([source]))

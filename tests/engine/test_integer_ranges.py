@@ -44,7 +44,9 @@ def _integer_fields() -> Iterator[tuple[type[BaseModel], str, str]]:
     """(model, wire name, int32/int64) for every integer field of every model
     reachable from the built-in kinds."""
     seen: set[type[BaseModel]] = set()
-    todo = [info.model for info in REGISTRY if info.model.__module__.startswith("engine.api")]
+    todo: list[type[BaseModel]] = [
+        info.model for info in REGISTRY if info.model.__module__.startswith("engine.api")
+    ]
     while todo:
         model = todo.pop()
         if model in seen:

@@ -147,3 +147,27 @@ def test_absurd_node_counts_are_refused_at_once(
     scenario.write_text("cluster: {nodes: 10000000}\nsteps: [{wait: 1}]\n")
     assert main(["run", str(scenario)]) == 2
     assert "count must be <= 50000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"a: " + b"[" * 1000 + b"]" * 1000 + b"\n", "bad.yaml document 1: "),
+        (
+            b"".join(b"  " * i + b"k%d:\n" % i for i in range(1000)) + b"  " * 1000 + b"v\n",
+            "bad.yaml document 1: ",
+        ),
+        (b"apiVersion: v1\nkind: ConfigMap\nkind: Secret\n", 'mapping key "kind" already'),
+        (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n", "bad.yaml: not UTF-8"),
+    ],
+    ids=["deep flow", "deep block", "duplicate key", "not utf-8"],
+)
+def test_undecodable_manifests_exit_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    assert main(["run", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and message in lines[0]
