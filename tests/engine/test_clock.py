@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
+import time
 
 import anyio
 import pytest
@@ -92,3 +95,32 @@ def test_advance_backwards_is_refused() -> None:
     clock = VirtualClock(auto=False)
     with pytest.raises(ValueError):
         asyncio.run(clock.advance(-1))
+
+
+async def test_a_paced_clock_never_runs_ahead_of_the_wall_clock(clock: VirtualClock) -> None:
+    # 200 cluster seconds per wall second: 2 cluster seconds take >= 10 ms.
+    clock.pace(200.0)
+    wall_start = time.monotonic()
+    for _ in range(4):
+        await clock.sleep(0.5)
+    elapsed = time.monotonic() - wall_start
+    assert clock.monotonic() == pytest.approx(2.0)  # timers still fire at their time
+    assert elapsed >= 2.0 / 200.0
+    clock.pace(None)
+    await clock.sleep(3600)  # unpaced again: no wall wait
+    assert clock.monotonic() == pytest.approx(3602.0)
+
+
+async def test_a_paced_clock_follows_its_wall_source(clock: VirtualClock) -> None:
+    # A wall source that has already moved on lets due timers fire at once.
+    wall = iter(itertools.count(0.0, 1000.0))
+    clock.pace(1.0, wall=lambda: next(wall))
+    await clock.sleep(500)
+    assert clock.monotonic() == pytest.approx(500.0)
+
+
+def test_pace_rates_must_be_positive() -> None:
+    clock = VirtualClock()
+    for rate in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="pace rate"):
+            clock.pace(rate)
