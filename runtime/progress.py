@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -36,8 +37,16 @@ _DRAW_SHARE_INVERSE = 10  # a redraw every 10x its cost: drawing takes <= 1/10 o
 class ProgressView:
     """`async with ProgressView(cluster):` shows progress until the block ends."""
 
-    def __init__(self, cluster: Cluster, *, enabled: bool = True, every_writes: int = 500) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        enabled: bool = True,
+        every_writes: int = 500,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.cluster = cluster
+        self.timer = timer  # the wall clock, for pacing redraws only
         self.enabled = enabled
         self.every_writes = every_writes
         self._writes = 0
@@ -76,12 +85,12 @@ class ProgressView:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            if time.perf_counter() < next_draw:
+            if self.timer() < next_draw:
                 continue  # too soon: a later burst of writes draws (and leaving does)
-            started = time.perf_counter()
+            started = self.timer()
             if self._live is not None:
                 self._live.update(self.render(), refresh=True)
-            took = time.perf_counter() - started
+            took = self.timer() - started
             next_draw = started + took * _DRAW_SHARE_INVERSE
             await asyncio.sleep(0)
 
