@@ -186,3 +186,19 @@ def test_the_scale_subresource_keeps_replicas_an_int32() -> None:
         store.scale(Deployment, "web", replicas=INT32_MAX + 1)
     assert store.revision == revision
     assert store.scale(Deployment, "web", replicas=INT32_MAX).spec.replicas == INT32_MAX
+
+
+def test_the_largest_int64_grace_period_deletes_without_overflow() -> None:
+    # Any int64 is a valid grace period; Python's datetime ends in 9999.
+    store = Store(clock=VirtualClock())
+    (pod,) = load_manifests(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        f"spec: {{nodeName: n1, terminationGracePeriodSeconds: {INT64_MAX},"
+        " containers: [{name: c, image: nginx}]}\n"
+    )
+    store.create(pod)
+    marked = store.delete(type(pod), "p")
+    assert marked is not None
+    assert marked.metadata.deletion_grace_period_seconds == INT64_MAX
+    assert marked.metadata.deletion_timestamp is not None
+    assert marked.metadata.deletion_timestamp.year == 9999
