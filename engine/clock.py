@@ -43,6 +43,8 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["DEFAULT_EPOCH", "Clock", "RealClock", "TimerHandle", "VirtualClock", "resolve"]
 
+_MAX_SELECT_TIMEOUT: float = getattr(asyncio.base_events, "MAXIMUM_SELECT_TIMEOUT", 86400.0)
+
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 """Wall time at virtual t=0, fixed so that virtual runs are reproducible."""
 
@@ -107,7 +109,10 @@ class VirtualClock:
         return self._auto
 
     def now(self) -> datetime:
-        return self._epoch + timedelta(seconds=self._offset)
+        try:
+            return self._epoch + timedelta(seconds=self._offset)
+        except OverflowError:  # past the year 9999 (a wait of int64 seconds)
+            return datetime.max.replace(tzinfo=self._epoch.tzinfo)
 
     def monotonic(self) -> float:
         return self._offset
@@ -168,6 +173,15 @@ class VirtualClock:
         if self._loop is not None:
             raise RuntimeError("VirtualClock is already installed")
         original_select = selector.select
+        resolution: float = getattr(loop, "_clock_resolution", 1e-9)
+
+        def land(target: float) -> float:
+            # asyncio runs a timer once `when < time() + resolution`. Past
+            # 2**24 s (194 days) adding 1e-9 no longer changes a float, so a
+            # clock landing exactly on a timer would never run it: land one
+            # float further.
+            return target if target + resolution > target else math.nextafter(target, math.inf)
+
         # Loop time becomes the virtual offset itself, starting near zero, so
         # float arithmetic on timers never depends on the machine's uptime
         # (which would make timer order differ between runs). Timers already
@@ -180,8 +194,12 @@ class VirtualClock:
             if timeout is None:
                 if self._limit is math.inf or self._limit <= self._offset:
                     return original_select(None)
-                self._offset = self._limit
+                self._offset = land(self._limit)
                 return original_select(0)
+            if timeout >= _MAX_SELECT_TIMEOUT and (scheduled := getattr(loop, "_scheduled", None)):
+                # asyncio waits at most a day at a time; a virtual jump to a
+                # timer years away need not take one loop turn per day.
+                timeout = max(timeout, scheduled[0].when() - self._offset)
             if timeout > 0:
                 step = min(timeout, max(0.0, self._limit - self._offset))
                 if step > 0:
@@ -190,9 +208,10 @@ class VirtualClock:
                         # Ahead of the pace: wait on the wall clock (woken early
                         # by I/O), then move only as far as the pace allows.
                         events = original_select(early / pace.rate)
-                        self._offset = max(self._offset, min(self._offset + step, pace.allowed()))
+                        target = min(self._offset + step, pace.allowed())
+                        self._offset = max(self._offset, land(target))
                         return events
-                    self._offset += step
+                    self._offset = land(self._offset + step)
                     return original_select(0)
             return original_select(timeout)
 

@@ -124,3 +124,35 @@ def test_pace_rates_must_be_positive() -> None:
     for rate in (0.0, -1.0, math.nan):
         with pytest.raises(ValueError, match="pace rate"):
             clock.pace(rate)
+
+
+@pytest.mark.parametrize("seconds", [2.0**24 + 1, 2e7, 1e12, 1e300])
+async def test_far_timers_fire_in_a_few_loop_turns(clock: VirtualClock, seconds: float) -> None:
+    # Past 2**24 s a float cannot hold now + 1e-9, which asyncio adds before
+    # running a due timer; and asyncio waits at most a day per loop turn.
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    virtual_select = selector.select
+    turns = 0
+
+    def counting(timeout: float | None = None) -> object:
+        nonlocal turns
+        turns += 1
+        return virtual_select(timeout)
+
+    selector.select = counting
+    try:
+        await clock.sleep(seconds)
+    finally:
+        selector.select = virtual_select
+    assert clock.monotonic() == pytest.approx(seconds)
+    assert turns < 10
+    assert clock.now().year == (9999 if seconds > 1e11 else DEFAULT_EPOCH.year)
+
+
+async def test_manual_clock_runs_far_timers() -> None:
+    clock = VirtualClock(auto=False)
+    with clock.installed():
+        fired: list[float] = []
+        clock.call_later(3e7, lambda: fired.append(clock.monotonic()))
+        await clock.advance(3e7)
+        assert fired == pytest.approx([3e7])
