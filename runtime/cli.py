@@ -1,7 +1,8 @@
 """The `kubeloop` command line.
 
     kubeloop run [FILES...] [--nodes N] [--runtime simulated|process] [--seed S]
-                 [--virtual-time | --real-time] [--timeout T] [--watch] [--json]
+                 [--virtual-time | --real-time] [--timeout T] [--wall-timeout W]
+                 [--watch] [--json]
     kubeloop bench [SUITE] [--quick] [--json PATH]
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
 
@@ -10,7 +11,13 @@ shows live progress per workload, stops once converged (unless `--watch`),
 then prints a summary: time to converge in wall and cluster seconds, pods,
 nodes, scheduler throughput and pod startup percentiles. `--json` prints the
 summary as JSON instead. Exit status: 0 converged, 1 not converged within
-`--timeout`, 2 bad input (one line on stderr, nothing applied).
+`--timeout`, 2 bad input (one line on stderr, nothing applied), 130 Ctrl-C
+before the run converged or timed out (the summary is still printed).
+
+`--timeout` bounds cluster time and wall time alike (`--wall-timeout` sets
+the wall bound apart): on virtual time a cluster that is never idle holds
+cluster time still, and only the wall clock (`runtime.walltime`) ends it.
+`--watch` runs on until Ctrl-C, with virtual time paced to the wall clock.
 
 Time defaults to virtual for the simulated runtime and real for processes.
 
@@ -240,8 +247,9 @@ def _interruptible() -> Iterator[_Interrupt]:
         yield interrupt
     except asyncio.CancelledError:
         task = asyncio.current_task()
-        if task is None or task.uncancel() > 0:
+        if task is None or task.cancelling() != 1:
             raise  # cancelled for another reason as well
+        task.uncancel()
         interrupt.happened = True
 
 

@@ -8,6 +8,8 @@ test instead of hanging the suite."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
 import signal
@@ -15,9 +17,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runtime import cli
+from runtime import scenario as scenario_module
 from runtime.cli import main
 
 DEPLOYMENT = """\
@@ -171,3 +176,27 @@ def test_undecodable_manifests_exit_2_in_one_line(
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert out == "" and len(lines) == 1 and message in lines[0]
+
+
+def test_ctrl_c_before_convergence_prints_the_summary_and_exits_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio.run answers SIGINT by cancelling the main task; do just that
+    # once the controllers have written 1,000 times.
+    manifest = tmp_path / "big.yaml"
+    manifest.write_text(DEPLOYMENT.format(replicas=5_000))
+    original = scenario_module.run_scenario
+
+    async def run_then_interrupt(cluster: Any, scenario: Any, results: Any) -> Any:
+        main_task = asyncio.current_task()
+        assert main_task is not None and cluster.store is not None
+        writes = itertools.count(1)
+        cluster.store.observers.append(lambda _: next(writes) == 1_000 and main_task.cancel())
+        return await original(cluster, scenario, results)
+
+    monkeypatch.setattr(cli, "run_scenario", run_then_interrupt)
+    assert main(["run", str(manifest), "--json"]) == 130
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ended"] == "interrupted" and summary["converged"] is False
+    assert summary["pods"]["total"] > 0
+    assert summary["not_converged"]
