@@ -22,6 +22,11 @@ due. `pace(1.0)` turns a simulation into a cluster that idles like a real
 one (`kubeloop run --watch` does this once converged); `pace(None)` lifts
 the cap. A busy loop never moves time, paced or not.
 
+Far timers work too: a jump to a timer years ahead takes one loop turn (asyncio
+itself waits at most a day per turn), and past 2**24 s, where asyncio's
+`now + 1e-9` no longer changes a float, the clock lands one float past the
+timer so that it runs. `now()` holds at the end of the year 9999.
+
 Virtual time needs the asyncio backend with the standard selector loop; real
 I/O (sockets, subprocesses) still works, it just does not make time pass.
 
