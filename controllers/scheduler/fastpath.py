@@ -31,6 +31,7 @@ from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.framework import Framework
 from controllers.scheduler.handle import Handle
 from controllers.scheduler.plugins.balanced_allocation import BalancedAllocation
+from controllers.scheduler.plugins.node_affinity import NodeAffinity
 from controllers.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from controllers.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from controllers.scheduler.podinfo import PodInfo
@@ -53,6 +54,7 @@ class FastPath:
         fit = plugins.get("NodeResourcesFit")
         balanced = plugins.get("NodeResourcesBalancedAllocation")
         spread = plugins.get("PodTopologySpread")
+        affinity = plugins.get("NodeAffinity")
         self.enabled = (
             tuple(plugins) == _DEFAULT_NAMES
             and not framework.profile.disabled
@@ -63,6 +65,8 @@ class FastPath:
             and isinstance(fit, NodeResourcesFit)
             and isinstance(balanced, BalancedAllocation)
             and isinstance(spread, PodTopologySpread)
+            and isinstance(affinity, NodeAffinity)
+            and not affinity.enforces
         )
         self.fit: NodeResourcesFit = fit  # type: ignore[assignment]
         self.balanced: BalancedAllocation = balanced  # type: ignore[assignment]
