@@ -45,7 +45,7 @@ from benchmarks.scheduler_perf.config import ConfigError, Op, TestCase, Workload
 from benchmarks.scheduler_perf.templates import DEFAULT_NODE, DEFAULT_POD, Templates
 from controllers.scheduler.config import Profile, SchedulerConfig
 from controllers.scheduler.scheduler import Scheduler
-from engine.api import Namespace, Pod
+from engine.api import Namespace, Node, Pod
 from engine.api.base import ObjectMeta, Resource
 from engine.client import LocalClient
 from engine.clock import Clock, RealClock
@@ -354,6 +354,10 @@ class _Run:
         opcode = op.opcode
         if opcode == "createNodes":
             self._create_nodes(op)
+            # The scheduler sees the nodes before the next op, as when nodes
+            # exist before pods arrive (their events are not measured).
+            total = len(self.store.list(Node).items)
+            await self._until(lambda: len(scheduler.nodes.cache) >= total, "the scheduler's nodes")
         elif opcode == "createNamespaces":
             self._create_namespaces(op)
         elif opcode == "createPods":

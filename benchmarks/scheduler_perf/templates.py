@@ -59,6 +59,8 @@ spec:
 """
 _INDEX: Final = "{{.Index}}"
 HOSTNAME: Final = "kubernetes.io/hostname"
+# libyaml's loader when PyYAML has it: templates with {{.Index}} are parsed per object.
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Templates:
@@ -122,7 +124,7 @@ class Templates:
 def _parse(text: str, source: str) -> tuple[Resource, bool]:
     """The validated object and whether the template names it."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("metadata", {}), dict):
