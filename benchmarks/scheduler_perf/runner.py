@@ -7,7 +7,10 @@ running with its default configuration (or the test case's
 ops with `collectMetrics: true`: each such op creates all its pods in the
 store first, then the clock runs from that moment until the last of them is
 bound (as the scheduler's informer sees it); the workload's throughput is
-their pods divided by that time. Before the clock starts, `gc.freeze()` moves
+their pods divided by that time. Before such an op, the runner waits until the
+scheduler has seen every node created so far and has written the events and
+pod statuses of earlier ops (it writes those when idle), so the figure counts
+the measured pods' own work. Before the clock starts, `gc.freeze()` moves
 the objects built during set-up out of the cyclic collector's reach.
 
 What "completion" means, as in scheduler_perf: a `createPods` op without
@@ -216,8 +219,17 @@ class _Run:
             for i in range(op.count())
         ]
 
-    async def _create_pods(self, op: Op, namespace: str | None = None) -> None:
+    async def _create_pods(
+        self, op: Op, namespace: str | None = None, scheduler: Scheduler | None = None
+    ) -> None:
         namespace = namespace or op.get("namespace") or f"namespace-{op.index}"
+        if op.get("collectMetrics") and scheduler is not None:
+            # Events and pod statuses of earlier ops, which the scheduler
+            # writes when it is idle, are written before the clock starts.
+            await self._until(
+                lambda: not len(scheduler.recorder) and not len(scheduler.status_writer),
+                "the scheduler's event and status writes",
+            )
         self._ensure_namespace(namespace)
         pods = self._pods(op, namespace)
         names = self.created.setdefault(namespace, [])
@@ -361,7 +373,7 @@ class _Run:
         elif opcode == "createNamespaces":
             self._create_namespaces(op)
         elif opcode == "createPods":
-            await self._create_pods(op)
+            await self._create_pods(op, scheduler=scheduler)
         elif opcode == "createPodSets":
             await self._create_pod_sets(op)
         elif opcode == "barrier":

@@ -6,8 +6,9 @@ it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
 differently: it names no node, asks for no host port, has no node selector or
 node affinity, no pod (anti-)affinity, no spread constraints (and no default
 ones apply), is not nominated; and the cluster has no tainted or cordoned
-node, no node reporting images, no pod carrying affinity terms and no
-nominated pods. Every other default plugin would then Skip or give every node
+node, no node reporting images and no pod carrying affinity terms. Other
+pods' nominations count as in the generic path: NodeResourcesFit's filter
+keeps the room nominated pods of equal or higher priority hold. Every other default plugin would then Skip or give every node
 the same score, which cannot change the choice.
 
 For such a pod the cycle is: Fit's PreFilter, the round-robin windowed search
@@ -88,7 +89,6 @@ class FastPath:
             and pod.pod_affinity.empty
             and not pod.pod.spec.node_name
             and not pod.pod.status.nominated_node_name
-            and not handle.nominator
             and table.hard_taint_nodes == 0
             and table.soft_taint_nodes == 0
             and table.unschedulable_count == 0
