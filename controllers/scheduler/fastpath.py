@@ -8,8 +8,9 @@ node affinity, no pod (anti-)affinity, no spread constraints (and no default
 ones apply), is not nominated; and the cluster has no tainted or cordoned
 node, no node reporting images and no pod carrying affinity terms. Other
 pods' nominations count as in the generic path: NodeResourcesFit's filter
-keeps the room nominated pods of equal or higher priority hold. Every other default plugin would then Skip or give every node
-the same score, which cannot change the choice.
+keeps the room nominated pods of equal or higher priority hold. Every other
+default plugin would then Skip or give every node the same score, which
+cannot change the choice.
 
 For such a pod the cycle is: Fit's PreFilter, the round-robin windowed search
 over Fit's mask, then Fit and BalancedAllocation scores (each a gather from a
