@@ -3,9 +3,10 @@ the same result as the framework's generic path and a fraction of its calls.
 
 A pod is plain when, under the default plugins, only NodeResourcesFit filters
 it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
-differently: it names no node, asks for no host port, has no node selector or
-node affinity, no pod (anti-)affinity, no spread constraints (and no default
-ones apply), is not nominated; and the cluster has no tainted or cordoned
+differently (so NodeAffinity has no `addedAffinity`): it names no node, asks
+for no host port, has no node selector or node affinity, no pod
+(anti-)affinity, no spread constraints (and no default ones apply), is not
+nominated; and the cluster has no tainted or cordoned
 node, no node reporting images and no pod carrying affinity terms. Other
 pods' nominations count as in the generic path: NodeResourcesFit's filter
 keeps the room nominated pods of equal or higher priority hold. Every other
