@@ -44,13 +44,15 @@ Neighbours: `benchmarks.scheduler_perf.runner` executes what this reads;
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
+
+from runtime.runtimes.behavior import BehaviorError
+from runtime.runtimes.behavior import parse_duration as _parse_duration
 
 __all__ = [
     "OPCODES",
@@ -94,30 +96,14 @@ _TEST_CASE_KEYS: Final = frozenset(
     }
 )
 _WORKLOAD_KEYS: Final = frozenset({"name", "params", "threshold", "featureGates", "labels"})
-_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
 
 
 def parse_duration(text: str) -> float:
     """Seconds in a Go duration string (`1m30s`, `200ms`); ConfigError otherwise."""
-    pos = 0
-    total = 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise ConfigError(f"invalid duration {text!r} (expected e.g. '5s', '200ms', '1m30s')")
-    return total
+    try:
+        return _parse_duration(text)
+    except BehaviorError as error:
+        raise ConfigError(f"invalid duration {text!r}: {error}") from None
 
 
 @dataclass(frozen=True, slots=True)
