@@ -1,4 +1,6 @@
-"""`python -m benchmarks SUITE [--quick] [--json PATH] [--repeat N]`; SUITE `all` runs each."""
+"""`python -m benchmarks SUITE [--quick] [--json PATH] [--repeat N]`; SUITE `all` runs each.
+`python -m benchmarks scheduler_perf CONFIG.yaml [--workload NAME] ...` runs a
+kube-scheduler scheduler_perf configuration file (`benchmarks.scheduler_perf`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scheduler_perf"]:
+        from benchmarks.scheduler_perf import cli
+
+        with simulation_gc():
+            return cli.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("suite", choices=[*SUITES, "all"])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")

@@ -6,8 +6,18 @@ empty term matches nothing; terms are ORed; `Gt`/`Lt` compare integers and
 never match a label that is not one; `matchFields` supports `metadata.name`
 with In/NotIn. A pod affinity term matches a pod when the pod's namespace is
 listed (or selected by `namespaceSelector`) and its labels match the selector;
-an absent selector matches nothing. A requirement that cannot be parsed
-matches nothing (as Kubernetes' lazy-error selectors).
+an absent selector matches nothing.
+
+Node selector requirements are parsed as Kubernetes' `labels.NewRequirement`
+parses them: a valid label key, In/NotIn with values, Exists/DoesNotExist
+without, Gt/Lt with one int64, and every value a valid label value (so
+`Gt -1` does not parse: `-1` is not a label value); `matchFields` take In or
+NotIn with exactly one value. A required term with a requirement that does not
+parse matches no node (Kubernetes' lazy-error node selector); preferred terms
+that do not parse are kept as an error (`NodeAffinitySpec.preferred_error`),
+which NodeAffinity's PreScore reports as an Error status, as Kubernetes'
+`NewPreferredSchedulingTerms` does. Preferred terms of weight 0 or with no
+requirement are dropped before parsing, as there.
 
 Every type here is frozen and hashable, so terms with equal content share one
 per-node counter in the cache. Each has a scalar `matches` used by queueing
@@ -21,12 +31,17 @@ Neighbours: `controllers.scheduler.podinfo` compiles pods into these;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from engine.api.core.placement import Affinity, NodeSelectorRequirement, NodeSelectorTerm
-from engine.selectors import Selector
+from engine.api.core.placement import (
+    Affinity,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PreferredSchedulingTerm,
+)
+from engine.selectors import Selector, label_key_errors, label_value_errors
 
 __all__ = [
     "NO_NODE_AFFINITY",
@@ -38,7 +53,9 @@ __all__ = [
     "WeightedTerm",
     "compile_node_affinity",
     "compile_node_term",
+    "compile_preferred",
     "parse_int64",
+    "term_errors",
 ]
 
 NODE_OPERATORS: Final = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
@@ -53,31 +70,66 @@ def parse_int64(text: str) -> int | None:
     return number if -(2**63) <= number < 2**63 else None
 
 
+def _expression_error(requirement: NodeSelectorRequirement) -> str:
+    """Why `labels.NewRequirement` would reject this expression, or ""."""
+    op = requirement.operator
+    values = requirement.values
+    if op not in NODE_OPERATORS:
+        return f'operator: Unsupported value: "{op}"'
+    errors = label_key_errors(requirement.key)
+    if errors:
+        return f'key: Invalid value: "{requirement.key}": {"; ".join(errors)}'
+    if op in ("In", "NotIn") and not values:
+        return "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
+    if op in ("Exists", "DoesNotExist") and values:
+        return "values: Invalid value: values set must be empty for exists and does not exist"
+    if op in ("Gt", "Lt"):
+        if len(values) != 1:
+            return "values: Invalid value: for 'Gt', 'Lt' operators, exactly one value is required"
+        if parse_int64(values[0]) is None:
+            return (
+                f'values[0]: Invalid value: "{values[0]}": '
+                "for 'Gt', 'Lt' operators, the value must be an integer"
+            )
+    for index, value in enumerate(values):
+        errors = label_value_errors(value)
+        if errors:
+            return f'values[{index}]: Invalid value: "{value}": {"; ".join(errors)}'
+    return ""
+
+
+def _field_error(requirement: NodeSelectorRequirement) -> str:
+    """Why `nodeSelectorRequirementsAsFieldSelector` would reject this field
+    requirement, or ""."""
+    if requirement.operator not in ("In", "NotIn"):
+        return f'operator: Unsupported value: "{requirement.operator}"'
+    if len(requirement.values) != 1:
+        return "values: Invalid value: must have one element"
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeRequirement:
-    """One node selector requirement. `valid` is False when it can never match
-    (unknown operator, In/NotIn without values, Gt/Lt without an integer)."""
+    """One node selector requirement. `valid` is False when it does not parse
+    (`error` says why); such a requirement never matches."""
 
     key: str
     operator: str
     values: tuple[str, ...] = ()
     bound: int = 0
     valid: bool = True
+    error: str = ""
 
     @classmethod
-    def of(cls, requirement: NodeSelectorRequirement) -> NodeRequirement:
+    def of(cls, requirement: NodeSelectorRequirement, *, field: bool = False) -> NodeRequirement:
         op = requirement.operator
         values = tuple(requirement.values)
-        if op not in NODE_OPERATORS:
-            return cls(requirement.key, op, values, valid=False)
-        if op in ("In", "NotIn") and not values:
-            return cls(requirement.key, op, values, valid=False)
-        if op in ("Exists", "DoesNotExist") and values:
-            return cls(requirement.key, op, values, valid=False)
+        error = _field_error(requirement) if field else _expression_error(requirement)
+        if error:
+            return cls(requirement.key, op, values, valid=False, error=error)
         if op in ("Gt", "Lt"):
-            bound = parse_int64(values[0]) if len(values) == 1 else None
-            if bound is None:
-                return cls(requirement.key, op, values, valid=False)
+            bound = parse_int64(values[0])
+            assert bound is not None
             return cls(requirement.key, op, values, bound)
         return cls(requirement.key, op, values)
 
@@ -123,8 +175,37 @@ class NodeTerm:
 def compile_node_term(term: NodeSelectorTerm) -> NodeTerm:
     return NodeTerm(
         tuple(NodeRequirement.of(r) for r in term.match_expressions),
-        tuple(NodeRequirement.of(r) for r in term.match_fields),
+        tuple(NodeRequirement.of(r, field=True) for r in term.match_fields),
     )
+
+
+def term_errors(term: NodeTerm, path: str) -> list[str]:
+    """The parse errors of a compiled term, each prefixed with its field path."""
+    return [
+        f"{path}.{part}[{index}].{requirement.error}"
+        for part, requirements in (
+            ("matchExpressions", term.expressions),
+            ("matchFields", term.fields),
+        )
+        for index, requirement in enumerate(requirements)
+        if requirement.error
+    ]
+
+
+def compile_preferred(
+    terms: Sequence[PreferredSchedulingTerm],
+) -> tuple[tuple[tuple[int, NodeTerm], ...], str]:
+    """(weighted terms, parse errors joined, or "") of preferred scheduling
+    terms; weight-0 and empty terms are left out before parsing."""
+    compiled: list[tuple[int, NodeTerm]] = []
+    errors: list[str] = []
+    for index, preferred in enumerate(terms):
+        term = compile_node_term(preferred.preference)
+        if preferred.weight == 0 or term.empty:
+            continue
+        errors.extend(term_errors(term, f"[{index}]"))
+        compiled.append((preferred.weight, term))
+    return tuple(compiled), ", ".join(errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +217,7 @@ class NodeAffinitySpec:
     node_selector: tuple[tuple[str, str], ...] = ()
     required: tuple[NodeTerm, ...] | None = None
     preferred: tuple[tuple[int, NodeTerm], ...] = ()
+    preferred_error: str = ""
 
     @property
     def has_required(self) -> bool:
@@ -169,12 +251,10 @@ def compile_node_affinity(
         if required_selector is None
         else tuple(compile_node_term(t) for t in required_selector.node_selector_terms)
     )
-    preferred = tuple(
-        (p.weight, compile_node_term(p.preference))
-        for p in node_affinity.preferred_during_scheduling_ignored_during_execution
-        if p.weight != 0
+    preferred, error = compile_preferred(
+        node_affinity.preferred_during_scheduling_ignored_during_execution
     )
-    return NodeAffinitySpec(selector, required, preferred)
+    return NodeAffinitySpec(selector, required, preferred, error)
 
 
 @dataclass(frozen=True, slots=True)

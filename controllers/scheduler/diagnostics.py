@@ -7,7 +7,7 @@ plugin that rejected each node first, as kube-scheduler stops at the first
 failing filter) only for the message, the queueing hints and preemption.
 
 `FitError.message()` reads like kube-scheduler's:
-"0/5000 nodes are available: 10 node(s) had untolerated taint {dedicated: gpu},
+"0/5000 nodes are available: 10 node(s) had untolerated taint(s),
 4990 Insufficient cpu. preemption: 0/5000 nodes are available: ...".
 
 `AttemptRecord` is what kube-scheduler-simulator shows: each filter's result

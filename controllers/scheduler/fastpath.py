@@ -3,12 +3,15 @@ the same result as the framework's generic path and a fraction of its calls.
 
 A pod is plain when, under the default plugins, only NodeResourcesFit filters
 it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
-differently: it names no node, asks for no host port, has no node selector or
-node affinity, no pod (anti-)affinity, no spread constraints (and no default
-ones apply), is not nominated; and the cluster has no tainted or cordoned
-node, no node reporting images, no pod carrying affinity terms and no
-nominated pods. Every other default plugin would then Skip or give every node
-the same score, which cannot change the choice.
+differently (so NodeAffinity has no `addedAffinity`): it names no node, asks
+for no host port, has no node selector or node affinity, no pod
+(anti-)affinity, no spread constraints (and no default ones apply), is not
+nominated; and the cluster has no tainted or cordoned
+node, no node reporting images and no pod carrying affinity terms. Other
+pods' nominations count as in the generic path: NodeResourcesFit's filter
+keeps the room nominated pods of equal or higher priority hold. Every other
+default plugin would then Skip or give every node the same score, which
+cannot change the choice.
 
 For such a pod the cycle is: Fit's PreFilter, the round-robin windowed search
 over Fit's mask, then Fit and BalancedAllocation scores (each a gather from a
@@ -31,6 +34,7 @@ from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.framework import Framework
 from controllers.scheduler.handle import Handle
 from controllers.scheduler.plugins.balanced_allocation import BalancedAllocation
+from controllers.scheduler.plugins.node_affinity import NodeAffinity
 from controllers.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from controllers.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from controllers.scheduler.podinfo import PodInfo
@@ -53,6 +57,7 @@ class FastPath:
         fit = plugins.get("NodeResourcesFit")
         balanced = plugins.get("NodeResourcesBalancedAllocation")
         spread = plugins.get("PodTopologySpread")
+        affinity = plugins.get("NodeAffinity")
         self.enabled = (
             tuple(plugins) == _DEFAULT_NAMES
             and not framework.profile.disabled
@@ -63,6 +68,8 @@ class FastPath:
             and isinstance(fit, NodeResourcesFit)
             and isinstance(balanced, BalancedAllocation)
             and isinstance(spread, PodTopologySpread)
+            and isinstance(affinity, NodeAffinity)
+            and not affinity.enforces
         )
         self.fit: NodeResourcesFit = fit  # type: ignore[assignment]
         self.balanced: BalancedAllocation = balanced  # type: ignore[assignment]
@@ -84,7 +91,6 @@ class FastPath:
             and pod.pod_affinity.empty
             and not pod.pod.spec.node_name
             and not pod.pod.status.nominated_node_name
-            and not handle.nominator
             and table.hard_taint_nodes == 0
             and table.soft_taint_nodes == 0
             and table.unschedulable_count == 0

@@ -20,7 +20,8 @@ Invariants (each pod key is in at most one place):
   than `max_unschedulable_seconds` are flushed (`flush_unschedulable_leftover`,
   called periodically).
 * `_gated`: pods a PreEnqueue plugin holds back (scheduling gates); an update
-  re-checks them.
+  re-checks them, and nothing else moves them (no flush, no cluster event), so
+  a gated pod is never attempted. `on_gated` hears of each pod held back.
 
 Heaps use lazy deletion: an entry is live only while its sequence number is
 the pod's current one, so updates and deletes are O(1).
@@ -84,6 +85,7 @@ class SchedulingQueue:
         *,
         sort_key: Callable[[QueuedPodInfo], tuple[Any, ...]],
         pre_enqueue: Callable[[PodInfo], Status | None] = lambda _p: None,
+        on_gated: Callable[[QueuedPodInfo], None] = lambda _q: None,
         registrations: Iterable[tuple[str, EventRegistration]] = (),
         initial_backoff: float = 1.0,
         max_backoff: float = 10.0,
@@ -92,6 +94,7 @@ class SchedulingQueue:
         self.clock = clock
         self._sort_key = sort_key
         self._pre_enqueue = pre_enqueue
+        self._on_gated = on_gated
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.max_unschedulable = max_unschedulable
@@ -193,6 +196,7 @@ class SchedulingQueue:
         qpod.gate = gate
         if gate is not None:
             self._gated[qpod.key] = qpod
+            self._on_gated(qpod)
             return
         self._push_active(qpod)
 

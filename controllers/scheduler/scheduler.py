@@ -17,7 +17,11 @@ syncs them before `run()` begins. `run()` then loops:
   such as a timeout may come after the bind was written);
 * on failure put the pod in the unschedulable pool (or backoff), and in the
   background write PodScheduled=False with kube-scheduler's message and a
-  FailedScheduling event.
+  FailedScheduling event;
+* a pod a PreEnqueue plugin holds back (scheduling gates) is not attempted;
+  it gets PodScheduled=False with reason SchedulingGated ("Scheduling is
+  blocked due to non-empty scheduling gates"), the condition Kubernetes' API
+  server writes when such a pod is created, until the last gate goes.
 
 Background tasks: binding workers, the pod status writer, the event recorder,
 housekeeping (expire assumed pods every second, flush the unschedulable pool
@@ -77,6 +81,8 @@ __all__ = ["Scheduler", "SchedulerStatistics"]
 log = get_logger("scheduler")
 PodKey = tuple[str, str]
 _LATENCY_SAMPLES = 65536
+_GATED_REASON = "SchedulingGated"
+_GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,7 @@ class Scheduler:
             clock,
             sort_key=first.queue_sort.sort_key,
             pre_enqueue=self._pre_enqueue,
+            on_gated=self._gated,
             registrations=registrations,
             initial_backoff=config.pod_initial_backoff_seconds,
             max_backoff=config.pod_max_backoff_seconds,
@@ -252,6 +259,22 @@ class Scheduler:
     def _pre_enqueue(self, info: PodInfo) -> Status | None:
         framework = self.frameworks.get(info.pod.spec.scheduler_name)
         return None if framework is None else framework.run_pre_enqueue(info)
+
+    def _gated(self, qpod: QueuedPodInfo) -> None:
+        """A pod held back by its scheduling gates gets PodScheduled=False with
+        reason SchedulingGated (as the API server writes on create), unless it
+        already says so. Other PreEnqueue plugins write nothing, as there."""
+        gate = qpod.gate
+        if gate is None or gate.plugin != "SchedulingGates":
+            return
+        current = self._current_pod(qpod.key) or qpod.info.pod
+        condition = current.status.condition("PodScheduled")
+        if condition is not None and (condition.status, condition.reason) == (
+            "False",
+            _GATED_REASON,
+        ):
+            return
+        self.status_writer.submit(qpod.key, Outcome(_GATED_REASON, _GATED_MESSAGE, KEEP))
 
     # -- running ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ framework.Status.
 Contract: `None` means Success everywhere a `Status | None` is returned, so the
 hot path allocates nothing when all is well. Reasons are the texts users read
 in the pod's PodScheduled condition ("Insufficient cpu", "node(s) had
-untolerated taint {dedicated: gpu}"); a Status built from the same reasons is
+untolerated taint(s)"); a Status built from the same reasons is
 equal and hashable, so the diagnostics can count nodes by status.
 
 Neighbours: every plugin returns these; `controllers.scheduler.framework`

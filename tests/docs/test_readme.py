@@ -209,7 +209,8 @@ def test_simulation_scenario_replays_its_failure(block: Block, tmp_path: Path) -
 
 
 def _commands(block: Block) -> list[list[str]]:
-    return [shlex.split(line, comments=True) for line in block.text.splitlines() if line.strip()]
+    text = block.text.replace("\\\n", " ")  # a line continued with a backslash
+    return [shlex.split(line, comments=True) for line in text.splitlines() if line.strip()]
 
 
 def _make_targets() -> set[str]:
@@ -225,6 +226,16 @@ def test_shell_commands_work(block: Block) -> None:
         elif argv[0] == "kubeloop":
             result = subprocess.run(
                 [sys.executable, "-m", "runtime.cli", *argv[1:]],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=ROOT,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+        elif argv[:3] == ["python", "-m", "benchmarks"]:
+            # A benchmark as printed, at its --quick size.
+            result = subprocess.run(
+                [sys.executable, *argv[1:], "--quick"],
                 capture_output=True,
                 text=True,
                 timeout=600,

@@ -223,3 +223,33 @@ def test_incremental_domain_counts_equal_a_recount(steps: list[tuple[str, int]])
         )
         fresh[0] = 0
         assert incremental.tolist() == fresh.tolist()
+
+
+def test_many_extended_resources_keep_allocatable_minus_requested() -> None:
+    # Nodes each with their own extended resource (scheduler_perf's
+    # SchedulingWithExtendedResource): rows grow in a doubling buffer, node
+    # updates rewrite only the rows they had or have, and the table must still
+    # equal a recomputation.
+    store = Store()
+    cache = SchedulerCache()
+    table = cache.table
+    for i in range(300):
+        cache.add_node(node(f"n{i}", extra={f"example.com/r{i}": "2"}))
+    for i in range(0, 300, 3):
+        cache.add_pod(
+            _bound(
+                store, pod(f"p{i}", cpu=None, extra_requests={f"example.com/r{i}": "1"}), f"n{i}"
+            )
+        )
+    # A node that changes its extended resource, and one that goes away.
+    cache.update_node(node("n0", extra={"example.com/other": "5"}))
+    cache.remove_node("n3")
+    size = table.size
+    free = table.allocatable[:, :size] - table.requested[:, :size]
+    assert np.array_equal(table.free[:, :size], free)
+    row = table.resources["example.com/r0"]
+    slot = table.slot_of["n0"]
+    assert (table.allocatable[row, slot], table.requested[row, slot]) == (0, 1)
+    assert table.free[table.resources["example.com/other"], slot] == 5
+    assert table.free[table.resources["example.com/r3"], table.slot_of["n3"]] == -1
+    assert table.free[table.resources["example.com/r1"], table.slot_of["n1"]] == 2

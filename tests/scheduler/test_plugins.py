@@ -45,7 +45,7 @@ def test_taint_toleration_filter() -> None:
     result = h.filter("TaintToleration", pod("p"))
     assert result == {
         "plain": OK,
-        "gpu": "UNSCHEDULABLE_AND_UNRESOLVABLE: node(s) had untolerated taint {dedicated: gpu}",
+        "gpu": "UNSCHEDULABLE_AND_UNRESOLVABLE: node(s) had untolerated taint(s)",
         "spot": OK,
     }
     tolerant = pod("t", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu"}])

@@ -5,10 +5,12 @@ vector formulas agreeing with the one-node formulas everywhere."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from controllers.scheduler.config import Profile
+from controllers.scheduler.plugins.node_resources_fit import FitArgs
 from controllers.scheduler.plugins.resource_scoring import (
     balanced_allocation,
     balanced_allocation_one,
@@ -198,3 +200,21 @@ def test_broken_linear_interpolates_with_go_division(utilizations: list[int]) ->
     assert broken_linear_one(points, 15) == 100 + (20 - 100) * 15 // 30 + 0  # exact: -40
     # Go truncates toward zero: 100 + (-80 * 1) / 30 = 100 - 2 = 98 (floor would give 97)
     assert broken_linear_one(points, 1) == 98
+
+
+def test_fit_args_weight_zero_or_unset_defaults_to_one_and_negative_is_rejected() -> None:
+    # kube-scheduler's SetDefaults_NodeResourcesFitArgs turns weight 0 into 1;
+    # validation then requires 1..100.
+    args = FitArgs.parse(
+        {
+            "scoringStrategy": {
+                "type": "MostAllocated",
+                "resources": [{"name": "cpu", "weight": 0}, {"name": "memory"}],
+            }
+        }
+    )
+    assert args.resources == (("cpu", 1), ("memory", 1))
+    with pytest.raises(ValueError, match=r"weight of 'cpu' must be 1\.\.100, got -1"):
+        FitArgs.parse({"scoringStrategy": {"resources": [{"name": "cpu", "weight": -1}]}})
+    with pytest.raises(ValueError, match="got 101"):
+        FitArgs.parse({"scoringStrategy": {"resources": [{"name": "cpu", "weight": 101}]}})

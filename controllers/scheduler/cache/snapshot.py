@@ -105,6 +105,8 @@ class NodeTable:
         self.allocatable: IntArray = np.zeros((rows, capacity), np.int64)
         self.requested: IntArray = np.zeros((rows, capacity), np.int64)
         self.free: IntArray = np.zeros((rows, capacity), np.int64)
+        self._alloc_rows: dict[int, tuple[int, ...]] = {}
+        """slot -> rows of its node's allocatable (the rows to reset when it changes)."""
         self.nonzero: IntArray = np.zeros((2, capacity), np.int64)
         self.unschedulable: BoolArray = np.zeros(capacity, np.bool_)
         self.unschedulable_count = 0
@@ -166,10 +168,15 @@ class NodeTable:
             out[..., :old] = a
             return out
 
+        def widen_rows(a: IntArray) -> IntArray:
+            out = np.zeros((a.shape[0], new), a.dtype)
+            _copy_used_rows(a, out)
+            return out
+
         self.valid = widen(self.valid)  # type: ignore[assignment]
-        self.allocatable = widen(self.allocatable)  # type: ignore[assignment]
-        self.requested = widen(self.requested)  # type: ignore[assignment]
-        self.free = widen(self.free)  # type: ignore[assignment]
+        self.allocatable = widen_rows(self.allocatable)
+        self.requested = widen_rows(self.requested)
+        self.free = widen_rows(self.free)
         self.nonzero = widen(self.nonzero)  # type: ignore[assignment]
         self.unschedulable = widen(self.unschedulable)  # type: ignore[assignment]
         self.labels = widen(self.labels)  # type: ignore[assignment]
@@ -213,9 +220,10 @@ class NodeTable:
         if self.nodes[slot] is None and self.requested[PODS, slot] == 0:
             del self.slot_of[self.names[slot]]
             self.names[slot] = ""
-            self.requested[:, slot] = 0
+            used = np.flatnonzero(self.requested[:, slot] | self.free[:, slot])
+            self.requested[used, slot] = 0
             self.nonzero[:, slot] = 0
-            self.free[:, slot] = 0
+            self.free[used, slot] = 0
             self._touch(slot)
             heapq.heappush(self._free_slots, slot)
 
@@ -246,8 +254,9 @@ class NodeTable:
         self.nodes[slot] = None
         self.count -= 1
         self.valid[slot] = False
-        self.allocatable[:, slot] = 0
-        self.free[:, slot] = -self.requested[:, slot]
+        rows = list(self._alloc_rows.pop(slot, ()))
+        self.allocatable[rows, slot] = 0
+        self.free[rows, slot] = -self.requested[rows, slot]
         self._touch(slot)
         self.unschedulable_count -= int(self.unschedulable[slot])
         self.unschedulable[slot] = False
@@ -266,19 +275,24 @@ class NodeTable:
         row = len(self.resource_names)
         self.resources[name] = row
         self.resource_names.append(name)
-        width = self.capacity
-        self.allocatable = np.vstack([self.allocatable, np.zeros((1, width), np.int64)])
-        self.requested = np.vstack([self.requested, np.zeros((1, width), np.int64)])
-        self.free = np.vstack([self.free, np.zeros((1, width), np.int64)])
+        self.allocatable = _add_row(self.allocatable)
+        self.requested = _add_row(self.requested)
+        self.free = _add_row(self.free)
         return row
 
     def _set_allocatable(self, slot: int, node: Node) -> None:
+        # Only the rows this node had or has change: a column of a table with
+        # thousands of extended resources is never written whole.
         allocatable = node.status.allocatable or node.status.capacity
-        self.allocatable[:, slot] = 0
-        for name, quantity in allocatable.items():
-            row = self.resource_row(name)  # may widen the matrices
-            self.allocatable[row, slot] = _amount(name, quantity)
-        self.free[:, slot] = self.allocatable[:, slot] - self.requested[:, slot]
+        amounts = {
+            self.resource_row(name): _amount(name, quantity)  # may widen the matrices
+            for name, quantity in allocatable.items()
+        }
+        old = self._alloc_rows.get(slot, ())
+        rows = list(dict.fromkeys((*old, *amounts)))
+        self.allocatable[rows, slot] = [amounts.get(r, 0) for r in rows]
+        self.free[rows, slot] = self.allocatable[rows, slot] - self.requested[rows, slot]
+        self._alloc_rows[slot] = tuple(amounts)
         self._touch(slot)
 
     def _set_labels(self, slot: int, labels: dict[str, str]) -> None:
@@ -502,3 +516,35 @@ class NodeTable:
             word, bit = divmod(taint_id, 64)
             words[word] |= np.uint64(1 << bit)
         return words
+
+
+def _add_row(array: IntArray) -> IntArray:
+    """`array` with one more (zero) row. Rows live in a buffer that doubles when
+    full, so a cluster with thousands of distinct extended resources does not
+    copy the whole matrix for each new one; the spare rows stay zero, as
+    nothing writes past the view."""
+    rows, width = array.shape
+    buffer = array.base
+    if (
+        isinstance(buffer, np.ndarray)
+        and buffer.ndim == 2
+        and buffer.shape[0] > rows
+        and buffer.shape[1] == width
+        and array.ctypes.data == buffer.ctypes.data
+    ):
+        return buffer[: rows + 1]
+    grown = np.zeros((max(2 * rows, rows + 1), width), array.dtype)
+    _copy_used_rows(array, grown)
+    return grown[: rows + 1]
+
+
+def _copy_used_rows(source: IntArray, target: IntArray) -> None:
+    """Copy the rows of `source` that hold anything into the (zeroed) `target`:
+    rows of extended resources few nodes have are mostly zero pages, and
+    copying them whole would make the process touch all that memory."""
+    rows, width = source.shape
+    if rows <= 8:
+        target[:rows, :width] = source
+        return
+    used = np.flatnonzero(source.any(axis=1))
+    target[used, :width] = source[used]

@@ -84,8 +84,9 @@ class FitArgs:
             raise ValueError(
                 f"NodeResourcesFit: scoring strategy {kind!r} is not one of {STRATEGIES}"
             )
+        # kube-scheduler's defaulting turns an unset or 0 weight into 1.
         resources = tuple(
-            (r["name"], int(r.get("weight", 1))) for r in strategy.get("resources") or []
+            (r["name"], int(r.get("weight") or 1)) for r in strategy.get("resources") or []
         ) or (("cpu", 1), ("memory", 1))
         for name, weight in resources:
             if not 1 <= weight <= 100:

@@ -1,6 +1,7 @@
 """TaintToleration: Filter rejects nodes with a NoSchedule or NoExecute taint
-the pod does not tolerate (UnschedulableAndUnresolvable, reason
-"node(s) had untolerated taint {key: value}"); Score counts untolerated
+the pod does not tolerate (UnschedulableAndUnresolvable, reason "node(s) had
+untolerated taint(s)": as in current Kubernetes, the taint is not printed,
+since taint values can be sensitive); Score counts untolerated
 PreferNoSchedule taints, normalised in reverse (fewer is better), weight 3.
 
 Vectorised through the node table's taint bitsets: the pod's untolerated
@@ -31,15 +32,17 @@ from controllers.scheduler.config import PluginArgs
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.handle import Handle
 from controllers.scheduler.interfaces import BoolMask, Explanation, ScoreResult, Slots
-from controllers.scheduler.plugins.helpers import MAX_NODE_SCORE, default_normalize
+from controllers.scheduler.plugins.helpers import MAX_NODE_SCORE, default_normalize, same_reason
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.status import Status
 from controllers.scheduler.window import Window
 from engine.api.core import Node, Toleration
 
-__all__ = ["TaintToleration", "untolerated_taint"]
+__all__ = ["REASON", "TaintToleration", "untolerated_taint"]
 
 SOFT_EFFECTS: Final = frozenset({"PreferNoSchedule"})
+REASON: Final = "node(s) had untolerated taint(s)"
+_STATUS: Final = Status.unresolvable(REASON)
 _FILTER_KEY: Final = "PreFilterTaintToleration"
 _SCORE_KEY: Final = "PreScoreTaintToleration"
 Words = npt.NDArray[np.uint64]
@@ -111,25 +114,7 @@ class TaintToleration:
         return mask
 
     def explain(self, state: CycleState, pod: PodInfo, slots: Slots) -> Explanation:
-        table = self.table
-        statuses: list[Status] = []
-        index: dict[tuple[str, str] | None, int] = {}
-        codes = np.zeros(len(slots), np.intp)
-        for i, slot in enumerate(slots.tolist()):
-            node = table.nodes[slot]
-            found = untolerated_taint(node, pod.tolerations) if node is not None else None
-            code = index.get(found)
-            if code is None:
-                code = len(statuses)
-                index[found] = code
-                text = (
-                    f"node(s) had untolerated taint {{{found[0]}: {found[1]}}}"
-                    if found is not None
-                    else "node(s) had untolerated taint"
-                )
-                statuses.append(Status.unresolvable(text))
-            codes[i] = code
-        return codes, statuses
+        return same_reason(slots, _STATUS)
 
     # -- Score ----------------------------------------------------------------------------
 
