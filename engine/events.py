@@ -1,18 +1,21 @@
-"""The event recorder: writes core/v1 Events about pods (Scheduled,
-FailedScheduling, Preempted) in the background, folding repeats of the same
+"""The event recorder: writes core/v1 Events (the scheduler's Scheduled,
+FailedScheduling, Preempted; the job and cronjob controllers' SuccessfulCreate,
+Completed, BackoffLimitExceeded, ...) in the background, folding repeats of the same
 event into one object with a rising `count`, as client-go's recorder does.
 
 `record()` never blocks and never fails: it appends to a bounded buffer that
 `run()` drains through the client. Events are best effort, as in client-go
 (whose broadcaster drops events when its buffer is full): writing yields to
-the scheduler's own work. While `busy()` says the scheduler has pods to place,
-the recorder waits for an idle moment unless `high_water` events are pending;
-past `limit` pending events the oldest are dropped (counted in `dropped`).
+the component's own work. While `busy()` says the component has work queued
+(the scheduler: pods to place), the recorder waits for an idle moment unless
+`high_water` events are pending; past `limit` pending events the oldest are
+dropped (counted in `dropped`).
 Names are `<object>.<hex>` like Kubernetes', made unique with a sequence so
 virtual-time runs replay exactly.
 
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
-`plugins.default_preemption` (records Preempted), `engine.api.core.Event`.
+`plugins.default_preemption` (records Preempted), the job and cronjob
+controllers (one each), `engine.api.core.Event`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from engine.logging import get_logger
 
 __all__ = ["EventRecorder"]
 
-log = get_logger("scheduler.events")
+log = get_logger("events")
 _MAX_PENDING: Final = 20_000
 _HIGH_WATER: Final = 10_000
 _MAX_REMEMBERED: Final = 4096
