@@ -207,6 +207,8 @@ class SimulatedRuntime:
             behavior = replace(self.policy.defaults, start_error=str(error))
         if config.init and behavior.exit_after is None:
             behavior = replace(behavior, exit_after=_IMMEDIATELY)
+        elif sandbox.config.run_to_completion and behavior.exit_after is None:
+            behavior = replace(behavior, exit_after=self.policy.completes_after)
         sandbox.containers[config.name] = _Container(config, behavior, status)
         return status
 
