@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controllers import (
+    cronjob,
     deployment,
     garbagecollector,
     job,
@@ -50,5 +51,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,
         "job": job.setup,
+        "cronjob": cronjob.setup,
     }
 )
