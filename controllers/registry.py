@@ -25,6 +25,7 @@ from controllers import (
     namespace,
     nodelifecycle,
     replicaset,
+    ttlafterfinished,
 )
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
@@ -52,5 +53,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "nodelifecycle": nodelifecycle.setup,
         "job": job.setup,
         "cronjob": cronjob.setup,
+        "ttlafterfinished": ttlafterfinished.setup,
     }
 )
