@@ -63,7 +63,12 @@ def register(sub: Any) -> None:
     fuzz.add_argument(
         "--target", default="runtime.simulation.targets:BUILTIN", help="module:attribute"
     )
-    fuzz.add_argument("--out", type=Path, default=Path(".kubeloop/failures"))
+    fuzz.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".kubeloop/failures"),
+        help="directory for failing scenario files (default .kubeloop/failures)",
+    )
     fuzz.add_argument("--no-shrink", action="store_true", help="report the first failure as is")
     fuzz.add_argument("--json", action="store_true", help="print the summary as JSON")
     fuzz.add_argument(

@@ -3,7 +3,9 @@
 JSON shape: `{"converged", "seconds", "virtual_seconds", "nodes", "pods":
 {"total", "running", "ready", "pending"}, "pod_startup_p50_s",
 "pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
-"pods_per_second"}, "steps": [{"step", "started_at", "seconds"}]}`.
+"pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
+"not_converged"}`. A step's `result` is "ok", "timed out: ...", "failed: ...",
+"stopped" or "not run" (see `runtime.scenario.StepResult`).
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
 """
@@ -65,7 +67,12 @@ class Summary:
                 "pods_per_second": round(self.scheduled / self.seconds, 1) if self.seconds else 0,
             },
             "steps": [
-                {"step": s.description, "started_at": s.started_at, "seconds": s.seconds}
+                {
+                    "step": s.description,
+                    "started_at": s.started_at,
+                    "seconds": s.seconds,
+                    "result": s.result,
+                }
                 for s in self.steps
             ],
             "not_converged": self.left,
@@ -74,11 +81,15 @@ class Summary:
     def print(self, console: Console) -> None:
         if self.steps:
             steps = Table(title="steps")
-            for column in ("#", "step", "at (cluster s)", "took (cluster s)"):
+            for column in ("#", "step", "at (cluster s)", "took (cluster s)", "result"):
                 steps.add_column(column)
             for s in self.steps:
                 steps.add_row(
-                    str(s.index), s.description, f"{s.started_at:.1f}", f"{s.seconds:.1f}"
+                    str(s.index),
+                    s.description,
+                    "-" if s.started_at is None else f"{s.started_at:.1f}",
+                    "-" if s.started_at is None else f"{s.seconds:.1f}",
+                    s.result if s.ok else f"[bold red]{s.result}[/]",
                 )
             console.print(steps)
         table = Table(title="converged" if self.converged else "NOT converged")

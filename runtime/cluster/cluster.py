@@ -11,7 +11,9 @@ factory and `Manager`, the controllers named in the config, the scheduler, and
 one kubelet per node in a `NodePool` of simulated or real-process nodes.
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
-runtime started), leaving no task behind.
+runtime started), leaving no task behind. With the mutation detector on
+(`engine.mutation`), leaving also compares every shared object and raises
+`MutationDetected` if one was changed in place.
 
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
@@ -44,6 +46,7 @@ from engine.clock import Clock, RealClock, VirtualClock
 from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
+from engine.mutation import detector
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
 from runtime.cluster.config import ClusterConfig, NodePool
@@ -123,7 +126,13 @@ class Cluster:
     async def __aexit__(self, *exc_info: Any) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
-            await stack.__aexit__(*exc_info)
+            try:
+                await stack.__aexit__(*exc_info)
+            except Exception:
+                detector.raise_if_tripped()  # what made the cluster's tasks fail
+                raise
+        if detector.enabled and exc_info[1] is None:
+            detector.check()  # a shared object changed in place fails the `async with`
 
     def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
         config = self.config
@@ -237,6 +246,7 @@ class Cluster:
         try:
             with anyio.fail_after(timeout):
                 while not condition():
+                    detector.raise_if_tripped()
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
