@@ -37,7 +37,10 @@ Suspended, Resumed.
 
 Decisions where Kubernetes leaves room: pods deleted because the Job was
 suspended (and not Failed) are not counted as failures; a Job whose
-`spec.managedBy` names another controller is left alone.
+`spec.managedBy` names another controller is left alone; the terminal
+condition waits for terminating pods only on nodes that are Ready (a pod on
+a lost node, already counted as failed, stays Terminating until its kubelet
+returns, and waiting for it would never end).
 
 Neighbours: `controllers.job.{pods,failures,indexes,status}`; the cronjob
 controller creates Jobs; the ttlafterfinished controller deletes finished ones.
@@ -85,7 +88,7 @@ from controllers.job.status import (
     set_condition,
     success_policy_met,
 )
-from engine.api import Job, Pod
+from engine.api import Job, Node, Pod
 from engine.api.batch import JobCondition, JobStatus, UncountedTerminatedPods
 from engine.client import Client
 from engine.clock import Clock
@@ -149,10 +152,11 @@ class JobController:
         self.recorder = recorder or EventRecorder(client, clock, "job-controller")
         self.jobs = factory.informer(Job)
         self.pods = factory.informer(Pod)
+        self.nodes = factory.informer(Node)
         ensure_indexer(self.jobs, CONTROLLER_INDEX, controller_or_orphan)
         ensure_indexer(self.pods, CONTROLLER_INDEX, controller_or_orphan)
         self.controller = Controller("job", self, clock=clock, workers=workers)
-        self.controller.informers.extend((self.jobs, self.pods))
+        self.controller.informers.extend((self.jobs, self.pods, self.nodes))
         self.jobs.add_event_handler(
             EventHandler(add=self._enqueue, update=self._job_updated, delete=self._job_deleted)
         )
@@ -468,9 +472,8 @@ class JobController:
         if failing or succeeding:
             if seen.active and satisfied:
                 manage_error = await self._delete(key, job, seen.active, len(seen.active))
-            remaining = bool(seen.active or seen.terminating or uncounted.succeeded) or bool(
-                uncounted.failed
-            )
+            stopping = [p for p in seen.terminating if self._node_ready(p)]
+            remaining = bool(seen.active or stopping or uncounted.succeeded or uncounted.failed)
             if not remaining:
                 conditions = self._finish(job, conditions, failing, now)
         elif suspended:
@@ -630,8 +633,12 @@ class JobController:
             )
         if completions is not None:
             want = min(parallelism, max(completions - succeeded_total, 0))
+        elif succeeded_total > 0:
+            # A work queue: once one pod succeeded, no new pod starts and the
+            # running ones are left to finish.
+            want = len(seen.active)
         else:
-            want = 0 if succeeded_total > 0 else parallelism
+            want = parallelism
         busy = len(seen.active) + (len(seen.terminating) if replace_failed_only else 0)
         if len(seen.active) > want:
             error = await self._delete(key, job, seen.active, len(seen.active) - want)
@@ -776,6 +783,17 @@ class JobController:
         return first_error
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _node_ready(self, pod: Pod) -> bool:
+        """Whether the pod's node (if any) is Ready: only then can its kubelet
+        finish a terminating pod."""
+        name = pod.spec.node_name
+        if not name:
+            return False
+        node = self.nodes.cache.get(name)
+        if node is None:
+            return False
+        return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
 
     async def _write_status(self, job: Job, status: JobStatus) -> Job:
         """Write `status`; a conflict (a stale Job) is raised and the sync retried."""

@@ -49,6 +49,7 @@ from engine.manager import Manager
 from engine.mutation import detector
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
+from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ClusterConfig, NodePool
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
@@ -283,6 +284,7 @@ class Cluster:
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
+        reasons.extend(batch_unconverged(store, self.clock.now()))
         unsettled = len(self.tracker.unsettled)
         if unsettled:
             reasons.append(f"{unsettled} pod(s) not yet running and ready")
