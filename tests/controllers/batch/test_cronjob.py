@@ -180,7 +180,7 @@ async def test_time_zone_moves_the_start_times() -> None:
 async def test_schedules_kubernetes_refuses_are_refused(
     schedule: str, zone: str | None, field: str
 ) -> None:
-    extra = {"timeZone": zone} if zone else {}
+    extra: dict[str, Any] = {"timeZone": zone} if zone else {}
     async with cluster(nodes=1) as c:
         with pytest.raises(Invalid, match=field.replace(".", r"\.")):
             await c.apply(cronjob_manifest(schedule=schedule, **extra))
