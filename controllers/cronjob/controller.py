@@ -17,8 +17,10 @@ A sync of one CronJob, from the informer caches, on the injected clock:
    start time whose Job exists already: nothing to do. Otherwise apply
    `concurrencyPolicy`: Forbid skips the start while a Job runs (event
    JobAlreadyActive), Replace deletes the running Jobs first, Allow runs
-   them side by side; then create the Job `<name>-<minutes>` (event
-   SuccessfulCreate) and record it in `active` and `lastScheduleTime`.
+   them side by side (under Forbid the API is asked too when the status
+   lists no running Job: a lagging cache must not let a second one start);
+   then create the Job `<name>-<minutes>` (event SuccessfulCreate) and
+   record it in `active` and `lastScheduleTime`.
 4. Come back at the next start time (100 ms after it, as Kubernetes does).
 
 An unparseable schedule or time zone (which validation normally refuses) is
@@ -265,7 +267,9 @@ class CronJobController:
             ref.name == name for ref in status.active
         ):
             return status
-        if spec.concurrency_policy == "Forbid" and status.active:
+        if spec.concurrency_policy == "Forbid" and (
+            status.active or await self._running_in_api(cronjob)
+        ):
             self.recorder.record(
                 cronjob,
                 "Normal",
@@ -303,6 +307,20 @@ class CronJobController:
         ):
             active.append(_reference(created))
         return status.model_copy(update={"active": active, "last_schedule_time": scheduled})
+
+    async def _running_in_api(self, cronjob: CronJob) -> bool:
+        """Whether the API holds an unfinished Job of `cronjob`: under Forbid
+        the Job cache (and a status whose write was lost) may not show one
+        yet, and starting a second would break the policy."""
+        listed = await self.client.list(Job, namespace=cronjob.metadata.namespace)
+        uid = cronjob.metadata.uid
+        return any(
+            (ref := job.metadata.controller_ref()) is not None
+            and ref.uid == uid
+            and job.metadata.deletion_timestamp is None
+            and finished_condition(job) is None
+            for job in listed.items
+        )
 
     async def _write_status(self, cronjob: CronJob, status: CronJobStatus) -> None:
         if status == cronjob.status:

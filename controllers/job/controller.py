@@ -14,7 +14,8 @@ A sync of one Job, level-triggered from the informer caches:
    Failed pods pass through `spec.podFailurePolicy` first (Ignore: not
    counted; FailJob: the Job fails; FailIndex: the index fails).
 3. Decide: the Job fails (FailureTarget) on a FailJob rule, more failures
-   than `backoffLimit`, more failed indexes than `maxFailedIndexes`, or
+   than `backoffLimit` (with restartPolicy OnFailure, container restarts in
+   running pods count too), more failed indexes than `maxFailedIndexes`, or
    `activeDeadlineSeconds` passed; it succeeds (SuccessCriteriaMet) on its
    success policy or its completions. Either way its remaining pods are
    deleted, and the terminal condition (Complete with completionTime, or
@@ -545,7 +546,9 @@ class JobController:
         per_index = spec.backoff_limit_per_index
         if seen.fail_job is not None:
             return FAILURE_TARGET, "PodFailurePolicy", seen.fail_job
-        if per_index is None and failed_total > (spec.backoff_limit or 0):
+        if per_index is None and (
+            failed_total > (spec.backoff_limit or 0) or _restarts_past_limit(job, seen.active)
+        ):
             return (
                 FAILURE_TARGET,
                 "BackoffLimitExceeded",
@@ -807,6 +810,21 @@ class JobController:
             cached = (given, from_label_selector(given))
             self._selectors[uid] = cached
         return cached[1]
+
+
+def _restarts_past_limit(job: Job, active: list[Pod]) -> bool:
+    """With restartPolicy OnFailure a failing container restarts in its pod:
+    the restarts of running and pending pods count towards backoffLimit."""
+    if job.spec.template.spec.restart_policy != "OnFailure":
+        return False
+    restarts = sum(
+        status.restart_count
+        for pod in active
+        if pod.status.phase in ("Running", "Pending")
+        for status in (*pod.status.init_container_statuses, *pod.status.container_statuses)
+    )
+    limit = job.spec.backoff_limit or 0
+    return restarts > 0 if limit == 0 else restarts >= limit
 
 
 def _age_key(pod: Pod) -> float:

@@ -326,3 +326,21 @@ async def test_node_loss_replaces_the_lost_pod_and_counts_it_failed() -> None:
         j = await wait_job(c, timeout=7200)
         assert condition(j, "Complete") == "True"
         assert j.status.succeeded == 2 and j.status.failed == 1
+
+
+async def test_on_failure_restarts_count_towards_the_backoff_limit() -> None:
+    async with cluster() as c:
+        await c.apply(
+            job_manifest(
+                backoffLimit=2,
+                restart_policy="OnFailure",
+                sim={"exit-after": "1s", "exit-code": "1"},
+            )
+        )
+        j = await wait_job(c)
+        failed = j.status.condition("Failed")
+        assert failed is not None and failed.reason == "BackoffLimitExceeded"
+        # One pod, restarted in place until its restarts reached the limit,
+        # then deleted with the Job's failure (and counted as failed).
+        assert j.status.failed == 1 and j.status.succeeded == 0
+        assert pods_of(c) == []
