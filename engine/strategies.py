@@ -283,8 +283,42 @@ def check_update(current: Resource, new: Resource) -> None:
         and hasattr(spec_old, "selector")
     ) and spec_new.selector != spec_old.selector:
         errors.append(FieldError("spec.selector", "field is immutable"))
+    if isinstance(current, Job) and isinstance(new, Job):
+        errors.extend(_job_update_errors(current, new))
     if errors:
         raise Invalid(f'{current.kind} "{current.metadata.name}"', errors)
+
+
+_JOB_IMMUTABLE = (
+    ("template", "spec.template"),
+    ("completion_mode", "spec.completionMode"),
+    ("pod_failure_policy", "spec.podFailurePolicy"),
+    ("success_policy", "spec.successPolicy"),
+    ("backoff_limit_per_index", "spec.backoffLimitPerIndex"),
+    ("manual_selector", "spec.manualSelector"),
+    ("managed_by", "spec.managedBy"),
+)
+
+
+def _job_update_errors(current: Job, new: Job) -> list[FieldError]:
+    """The Job fields Kubernetes' validation keeps as created: the template
+    and how the Job runs; completions too, except for an Indexed Job scaled
+    with completions equal to parallelism before and after (an elastic Job)."""
+    old_spec, new_spec = current.spec, new.spec
+    errors = [
+        FieldError(path, "field is immutable")
+        for name, path in _JOB_IMMUTABLE
+        if getattr(old_spec, name) != getattr(new_spec, name)
+    ]
+    if old_spec.completions != new_spec.completions:
+        elastic = (
+            new_spec.completion_mode == "Indexed"
+            and old_spec.completions == old_spec.parallelism
+            and new_spec.completions == new_spec.parallelism
+        )
+        if not elastic:
+            errors.append(FieldError("spec.completions", "field is immutable"))
+    return errors
 
 
 def ready_to_remove(obj: Resource) -> bool:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
+
 from engine.api import Job, Pod
+from engine.errors import Invalid
 from runtime.cluster import Cluster
 from tests.controllers.batch.support import (
     cluster,
@@ -344,3 +347,15 @@ async def test_on_failure_restarts_count_towards_the_backoff_limit() -> None:
         # then deleted with the Job's failure (and counted as failed).
         assert j.status.failed == 1 and j.status.succeeded == 0
         assert pods_of(c) == []
+
+
+async def test_a_jobs_template_and_completions_are_immutable() -> None:
+    async with cluster(nodes=1) as c:
+        await c.apply(job_manifest(completions=2, sim={"exit-after": "5s"}))
+        with pytest.raises(Invalid, match=r"spec\.template"):
+            await c.apply(job_manifest(completions=2, sim={"exit-after": "6s"}))
+        with pytest.raises(Invalid, match=r"spec\.completions"):
+            await c.apply(job_manifest(completions=3, sim={"exit-after": "5s"}))
+        # Mutable: parallelism, backoffLimit, activeDeadlineSeconds, suspend, TTL.
+        await c.apply(job_manifest(completions=2, parallelism=2, sim={"exit-after": "5s"}))
+        assert job(c).spec.parallelism == 2
