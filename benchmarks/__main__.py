@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import convergence, informer, scheduler, simulation
+from benchmarks import convergence, informer, scheduler, simulation, workloads
 from benchmarks.harness import Figure, print_table, write_json
 from runtime.gctuning import simulation_gc
 
@@ -16,6 +16,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "convergence": convergence.run,
     "scheduler": scheduler.run,
     "simulation": simulation.run,
+    "workloads": workloads.run,
 }
 
 

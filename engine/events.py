@@ -13,6 +13,11 @@ dropped (counted in `dropped`).
 Names are `<object>.<hex>` like Kubernetes', made unique with a sequence so
 virtual-time runs replay exactly.
 
+Like client-go's EventSourceObjectSpamFilter, each involved object has a
+token bucket (25 events at once, then one per 5 minutes of the injected
+clock): a Job creating 10,000 pods records its first 25 SuccessfulCreate
+events, not 10,000 (those filtered are counted in `filtered`).
+
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
 `plugins.default_preemption` (records Preempted), the job and cronjob
 controllers (one each), `engine.api.core.Event`.
@@ -39,6 +44,8 @@ log = get_logger("events")
 _MAX_PENDING: Final = 20_000
 _HIGH_WATER: Final = 10_000
 _MAX_REMEMBERED: Final = 4096
+SPAM_BURST: Final = 25
+SPAM_REFILL_SECONDS: Final = 300.0
 
 
 @dataclass(slots=True)
@@ -87,8 +94,27 @@ class EventRecorder:
         self._sequence = 0
         self.dropped = 0
         self.written = 0
+        self.filtered = 0
+        # Per involved object (uid or name): (tokens, clock reading when counted).
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _allowed(self, obj: Resource) -> bool:
+        key = obj.metadata.uid or obj.metadata.name
+        now = self.clock.monotonic()
+        tokens, since = self._buckets.pop(key, (float(SPAM_BURST), now))
+        tokens = min(float(SPAM_BURST), tokens + (now - since) / SPAM_REFILL_SECONDS)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        if len(self._buckets) > _MAX_REMEMBERED:
+            self._buckets.popitem(last=False)
+        return allowed
 
     def record(self, obj: Resource, type_: str, reason: str, message: str) -> None:
+        if not self._allowed(obj):
+            self.filtered += 1
+            return
         if len(self._pending) >= self.limit:
             self._pending.popleft()
             self.dropped += 1

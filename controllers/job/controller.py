@@ -31,7 +31,9 @@ A sync of one Job, level-triggered from the informer caches:
    completedIndexes, failedIndexes, startTime, conditions.
 
 Expectations (`engine.expectations`) keep a sync on a stale pod cache from
-creating or deleting again what an earlier one did. Events are Kubernetes':
+creating or deleting again what an earlier one did; a Job older in the cache
+than the last status this controller wrote is not acted on (its counts lag
+behind pods whose finalizers are already gone). Events are Kubernetes':
 SuccessfulCreate, SuccessfulDelete, Completed, BackoffLimitExceeded,
 DeadlineExceeded, PodFailurePolicy, MaxFailedIndexesExceeded, FailedIndexes,
 Suspended, Resumed.
@@ -110,6 +112,7 @@ BURST: Final = 500
 POD_UPDATE_BATCH: Final = 1.0
 """Pod updates within this window coalesce into one sync (syncJobBatchPeriod)."""
 EXPECTATIONS_RECHECK: Final = 30.0
+STALE_JOB_RECHECK: Final = 1.0
 _TERMINAL: Final = frozenset({"Succeeded", "Failed"})
 
 Key = tuple[str, str]
@@ -168,6 +171,11 @@ class JobController:
         # Per Job uid: pods whose finalizer this controller removed while the
         # cache may still show it (Kubernetes' finalizer expectations).
         self._removed: dict[str, set[str]] = {}
+        # Per Job uid: the resourceVersion of the last status this controller
+        # wrote. A cached Job older than that lacks counts this controller has
+        # moved out of uncountedTerminatedPods while the pods' finalizers are
+        # gone: acting on it would run completed work again.
+        self._written: dict[str, int] = {}
         self._selectors: dict[str, tuple[object, Selector]] = {}
 
     # -- event handlers ------------------------------------------------------------
@@ -185,6 +193,7 @@ class JobController:
         uid = job.metadata.uid
         self.expectations.forget(job.key)
         self._removed.pop(uid, None)
+        self._written.pop(uid, None)
         self._selectors.pop(uid, None)
         self.pod_factory.forget(uid)
         self._enqueue(job)
@@ -250,6 +259,10 @@ class JobController:
             return Result()
         if job.spec.managed_by not in (None, CONTROLLER_NAME):
             return Result()
+        if int(job.metadata.resource_version) < self._written.get(job.metadata.uid, 0):
+            # The cache has not caught up with this controller's last status
+            # write: its update event will bring the Job back here.
+            return Result(requeue_after=STALE_JOB_RECHECK)
         claimed = await claim(
             self.client, job, self._selector(job), owned_and_orphans(self.pods, job)
         )
@@ -281,50 +294,55 @@ class JobController:
         indexed = job.spec.completion_mode == "Indexed"
         per_index = job.spec.backoff_limit_per_index
         suspended = bool(job.spec.suspend)
+        succeeded: list[Pod] = []
         for pod in pods:
             meta = pod.metadata
             uid = meta.uid
+            phase = pod.status.phase
+            if meta.deletion_timestamp is None and phase != "Succeeded" and phase != "Failed":
+                seen.active.append(pod)  # the common case first: a running pod
+                continue
             seen.by_uid[uid] = pod
             tracked = TRACKING_FINALIZER in meta.finalizers and uid not in removed
-            phase = pod.status.phase
-            index = pod_index(pod, completions) if indexed else None
             if phase == "Succeeded":
-                if index is not None:
-                    seen.completed.add(index)
-                done = finish_time(pod)
-                if done is not None and (seen.last_success is None or done > seen.last_success):
-                    seen.last_success = done
+                succeeded.append(pod)
                 if tracked:
+                    # Untracked ones were counted already (status.completedIndexes).
+                    index = pod_index(pod, completions) if indexed else None
+                    if index is not None:
+                        seen.completed.add(index)
                     if uid not in uncounted_s:
                         seen.new_succeeded.append(pod)
                     seen.finalize.append(pod)
                 continue
-            if is_failed(pod, job):
-                if meta.deletion_timestamp is not None and phase not in _TERMINAL:
-                    seen.terminating.append(pod)
-                matched = match_failure_policy(job, pod)
-                action = matched[0] if matched is not None else None
-                by_suspension = suspended and phase != "Failed"
-                counted = action != ACTION_IGNORE and not by_suspension
-                if counted:
-                    done = finish_time(pod)
-                    if done is not None:
-                        seen.failures.append(done)
-                    if index is not None:
-                        self._note_index_failure(seen, pod, index, per_index, action)
-                if tracked:
-                    if uid in uncounted_f or not counted:
-                        seen.finalize.append(pod)
-                    else:
-                        seen.new_failed.append(pod)
-                        seen.finalize.append(pod)
-                        if action == ACTION_FAIL_JOB and seen.fail_job is None:
-                            seen.fail_job = matched[1] if matched is not None else ""
+            if not is_failed(pod, job):
+                seen.terminating.append(pod)  # terminating, replaced once Failed
                 continue
-            if meta.deletion_timestamp is not None:
+            if phase != "Failed":
                 seen.terminating.append(pod)
-            else:
-                seen.active.append(pod)
+            matched = match_failure_policy(job, pod)
+            action = matched[0] if matched is not None else None
+            by_suspension = suspended and phase != "Failed"
+            counted = action != ACTION_IGNORE and not by_suspension
+            if counted:
+                done = finish_time(pod)
+                if done is not None:
+                    seen.failures.append(done)
+                index = pod_index(pod, completions) if indexed else None
+                if index is not None:
+                    self._note_index_failure(seen, pod, index, per_index, action)
+            if tracked:
+                if uid in uncounted_f or not counted:
+                    seen.finalize.append(pod)
+                else:
+                    seen.new_failed.append(pod)
+                    seen.finalize.append(pod)
+                    if action == ACTION_FAIL_JOB and seen.fail_job is None:
+                        seen.fail_job = matched[1] if matched is not None else ""
+        if seen.failures:
+            # Only back-off needs the last success: finish times cost a scan.
+            times = [t for p in succeeded if (t := finish_time(p)) is not None]
+            seen.last_success = max(times) if times else None
         return seen
 
     @staticmethod
@@ -363,17 +381,25 @@ class JobController:
     async def _remove_finalizers(
         self, pods: list[Pod], removed: set[str]
     ) -> tuple[set[str], ApiError | None]:
+        """Remove the tracking finalizer from `pods`: an update of the cached
+        pod (a stale one gets a Conflict and is tried again next sync; an
+        update costs far less than a patch's JSON round trip). Returns the
+        uids done and the first error other than a conflict."""
         done: set[str] = set()
         first_error: ApiError | None = None
-        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
         for pod in pods:
             meta = pod.metadata
+            finalizers = [f for f in meta.finalizers if f != TRACKING_FINALIZER]
             try:
-                await self.client.patch(
-                    Pod, meta.name, patch, namespace=meta.namespace, patch_type="strategic"
+                await self.client.update(
+                    pod.model_copy(
+                        update={"metadata": meta.model_copy(update={"finalizers": finalizers})}
+                    )
                 )
             except NotFound:
                 pass
+            except Conflict:
+                continue
             except ApiError as error:
                 if first_error is None:
                     first_error = error
@@ -800,7 +826,9 @@ class JobController:
 
     async def _write_status(self, job: Job, status: JobStatus) -> Job:
         """Write `status`; a conflict (a stale Job) is raised and the sync retried."""
-        return await self.client.update_status(job.model_copy(update={"status": status}))
+        written = await self.client.update_status(job.model_copy(update={"status": status}))
+        self._written[written.metadata.uid] = int(written.metadata.resource_version)
+        return written
 
     def _selector(self, job: Job) -> Selector:
         uid = job.metadata.uid
