@@ -38,6 +38,9 @@ SuccessfulCreate, SuccessfulDelete, Completed, BackoffLimitExceeded,
 DeadlineExceeded, PodFailurePolicy, MaxFailedIndexesExceeded, FailedIndexes,
 Suspended, Resumed.
 
+A pod with the finalizer whose Job is gone (deleted before its pods) gets
+the finalizer removed, as Kubernetes' orphan pod sync does.
+
 Decisions where Kubernetes leaves room: pods deleted because the Job was
 suspended (and not Failed) are not counted as failures; a Job whose
 `spec.managedBy` names another controller is left alone; the terminal
@@ -197,6 +200,14 @@ class JobController:
         self._selectors.pop(uid, None)
         self.pod_factory.forget(uid)
         self._enqueue(job)
+        for pod in self.pods.cache.by_index(CONTROLLER_INDEX, uid):
+            if TRACKING_FINALIZER in pod.metadata.finalizers:
+                self._enqueue_orphan(pod)
+
+    def _enqueue_orphan(self, pod: Pod) -> None:
+        """A pod carrying the tracking finalizer whose Job is gone (or that has
+        none): only this controller can let it go."""
+        self.controller.enqueue(Request(Pod, pod.metadata.namespace, pod.metadata.name))
 
     def _owner(self, pod: Pod) -> Job | None:
         return resolve_controller(self.jobs, pod.metadata.namespace, pod.metadata.controller_ref())
@@ -204,6 +215,8 @@ class JobController:
     def _pod_added(self, pod: Pod) -> None:
         job = self._owner(pod)
         if job is None:
+            if TRACKING_FINALIZER in pod.metadata.finalizers:
+                self._enqueue_orphan(pod)
             return
         if pod.metadata.deletion_timestamp is not None:
             self.expectations.deletion_observed(job.key, pod.metadata.uid)
@@ -219,6 +232,8 @@ class JobController:
             previous = self._owner(old)
             if previous is not None:
                 self._enqueue(previous)
+            if TRACKING_FINALIZER in new.metadata.finalizers:
+                self._enqueue_orphan(new)
             return
         if TRACKING_FINALIZER not in new.metadata.finalizers:
             removed = self._removed.get(job.metadata.uid)
@@ -252,6 +267,9 @@ class JobController:
     # -- reconcile -------------------------------------------------------------------
 
     async def reconcile(self, request: Request) -> Result:
+        if request.kind is Pod:
+            await self._release_orphan(request)
+            return Result()
         key: Key = (request.namespace, request.name)
         job = self.jobs.cache.get(request.name, request.namespace)
         if job is None:
@@ -284,6 +302,24 @@ class JobController:
         finalized, finalize_error = await self._remove_finalizers(seen.finalize, removed)
         status, counted_completed = self._count(job, seen, finalized)
         return await self._decide(key, job, seen, status, counted_completed, now, finalize_error)
+
+    async def _release_orphan(self, request: Request) -> None:
+        """Remove the tracking finalizer from a pod whose Job no longer exists
+        (Kubernetes' syncOrphanPod); a Job the cache lacks is asked for first."""
+        pod = self.pods.cache.get(request.name, request.namespace)
+        if pod is None or TRACKING_FINALIZER not in pod.metadata.finalizers:
+            return
+        ref = pod.metadata.controller_ref()
+        if ref is not None and ref.kind == "Job":
+            if self._owner(pod) is not None:
+                return  # its Job's syncs take care of it
+            try:
+                current = await self.client.get(Job, ref.name, namespace=request.namespace)
+            except NotFound:
+                current = None
+            if current is not None and current.metadata.uid == ref.uid:
+                return  # the cache is behind: the Job's events will come
+        await self._remove_finalizers([pod], set())
 
     def _observe(self, job: Job, pods: list[Pod], removed: set[str]) -> _Observed:
         seen = _Observed()

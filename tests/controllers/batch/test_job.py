@@ -359,3 +359,13 @@ async def test_a_jobs_template_and_completions_are_immutable() -> None:
         # Mutable: parallelism, backoffLimit, activeDeadlineSeconds, suspend, TTL.
         await c.apply(job_manifest(completions=2, parallelism=2, sim={"exit-after": "5s"}))
         assert job(c).spec.parallelism == 2
+
+
+async def test_deleting_a_running_job_lets_its_pods_go() -> None:
+    async with cluster() as c:
+        await c.apply(job_manifest(completions=3, parallelism=3, sim={"exit-after": "60s"}))
+        await c.wait_for(lambda: active(c) == 3)
+        await c.delete(Job, "work", "default")
+        # The garbage collector deletes the pods; their tracking finalizer
+        # must not keep them once the Job is gone.
+        await c.wait_for(lambda: pods_of(c) == [], timeout=120)
