@@ -281,27 +281,43 @@ class JobController:
             # The cache has not caught up with this controller's last status
             # write: its update event will bring the Job back here.
             return Result(requeue_after=STALE_JOB_RECHECK)
-        claimed = await claim(
-            self.client, job, self._selector(job), owned_and_orphans(self.pods, job)
-        )
-        if claimed.errors:
-            raise claimed.errors[0]
+        pods = await self._claim(job)
         removed = self._removed.setdefault(job.metadata.uid, set())
         if job_converged(job):
             # Finished: every pod was counted; only finalizers may be left.
             leftover = [
                 p
-                for p in claimed.claimed
+                for p in pods
                 if TRACKING_FINALIZER in p.metadata.finalizers and p.metadata.uid not in removed
             ]
             await self._remove_finalizers(leftover, removed)
             return Result()
         now = self.clock.now()
-        seen = self._observe(job, claimed.claimed, removed)
+        seen = self._observe(job, pods, removed)
         job = await self._record_uncounted(job, seen, now)
         finalized, finalize_error = await self._remove_finalizers(seen.finalize, removed)
         status, counted_completed = self._count(job, seen, finalized)
         return await self._decide(key, job, seen, status, counted_completed, now, finalize_error)
+
+    async def _claim(self, job: Job) -> list[Pod]:
+        """The Job's pods: orphans it adopts and its own unfinished ones still
+        matching its selector (`claim`), plus its own finished pods, taken
+        as they are (a finished pod relabelled is still counted, and a Job
+        of 10,000 completions need not match 10,000 label sets per sync)."""
+        finished: list[Pod] = []
+        candidates: list[Pod] = []
+        for pod in owned_and_orphans(self.pods, job):
+            ref = pod.metadata.controller_ref()
+            phase = pod.status.phase
+            if (phase == "Succeeded" or phase == "Failed") and ref is not None:
+                if ref.uid == job.metadata.uid:
+                    finished.append(pod)
+                continue
+            candidates.append(pod)
+        claimed = await claim(self.client, job, self._selector(job), candidates)
+        if claimed.errors:
+            raise claimed.errors[0]
+        return claimed.claimed + finished if finished else claimed.claimed
 
     async def _release_orphan(self, request: Request) -> None:
         """Remove the tracking finalizer from a pod whose Job no longer exists
@@ -337,6 +353,12 @@ class JobController:
             phase = pod.status.phase
             if meta.deletion_timestamp is None and phase != "Succeeded" and phase != "Failed":
                 seen.active.append(pod)  # the common case first: a running pod
+                continue
+            if phase == "Succeeded" and TRACKING_FINALIZER not in meta.finalizers:
+                # Counted already: the bulk of a large Job's pods.
+                succeeded.append(pod)
+                if uid in uncounted_s:
+                    seen.by_uid[uid] = pod
                 continue
             seen.by_uid[uid] = pod
             tracked = TRACKING_FINALIZER in meta.finalizers and uid not in removed
