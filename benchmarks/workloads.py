@@ -112,7 +112,8 @@ async def _job(nodes: int, completions: int, parallelism: int) -> dict[str, floa
         await cluster.wait_for(done, timeout=24 * 3600)
         wall = time.perf_counter() - start
         job = store.try_get(Job, "indexed", "default")
-        assert job is not None and job.status.succeeded == completions, job.status
+        assert job is not None
+        assert job.status.succeeded == completions, job.status
         return {"wall_s": wall, "virtual_s": cluster.clock.monotonic()}
 
 

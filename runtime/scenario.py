@@ -20,7 +20,10 @@ Each step has exactly one action; `at` (absolute cluster seconds), `after`
 The whole file is validated before the cluster starts; a bad step is an error
 naming its index and field. `run_scenario` returns each step's timing and
 result; a step that ends the run (a wait that timed out, a failed step) is
-reported as such, and `not_run` adds the steps after it.
+reported as such, and `not_run` adds the steps after it. A step the API
+refuses when it runs (an immutable field changed, an object that is not
+there) raises `StepRejected` naming the step: the scenario stops there
+(`kubeloop run` exits 2).
 
 Neighbours: `runtime.cluster` (runs the steps), `runtime.cli` (`kubeloop run`).
 """
@@ -36,12 +39,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.api.apps import Deployment
-from engine.errors import BadRequest, FieldError, Invalid
+from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
-__all__ = ["Scenario", "Step", "StepResult", "load_scenario", "not_run", "run_scenario"]
+__all__ = [
+    "Scenario",
+    "Step",
+    "StepRejected",
+    "StepResult",
+    "load_scenario",
+    "not_run",
+    "run_scenario",
+]
 
 ACTIONS = (
     "apply",
@@ -157,6 +168,17 @@ class Scenario(_Strict):
         return ClusterConfig(**values)
 
 
+class StepRejected(ApiError):
+    """The API refused a step (an invalid change, an object that is not
+    there): the scenario stops there, and the step is not counted as done."""
+
+    def __init__(self, index: int, step: Step, error: ApiError) -> None:
+        super().__init__(f"step {index} ({step.describe()}): {error}")
+        self.reason = error.reason
+        self.code = error.code
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class StepResult:
     """How one step went. `result` is "ok"; "timed out: ..." (its wait ran out
@@ -244,7 +266,10 @@ async def run_scenario(
             if step.after is not None:
                 await clock.sleep(max(0.0, previous_end + step.after - clock.monotonic()))
             started = clock.monotonic()
-            await _run_step(cluster, scenario, index, step)
+            try:
+                await _run_step(cluster, scenario, index, step)
+            except ApiError as error:
+                raise StepRejected(index, step, error) from error
         except BaseException as error:
             # Say in the step table how this step ended, then let the run end.
             if started is None:

@@ -18,7 +18,14 @@ runtime started), leaving no task behind. With the mutation detector on
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
 when every Deployment and ReplicaSet has its desired pods updated, ready and
-available, and no pod is still settling (see `runtime.cluster.tracker`).
+available, no pod is still settling (see `runtime.cluster.tracker`), and no
+workload is of a kind that no running controller drives (a StatefulSet, until
+kubeloop has its controller: see `runtime.cluster.workloads`). It means
+"settled": a standalone pod no node fits does not hold it up, as nothing in
+the cluster can move it. `problems()` lists what will never come right
+without a change from outside (undriven workloads, unschedulable or
+crash-looping pods, with their reasons); `kubeloop run` succeeds only when
+the cluster converged with no problems.
 
 Neighbours: `runtime.cluster.config`, `runtime.cluster.apply`,
 `runtime.cluster.tracker`, `runtime.kubelet` (nodes), `controllers.*`.
@@ -47,11 +54,20 @@ from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
 from engine.mutation import detector
+from engine.registry import REGISTRY
 from engine.store import ObjectList, Store, WriteRecord
+from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
 from runtime.cluster.batch import batch_unconverged
-from runtime.cluster.config import ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
+from runtime.cluster.workloads import (
+    WORKLOAD_CONTROLLERS,
+    Problem,
+    WorkloadRow,
+    undriven_reason,
+    workload_rows,
+)
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
@@ -86,6 +102,9 @@ class Cluster:
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
         self.tracker = ConvergenceTracker()
+        self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
+        """The controllers that drive this cluster's objects (`config.controllers`,
+        unless a host such as the simulation runs them itself and says so)."""
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
@@ -96,6 +115,8 @@ class Cluster:
         config = self.config
         if config.log_level:
             configure_logging(config.log_level)
+        if isinstance(self.clock, RealClock):
+            self.clock = RealClock()  # cluster time starts at 0 when the cluster does
         async with AsyncExitStack() as stack:
             if isinstance(self.clock, VirtualClock):
                 sync_stack = ExitStack()
@@ -141,7 +162,12 @@ class Cluster:
         if config.runtime == "process":
 
             def factory(node: KubeletConfig, rng: random.Random) -> ContainerRuntime:
-                runtime = ProcessRuntime(clock=self.clock, rng=rng)
+                runtime = ProcessRuntime(
+                    clock=self.clock,
+                    rng=rng,
+                    log_max_size=node.container_log_max_size_bytes,
+                    log_max_files=node.container_log_max_files,
+                )
                 self._process_runtimes.append(runtime)
                 return runtime
 
@@ -178,8 +204,10 @@ class Cluster:
     # -- objects --------------------------------------------------------------------
 
     async def apply(self, source: ApplySource) -> list[Applied]:
-        """Create or update from manifest text, paths, objects or lists of them;
-        all are validated before anything is written."""
+        """Create or update from manifest text, paths, dicts, objects or lists of
+        them. Everything the writes need is checked before anything is written;
+        a write that fails anyway is reported per object (`ApplyError`) while
+        the others are written (see `runtime.cluster.apply`)."""
         _, client = self._require()
         return await apply_objects(client, load_sources(source))
 
@@ -259,10 +287,22 @@ class Cluster:
         return not self.unconverged()
 
     def unconverged(self) -> builtins.list[str]:
-        """What keeps the cluster from having converged, one line per reason."""
+        """What keeps the cluster from having converged, one line per reason.
+        A workload whose kind no running controller drives is one of them."""
         store, _ = self._require()
         reasons: builtins.list[str] = []
-        for d in store.objects(Deployment):
+        undriven: set[type[Resource]] = set()
+        for kind in WORKLOAD_CONTROLLERS:
+            why = undriven_reason(kind, self.running_controllers, ALL_CONTROLLERS)
+            if why is None:
+                continue
+            undriven.add(kind)
+            name = REGISTRY.info(kind).kind
+            reasons.extend(
+                f"{name} {o.metadata.namespace}/{o.metadata.name}: {why}"
+                for o in store.objects(kind)
+            )
+        for d in () if Deployment in undriven else store.objects(Deployment):
             want = d.spec.replicas
             s = d.status
             if d.spec.paused:
@@ -280,11 +320,11 @@ class Cluster:
         reasons.extend(
             f"replicaset {rs.metadata.namespace}/{rs.metadata.name}: "
             f"{rs.status.ready_replicas} ready of {rs.spec.replicas}"
-            for rs in store.objects(ReplicaSet)
+            for rs in (() if ReplicaSet in undriven else store.objects(ReplicaSet))
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
-        reasons.extend(batch_unconverged(store, self.clock.now()))
+        reasons.extend(batch_unconverged(store, self.clock.now(), undriven))
         unsettled = len(self.tracker.unsettled)
         if unsettled:
             reasons.append(f"{unsettled} pod(s) not yet running and ready")
@@ -297,6 +337,20 @@ class Cluster:
         except ConvergenceTimeout:
             left = "; ".join(self.unconverged()[:5])
             raise ConvergenceTimeout(f"not converged after {timeout} s: {left}") from None
+
+    def workloads(self) -> builtins.list[WorkloadRow]:
+        """Every workload with its pods by state and what is wrong with it
+        (see `runtime.cluster.workloads`); O(pods)."""
+        store, _ = self._require()
+        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS)
+
+    def problems(self) -> builtins.list[Problem]:
+        """What will never come right without a change from outside: workloads
+        no running controller drives, and pods that cannot start (unschedulable,
+        CrashLoopBackOff, a missing ConfigMap, ...), with their reasons. A
+        cluster can be `converged()` (settled) and still have problems, such as
+        a standalone pod no node fits; `kubeloop run` exits 1 for either."""
+        return workloads.problems(self.workloads())
 
     def pod_counts(self) -> PodCounts:
         return self.tracker.counts()
@@ -350,6 +404,8 @@ def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:
         "capacity": capacity,
         "labels": dict(pool.labels),
         "taints": pool.taints,
+        "container_log_max_size": pool.container_log_max_size,
+        "container_log_max_files": pool.container_log_max_files,
     }
     if pool.zones:
         overrides["zone"] = pool.zones[index % len(pool.zones)]

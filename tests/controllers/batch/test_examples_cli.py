@@ -62,6 +62,13 @@ def test_pod_failure_policy_example_fails_at_the_first_exit_42(
     assert len(pods) == 3  # the first parallel wave; no retries
 
 
+def test_pi_job_summary_row(capsys: pytest.CaptureFixture[str]) -> None:
+    code, summary = run(capsys, str(ROOT / "examples" / "job.yaml"))
+    assert code == 0 and summary["ok"] is True and summary["problems"] == []
+    [row] = [w for w in summary["workloads"] if w["kind"] == "Job"]
+    assert row["name"] == "pi" and row["problems"] == []
+
+
 def test_hello_cronjob_scenario_makes_three_jobs(capsys: pytest.CaptureFixture[str]) -> None:
     code, summary = run(capsys, str(MANIFESTS / "hello-cronjob-scenario.yaml"))
     assert code == 0, summary
