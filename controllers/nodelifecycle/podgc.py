@@ -14,6 +14,10 @@ Role: kube-controller-manager's pod garbage collector. Every `check_period`
   yet finished is marked Failed (so a Job counts it, whatever its
   podReplacementPolicy), and they are force-deleted (grace period 0): no
   kubelet is left to finish a graceful deletion.
+* Unscheduled terminating pods: a pod being deleted that was never bound
+  (a finalizer, such as a Job's tracking finalizer, keeps it) is marked
+  Failed with DisruptionTarget and force-deleted the same way
+  (Kubernetes' gcUnscheduledTerminating).
 
 Neighbours: `controllers.nodelifecycle.config` (quarantine),
 `controllers.nodelifecycle.controller` (shares the informers).
@@ -71,6 +75,7 @@ class OrphanPodCollector:
             try:
                 await self.collect_terminated()
                 await self.collect_once()
+                await self.collect_unscheduled_terminating()
             except ApiError as error:
                 # Left for the next pass, as Kubernetes' podgc does.
                 log.warning("orphaned pod collection failed", error=str(error), reason=error.reason)
@@ -120,7 +125,18 @@ class OrphanPodCollector:
             for pod in self.pods.cache.by_index(NODE_INDEX, name):
                 await self._delete(pod)
 
-    async def _delete(self, pod: core.Pod) -> None:
+    async def collect_unscheduled_terminating(self) -> None:
+        """Pods being deleted that never reached a node (a finalizer holds
+        them): no kubelet will ever finish them."""
+        for pod in self.pods.cache.list():
+            if (
+                pod.metadata.deletion_timestamp is not None
+                and not pod.spec.node_name
+                and pod.status.phase not in ("Succeeded", "Failed")
+            ):
+                await self._delete(pod, "PodGC: unscheduled pod being deleted")
+
+    async def _delete(self, pod: core.Pod, message: str = "PodGC: node no longer exists") -> None:
         meta = pod.metadata
         conditions = [c for c in pod.status.conditions if c.type != "DisruptionTarget"]
         conditions.append(
@@ -128,7 +144,7 @@ class OrphanPodCollector:
                 type="DisruptionTarget",
                 status="True",
                 reason="DeletionByPodGC",
-                message="PodGC: node no longer exists",
+                message=message,
                 last_transition_time=self.clock.now(),
             )
         )

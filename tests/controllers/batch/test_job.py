@@ -9,6 +9,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.api import Job, Pod
 from engine.errors import Invalid
@@ -369,3 +370,22 @@ async def test_deleting_a_running_job_lets_its_pods_go() -> None:
         # The garbage collector deletes the pods; their tracking finalizer
         # must not keep them once the Job is gone.
         await c.wait_for(lambda: pods_of(c) == [], timeout=120)
+
+
+async def test_an_unscheduled_pod_deleted_under_replacement_policy_failed_is_replaced() -> None:
+    manifest = yaml.safe_load(
+        job_manifest(completions=1, podReplacementPolicy="Failed", sim={"exit-after": "5s"})
+    )
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"cpu": "64"}}  # no node has that much
+    async with cluster() as c:
+        await c.apply(yaml.safe_dump(manifest))
+        await c.wait_for(lambda: len(pods_of(c)) == 1)
+        first = pods_of(c)[0]
+        await c.delete(Pod, first.metadata.name, "default")
+        # Never bound, so no kubelet fails it: the pod GC marks it Failed and
+        # lets it go, and the Job makes a new one.
+        replaced = lambda: any(p.metadata.name != first.metadata.name for p in pods_of(c))  # noqa: E731
+        await c.wait_for(replaced, timeout=120)
+        assert store_of(c).try_get(Pod, first.metadata.name, "default") is None
+        assert job(c).status.failed == 1
