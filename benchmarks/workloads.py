@@ -122,7 +122,7 @@ async def _cron(count: int, hours: float) -> dict[str, float]:
     from engine.cron import parse_schedule
     from runtime.cluster import Cluster, ClusterConfig, NodePool
 
-    config = ClusterConfig(node_pools=(NodePool(count=20, pods=110),), seed=1)
+    config = ClusterConfig(node_pools=(NodePool(count=3, pods=110),), seed=1)
     async with Cluster(config) as cluster:
         store = cluster.store
         assert store is not None

@@ -91,7 +91,7 @@ class CronJobController:
         self.jobs.add_event_handler(
             EventHandler(
                 add=self._job_changed,
-                update=lambda old, new: self._job_changed(new),
+                update=self._job_updated,
                 delete=self._job_deleted,
             )
         )
@@ -113,6 +113,18 @@ class CronJobController:
         )
         if owner is not None:
             self._enqueue(owner)
+
+    def _job_updated(self, old: Job, new: Job) -> None:
+        # A CronJob cares about its Jobs finishing, being deleted or changing
+        # hands, not about each of their status counts.
+        if (
+            finished_condition(old) is None
+            and finished_condition(new) is None
+            and old.metadata.deletion_timestamp == new.metadata.deletion_timestamp
+            and old.metadata.owner_references == new.metadata.owner_references
+        ):
+            return
+        self._job_changed(new)
 
     def _job_deleted(self, obj: Job | DeletedFinalStateUnknown[Job]) -> None:
         self._job_changed(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)

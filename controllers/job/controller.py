@@ -189,6 +189,11 @@ class JobController:
     def _job_updated(self, old: Job, new: Job) -> None:
         if old.metadata.uid != new.metadata.uid:
             self._job_deleted(old)
+        elif (
+            old.metadata.generation == new.metadata.generation
+            and int(new.metadata.resource_version) == self._written.get(new.metadata.uid)
+        ):
+            return  # the echo of this controller's own status write: nothing new
         self._enqueue(new)
 
     def _job_deleted(self, obj: Job | DeletedFinalStateUnknown[Job]) -> None:
