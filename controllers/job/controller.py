@@ -189,10 +189,9 @@ class JobController:
     def _job_updated(self, old: Job, new: Job) -> None:
         if old.metadata.uid != new.metadata.uid:
             self._job_deleted(old)
-        elif (
-            old.metadata.generation == new.metadata.generation
-            and int(new.metadata.resource_version) == self._written.get(new.metadata.uid)
-        ):
+        elif old.metadata.generation == new.metadata.generation and int(
+            new.metadata.resource_version
+        ) == self._written.get(new.metadata.uid):
             return  # the echo of this controller's own status write: nothing new
         self._enqueue(new)
 

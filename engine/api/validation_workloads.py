@@ -214,6 +214,43 @@ def _check_job_spec(errors: Errors, path: str, spec: JobSpec) -> None:
     check_enum(errors, f"{path}.completionMode", spec.completion_mode, ("NonIndexed", "Indexed"))
     if spec.completion_mode == "Indexed" and spec.completions is None:
         errors.append(required(f"{path}.completions", "when completion mode is Indexed"))
+    restart = spec.template.spec.restart_policy
+    if spec.backoff_limit_per_index is not None:
+        if spec.completion_mode != "Indexed":
+            errors.append(
+                invalid(
+                    f"{path}.backoffLimitPerIndex",
+                    spec.backoff_limit_per_index,
+                    "requires indexed completion mode",
+                )
+            )
+        if restart != "Never":
+            errors.append(
+                invalid(
+                    f"{path}.template.spec.restartPolicy",
+                    restart,
+                    "only Never is supported when backoffLimitPerIndex is set",
+                )
+            )
+    if spec.max_failed_indexes is not None:
+        if spec.backoff_limit_per_index is None:
+            errors.append(required(f"{path}.backoffLimitPerIndex", "when maxFailedIndexes is set"))
+        if spec.completions is not None and spec.max_failed_indexes > spec.completions:
+            errors.append(
+                invalid(
+                    f"{path}.maxFailedIndexes",
+                    spec.max_failed_indexes,
+                    "must be less than or equal to completions",
+                )
+            )
+    if spec.pod_failure_policy is not None and restart != "Never":
+        errors.append(
+            invalid(
+                f"{path}.template.spec.restartPolicy",
+                restart,
+                "only Never is supported when podFailurePolicy is specified",
+            )
+        )
     check_enum(
         errors,
         f"{path}.podReplacementPolicy",

@@ -346,7 +346,7 @@ def _job_spec(draw: st.DrawFn, app: str) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         spec["completionMode"] = "Indexed"
-        if draw(st.integers(0, 3)) == 0:
+        if restart == "Never" and draw(st.integers(0, 3)) == 0:
             spec["backoffLimitPerIndex"] = draw(st.integers(0, 1))
             spec["maxFailedIndexes"] = draw(st.integers(0, completions))
     if restart == "Never" and draw(st.integers(0, 2)) == 0:

@@ -389,3 +389,24 @@ async def test_an_unscheduled_pod_deleted_under_replacement_policy_failed_is_rep
         await c.wait_for(replaced, timeout=120)
         assert store_of(c).try_get(Pod, first.metadata.name, "default") is None
         assert job(c).status.failed == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"backoffLimitPerIndex": 1, "completions": 2}, "spec.backoffLimitPerIndex"),
+        (
+            {"backoffLimitPerIndex": 1, "completions": 2, "completionMode": "Indexed"},
+            "spec.template.spec.restartPolicy",
+        ),
+        (
+            {"maxFailedIndexes": 1, "completions": 2, "completionMode": "Indexed"},
+            "spec.backoffLimitPerIndex",
+        ),
+        ({"podFailurePolicy": {"rules": []}}, "spec.template.spec.restartPolicy"),
+    ],
+)
+async def test_job_specs_kubernetes_refuses(spec: dict[str, object], field: str) -> None:
+    async with cluster(nodes=1) as c:
+        with pytest.raises(Invalid, match=field.replace(".", r"\.")):
+            await c.apply(job_manifest(restart_policy="OnFailure", **spec))
