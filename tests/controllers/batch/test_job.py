@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -406,7 +407,7 @@ async def test_an_unscheduled_pod_deleted_under_replacement_policy_failed_is_rep
         ({"podFailurePolicy": {"rules": []}}, "spec.template.spec.restartPolicy"),
     ],
 )
-async def test_job_specs_kubernetes_refuses(spec: dict[str, object], field: str) -> None:
+async def test_job_specs_kubernetes_refuses(spec: dict[str, Any], field: str) -> None:
     async with cluster(nodes=1) as c:
         with pytest.raises(Invalid, match=field.replace(".", r"\.")):
             await c.apply(job_manifest(restart_policy="OnFailure", **spec))
