@@ -38,7 +38,7 @@ from engine.clock import Clock
 from engine.errors import ApiError
 from engine.logging import get_logger
 
-__all__ = ["EventRecorder"]
+__all__ = ["EventRecorder", "object_reference"]
 
 log = get_logger("events")
 _MAX_PENDING: Final = 20_000
@@ -56,7 +56,8 @@ class _Pending:
     message: str
 
 
-def _reference(obj: Resource) -> ObjectReference:
+def object_reference(obj: Resource) -> ObjectReference:
+    """A reference to `obj` as Events and status lists carry it."""
     meta = obj.metadata
     return ObjectReference(
         api_version=obj.api_version,
@@ -166,7 +167,7 @@ class EventRecorder:
                     metadata=ObjectMeta(
                         name=f"{meta.name}.{nanos:x}", namespace=meta.namespace or "default"
                     ),
-                    involved_object=_reference(item.involved),
+                    involved_object=object_reference(item.involved),
                     reason=item.reason,
                     message=item.message,
                     type=item.type,

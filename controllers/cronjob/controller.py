@@ -48,13 +48,12 @@ from controllers.common.ownership import (
 from controllers.cronjob.jobs import finished_condition, job_name, new_job, scheduled_time
 from engine.api import CronJob, Job
 from engine.api.batch import CronJobStatus
-from engine.api.core import ObjectReference
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.cron import Schedule, ScheduleError, parse_schedule
 from engine.errors import AlreadyExists, NotFound
-from engine.events import EventRecorder
+from engine.events import EventRecorder, object_reference
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
 
@@ -165,7 +164,7 @@ class CronJobController:
             uid = job.metadata.uid
             if finished is None:
                 if uid not in listed:
-                    active.append(_reference(job))
+                    active.append(object_reference(job))
                     listed.add(uid)
                 continue
             if uid in listed:
@@ -317,7 +316,7 @@ class CronJobController:
         if finished_condition(created) is None and all(
             r.uid != created.metadata.uid for r in active
         ):
-            active.append(_reference(created))
+            active.append(object_reference(created))
         return status.model_copy(update={"active": active, "last_schedule_time": scheduled})
 
     async def _running_in_api(self, cronjob: CronJob) -> bool:
@@ -338,18 +337,6 @@ class CronJobController:
         if status == cronjob.status:
             return
         await self.client.update_status(cronjob.model_copy(update={"status": status}))
-
-
-def _reference(job: Job) -> ObjectReference:
-    meta = job.metadata
-    return ObjectReference(
-        api_version=job.api_version,
-        kind=job.kind,
-        namespace=meta.namespace,
-        name=meta.name,
-        uid=meta.uid,
-        resource_version=meta.resource_version,
-    )
 
 
 def _start_key(job: Job) -> tuple[float, str]:
