@@ -17,7 +17,16 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import (
+    cronjob,
+    deployment,
+    garbagecollector,
+    job,
+    namespace,
+    nodelifecycle,
+    replicaset,
+    ttlafterfinished,
+)
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
 
@@ -42,5 +51,8 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,
+        "job": job.setup,
+        "cronjob": cronjob.setup,
+        "ttlafterfinished": ttlafterfinished.setup,
     }
 )

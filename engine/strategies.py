@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.api import core
-from engine.api.base import Resource
+from engine.api.base import LabelSelector, Resource
+from engine.api.batch import Job
 from engine.api.coordination import Lease
 from engine.api.defaulting import default_object as _default_object
 from engine.api.scheduling import PriorityClass
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FOREGROUND_FINALIZER",
     "INITIAL_NAMESPACES",
+    "JOB_CONTROLLER_UID_LABEL",
+    "JOB_NAME_LABEL",
     "NAMESPACE_FINALIZER",
     "ORPHAN_FINALIZER",
     "bind_pod",
@@ -213,7 +216,55 @@ def prepare_for_create(obj: Resource) -> Resource:
         )
     if isinstance(obj, core.Pod) and not obj.status.phase:
         return obj.model_copy(update={"status": obj.status.model_copy(update={"phase": "Pending"})})
+    if isinstance(obj, Job):
+        return _generate_job_selector(obj)
     return obj
+
+
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def _generate_job_selector(job: Job) -> Job:
+    """The Job strategy's selector generation: unless `manualSelector` is true,
+    the selector is `batch.kubernetes.io/controller-uid=<uid>` and the template
+    gets that label, `batch.kubernetes.io/job-name` and their legacy
+    unprefixed forms. A selector given without `manualSelector` is refused,
+    as the apiserver refuses it."""
+    spec = job.spec
+    if spec.manual_selector:
+        if spec.selector is None:
+            raise Invalid(
+                f'Job "{job.metadata.name}"',
+                [FieldError("spec.selector", "Required value: when manualSelector is true")],
+            )
+        return job
+    uid = job.metadata.uid
+    if spec.selector is not None:
+        raise Invalid(
+            f'Job "{job.metadata.name}"',
+            [
+                FieldError(
+                    "spec.selector",
+                    "`selector` will be auto-generated; set manualSelector: true to give one",
+                )
+            ],
+        )
+    generated = {
+        JOB_CONTROLLER_UID_LABEL: uid,
+        "controller-uid": uid,
+        JOB_NAME_LABEL: job.metadata.name,
+        "job-name": job.metadata.name,
+    }
+    template = spec.template
+    labels = {**template.metadata.labels, **generated}
+    template = template.model_copy(
+        update={"metadata": template.metadata.model_copy(update={"labels": labels})}
+    )
+    selector = LabelSelector(match_labels={JOB_CONTROLLER_UID_LABEL: uid})
+    return job.model_copy(
+        update={"spec": spec.model_copy(update={"selector": selector, "template": template})}
+    )
 
 
 def check_update(current: Resource, new: Resource) -> None:
@@ -227,11 +278,47 @@ def check_update(current: Resource, new: Resource) -> None:
     elif (
         # The cheap test first: hasattr on a model without the field goes through
         # pydantic's __getattr__ and an AttributeError (every Lease renewal).
-        current.api_version == "apps/v1" and spec_old is not None and hasattr(spec_old, "selector")
+        (current.api_version == "apps/v1" or isinstance(current, Job))
+        and spec_old is not None
+        and hasattr(spec_old, "selector")
     ) and spec_new.selector != spec_old.selector:
         errors.append(FieldError("spec.selector", "field is immutable"))
+    if isinstance(current, Job) and isinstance(new, Job):
+        errors.extend(_job_update_errors(current, new))
     if errors:
         raise Invalid(f'{current.kind} "{current.metadata.name}"', errors)
+
+
+_JOB_IMMUTABLE = (
+    ("template", "spec.template"),
+    ("completion_mode", "spec.completionMode"),
+    ("pod_failure_policy", "spec.podFailurePolicy"),
+    ("success_policy", "spec.successPolicy"),
+    ("backoff_limit_per_index", "spec.backoffLimitPerIndex"),
+    ("manual_selector", "spec.manualSelector"),
+    ("managed_by", "spec.managedBy"),
+)
+
+
+def _job_update_errors(current: Job, new: Job) -> list[FieldError]:
+    """The Job fields Kubernetes' validation keeps as created: the template
+    and how the Job runs; completions too, except for an Indexed Job scaled
+    with completions equal to parallelism before and after (an elastic Job)."""
+    old_spec, new_spec = current.spec, new.spec
+    errors = [
+        FieldError(path, "field is immutable")
+        for name, path in _JOB_IMMUTABLE
+        if getattr(old_spec, name) != getattr(new_spec, name)
+    ]
+    if old_spec.completions != new_spec.completions:
+        elastic = (
+            new_spec.completion_mode == "Indexed"
+            and old_spec.completions == old_spec.parallelism
+            and new_spec.completions == new_spec.parallelism
+        )
+        if not elastic:
+            errors.append(FieldError("spec.completions", "field is immutable"))
+    return errors
 
 
 def ready_to_remove(obj: Resource) -> bool:

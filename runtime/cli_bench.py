@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "convergence": "100k pods on 5k simulated nodes: time to converge, RSS, rolling update",
     "scheduler": "scheduler_perf workloads on 5,000 nodes, pods scheduled per second",
     "simulation": "a virtual hour of 1k nodes, fuzz examples per second",
+    "workloads": "a 10,000-completion Indexed Job, 100 CronJobs through a virtual day",
 }
 """Every suite by name, with what it measures (the suite's module says more)."""
 

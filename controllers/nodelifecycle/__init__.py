@@ -6,7 +6,8 @@ eviction, and the pods of deleted nodes.
   per zone), marks their pods not ready.
 * `TaintEvictionController` (`.tainteviction`): deletes pods whose
   tolerations of those taints run out (or that have none).
-* `OrphanPodCollector` (`.podgc`): force-deletes pods bound to deleted nodes.
+* `OrphanPodCollector` (`.podgc`): force-deletes pods bound to deleted nodes,
+  and the oldest finished pods beyond `terminated_pod_gc_threshold`.
 
 `setup(manager)` builds all three on the manager's client, informers and
 clock and adds them. Never imports `runtime`: the kubelet is seen only
@@ -55,7 +56,11 @@ def setup(manager: Manager, *, config: NodeLifecycleConfig | None = None) -> Nod
     )
     eviction = TaintEvictionController(manager.client, manager.factory, clock=manager.clock)
     podgc = OrphanPodCollector(
-        manager.client, manager.factory, clock=manager.clock, quarantine=config.pod_gc_quarantine
+        manager.client,
+        manager.factory,
+        clock=manager.clock,
+        quarantine=config.pod_gc_quarantine,
+        terminated_threshold=config.terminated_pod_gc_threshold,
     )
     lifecycle.register(manager)
     eviction.register(manager)

@@ -11,6 +11,8 @@
   nodes; a smaller partially disrupted zone stops tainting.
 * `pod_gc_quarantine` 40 s: pods bound to a node that no longer exists are
   deleted once the node has been missing that long (the pod GC's orphan rule).
+* `terminated_pod_gc_threshold` 12,500: finished pods beyond this many are
+  deleted, oldest first (0 turns it off).
 
 Neighbours: `controllers.nodelifecycle.controller`, `.podgc`.
 """
@@ -32,3 +34,4 @@ class NodeLifecycleConfig:
     large_cluster_size_threshold: int = 50
     unhealthy_zone_threshold: float = 0.55
     pod_gc_quarantine: float = 40.0
+    terminated_pod_gc_threshold: int = 12_500

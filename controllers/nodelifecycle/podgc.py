@@ -1,11 +1,23 @@
-"""Orphaned pods: delete pods bound to nodes that no longer exist.
+"""Pod garbage collection: pods of nodes that no longer exist, and finished
+pods beyond the threshold.
 
-Role: the orphan rule of kube-controller-manager's pod garbage collector.
-Every `check_period` (20 s) it looks for node names that pods are bound to
-but that have no Node; once such a node has been missing for
-`quarantine` (40 s) its pods get DisruptionTarget=True (reason
-DeletionByPodGC) and are force-deleted (grace period 0): no kubelet is left
-to finish a graceful deletion.
+Role: kube-controller-manager's pod garbage collector. Every `check_period`
+(20 s):
+
+* Terminated pods (Succeeded or Failed): when there are more than
+  `terminated_threshold` (kube-controller-manager's
+  `--terminated-pod-gc-threshold`, 12,500; 0 turns this off), the oldest
+  (by creation time) beyond it are deleted.
+* Orphaned pods: it looks for node names that pods are bound to but that
+  have no Node; once such a node has been missing for `quarantine` (40 s)
+  its pods get DisruptionTarget=True (reason DeletionByPodGC), a pod not
+  yet finished is marked Failed (so a Job counts it, whatever its
+  podReplacementPolicy), and they are force-deleted (grace period 0): no
+  kubelet is left to finish a graceful deletion.
+* Unscheduled terminating pods: a pod being deleted that was never bound
+  (a finalizer, such as a Job's tracking finalizer, keeps it) is marked
+  Failed with DisruptionTarget and force-deleted the same way
+  (Kubernetes' gcUnscheduledTerminating).
 
 Neighbours: `controllers.nodelifecycle.config` (quarantine),
 `controllers.nodelifecycle.controller` (shares the informers).
@@ -39,11 +51,13 @@ class OrphanPodCollector:
         clock: Clock,
         quarantine: float = 40.0,
         check_period: float = 20.0,
+        terminated_threshold: int = 12_500,
     ) -> None:
         self.client = client
         self.clock = clock
         self.quarantine = quarantine
         self.check_period = check_period
+        self.terminated_threshold = terminated_threshold
         self.nodes = factory.informer(core.Node)
         self.pods = factory.informer(core.Pod)
         with contextlib.suppress(ValueError):
@@ -59,11 +73,40 @@ class OrphanPodCollector:
         await self.pods.wait_for_sync()
         while True:
             try:
+                await self.collect_terminated()
                 await self.collect_once()
+                await self.collect_unscheduled_terminating()
             except ApiError as error:
                 # Left for the next pass, as Kubernetes' podgc does.
                 log.warning("orphaned pod collection failed", error=str(error), reason=error.reason)
             await self.clock.sleep(self.check_period)
+
+    async def collect_terminated(self) -> None:
+        """Delete the oldest finished pods beyond the threshold."""
+        threshold = self.terminated_threshold
+        if threshold <= 0:
+            return
+        finished = [
+            p
+            for p in self.pods.cache.list()
+            if p.status.phase in ("Succeeded", "Failed") and p.metadata.deletion_timestamp is None
+        ]
+        excess = len(finished) - threshold
+        if excess <= 0:
+            return
+        finished.sort(key=_creation_key)
+        for pod in finished[:excess]:
+            meta = pod.metadata
+            with contextlib.suppress(NotFound, Conflict):
+                await self.client.delete(
+                    core.Pod,
+                    meta.name,
+                    namespace=meta.namespace,
+                    grace_period_seconds=0,
+                    uid=meta.uid,
+                )
+                self.deleted += 1
+        log.info("deleted terminated pods over the threshold", count=excess, threshold=threshold)
 
     async def collect_once(self) -> None:
         now = self.clock.monotonic()
@@ -82,7 +125,18 @@ class OrphanPodCollector:
             for pod in self.pods.cache.by_index(NODE_INDEX, name):
                 await self._delete(pod)
 
-    async def _delete(self, pod: core.Pod) -> None:
+    async def collect_unscheduled_terminating(self) -> None:
+        """Pods being deleted that never reached a node (a finalizer holds
+        them): no kubelet will ever finish them."""
+        for pod in self.pods.cache.list():
+            if (
+                pod.metadata.deletion_timestamp is not None
+                and not pod.spec.node_name
+                and pod.status.phase not in ("Succeeded", "Failed")
+            ):
+                await self._delete(pod, "PodGC: unscheduled pod being deleted")
+
+    async def _delete(self, pod: core.Pod, message: str = "PodGC: node no longer exists") -> None:
         meta = pod.metadata
         conditions = [c for c in pod.status.conditions if c.type != "DisruptionTarget"]
         conditions.append(
@@ -90,15 +144,16 @@ class OrphanPodCollector:
                 type="DisruptionTarget",
                 status="True",
                 reason="DeletionByPodGC",
-                message="PodGC: node no longer exists",
+                message=message,
                 last_transition_time=self.clock.now(),
             )
         )
+        status_update: dict[str, object] = {"conditions": conditions}
+        if pod.status.phase not in ("Succeeded", "Failed"):
+            status_update["phase"] = "Failed"
         with contextlib.suppress(Conflict, NotFound):
             await self.client.update_status(
-                pod.model_copy(
-                    update={"status": pod.status.model_copy(update={"conditions": conditions})}
-                )
+                pod.model_copy(update={"status": pod.status.model_copy(update=status_update)})
             )
         with contextlib.suppress(NotFound, Conflict):
             await self.client.delete(
@@ -111,3 +166,8 @@ class OrphanPodCollector:
                 pod=meta.name,
                 node=pod.spec.node_name,
             )
+
+
+def _creation_key(pod: core.Pod) -> tuple[float, str]:
+    created = pod.metadata.creation_timestamp
+    return (created.timestamp() if created is not None else 0.0, pod.metadata.name)

@@ -12,7 +12,6 @@ Neighbours: `engine.api.validation` (entry point), `engine.api.validation_pod`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -34,6 +33,7 @@ from engine.api.validation_rules import (
     is_zero,
     required,
 )
+from engine.cron import ScheduleError, parse_schedule
 from engine.selectors import InvalidSelector, from_label_selector
 
 __all__ = ["VALIDATORS"]
@@ -214,6 +214,43 @@ def _check_job_spec(errors: Errors, path: str, spec: JobSpec) -> None:
     check_enum(errors, f"{path}.completionMode", spec.completion_mode, ("NonIndexed", "Indexed"))
     if spec.completion_mode == "Indexed" and spec.completions is None:
         errors.append(required(f"{path}.completions", "when completion mode is Indexed"))
+    restart = spec.template.spec.restart_policy
+    if spec.backoff_limit_per_index is not None:
+        if spec.completion_mode != "Indexed":
+            errors.append(
+                invalid(
+                    f"{path}.backoffLimitPerIndex",
+                    spec.backoff_limit_per_index,
+                    "requires indexed completion mode",
+                )
+            )
+        if restart != "Never":
+            errors.append(
+                invalid(
+                    f"{path}.template.spec.restartPolicy",
+                    restart,
+                    "only Never is supported when backoffLimitPerIndex is set",
+                )
+            )
+    if spec.max_failed_indexes is not None:
+        if spec.backoff_limit_per_index is None:
+            errors.append(required(f"{path}.backoffLimitPerIndex", "when maxFailedIndexes is set"))
+        if spec.completions is not None and spec.max_failed_indexes > spec.completions:
+            errors.append(
+                invalid(
+                    f"{path}.maxFailedIndexes",
+                    spec.max_failed_indexes,
+                    "must be less than or equal to completions",
+                )
+            )
+    if spec.pod_failure_policy is not None and restart != "Never":
+        errors.append(
+            invalid(
+                f"{path}.template.spec.restartPolicy",
+                restart,
+                "only Never is supported when podFailurePolicy is specified",
+            )
+        )
     check_enum(
         errors,
         f"{path}.podReplacementPolicy",
@@ -238,36 +275,20 @@ def _validate_job(obj: Job, errors: Errors) -> None:
     _check_job_spec(errors, "spec", obj.spec)
 
 
-_CRON_MACROS: Final = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_CRON_FIELD: Final = re.compile(r"[0-9A-Za-z*/,?-]+")
-
-
-def _cron_problem(schedule: str) -> str:
-    """Why a standard cron schedule does not parse ('' when it does)."""
-    text = schedule.strip()
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
-    if text in _CRON_MACROS or text.startswith("@every "):
-        return ""
-    fields = text.split()
-    if len(fields) != 5:
-        return f"expected exactly 5 fields, found {len(fields)}: {schedule}"
-    for field in fields:
-        if not _CRON_FIELD.fullmatch(field):
-            return f"invalid field {field!r}"
-    return ""
-
-
 def _validate_cron_job(obj: CronJob, errors: Errors) -> None:
     spec = obj.spec
     if not spec.schedule:
         errors.append(required("spec.schedule"))
     else:
-        problem = _cron_problem(spec.schedule)
-        if problem:
-            errors.append(invalid("spec.schedule", spec.schedule, problem))
+        try:
+            parse_schedule(spec.schedule)
+        except ScheduleError as error:
+            errors.append(invalid("spec.schedule", spec.schedule, str(error)))
+    if spec.time_zone is not None:
+        try:
+            parse_schedule("* * * * *", spec.time_zone)
+        except ScheduleError as error:
+            errors.append(invalid("spec.timeZone", spec.time_zone, str(error)))
     check_enum(
         errors, "spec.concurrencyPolicy", spec.concurrency_policy, ("Allow", "Forbid", "Replace")
     )

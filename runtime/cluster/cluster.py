@@ -58,6 +58,7 @@ from engine.registry import REGISTRY
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
+from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
@@ -323,6 +324,7 @@ class Cluster:
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
+        reasons.extend(batch_unconverged(store, self.clock.now(), undriven))
         unsettled = len(self.tracker.unsettled)
         if unsettled:
             reasons.append(f"{unsettled} pod(s) not yet running and ready")

@@ -5,8 +5,8 @@ what keeps them from being done.
 `WORKLOAD_CONTROLLERS` is the catalogue: each workload kind and the
 kube-controller-manager controller that drives it. A kind is *driven* in a
 cluster when that controller runs there (`ClusterConfig.controllers`); a
-kind whose controller kubeloop does not have yet (StatefulSet, DaemonSet,
-Job, CronJob), or whose controller the cluster's config leaves out, is not,
+kind whose controller kubeloop does not have yet (StatefulSet, DaemonSet),
+or whose controller the cluster's config leaves out, is not,
 and each of its objects is a problem: nothing will ever make its pods, so it
 is never counted as converged. Registering a built-in controller under the
 name given here (so that it is in `ALL_CONTROLLERS` and runs by default)
@@ -220,6 +220,8 @@ def workload_rows(
                 folded[meta.uid] = ("Deployment", meta.namespace, ref.name)
                 continue
             replicas = getattr(getattr(obj, "spec", None), "replicas", None)
+            if isinstance(obj, Job):
+                replicas = obj.spec.completions
             rows[key] = WorkloadRow(
                 kind_name,
                 meta.namespace,

@@ -274,6 +274,7 @@ class PodManager:
                 host_network=bool(pod.spec.host_network),
                 labels=pod.metadata.labels,
                 annotations=pod.metadata.annotations,
+                run_to_completion=pod.spec.restart_policy != "Always",
             )
         )
         record.sandbox = True

@@ -39,8 +39,11 @@ start-error          `exec: "app": not found`              the start fails
 Times in timelines count from the moment the container runs. A readiness
 probe without a `readiness-probe` timeline fails before `ready-after` and
 succeeds after. Init containers (that must run to completion) exit 0 right
-after starting unless `exit-after` says otherwise. The defaults make an
-ordinary manifest run and become ready half a second after it starts.
+after starting unless `exit-after` says otherwise; so do the containers of
+pods that run to completion (restartPolicy Never or OnFailure, a Job's pods)
+after `SimulationPolicy.completes_after` (1 s by default), so that a Job from
+the Kubernetes documentation completes without annotations. The defaults make
+an ordinary manifest run and become ready half a second after it starts.
 
 A malformed override raises `BehaviorError` naming the annotation; the
 simulated runtime reports it as a failed start (reason StartError), so a typo
@@ -323,6 +326,8 @@ class SimulationPolicy:
 
     defaults: ContainerBehavior = field(default_factory=ContainerBehavior)
     images: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    completes_after: Distribution = Distribution("constant", 1.0)
+    """When a container of a run-to-completion pod with no `exit-after` exits (code 0)."""
 
 
 def image_repository(image: str) -> str:

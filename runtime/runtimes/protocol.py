@@ -133,6 +133,8 @@ class PodSandboxConfig:
     host_network: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    run_to_completion: bool = False
+    """The pod's restartPolicy is Never or OnFailure (a Job's pod)."""
 
 
 @dataclass(frozen=True, slots=True)

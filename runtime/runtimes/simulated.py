@@ -142,6 +142,12 @@ class SimulatedRuntime:
         self.clock = clock
         self.rng = rng or random.Random(0)
         self.policy = policy or SimulationPolicy()
+        # Containers of run-to-completion pods exit by default; an explicit
+        # `exit-after: never` (image or annotation) still overrides it.
+        defaults = self.policy.defaults
+        if defaults.exit_after is None:
+            defaults = replace(defaults, exit_after=self.policy.completes_after)
+        self._completion_policy = replace(self.policy, defaults=defaults)
         self._sandboxes: dict[str, _Sandbox] = {}
         self._listener: ContainerEventListener | None = None
 
@@ -199,12 +205,15 @@ class SimulatedRuntime:
             reason="ContainerCreating",
             created_at=self.clock.now(),
         )
+        policy = self.policy
+        if sandbox.config.run_to_completion and not config.init:
+            policy = self._completion_policy
         try:
             behavior = resolve_behavior(
-                self.policy, config.image, config.name, sandbox.config.annotations
+                policy, config.image, config.name, sandbox.config.annotations
             )
         except BehaviorError as error:
-            behavior = replace(self.policy.defaults, start_error=str(error))
+            behavior = replace(policy.defaults, start_error=str(error))
         if config.init and behavior.exit_after is None:
             behavior = replace(behavior, exit_after=_IMMEDIATELY)
         sandbox.containers[config.name] = _Container(config, behavior, status)

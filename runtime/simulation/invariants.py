@@ -25,7 +25,14 @@ The built-in registry, `SAFETY`:
 * `deployment-within-surge`: when a ReplicaSet of a Deployment grows, the
   Deployment's ReplicaSets together ask for no more than replicas + maxSurge
   pods, the largest such bound since the Deployment was last complete
-  (scaling moves the goalposts until then).
+  (scaling moves the goalposts until then);
+* `job-within-parallelism`: when a Job's pod is created, the Job's active
+  pods do not exceed the largest spec.parallelism it has had;
+* `job-within-completions`: a Job's status never counts more successes than
+  completions, and an Indexed Job's succeeded equals its completed indexes
+  (no index counted twice), all within range;
+* `cronjob-forbid-one-at-a-time`: when a Job of a Forbid CronJob is created,
+  no other Job of that CronJob is still running.
 
 Users add their own: `SAFETY.register("name", factory)` or, for a stateless
 check, `@SAFETY.invariant("name")` on a function `(record, view) -> str | None`.
@@ -43,7 +50,9 @@ from typing import Protocol
 from controllers.common.pods import is_pod_active
 from controllers.deployment.conditions import deployment_complete
 from controllers.deployment.replicas import max_surge
+from controllers.job.indexes import parse_indexes
 from engine.api.apps import Deployment, ReplicaSet
+from engine.api.batch import CronJob, Job
 from engine.api.core import Node, Pod
 from engine.podresources import pod_requests
 from engine.store import WriteRecord
@@ -369,6 +378,83 @@ class DeploymentWithinSurge:
         return None
 
 
+class JobWithinParallelism:
+    name = "job-within-parallelism"
+
+    def __init__(self) -> None:
+        self._most: dict[str, int] = {}
+
+    def observe(self, record: WriteRecord, view: ClusterView) -> str | None:
+        obj = record.object
+        if isinstance(obj, Job):
+            uid = obj.metadata.uid
+            if record.removed:
+                self._most.pop(uid, None)
+            else:
+                wanted = obj.spec.parallelism if obj.spec.parallelism is not None else 1
+                self._most[uid] = max(self._most.get(uid, 0), wanted)
+            return None
+        if not isinstance(obj, Pod) or record.type != "ADDED":
+            return None
+        ref = obj.metadata.controller_ref()
+        if ref is None or ref.kind != "Job" or ref.uid not in self._most:
+            return None
+        active = sum(1 for p in view.pods_of(ref.uid) if is_pod_active(p))
+        most = self._most[ref.uid]
+        if active > most:
+            return (
+                f"job {record.namespace}/{ref.name} has {active} active pods after creating "
+                f"{record.name}; its parallelism was never above {most}"
+            )
+        return None
+
+
+def _job_within_completions(record: WriteRecord, view: ClusterView) -> str | None:
+    obj = record.object
+    if not isinstance(obj, Job) or record.removed:
+        return None
+    status, spec = obj.status, obj.spec
+    where = f"job {record.namespace}/{record.name}"
+    completions = spec.completions
+    if completions is not None and status.succeeded > completions:
+        return f"{where} counts {status.succeeded} successes of {completions} completions"
+    if spec.completion_mode == "Indexed":
+        indexes = parse_indexes(status.completed_indexes)
+        if status.succeeded != len(indexes):
+            return (
+                f"{where} counts {status.succeeded} successes but completed indexes "
+                f"{status.completed_indexes!r}"
+            )
+        if completions is not None and any(i >= completions for i in indexes):
+            return f"{where} completed index out of range: {status.completed_indexes!r}"
+    return None
+
+
+def _cronjob_forbid_one_at_a_time(record: WriteRecord, view: ClusterView) -> str | None:
+    obj = record.object
+    if not isinstance(obj, Job) or record.type != "ADDED":
+        return None
+    ref = obj.metadata.controller_ref()
+    if ref is None or ref.kind != "CronJob":
+        return None
+    owner = view.lookup(ref.uid)
+    if not isinstance(owner, CronJob) or owner.spec.concurrency_policy != "Forbid":
+        return None
+    for uid in view.children_of(ref.uid):
+        sibling = view.lookup(uid)
+        if (
+            isinstance(sibling, Job)
+            and uid != obj.metadata.uid
+            and sibling.metadata.deletion_timestamp is None
+            and not sibling.is_finished
+        ):
+            return (
+                f"cronjob {record.namespace}/{ref.name} (Forbid) created {record.name} while "
+                f"{sibling.metadata.name} still runs"
+            )
+    return None
+
+
 SAFETY = InvariantRegistry()
 """The built-in safety invariants (see the module docstring); extend it freely."""
 SAFETY.register(ResourceVersionsIncrease.name, ResourceVersionsIncrease)
@@ -378,3 +464,6 @@ SAFETY.invariant("bound-pod-node-exists")(_bound_pod_node_exists)
 SAFETY.invariant("owner-references-acyclic")(_owner_references_acyclic)
 SAFETY.register(ReplicaSetWithinReplicas.name, ReplicaSetWithinReplicas)
 SAFETY.register(DeploymentWithinSurge.name, DeploymentWithinSurge)
+SAFETY.register(JobWithinParallelism.name, JobWithinParallelism)
+SAFETY.invariant("job-within-completions")(_job_within_completions)
+SAFETY.invariant("cronjob-forbid-one-at-a-time")(_cronjob_forbid_one_at_a_time)

@@ -21,6 +21,14 @@ The built-in checks (registry `DESIRED`):
 * `pods`: no pod still terminating on a running node, no bound pod on a
   running node that is not running and ready, no pending pod that some node
   could take;
+* `jobs`: a Job that is not suspended has finished (unless its pods wait for
+  a node none can be, or a CronJob owns it: `cronjobs` judges those), with
+  no active pod left, nothing uncounted, no tracking finalizer left on its
+  pods, and a Complete one has every completion (every index) counted;
+  a suspended one has no active pod; status.active matches its pods;
+* `cronjobs`: no Job runs past the CronJob's next start time, finished Jobs
+  are within the history limits, and status.active names exactly its
+  running Jobs;
 * `garbage`: no object whose owners are all gone, none stuck deleting;
 * `namespaces`: no namespace stuck terminating.
 
@@ -39,10 +47,13 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common.pods import is_pod_active, is_pod_available, is_pod_ready
+from controllers.cronjob import cronjob_converged
 from controllers.deployment.revisions import find_new_replica_set
+from controllers.job.indexes import format_indexes
 from controllers.scheduler.plugins.taint_toleration import untolerated_taint
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
+from engine.api.batch import CronJob, Job
 from engine.api.core import Namespace, Node, Pod
 from engine.podresources import pod_requests
 from engine.selectors import from_label_selector
@@ -330,6 +341,81 @@ def pods(ctx: DesiredContext) -> Iterator[Difference]:
             yield _diff(pod, "scheduling", "unschedulable but a node has room", "bound")
 
 
+_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+
+
+def jobs(ctx: DesiredContext) -> Iterator[Difference]:
+    for job in ctx.objects(Job):
+        if job.metadata.deletion_timestamp is not None:
+            continue
+        pods = ctx.view.pods_of(job.metadata.uid)
+        active = [p for p in pods if is_pod_active(p)]
+        status = job.status
+        if status.active != len(active):
+            yield _diff(job, "status.active", status.active, len(active))
+        if job.spec.suspend:
+            if active:
+                yield _diff(job, "active pods while suspended", len(active), 0)
+            continue
+        if not job.is_finished:
+            ref = job.metadata.controller_ref()
+            waiting = any(_unschedulable(p) and not could_fit(p, ctx) for p in active)
+            if not waiting and (ref is None or ref.kind != "CronJob"):
+                yield _diff(job, "Complete or Failed condition", None, "True")
+            continue
+        if active:
+            yield _diff(job, "active pods when finished", len(active), 0)
+        uncounted = status.uncounted_terminated_pods
+        if uncounted is not None and (uncounted.succeeded or uncounted.failed):
+            yield _diff(job, "uncountedTerminatedPods", uncounted, "empty")
+        tracked = [p.metadata.name for p in pods if _TRACKING_FINALIZER in p.metadata.finalizers]
+        if tracked:
+            yield _diff(job, "pods with the tracking finalizer", tracked, [])
+        complete = job.status.condition("Complete")
+        completions = job.spec.completions
+        if complete is None or complete.status != "True" or completions is None:
+            continue
+        if job.spec.completion_mode == "Indexed":
+            want = format_indexes(range(completions))
+            if job.spec.success_policy is None and status.completed_indexes != want:
+                yield _diff(job, "status.completedIndexes", status.completed_indexes, want)
+        elif status.succeeded != completions:
+            yield _diff(job, "status.succeeded", status.succeeded, completions)
+
+
+def cronjobs(ctx: DesiredContext) -> Iterator[Difference]:
+    for cronjob in ctx.objects(CronJob):
+        if cronjob.metadata.deletion_timestamp is not None:
+            continue
+        owned = [
+            job
+            for uid in ctx.view.children_of(cronjob.metadata.uid)
+            if isinstance(job := ctx.view.lookup(uid), Job)
+            and (ref := job.metadata.controller_ref()) is not None
+            and ref.uid == cronjob.metadata.uid
+        ]
+        if not cronjob.spec.suspend and not cronjob_converged(cronjob, owned, ctx.now):
+            yield _diff(cronjob, "Jobs running past the next start time", "some", "none")
+        done = [j for j in owned if j.is_finished and j.metadata.deletion_timestamp is None]
+        succeeded = sum(1 for j in done if j.status.condition("Complete") is not None)
+        failed = len(done) - succeeded
+        if succeeded > cronjob.spec.successful_jobs_history_limit:
+            limit = cronjob.spec.successful_jobs_history_limit
+            yield _diff(cronjob, "finished successful Jobs", succeeded, limit)
+        if failed > cronjob.spec.failed_jobs_history_limit:
+            yield _diff(
+                cronjob, "finished failed Jobs", failed, cronjob.spec.failed_jobs_history_limit
+            )
+        running = sorted(
+            j.metadata.name
+            for j in owned
+            if not j.is_finished and j.metadata.deletion_timestamp is None
+        )
+        listed = sorted(ref.name or "" for ref in cronjob.status.active)
+        if listed != running:
+            yield _diff(cronjob, "status.active", listed, running)
+
+
 def garbage(ctx: DesiredContext) -> Iterator[Difference]:
     view = ctx.view
     for info in ctx.store.kinds():
@@ -358,5 +444,7 @@ DESIRED.register("nodes", nodes)
 DESIRED.register("replicasets", replicasets)
 DESIRED.register("deployments", deployments)
 DESIRED.register("pods", pods)
+DESIRED.register("jobs", jobs)
+DESIRED.register("cronjobs", cronjobs)
 DESIRED.register("garbage", garbage)
 DESIRED.register("namespaces", namespaces)

@@ -10,7 +10,8 @@ node selectors meet node labels, workloads compete for the same nodes.
 * `node_pools()`: 1-2 node pools (zones, labels, taints, capacity) for a
   `SimulationConfig`; `nodes()`: Node manifests with the same vocabulary.
 * `pod_specs()`, `pods(name)`, `replica_sets(name)`, `deployments(name)`,
-  `workloads(name)` (a ReplicaSet or a Deployment).
+  `jobs(name)`, `cron_jobs(name)`, `workloads(name, kinds=...)` (one of
+  those kinds; a Deployment or a ReplicaSet by default).
 * `faults(kinds, controllers, informers)`: one fault, `at` relative (the
   state machine injects it from "now"); nodes are placeholders `#<i>` the
   machine maps onto its nodes. `fault_schedules(...)`: absolute schedules.
@@ -58,9 +59,11 @@ from runtime.simulation.operations import (
 __all__ = [
     "IMAGES",
     "app_label",
+    "cron_jobs",
     "deployments",
     "fault_schedules",
     "faults",
+    "jobs",
     "node_pools",
     "nodes",
     "operations",
@@ -80,7 +83,16 @@ TAINTS: tuple[dict[str, str], ...] = (
     {"key": "gpu", "value": "true", "effect": "NoSchedule"},
     {"key": "spot", "value": "true", "effect": "PreferNoSchedule"},
 )
-CONTROLLER_INFORMERS = ("Pod", "ReplicaSet", "Deployment", "Node", "Lease", "Namespace")
+CONTROLLER_INFORMERS = (
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "Job",
+    "CronJob",
+    "Node",
+    "Lease",
+    "Namespace",
+)
 
 # -- cluster shape --------------------------------------------------------------------------
 
@@ -309,10 +321,87 @@ def deployments(draw: st.DrawFn, name: str, *, max_replicas: int = 5) -> dict[st
     }
 
 
+_JOB_RUN = st.sampled_from(("1s", "5s", "20s", "uniform(1s,30s)"))
+_EXIT_CODE = st.sampled_from(("0", "0", "0", "1", "42"))
+# Start times at least 5 minutes apart (whatever the mix), so that a CronJob's
+# runs leave the ESR window a quiet minute between them.
+_SCHEDULES = ("*/10 * * * *", "*/15 * * * *", "*/30 * * * *", "@hourly")
+
+
+@st.composite
+def _job_spec(draw: st.DrawFn, app: str) -> dict[str, Any]:
+    _, template = _template(draw, app)
+    template["metadata"]["annotations"] = {
+        "sim.kubeloop.io/exit-after": draw(_JOB_RUN),
+        "sim.kubeloop.io/exit-code": draw(_EXIT_CODE),
+    }
+    restart = draw(st.sampled_from(("Never", "Never", "OnFailure")))
+    template["spec"]["restartPolicy"] = restart
+    completions = draw(st.integers(1, 5))
+    spec: dict[str, Any] = {
+        "completions": completions,
+        "parallelism": draw(st.integers(1, 3)),
+        "backoffLimit": draw(st.integers(0, 3)),
+        "template": template,
+    }
+    if draw(st.booleans()):
+        spec["completionMode"] = "Indexed"
+        if restart == "Never" and draw(st.integers(0, 3)) == 0:
+            spec["backoffLimitPerIndex"] = draw(st.integers(0, 1))
+            spec["maxFailedIndexes"] = draw(st.integers(0, completions))
+    if restart == "Never" and draw(st.integers(0, 2)) == 0:
+        spec["podFailurePolicy"] = {
+            "rules": [
+                {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        }
+    if draw(st.integers(0, 4)) == 0:
+        spec["activeDeadlineSeconds"] = draw(st.sampled_from((30, 120)))
+    if draw(st.integers(0, 4)) == 0:
+        spec["ttlSecondsAfterFinished"] = draw(st.sampled_from((0, 30)))
+    return spec
+
+
+@st.composite
+def jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """A Job: 1-5 completions, parallelism 1-3, either completion mode, pods
+    that run 1-30 s and sometimes fail (exit 1, or 42 for a FailJob rule)."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": draw(_job_spec(app_label("Job", name))),
+    }
+
+
+@st.composite
+def cron_jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """A CronJob starting such Jobs every 10 minutes to every hour, with any
+    concurrency policy and small history limits."""
+    job_spec = draw(_job_spec(app_label("CronJob", name)))
+    job_spec.pop("ttlSecondsAfterFinished", None)
+    spec: dict[str, Any] = {
+        "schedule": draw(st.sampled_from(_SCHEDULES)),
+        "concurrencyPolicy": draw(st.sampled_from(("Allow", "Forbid", "Replace"))),
+        "successfulJobsHistoryLimit": draw(st.integers(0, 3)),
+        "failedJobsHistoryLimit": draw(st.integers(0, 1)),
+        "jobTemplate": {"spec": job_spec},
+    }
+    if draw(st.booleans()):
+        spec["startingDeadlineSeconds"] = draw(st.sampled_from((30, 300)))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
 def workloads(
     name: str, *, kinds: Sequence[str] = ("Deployment", "ReplicaSet")
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """A Deployment or a ReplicaSet named `name` (of the kinds allowed)."""
+    """A Deployment, ReplicaSet, Pod, Job or CronJob named `name` (of the kinds allowed)."""
     options = []
     if "Deployment" in kinds:
         options.append(deployments(name))
@@ -320,6 +409,10 @@ def workloads(
         options.append(replica_sets(name))
     if "Pod" in kinds:
         options.append(pods(name))
+    if "Job" in kinds:
+        options.append(jobs(name))
+    if "CronJob" in kinds:
+        options.append(cron_jobs(name))
     return st.one_of(options)
 
 

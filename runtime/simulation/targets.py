@@ -5,8 +5,8 @@ by setup function), the workloads the fuzzer applies (a hypothesis strategy
 of manifests per workload name), which kinds the scale, set_image and
 delete_pod operations apply to, which controllers faults may target, and the
 oracles (invariant and desired-state registries). `BUILTIN` fuzzes the
-built-in controllers with Deployments and ReplicaSets, under every fault
-class, sparing them nothing.
+built-in controllers with Deployments, ReplicaSets, Jobs and CronJobs, under
+every fault class, sparing them nothing.
 
 A target is referred to in scenario files by `ref`, "module:attribute", so
 `kubeloop replay` can import it again (a user's target module must be
@@ -35,10 +35,13 @@ from runtime.simulation.simulation import SimulationConfig
 __all__ = ["BUILTIN", "FuzzTarget", "load_target"]
 
 
+BUILTIN_WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "Job", "CronJob")
+
+
 def _builtin_workloads(name: str) -> Any:
     from runtime.simulation.strategies import workloads
 
-    return workloads(name)
+    return workloads(name, kinds=BUILTIN_WORKLOAD_KINDS)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,15 @@ class FuzzTarget:
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
     fault_controllers: tuple[str, ...] | None = None
     """Controllers faults may target (None: every controller that runs)."""
-    informers: tuple[str, ...] = ("Pod", "ReplicaSet", "Deployment", "Node", "Lease")
+    informers: tuple[str, ...] = (
+        "Pod",
+        "ReplicaSet",
+        "Deployment",
+        "Job",
+        "CronJob",
+        "Node",
+        "Lease",
+    )
     fault_kinds: tuple[str, ...] = ALL_FAULT_KINDS
     stale_scopes: tuple[str, ...] = ("cache",)
     """Scopes of generated stale_reads faults: "cache" keeps Kubernetes' promise
@@ -116,9 +127,10 @@ class FuzzTarget:
 
 
 BUILTIN = FuzzTarget(name="builtin", ref="runtime.simulation.targets:BUILTIN")
-"""The built-in controllers (scheduler, replicaset, deployment, garbagecollector,
-namespace, nodelifecycle) fuzzed with Deployments and ReplicaSets, every fault
-class on and nothing exempted."""
+"""Every built-in controller (scheduler, replicaset, deployment,
+garbagecollector, namespace, nodelifecycle, job, cronjob, ttlafterfinished)
+fuzzed with Deployments, ReplicaSets, Jobs and CronJobs, every fault class on
+and nothing exempted."""
 
 
 def load_target(ref: str) -> FuzzTarget:

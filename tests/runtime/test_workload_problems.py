@@ -33,8 +33,6 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
     [
         ("statefulset.yaml", "StatefulSet", "web"),
         ("daemonset.yaml", "DaemonSet", "fluentd-elasticsearch"),
-        ("job.yaml", "Job", "pi"),
-        ("cronjob.yaml", "CronJob", "hello"),
     ],
 )
 def test_a_workload_no_controller_drives_is_reported_and_exits_1(

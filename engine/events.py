@@ -1,18 +1,26 @@
-"""The event recorder: writes core/v1 Events about pods (Scheduled,
-FailedScheduling, Preempted) in the background, folding repeats of the same
+"""The event recorder: writes core/v1 Events (the scheduler's Scheduled,
+FailedScheduling, Preempted; the job and cronjob controllers' SuccessfulCreate,
+Completed, BackoffLimitExceeded, ...) in the background, folding repeats of the same
 event into one object with a rising `count`, as client-go's recorder does.
 
 `record()` never blocks and never fails: it appends to a bounded buffer that
 `run()` drains through the client. Events are best effort, as in client-go
 (whose broadcaster drops events when its buffer is full): writing yields to
-the scheduler's own work. While `busy()` says the scheduler has pods to place,
-the recorder waits for an idle moment unless `high_water` events are pending;
-past `limit` pending events the oldest are dropped (counted in `dropped`).
+the component's own work. While `busy()` says the component has work queued
+(the scheduler: pods to place), the recorder waits for an idle moment unless
+`high_water` events are pending; past `limit` pending events the oldest are
+dropped (counted in `dropped`).
 Names are `<object>.<hex>` like Kubernetes', made unique with a sequence so
 virtual-time runs replay exactly.
 
+Like client-go's EventSourceObjectSpamFilter, each involved object has a
+token bucket (25 events at once, then one per 5 minutes of the injected
+clock): a Job creating 10,000 pods records its first 25 SuccessfulCreate
+events, not 10,000 (those filtered are counted in `filtered`).
+
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
-`plugins.default_preemption` (records Preempted), `engine.api.core.Event`.
+`plugins.default_preemption` (records Preempted), the job and cronjob
+controllers (one each), `engine.api.core.Event`.
 """
 
 from __future__ import annotations
@@ -30,12 +38,14 @@ from engine.clock import Clock
 from engine.errors import ApiError
 from engine.logging import get_logger
 
-__all__ = ["EventRecorder"]
+__all__ = ["EventRecorder", "object_reference"]
 
-log = get_logger("scheduler.events")
+log = get_logger("events")
 _MAX_PENDING: Final = 20_000
 _HIGH_WATER: Final = 10_000
 _MAX_REMEMBERED: Final = 4096
+SPAM_BURST: Final = 25
+SPAM_REFILL_SECONDS: Final = 300.0
 
 
 @dataclass(slots=True)
@@ -46,7 +56,8 @@ class _Pending:
     message: str
 
 
-def _reference(obj: Resource) -> ObjectReference:
+def object_reference(obj: Resource) -> ObjectReference:
+    """A reference to `obj` as Events and status lists carry it."""
     meta = obj.metadata
     return ObjectReference(
         api_version=obj.api_version,
@@ -84,8 +95,27 @@ class EventRecorder:
         self._sequence = 0
         self.dropped = 0
         self.written = 0
+        self.filtered = 0
+        # Per involved object (uid or name): (tokens, clock reading when counted).
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _allowed(self, obj: Resource) -> bool:
+        key = obj.metadata.uid or obj.metadata.name
+        now = self.clock.monotonic()
+        tokens, since = self._buckets.pop(key, (float(SPAM_BURST), now))
+        tokens = min(float(SPAM_BURST), tokens + (now - since) / SPAM_REFILL_SECONDS)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        if len(self._buckets) > _MAX_REMEMBERED:
+            self._buckets.popitem(last=False)
+        return allowed
 
     def record(self, obj: Resource, type_: str, reason: str, message: str) -> None:
+        if not self._allowed(obj):
+            self.filtered += 1
+            return
         if len(self._pending) >= self.limit:
             self._pending.popleft()
             self.dropped += 1
@@ -137,7 +167,7 @@ class EventRecorder:
                     metadata=ObjectMeta(
                         name=f"{meta.name}.{nanos:x}", namespace=meta.namespace or "default"
                     ),
-                    involved_object=_reference(item.involved),
+                    involved_object=object_reference(item.involved),
                     reason=item.reason,
                     message=item.message,
                     type=item.type,
