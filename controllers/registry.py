@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import (
+    deployment,
+    garbagecollector,
+    namespace,
+    nodelifecycle,
+    replicaset,
+    statefulset,
+)
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
 
@@ -38,7 +45,9 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
     {
         "scheduler": setup_scheduler,
         "replicaset": replicaset.setup,
+        "replicationcontroller": replicaset.setup_replication_controller,
         "deployment": deployment.setup,
+        "statefulset": statefulset.setup,
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,

@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from engine import strategies
 from engine.api import core
-from engine.api.base import ObjectMeta, Resource, copied
+from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
 from engine.errors import (
     AlreadyExists,
@@ -93,7 +93,7 @@ class ObjectList(Generic[R]):
     continue_: str | None = None
 
 
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,10 +622,13 @@ class Store:
         obj: Any = self.get(kind, name, namespace)
         if kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
+        selector = obj.spec.selector
+        if isinstance(selector, dict):  # ReplicationController: an equality map
+            selector = LabelSelector(match_labels=selector)
         return Scale(
             replicas=obj.spec.replicas,
             status_replicas=obj.status.replicas or 0,
-            selector=str(from_label_selector(obj.spec.selector)),
+            selector=str(from_label_selector(selector)),
             resource_version=obj.metadata.resource_version,
         )
 

@@ -59,7 +59,7 @@ from controllers.scheduler.nominator import Nominator
 from controllers.scheduler.plugins.registry import default_registry
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.queue import QueuedPodInfo, SchedulingQueue
-from controllers.scheduler.recorder import EventRecorder
+from engine.events import EventRecorder
 from controllers.scheduler.status import Code, Status
 from controllers.scheduler.status_writer import KEEP, Outcome, PodStatusWriter
 from engine.api.apps import ReplicaSet, StatefulSet

@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 
 import anyio
 
-from controllers import deployment
+from controllers import deployment, statefulset
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
-from engine.api.apps import Deployment, ReplicaSet
+from engine.api.apps import Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
 from engine.api.core import Event, Pod
 from engine.client import LocalClient
@@ -273,6 +273,10 @@ class Cluster:
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
+        for sts in store.objects(StatefulSet):
+            why = statefulset.unconverged_reason(sts)
+            if why is not None:
+                reasons.append(f"statefulset {sts.metadata.namespace}/{sts.metadata.name}: {why}")
         unsettled = len(self.tracker.unsettled)
         if unsettled:
             reasons.append(f"{unsettled} pod(s) not yet running and ready")

@@ -1,5 +1,6 @@
-"""The event recorder: writes core/v1 Events about pods (Scheduled,
-FailedScheduling, Preempted) in the background, folding repeats of the same
+"""The event recorder: writes core/v1 Events (the scheduler's Scheduled,
+FailedScheduling, Preempted; the workload controllers' SuccessfulCreate,
+SuccessfulDelete, FailedCreate, ...) in the background, folding repeats of the same
 event into one object with a rising `count`, as client-go's recorder does.
 
 `record()` never blocks and never fails: it appends to a bounded buffer that
@@ -12,7 +13,9 @@ Names are `<object>.<hex>` like Kubernetes', made unique with a sequence so
 virtual-time runs replay exactly.
 
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
-`plugins.default_preemption` (records Preempted), `engine.api.core.Event`.
+`plugins.default_preemption` (records Preempted), the statefulset, daemonset
+and disruption controllers (each runs one beside its workers),
+`engine.api.core.Event`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from engine.logging import get_logger
 
 __all__ = ["EventRecorder"]
 
-log = get_logger("scheduler.events")
+log = get_logger("events")
 _MAX_PENDING: Final = 20_000
 _HIGH_WATER: Final = 10_000
 _MAX_REMEMBERED: Final = 4096
