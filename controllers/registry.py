@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controllers import (
+    daemonset,
     deployment,
     garbagecollector,
     namespace,
@@ -48,6 +49,7 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "replicationcontroller": replicaset.setup_replication_controller,
         "deployment": deployment.setup,
         "statefulset": statefulset.setup,
+        "daemonset": daemonset.setup,
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,

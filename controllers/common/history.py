@@ -20,6 +20,7 @@ controllers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -138,9 +139,7 @@ async def truncate(
     stale = [r for r in by_revision(revisions) if r.metadata.name not in live]
     for revision in stale[: max(0, len(stale) - limit)]:
         meta = revision.metadata
-        try:
+        with contextlib.suppress(NotFound, Conflict):
             await client.delete(
                 ControllerRevision, meta.name, namespace=meta.namespace, uid=meta.uid
             )
-        except (NotFound, Conflict):
-            pass

@@ -1,4 +1,5 @@
-"""ReplicaSet (and ReplicationController) status: what the controller reports after each sync (Kubernetes'
+"""ReplicaSet (and ReplicationController) status: what the controller reports
+after each sync (Kubernetes'
 `calculateStatus` and `updateReplicaSetStatus`).
 
 * `replicas`: active pods (not terminating, not finished) the set owns;

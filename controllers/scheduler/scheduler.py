@@ -59,7 +59,6 @@ from controllers.scheduler.nominator import Nominator
 from controllers.scheduler.plugins.registry import default_registry
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.queue import QueuedPodInfo, SchedulingQueue
-from engine.events import EventRecorder
 from controllers.scheduler.status import Code, Status
 from controllers.scheduler.status_writer import KEEP, Outcome, PodStatusWriter
 from engine.api.apps import ReplicaSet, StatefulSet
@@ -69,6 +68,7 @@ from engine.api.scheduling import PriorityClass
 from engine.client import Client
 from engine.clock import Clock
 from engine.errors import ApiError
+from engine.events import EventRecorder
 from engine.informer import EventHandler, InformerFactory, SharedInformer
 from engine.logging import get_logger
 

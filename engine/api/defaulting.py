@@ -28,7 +28,6 @@ from typing import Any, Final, TypeVar
 from engine.api.base import Resource
 from engine.api.batch import Job
 from engine.api.core import (
-    ReplicationController,
     ClientIPConfig,
     Container,
     ContainerPort,
@@ -36,6 +35,7 @@ from engine.api.core import (
     Node,
     Pod,
     PodSpec,
+    ReplicationController,
     ResourceRequirements,
     Secret,
     Service,

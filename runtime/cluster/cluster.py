@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 
 import anyio
 
-from controllers import deployment, statefulset
+from controllers import daemonset, deployment, statefulset
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
-from engine.api.apps import Deployment, ReplicaSet, StatefulSet
+from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
 from engine.api.core import Event, Pod
 from engine.client import LocalClient
@@ -277,6 +277,10 @@ class Cluster:
             why = statefulset.unconverged_reason(sts)
             if why is not None:
                 reasons.append(f"statefulset {sts.metadata.namespace}/{sts.metadata.name}: {why}")
+        for ds in store.objects(DaemonSet):
+            why = daemonset.unconverged_reason(ds)
+            if why is not None:
+                reasons.append(f"daemonset {ds.metadata.namespace}/{ds.metadata.name}: {why}")
         unsettled = len(self.tracker.unsettled)
         if unsettled:
             reasons.append(f"{unsettled} pod(s) not yet running and ready")
