@@ -20,6 +20,7 @@ from typing import Any
 from controllers import (
     daemonset,
     deployment,
+    disruption,
     garbagecollector,
     namespace,
     nodelifecycle,
@@ -50,6 +51,7 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "deployment": deployment.setup,
         "statefulset": statefulset.setup,
         "daemonset": daemonset.setup,
+        "disruption": disruption.setup,
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,

@@ -15,8 +15,9 @@ runtime started), leaving no task behind.
 
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
-when every Deployment and ReplicaSet has its desired pods updated, ready and
-available, and no pod is still settling (see `runtime.cluster.tracker`).
+when every Deployment, ReplicaSet, ReplicationController, StatefulSet and
+DaemonSet has its desired pods updated, ready and available, and no pod is
+still settling (see `runtime.cluster.tracker`).
 
 Neighbours: `runtime.cluster.config`, `runtime.cluster.apply`,
 `runtime.cluster.tracker`, `runtime.kubelet` (nodes), `controllers.*`.
@@ -38,7 +39,7 @@ from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
-from engine.api.core import Event, Pod
+from engine.api.core import Event, Pod, ReplicationController
 from engine.client import LocalClient
 from engine.clock import Clock, RealClock, VirtualClock
 from engine.errors import NotFound
@@ -47,6 +48,7 @@ from engine.manager import Manager
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
 from runtime.cluster.config import ClusterConfig, NodePool
+from runtime.cluster.drain import drain
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
@@ -222,6 +224,42 @@ class Cluster:
     async def resume(self, name: str, namespace: str | None = None) -> Deployment:
         return await deployment.resume(self._require()[1], name, namespace=namespace)
 
+    async def drain_node(
+        self,
+        node: str,
+        *,
+        timeout: float | None = None,
+        grace_period_seconds: int | None = None,
+        force: bool = True,
+    ) -> builtins.list[str]:
+        """`kubectl drain NODE --ignore-daemonsets --force`: cordon, evict (honouring
+        PodDisruptionBudgets, retrying refused evictions) and wait for the pods
+        to go; returns the pods evicted. See `runtime.cluster.drain`."""
+        store, client = self._require()
+
+        async def gone(pods: builtins.list[Pod], within: float | None) -> bool:
+            def none_left() -> bool:
+                for pod in pods:
+                    found = store.try_get(Pod, pod.metadata.name, pod.metadata.namespace)
+                    if found is not None and found.metadata.uid == pod.metadata.uid:
+                        return False
+                return True
+
+            try:
+                await self.wait_for(none_left, timeout=within, what="evicted pods gone")
+            except ConvergenceTimeout:
+                return False
+            return True
+
+        return await drain(
+            client,
+            node,
+            gone,
+            timeout=timeout,
+            grace_period_seconds=grace_period_seconds,
+            force=force,
+        )
+
     async def events(self, namespace: str | None = None) -> builtins.list[Event]:
         """Events, oldest first."""
         items = (await self.list(Event, namespace)).items
@@ -272,6 +310,13 @@ class Cluster:
             for rs in store.objects(ReplicaSet)
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
+        )
+        reasons.extend(
+            f"replicationcontroller {rc.metadata.namespace}/{rc.metadata.name}: "
+            f"{rc.status.ready_replicas} ready of {rc.spec.replicas}"
+            for rc in store.objects(ReplicationController)
+            if rc.status.observed_generation < rc.metadata.generation
+            or rc.status.ready_replicas != rc.spec.replicas
         )
         for sts in store.objects(StatefulSet):
             why = statefulset.unconverged_reason(sts)

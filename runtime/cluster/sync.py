@@ -63,6 +63,9 @@ class SyncCluster:
     def scale(self, kind: Any, name: str, replicas: int, namespace: str | None = None) -> Any:
         return self.call(lambda c: c.scale(kind, name, replicas, namespace))
 
+    def drain_node(self, node: str, timeout: float | None = None) -> list[str]:
+        return self.call(lambda c: c.drain_node(node, timeout=timeout))
+
     def wait_converged(self, timeout: float | None = None) -> None:
         self.call(lambda c: c.wait_converged(timeout=timeout))
 
