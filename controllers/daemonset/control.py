@@ -48,6 +48,7 @@ class Plan:
     create_on: list[str] = field(default_factory=list)
     delete: list[Pod] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
+    terminating: int = 0
     recheck_after: float | None = None
 
 
@@ -120,6 +121,8 @@ def plan_sync(
         if not live:
             if not any(p.metadata.deletion_timestamp is not None for p in pods) or surge:
                 plan.create_on.append(node)
+            else:
+                plan.terminating += 1  # a replacement waits for the old pod to go
             continue
         new = [p for p in live if p.metadata.labels.get(REVISION_LABEL) == update_hash]
         old = [p for p in live if p.metadata.labels.get(REVISION_LABEL) != update_hash]
@@ -152,7 +155,7 @@ def _roll(
         return is_pod_available(pod, min_ready, now)
 
     if not surge:
-        unavailable = len(plan.create_on)
+        unavailable = len(plan.create_on) + plan.terminating
         candidates: list[Pod] = []
         for new, old in running.values():
             if old is None:
