@@ -42,7 +42,7 @@ async def patch_node(cluster: Cluster, name: str, patch: dict[str, Any]) -> None
     await cluster.client.patch(Node, name, patch)
 
 
-def nodes_of(cluster: Cluster) -> list[str | None]:
+def nodes_of(cluster: Cluster) -> list[str]:
     return sorted(p.spec.node_name or "" for p in live_pods(cluster))
 
 
@@ -156,7 +156,10 @@ async def test_max_surge_starts_the_new_pod_before_stopping_the_old() -> None:
     async with Cluster(pools(NodePool(count=3))) as cluster:
         store = cluster.store
         assert store is not None
-        surge = "  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}"
+        surge = (
+            "  updateStrategy:\n"
+            "    {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}"
+        )
         await cluster.apply(ds_manifest(extra_spec=surge))
         await cluster.wait_converged(timeout=600)
         worst = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.api import Node, Pod, PodDisruptionBudget
+from engine.api import Node, Pod, PodDisruptionBudget, PodDisruptionBudgetStatus
 from engine.errors import TooManyRequests
 from runtime.cluster import Cluster, ClusterConfig, DrainTimeout, NodePool
 from runtime.scenario import load_scenario, run_scenario
@@ -44,6 +44,11 @@ def config(nodes: int = 3) -> ClusterConfig:
     return ClusterConfig(node_pools=(NodePool(count=nodes),))
 
 
+def _status(cluster: Cluster) -> PodDisruptionBudgetStatus:
+    assert cluster.store is not None
+    return cluster.store.get(PodDisruptionBudget, "web").status
+
+
 async def _budget(cluster: Cluster) -> PodDisruptionBudget:
     return await cluster.get(PodDisruptionBudget, "web")
 
@@ -52,10 +57,7 @@ async def test_status_and_eviction_honour_min_available() -> None:
     async with Cluster(config()) as cluster:
         await cluster.apply(DEPLOYMENT + "---" + pdb("minAvailable: 2"))
         await cluster.wait_converged(timeout=600)
-        await cluster.wait_for(
-            lambda: cluster.store.get(PodDisruptionBudget, "web").status.expected_pods == 3,
-            timeout=60,
-        )  # type: ignore[union-attr]
+        await cluster.wait_for(lambda: _status(cluster).expected_pods == 3, timeout=60)
         s = (await _budget(cluster)).status
         assert (s.expected_pods, s.desired_healthy, s.current_healthy) == (3, 2, 3)
         assert s.disruptions_allowed == 1
@@ -76,7 +78,7 @@ async def test_status_and_eviction_honour_min_available() -> None:
         # Once the replacement is ready, the budget allows one more.
         await cluster.wait_converged(timeout=600)
         await cluster.wait_for(
-            lambda: cluster.store.get(PodDisruptionBudget, "web").status.disruptions_allowed == 1,  # type: ignore[union-attr]
+            lambda: _status(cluster).disruptions_allowed == 1,
             timeout=60,
         )
         await cluster.client.evict(second.metadata.name)
@@ -87,7 +89,7 @@ async def test_max_unavailable_percent_uses_the_controller_scale() -> None:
         await cluster.apply(DEPLOYMENT + "---" + pdb("maxUnavailable: 50%"))
         await cluster.wait_converged(timeout=600)
         await cluster.wait_for(
-            lambda: cluster.store.get(PodDisruptionBudget, "web").status.expected_pods == 3,  # type: ignore[union-attr]
+            lambda: _status(cluster).expected_pods == 3,
             timeout=60,
         )
         s = (await _budget(cluster)).status
@@ -105,7 +107,7 @@ spec: {containers: [{name: c, image: busybox}]}
     async with Cluster(config()) as cluster:
         await cluster.apply(bare + "---" + pdb("minAvailable: 50%"))
         await cluster.wait_for(
-            lambda: cluster.store.get(PodDisruptionBudget, "web").status.observed_generation == 1,  # type: ignore[union-attr]
+            lambda: _status(cluster).observed_generation == 1,
             timeout=60,
         )
         s = (await _budget(cluster)).status

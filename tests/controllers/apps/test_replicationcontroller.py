@@ -36,7 +36,7 @@ def test_selector_and_labels_default_to_the_template_labels() -> None:
 
 def test_a_selector_that_does_not_match_the_template_is_invalid() -> None:
     bad = RC.replace("  replicas: 3\n", "  replicas: 3\n  selector: {app: other}\n")
-    with pytest.raises(Invalid, match="spec.template.metadata.labels"):
+    with pytest.raises(Invalid, match=r"spec\.template\.metadata\.labels"):
         load_manifests(bad)
 
 
