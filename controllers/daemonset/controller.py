@@ -250,6 +250,7 @@ class DaemonSetController:
                 continue
             self.recorder.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name}")
         nodes = iter(create_on)
+        base_spec = self._specs[ds.metadata.uid][1]  # with the daemon tolerations
         labels = {**ds.spec.template.metadata.labels, REVISION_LABEL: update_hash}
         template_meta = ds.spec.template.metadata
         owner = [new_controller_ref(ds)]
@@ -265,7 +266,7 @@ class DaemonSetController:
                     finalizers=template_meta.finalizers,
                     owner_references=owner,
                 ),
-                spec=daemon_spec(ds.spec.template.spec, node),
+                spec=daemon_spec(base_spec, node),
             )
             try:
                 created = await self.client.create(pod)

@@ -53,6 +53,8 @@ _NO_SCHEDULE: Final = (
 )
 _NO_EXECUTE: Final = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 _NETWORK_UNAVAILABLE: Final = "node.kubernetes.io/network-unavailable"
+_NO_AFFINITY: Final = Affinity()
+_NO_NODE_AFFINITY: Final = NodeAffinity()
 
 
 class Placement(NamedTuple):
@@ -74,21 +76,23 @@ def with_daemon_tolerations(spec: PodSpec) -> PodSpec:
 
 
 def daemon_spec(spec: PodSpec, node_name: str) -> PodSpec:
-    """The spec of the daemon pod for `node_name`: required node affinity
-    replaced by the node's name, daemon tolerations added."""
-    term = NodeSelectorTerm(
-        match_fields=[
-            NodeSelectorRequirement(key="metadata.name", operator="In", values=[node_name])
-        ]
+    """The spec of the daemon pod for `node_name`, from a template spec that
+    already has the daemon tolerations (`with_daemon_tolerations`): its
+    required node affinity replaced by the node's name. Built without
+    re-validation (the parts are valid by construction): it runs once per
+    node."""
+    requirement = NodeSelectorRequirement.model_construct(
+        key="metadata.name", operator="In", values=[node_name]
     )
-    required = NodeSelector(node_selector_terms=[term])
-    affinity = spec.affinity or Affinity()
-    node_affinity = affinity.node_affinity or NodeAffinity()
+    term = NodeSelectorTerm.model_construct(match_expressions=[], match_fields=[requirement])
+    required = NodeSelector.model_construct(node_selector_terms=[term])
+    affinity = spec.affinity or _NO_AFFINITY
+    node_affinity = affinity.node_affinity or _NO_NODE_AFFINITY
     node_affinity = node_affinity.model_copy(
         update={"required_during_scheduling_ignored_during_execution": required}
     )
     affinity = affinity.model_copy(update={"node_affinity": node_affinity})
-    return with_daemon_tolerations(spec).model_copy(update={"affinity": affinity})
+    return spec.model_copy(update={"affinity": affinity})
 
 
 def target_node(spec: PodSpec) -> str | None:
