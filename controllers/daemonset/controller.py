@@ -4,7 +4,9 @@ reconcile claims the set's pods, plans the sync (`controllers.daemonset.
 control`), creates and deletes pods, and writes the status.
 
 Expectations (`engine.expectations`) keep a sync on a stale pod cache from
-creating again the pods the previous sync created, as in Kubernetes; at
+creating again the pods the previous sync created, as in Kubernetes (and
+when they expire, the cache must have caught up with this controller's own
+creations before it is trusted); at
 most `burst_replicas` (250, Kubernetes' value) creations per sync, in
 slow-start batches. Node updates wake every DaemonSet only when the node's
 labels, taints or schedulability changed (heartbeats do not); node placement
@@ -92,6 +94,10 @@ class DaemonSetController:
                 add=self._node_changed, update=self._node_updated, delete=self._node_changed
             )
         )
+        # Highest store revision of a pod this controller created, per DaemonSet:
+        # once expectations expire, the pod cache is trusted only if it has
+        # caught up with these writes (as in the ReplicaSet controller).
+        self._written: dict[tuple[str, str], int] = {}
         # Per DaemonSet uid: (template spec, spec with daemon tolerations, constraints).
         self._specs: dict[str, tuple[PodSpec, PodSpec, Any]] = {}
         # Per (DaemonSet uid, node name): (node version, placement).
@@ -160,6 +166,7 @@ class DaemonSetController:
         ds = self.sets.cache.get(request.name, request.namespace)
         if ds is None:
             self.expectations.forget(key)
+            self._written.pop(key, None)
             return Result()
         selector = from_label_selector(ds.spec.selector)
         claimed = await claim(self.client, ds, selector, owned_and_orphans(self.pods, ds))
@@ -178,7 +185,9 @@ class DaemonSetController:
                 by_node.setdefault(node, []).append(pod)
         plan = plan_sync(ds, self._placements_of(ds), by_node, update_hash, self.clock.now())
         error: ApiError | None = None
-        satisfied = self.expectations.satisfied(key)
+        satisfied = self.expectations.satisfied(key) and (
+            self.pods.last_revision >= self._written.get(key, 0)
+        )
         if satisfied and ds.metadata.deletion_timestamp is None:
             error = await self._execute(key, ds, plan, update_hash)
         status = status_of(ds, plan.counts, collisions)
@@ -275,6 +284,9 @@ class DaemonSetController:
             except ApiError as error:
                 self.recorder.record(ds, "Warning", "FailedCreate", f"Error creating: {error}")
                 raise
+            revision = int(created.metadata.resource_version)
+            if revision > self._written.get(key, 0):
+                self._written[key] = revision
             self.recorder.record(
                 ds, "Normal", "SuccessfulCreate", f"Created pod: {created.metadata.name}"
             )

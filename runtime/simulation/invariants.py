@@ -25,7 +25,10 @@ The built-in registry, `SAFETY`:
 * `deployment-within-surge`: when a ReplicaSet of a Deployment grows, the
   Deployment's ReplicaSets together ask for no more than replicas + maxSurge
   pods, the largest such bound since the Deployment was last complete
-  (scaling moves the goalposts until then).
+  (scaling moves the goalposts until then);
+* `statefulset-one-pod-per-identity`, `statefulset-ordered-ready`,
+  `daemonset-one-pod-per-node`, `eviction-within-budget`: see
+  `runtime.simulation.oracles_apps`.
 
 Users add their own: `SAFETY.register("name", factory)` or, for a stateless
 check, `@SAFETY.invariant("name")` on a function `(record, view) -> str | None`.
@@ -378,3 +381,16 @@ SAFETY.invariant("bound-pod-node-exists")(_bound_pod_node_exists)
 SAFETY.invariant("owner-references-acyclic")(_owner_references_acyclic)
 SAFETY.register(ReplicaSetWithinReplicas.name, ReplicaSetWithinReplicas)
 SAFETY.register(DeploymentWithinSurge.name, DeploymentWithinSurge)
+
+# The apps controllers' and disruption budgets' invariants live beside their oracles.
+from runtime.simulation.oracles_apps import (  # noqa: E402
+    DaemonSetOnePodPerNode,
+    EvictionWithinBudget,
+    StatefulSetOrderedReady,
+    statefulset_one_pod_per_identity,
+)
+
+SAFETY.invariant("statefulset-one-pod-per-identity")(statefulset_one_pod_per_identity)
+SAFETY.register(StatefulSetOrderedReady.name, StatefulSetOrderedReady)
+SAFETY.register(DaemonSetOnePodPerNode.name, DaemonSetOnePodPerNode)
+SAFETY.register(EvictionWithinBudget.name, EvictionWithinBudget)

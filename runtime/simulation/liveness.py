@@ -22,7 +22,9 @@ The built-in checks (registry `DESIRED`):
   running node that is not running and ready, no pending pod that some node
   could take;
 * `garbage`: no object whose owners are all gone, none stuck deleting;
-* `namespaces`: no namespace stuck terminating.
+* `namespaces`: no namespace stuck terminating;
+* `statefulsets`, `daemonsets`, `replicationcontrollers`,
+  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`.
 
 Users add checks for their own kinds: `DESIRED.register("name", fn)`.
 
@@ -360,3 +362,11 @@ DESIRED.register("deployments", deployments)
 DESIRED.register("pods", pods)
 DESIRED.register("garbage", garbage)
 DESIRED.register("namespaces", namespaces)
+
+# The apps workloads' and disruption budgets' checks live beside their invariants.
+from runtime.simulation import oracles_apps  # noqa: E402
+
+DESIRED.register("statefulsets", oracles_apps.statefulsets)
+DESIRED.register("daemonsets", oracles_apps.daemonsets)
+DESIRED.register("replicationcontrollers", oracles_apps.replicationcontrollers)
+DESIRED.register("poddisruptionbudgets", oracles_apps.poddisruptionbudgets)

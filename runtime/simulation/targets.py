@@ -5,8 +5,9 @@ by setup function), the workloads the fuzzer applies (a hypothesis strategy
 of manifests per workload name), which kinds the scale, set_image and
 delete_pod operations apply to, which controllers faults may target, and the
 oracles (invariant and desired-state registries). `BUILTIN` fuzzes the
-built-in controllers with Deployments and ReplicaSets, under every fault
-class, sparing them nothing.
+built-in controllers with Deployments, ReplicaSets, StatefulSets, DaemonSets,
+ReplicationControllers and PodDisruptionBudgets (and evictions), under every
+fault class, sparing them nothing.
 
 A target is referred to in scenario files by `ref`, "module:attribute", so
 `kubeloop replay` can import it again (a user's target module must be
@@ -36,9 +37,9 @@ __all__ = ["BUILTIN", "FuzzTarget", "load_target"]
 
 
 def _builtin_workloads(name: str) -> Any:
-    from runtime.simulation.strategies import workloads
+    from runtime.simulation.strategies_apps import all_workloads
 
-    return workloads(name)
+    return all_workloads(name)
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,35 @@ class FuzzTarget:
     workload_names: tuple[str, ...] = ("web", "api", "db")
     rules: frozenset[str] | None = None
     """The state machine's rules to use (None: all of apply, scale, set_image,
-    delete, delete_pod, fail_node, restore_node, inject, wait)."""
-    scalable_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
-    image_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
+    delete, delete_pod, evict, fail_node, restore_node, inject, wait)."""
+    scalable_kinds: tuple[str, ...] = (
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "ReplicationController",
+    )
+    image_kinds: tuple[str, ...] = (
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicationController",
+    )
     controllers: tuple[str, ...] | None = None
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
     fault_controllers: tuple[str, ...] | None = None
     """Controllers faults may target (None: every controller that runs)."""
-    informers: tuple[str, ...] = ("Pod", "ReplicaSet", "Deployment", "Node", "Lease")
+    informers: tuple[str, ...] = (
+        "Pod",
+        "ReplicaSet",
+        "Deployment",
+        "Node",
+        "Lease",
+        "StatefulSet",
+        "DaemonSet",
+        "ControllerRevision",
+        "PodDisruptionBudget",
+    )
     fault_kinds: tuple[str, ...] = ALL_FAULT_KINDS
     stale_scopes: tuple[str, ...] = ("cache",)
     """Scopes of generated stale_reads faults: "cache" keeps Kubernetes' promise
@@ -116,9 +138,9 @@ class FuzzTarget:
 
 
 BUILTIN = FuzzTarget(name="builtin", ref="runtime.simulation.targets:BUILTIN")
-"""The built-in controllers (scheduler, replicaset, deployment, garbagecollector,
-namespace, nodelifecycle) fuzzed with Deployments and ReplicaSets, every fault
-class on and nothing exempted."""
+"""Every built-in controller (`controllers.registry`) fuzzed with every
+workload kind they drive and disruption budgets, every fault class on and
+nothing exempted."""
 
 
 def load_target(ref: str) -> FuzzTarget:
