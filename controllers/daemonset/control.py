@@ -114,8 +114,10 @@ def plan_sync(
                     counts.available += 1
                 else:
                     wait = seconds_until_available(oldest, min_ready, now)
-                    if wait is not None:
-                        plan.recheck_after = min(plan.recheck_after or wait, wait)
+                    if wait is not None and (
+                        plan.recheck_after is None or wait < plan.recheck_after
+                    ):
+                        plan.recheck_after = wait
             if oldest.metadata.labels.get(REVISION_LABEL) == update_hash:
                 counts.updated += 1
         if not live:
@@ -152,7 +154,15 @@ def _roll(
     now: datetime,
 ) -> None:
     def available(pod: Pod) -> bool:
-        return is_pod_available(pod, min_ready, now)
+        if is_pod_available(pod, min_ready, now):
+            return True
+        # Ready but not yet for minReadySeconds: look again when it will be.
+        wait = seconds_until_available(pod, min_ready, now)
+        if wait is not None:
+            plan.recheck_after = (
+                wait if plan.recheck_after is None else min(plan.recheck_after, wait)
+            )
+        return False
 
     if not surge:
         unavailable = len(plan.create_on) + plan.terminating

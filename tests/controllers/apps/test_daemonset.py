@@ -218,3 +218,19 @@ async def test_failed_pod_is_replaced() -> None:
         )
         await cluster.restore_node("node-0")
         await cluster.wait_converged(timeout=600)
+
+
+async def test_surge_update_with_min_ready_seconds_completes() -> None:
+    """Found by fuzzing: with maxSurge, the old pod is deleted once the new one
+    has been ready for minReadySeconds; nothing else wakes the DaemonSet then."""
+    async with Cluster(pools(NodePool(count=2))) as cluster:
+        await cluster.apply(ds_manifest())
+        await cluster.clock.sleep(0.5)
+        surge = (
+            "  minReadySeconds: 2\n"
+            "  updateStrategy:\n"
+            "    {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}"
+        )
+        await cluster.apply(ds_manifest(extra_spec=surge, image="agent:2"))
+        await cluster.wait_converged(timeout=600)
+        assert [p.spec.containers[0].image for p in live_pods(cluster)] == ["agent:2"] * 2
