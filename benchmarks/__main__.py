@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import convergence, informer, scheduler, simulation
-from benchmarks.harness import Figure, print_table, write_json
+from benchmarks.harness import Figure, print_table, quick_figures, write_json
 from runtime.gctuning import simulation_gc
 
 SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         # Every suite runs with the collector tuned as `kubeloop run` tunes it.
         with simulation_gc():
             figures = SUITES[name](args.quick, repeat)
+        if args.quick:
+            figures = quick_figures(figures)
         print_table(name, figures)
         if args.json is not None:
             path = args.json if len(names) == 1 else args.json.with_suffix(f".{name}.json")

@@ -4,7 +4,12 @@ A suite is a function `run(quick: bool, repeat: int) -> list[Figure]`,
 registered in `benchmarks.__main__.SUITES`. `measure(fn, repeat)` calls `fn`
 `repeat` times and returns the median; `Figure.met` says whether the target
 holds. The JSON file has the shape
-`{"suite": ..., "results": [{"name", "value", "unit", "target", "better", "anchor"}]}`.
+`{"suite": ..., "quick": bool, "results": [{"name", "value", "unit", "target",
+"better", "anchor", "runs", "quick", "met"}]}`.
+
+Under `--quick` every suite runs at reduced sizes; `quick_figures` marks its
+figures as quick and drops their targets, since a target is set for the full
+size: the table shows "n/a (quick)" and the JSON `"target": null, "met": null`.
 """
 
 from __future__ import annotations
@@ -16,14 +21,22 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Figure", "deployments_yaml", "measure", "print_table", "run_module", "write_json"]
+__all__ = [
+    "Figure",
+    "deployments_yaml",
+    "measure",
+    "print_table",
+    "quick_figures",
+    "run_module",
+    "write_json",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +50,12 @@ class Figure:
     better: Literal["higher", "lower"]
     anchor: str | None = None
     runs: tuple[float, ...] = ()
+    quick: bool = False
+    """Measured at `--quick`'s reduced size: never compared with a target."""
 
     @property
     def met(self) -> bool | None:
-        if self.target is None:
+        if self.target is None or self.quick:
             return None
         return self.value >= self.target if self.better == "higher" else self.value <= self.target
 
@@ -54,6 +69,11 @@ def measure(fn: Callable[[], float], repeat: int) -> tuple[float, tuple[float, .
     return statistics.median(samples), tuple(samples)
 
 
+def quick_figures(figures: list[Figure]) -> list[Figure]:
+    """`figures` of a `--quick` run: marked quick, with no target to meet."""
+    return [replace(f, quick=True, target=None) for f in figures]
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
@@ -65,7 +85,11 @@ def _fmt(value: float | None) -> str:
 
 
 def print_table(suite: str, figures: list[Figure], console: Console | None = None) -> None:
-    table = Table(title=f"kubeloop benchmark suite: {suite}")
+    quick = any(f.quick for f in figures)
+    title = f"kubeloop benchmark suite: {suite}"
+    if quick:
+        title += " (quick: reduced sizes, not compared with targets)"
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("median", justify="right")
     table.add_column("unit")
@@ -75,11 +99,15 @@ def print_table(suite: str, figures: list[Figure], console: Console | None = Non
     for f in figures:
         sign = ">=" if f.better == "higher" else "<="
         met = {True: "yes", False: "NO", None: "-"}[f.met]
+        if f.quick:
+            target = "n/a (quick)"
+        else:
+            target = f"{sign} {_fmt(f.target)}" if f.target is not None else "-"
         table.add_row(
             f.name,
             _fmt(f.value),
             f.unit,
-            f"{sign} {_fmt(f.target)}" if f.target is not None else "-",
+            target,
             met,
             f.anchor or "-",
         )
@@ -93,7 +121,9 @@ def write_json(path: Path, suite: str, figures: list[Figure]) -> None:
         entry["runs"] = list(f.runs)
         entry["met"] = f.met
         results.append(entry)
-    path.write_text(json.dumps({"suite": suite, "results": results}, indent=2) + "\n")
+    quick = any(f.quick for f in figures)
+    document = {"suite": suite, "quick": quick, "results": results}
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 _DEPLOYMENT = """\

@@ -31,7 +31,8 @@ scheduler_perf's:
 Also SchedulingBasic with percentageOfNodesToScore=100 (every feasible node
 scored), with no target.
 
-`--quick` runs the same workloads at a tenth of the pods (and nodes).
+`--quick` runs the same workloads at a tenth of the pods (and nodes), named
+by the nodes they run on (`SchedulingBasic_500Nodes`).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _nodes(count: int, zones: list[str] | None = None) -> list[Node]:
 
 @dataclass
 class Workload:
-    name: str
+    base: str
     anchor: float
     target: float | None
     nodes: int
@@ -141,6 +142,13 @@ class Workload:
     init_namespace: str = "default"
     measured_namespace: str = "default"
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """scheduler_perf's name for the workload at the size it runs at
+        (`SchedulingBasic_500Nodes` under `--quick`)."""
+        suffix = "_score100pct" if self.percentage == 100 else ""
+        return f"{self.base}_{self.nodes}Nodes{suffix}"
 
 
 def _anti_affinity(namespace: str) -> Pod:
@@ -214,11 +222,9 @@ def workloads(quick: bool) -> list[Workload]:
     moons = ["moon-1", "moon-2", "moon-3"]
     zones = ["zone1", "zone2", "zone3"]
     return [
+        Workload("SchedulingBasic", 680, 10_000, 5000 // scale, 1000 // scale, 10_000 // scale),
         Workload(
-            "SchedulingBasic_5000Nodes", 680, 10_000, 5000 // scale, 1000 // scale, 10_000 // scale
-        ),
-        Workload(
-            "SchedulingPodAntiAffinity_5000Nodes",
+            "SchedulingPodAntiAffinity",
             60,
             600,
             5000 // scale,
@@ -231,7 +237,7 @@ def workloads(quick: bool) -> list[Workload]:
             measured_namespace="sched-1",
         ),
         Workload(
-            "TopologySpreading_5000Nodes",
+            "TopologySpreading",
             85,
             850,
             5000 // scale,
@@ -241,7 +247,7 @@ def workloads(quick: bool) -> list[Workload]:
             measured_template=lambda: _spreading("DoNotSchedule"),
         ),
         Workload(
-            "PreferredTopologySpreading_5000Nodes",
+            "PreferredTopologySpreading",
             125,
             1250,
             5000 // scale,
@@ -251,7 +257,7 @@ def workloads(quick: bool) -> list[Workload]:
             measured_template=lambda: _spreading("ScheduleAnyway"),
         ),
         Workload(
-            "SchedulingNodeAffinity_5000Nodes",
+            "SchedulingNodeAffinity",
             220,
             2200,
             5000 // scale,
@@ -262,7 +268,7 @@ def workloads(quick: bool) -> list[Workload]:
             measured_template=_node_affinity,
         ),
         Workload(
-            "PreemptionBasic_500Nodes",
+            "PreemptionBasic",
             18,
             180,
             500 // scale,
@@ -272,7 +278,7 @@ def workloads(quick: bool) -> list[Workload]:
             measured_template=_high_priority,
         ),
         Workload(
-            "Unschedulable_5000Nodes",
+            "Unschedulable",
             590,
             5900,
             5000 // scale,
@@ -281,7 +287,7 @@ def workloads(quick: bool) -> list[Workload]:
             unschedulable_first=100,
         ),
         Workload(
-            "SchedulingBasic_5000Nodes_score100pct",
+            "SchedulingBasic",
             680,
             None,
             5000 // scale,
@@ -384,7 +390,9 @@ def run(quick: bool, repeat: int, only: str | None = None) -> list[Figure]:
 if __name__ == "__main__":
     import sys
 
-    from benchmarks.harness import print_table
+    from benchmarks.harness import print_table, quick_figures
 
     pick = sys.argv[1] if len(sys.argv) > 1 else None
-    print_table("scheduler", run("--quick" in sys.argv, 1, pick if pick != "--quick" else None))
+    quick = "--quick" in sys.argv
+    figures = run(quick, 1, pick if pick != "--quick" else None)
+    print_table("scheduler", quick_figures(figures) if quick else figures)

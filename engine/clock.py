@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 import selectors
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -61,13 +62,24 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """The wall clock, through the running event loop."""
+    """The wall clock, through the running event loop.
+
+    `monotonic()` counts seconds from the clock's creation (as the virtual
+    clock counts from 0), not the machine's uptime, so "cluster seconds" and
+    scenario `at:` times mean the same on both clocks. `now()` is the real
+    wall time.
+    """
+
+    def __init__(self) -> None:
+        # asyncio's default loop time is time.monotonic(), so this origin is
+        # on the loop's scale without needing a running loop here.
+        self._origin = time.monotonic()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
+        return asyncio.get_running_loop().time() - self._origin
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

@@ -190,6 +190,10 @@ class Store:
         return self._revision
 
     def table(self, kind: type[Resource]) -> _Table:
+        # Every call (read or write) comes through here before it changes
+        # anything: a shared object found changed in place fails it.
+        if detector.failure is not None:
+            detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
             table = _Table(self.registry.info(kind))
@@ -242,6 +246,8 @@ class Store:
             )
             for observer in self.observers:
                 observer(record)
+        if detector.enabled:
+            detector.after_write(previous)
 
     @staticmethod
     def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:
@@ -426,6 +432,8 @@ class Store:
         table = self.table(type(obj))
         current = self._current_for_write(table, obj)
         if obj is current:
+            if detector.enabled:
+                detector.verify(obj)  # an update of the shared object changed in place
             return obj
         info = table.info
         errors = strategies.validate(obj, metadata_checked=obj.metadata is current.metadata)

@@ -1,21 +1,35 @@
 """The `kubeloop` command line.
 
-    kubeloop run [FILES...] [--nodes N] [--runtime simulated|process] [--seed S]
+    kubeloop --version
+    kubeloop run [FILES...|-] [--nodes N] [--runtime simulated|process] [--seed S]
                  [--virtual-time | --real-time] [--timeout T] [--watch] [--json]
-    kubeloop bench [SUITE] [--quick] [--json PATH]
+                 [--output yaml|json DIR|-]
+    kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
 
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
 then prints a summary: time to converge in wall and cluster seconds, pods,
-nodes, scheduler throughput and pod startup percentiles. `--json` prints the
-summary as JSON instead. Exit status: 0 converged, 1 not converged within
-`--timeout`, 2 bad input (one line on stderr, nothing applied).
+nodes, scheduler throughput and pod startup percentiles, and every problem:
+a workload whose kind no running controller drives (StatefulSet, DaemonSet,
+Job and CronJob until kubeloop has their controllers), pods that cannot start
+(unschedulable, CrashLoopBackOff, a missing ConfigMap), each with its reason.
+`--json` prints the summary as JSON instead (`ok`, `converged`, `workloads`,
+`problems`, ...). `-` among the files reads manifests from stdin.
+`--output FORMAT DEST` writes the final objects as `kubectl get -o FORMAT`
+would (see `runtime.output`); with DEST `-` they go to stdout and the summary
+to stderr. Exit status, as `kubectl rollout status` would judge it:
+0 converged with no problems; 1 not converged within `--timeout`, or a
+problem (an undriven workload, a stuck pod); 2 bad input (one line on stderr,
+nothing applied), including a scenario step the API refuses (named).
 
-Time defaults to virtual for the simulated runtime and real for processes.
+Time defaults to virtual for the simulated runtime and real for processes,
+unless a scenario file's `cluster.virtual_time` or `--virtual-time` /
+`--real-time` says otherwise. Cluster seconds count from the cluster's start,
+on either clock.
 
 Neighbours: `runtime.cluster`, `runtime.scenario`, `runtime.progress`,
-`benchmarks` (for `bench`).
+`runtime.output`, `runtime.cli_bench`, `runtime.cli_fuzz`.
 """
 
 from __future__ import annotations
@@ -26,18 +40,27 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import anyio
 from rich.console import Console
 
 from engine.errors import ApiError
-from runtime import cli_fuzz
+from runtime import cli_bench, cli_fuzz
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
+from runtime.output import FORMATS, Format, write_objects
 from runtime.progress import ProgressView
-from runtime.scenario import Scenario, StepResult, is_scenario, load_scenario, run_scenario
+from runtime.scenario import (
+    Scenario,
+    StepResult,
+    is_scenario,
+    load_scenario,
+    not_run,
+    run_scenario,
+)
 from runtime.summary import Summary, summarize
 
 __all__ = ["main"]
@@ -51,28 +74,77 @@ class UserError(Exception):
 class RunPlan:
     scenario: Scenario
     config: ClusterConfig
+    output: tuple[str, str] | None = None  # (format, "-" or a directory)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("kubeloop")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubeloop", description="The Kubernetes control plane in one process."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start a cluster, apply manifests or run a scenario")
-    run.add_argument("files", nargs="*", type=Path, help="manifests, directories or one scenario")
+    parser.add_argument(
+        "--version", action="version", version=f"kubeloop {_version()}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="start a cluster, apply manifests or run a scenario",
+        description="Start a cluster, apply manifests (or run one scenario file), "
+        "show progress until converged, and print a summary.",
+    )
+    run.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="manifests, directories or one scenario file; - reads manifests from stdin",
+    )
     run.add_argument("--nodes", type=int, default=None, help="simulated nodes (default 3)")
-    run.add_argument("--runtime", choices=["simulated", "process"], default=None)
-    run.add_argument("--seed", type=int, default=None)
+    run.add_argument(
+        "--runtime",
+        choices=["simulated", "process"],
+        default=None,
+        help="simulated containers, or containers' commands as local processes "
+        "(default: the scenario's, else simulated)",
+    )
+    run.add_argument(
+        "--seed", type=int, default=None, help="seed of every random choice (default 0)"
+    )
     time_group = run.add_mutually_exclusive_group()
-    time_group.add_argument("--virtual-time", dest="virtual", action="store_true", default=None)
-    time_group.add_argument("--real-time", dest="virtual", action="store_false")
-    run.add_argument("--timeout", type=float, default=600.0, help="seconds to converge")
+    time_group.add_argument(
+        "--virtual-time",
+        dest="virtual",
+        action="store_true",
+        default=None,
+        help="cluster time jumps ahead when idle (default for simulated nodes)",
+    )
+    time_group.add_argument(
+        "--real-time",
+        dest="virtual",
+        action="store_false",
+        help="cluster time is wall time (default for process nodes)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to converge (default 600)"
+    )
     run.add_argument("--watch", action="store_true", help="keep running after convergence")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
-    bench = sub.add_parser("bench", help="run benchmark suites")
-    bench.add_argument("suite", nargs="?", default="all")
-    bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--json", type=Path, default=None)
+    run.add_argument(
+        "-o",
+        "--output",
+        nargs=2,
+        metavar=("FORMAT", "DEST"),
+        default=None,
+        help="write the final objects as `kubectl get -o FORMAT` would (yaml or json): "
+        "DEST - for one List on stdout (the summary then goes to stderr), or a directory "
+        "for one List file per kind (Leases and Events are left out)",
+    )
+    cli_bench.register(sub)
     cli_fuzz.register(sub)
     return parser
 
@@ -82,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in cli_fuzz.COMMANDS:
         return cli_fuzz.main(args)
     if args.command == "bench":
-        from benchmarks.__main__ import main as bench_main
-
-        extra = ["--quick"] if args.quick else []
-        if args.json:
-            extra += ["--json", str(args.json)]
-        return bench_main([args.suite, *extra])
+        return cli_bench.main(args)
     try:
         plan = _plan(args)
     except (UserError, ApiError, OSError, ValueError) as error:
@@ -99,45 +166,78 @@ def main(argv: list[str] | None = None) -> int:
     except (ApiError, ValueError, AssertionError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:  # the --output directory could not be written
+        print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    # Objects written to stdout keep it parseable: the summary goes to stderr.
+    to_stderr = plan.output is not None and plan.output[1] == "-"
     if args.json:
-        print(json.dumps(summary.to_json(), indent=2))
+        print(json.dumps(summary.to_json(), indent=2), file=sys.stderr if to_stderr else sys.stdout)
     else:
-        summary.print(Console())
-    return 0 if summary.converged else 1
+        summary.print(Console(stderr=to_stderr))
+    return 0 if summary.ok else 1
 
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def _plan(args: argparse.Namespace) -> RunPlan:
+def _plan(args: argparse.Namespace, stdin: TextIO | None = None) -> RunPlan:
     files: list[Path] = args.files
+    stdin_given = [p for p in files if str(p) == "-"]
+    files = [p for p in files if str(p) != "-"]
+    if len(stdin_given) > 1:
+        raise UserError("- (stdin) can be given once")
+    output = _output(args.output)
     for path in files:
         if not path.exists():
             raise UserError(f"{path}: no such file or directory")
     scenario_files = [p for p in files if p.is_file() and is_scenario(p.read_text())]
-    if scenario_files and len(files) > 1:
+    if scenario_files and (len(files) > 1 or stdin_given):
         raise UserError("a scenario file runs alone; apply manifests from inside it")
     if scenario_files:
         scenario = load_scenario(scenario_files[0])
     else:
-        from engine.manifests import load_manifest_files
+        from engine.manifests import load_manifest_files, load_manifests
 
         load_manifest_files(files)  # validate everything before the cluster starts
         steps: list[dict[str, Any]] = [{"apply": str(p.resolve())} for p in _expand(files)]
+        if stdin_given:
+            text = (stdin or sys.stdin).read()
+            if is_scenario(text):
+                raise UserError("a scenario file is read from its path, not from stdin")
+            load_manifests(text, source="<stdin>")
+            # A step's text with a newline is inline manifests, never a path.
+            steps.append({"apply": text if "\n" in text else text + "\n"})
         steps.append({"wait": "converged", "timeout": args.timeout})
         scenario = Scenario.model_validate({"steps": steps})
     runtime = args.runtime or scenario.cluster.runtime
-    virtual = args.virtual if args.virtual is not None else runtime == "simulated"
+    if args.virtual is not None:
+        virtual = args.virtual
+    elif "virtual_time" in scenario.cluster.model_fields_set:
+        virtual = scenario.cluster.virtual_time  # the scenario file says
+    else:
+        virtual = runtime == "simulated"
     config = scenario.config(
         seed=args.seed,
         runtime=runtime,
         virtual_time=virtual,
         **({"node_pools": _pools(args.nodes)} if args.nodes is not None else {}),
     )
-    return RunPlan(scenario, config)
+    return RunPlan(scenario, config, output)
+
+
+def _output(value: list[str] | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    fmt, dest = value
+    if fmt not in FORMATS:
+        raise UserError(f"--output: unknown format {fmt!r} (choose yaml or json)")
+    if dest != "-" and Path(dest).exists() and not Path(dest).is_dir():
+        raise UserError(f"--output: {dest} exists and is not a directory")
+    return fmt, dest
 
 
 def _expand(files: list[Path]) -> list[Path]:
@@ -161,8 +261,9 @@ def _pools(nodes: int) -> tuple[Any, ...]:
 async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
     started = time.perf_counter()
     results: list[StepResult] = []
+    to_stdout = plan.output is not None and plan.output[1] == "-"
     async with Cluster(plan.config) as cluster:
-        async with ProgressView(cluster, enabled=not args.json) as view:
+        async with ProgressView(cluster, enabled=not (args.json or to_stdout)) as view:
             try:
                 with anyio.fail_after(args.timeout):
                     await run_scenario(cluster, plan.scenario, results)
@@ -174,7 +275,12 @@ async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
                 converged = False
             if args.watch:
                 await view.watch_forever()
-        return summarize(cluster, results, converged, time.perf_counter() - started)
+        steps = not_run(plan.scenario, results)
+        summary = summarize(cluster, steps, converged, time.perf_counter() - started)
+        if plan.output is not None and cluster.store is not None:
+            fmt, dest = plan.output
+            write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
+        return summary
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 `replay` runs a scenario file written by a failing fuzz run (or by hand) and
 says whether its recorded failure happened again, exactly (same oracle, same
 message, same trace hash). Exit status: 0 the scenario passes, 1 it fails
-(the recorded failure or another one), 2 bad input.
+(the recorded failure or another one), 2 bad input, including a step the
+API refuses that does not say `expect: rejected`.
 
 `fuzz` runs a campaign of hypothesis examples against a fuzz target (the
 built-in controllers by default), showing progress, then a summary: examples,
@@ -18,7 +19,10 @@ replay. `--faults` takes fault classes (watch, stale, write, crash, node, all,
 none) or fault kinds, comma-separated (default: the target's fault kinds, every
 one for the built-in controllers); `--controllers` names the controllers
 faults may target (all of the target's run either way). The example count
-defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100. Exit status: 0 no failure, 1 a
+defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100; exactly that many examples run
+to the end (unless a failure stops the campaign first, or hypothesis runs out
+of distinct examples), and examples
+hypothesis abandons half-drawn are reported apart as discarded. Exit status: 0 no failure, 1 a
 failure, 2 bad input, or hypothesis missing (`fuzz` needs it: the `kubeloop[fuzz]`
 extra; `replay` does not).
 
@@ -63,7 +67,12 @@ def register(sub: Any) -> None:
     fuzz.add_argument(
         "--target", default="runtime.simulation.targets:BUILTIN", help="module:attribute"
     )
-    fuzz.add_argument("--out", type=Path, default=Path(".kubeloop/failures"))
+    fuzz.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".kubeloop/failures"),
+        help="directory for failing scenario files (default .kubeloop/failures)",
+    )
     fuzz.add_argument("--no-shrink", action="store_true", help="report the first failure as is")
     fuzz.add_argument("--json", action="store_true", help="print the summary as JSON")
     fuzz.add_argument(
@@ -86,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from runtime.simulation.replay import load_scenario_file, replay
+    from runtime.simulation.replay import ScenarioError, load_scenario_file, replay
     from runtime.simulation.targets import load_target
 
     scenario = load_scenario_file(args.file)
@@ -96,7 +105,10 @@ def _replay(args: argparse.Namespace) -> int:
         scenario.config(target)
     except (ImportError, ValueError) as error:
         raise ValueError(f"{args.file}: target {ref}: {error}") from None
-    result = replay(scenario, target=target)
+    try:
+        result = replay(scenario, target=target)
+    except ScenarioError as error:
+        raise ValueError(f"{args.file}: {error}") from None
     expected = result.expected
     if args.json:
         print(
@@ -204,6 +216,7 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
         "fault_kinds": sorted(kinds),
         "examples": p.examples,
         "failing_examples": p.failing_examples,
+        "discarded_examples": p.discarded,
         "steps": p.steps,
         "virtual_seconds": round(p.virtual_seconds, 3),
         "writes": p.writes,
@@ -220,8 +233,9 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
         print(json.dumps(data, indent=2))
         return
     console = Console(highlight=False)
+    discarded = f", {p.discarded} discarded" if p.discarded else ""
     console.print(
-        f"fuzzed {target}: {p.examples} examples ({p.failing_examples} failing) in "
+        f"fuzzed {target}: {p.examples} examples ({p.failing_examples} failing{discarded}) in "
         f"{p.wall_seconds:.1f} s ({p.examples_per_second:.1f}/s), {p.steps} steps, "
         f"{p.virtual_seconds:,.0f} virtual s, {p.writes:,} writes"
     )

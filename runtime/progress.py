@@ -1,5 +1,7 @@
 """Live progress of a running cluster, for `kubeloop run`: per workload, desired /
-scheduled / running / ready pods, and the most recent events.
+scheduled / running / ready pods and its problems (a kind no controller
+drives, pods stuck unschedulable or crash-looping, with their reasons: see
+`runtime.cluster.workloads`), and the most recent events.
 
 The view redraws after bursts of store writes (at most once per
 `every_writes` writes), never on a timer, so it adds nothing to a
@@ -11,19 +13,19 @@ Neighbours: `runtime.cli`, `runtime.cluster`.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from engine.api.apps import Deployment, ReplicaSet
-from engine.api.core import Event, Pod
+from engine.api.core import Event
 from engine.store import WriteRecord
 from runtime.cluster import Cluster
 
 __all__ = ["ProgressView"]
+
+WIDE = ("workload", "problems")
 
 
 class ProgressView:
@@ -78,38 +80,20 @@ class ProgressView:
     def render(self) -> Group:
         store = self.cluster.store
         table = Table(title=f"kubeloop: cluster time {self.cluster.clock.monotonic():.1f} s")
-        for column in ("workload", "desired", "scheduled", "running", "ready"):
-            table.add_column(column, justify="right" if column != "workload" else "left")
+        for column in ("workload", "desired", "scheduled", "running", "ready", "problems"):
+            table.add_column(column, justify="right" if column not in WIDE else "left")
         if store is None:
             return Group(table)
-        pods_by_owner: dict[str, Counter[str]] = {}
-        rs_owner = {
-            rs.metadata.uid: (
-                ref.name if (ref := rs.metadata.controller_ref()) else rs.metadata.name
-            )
-            for rs in store.objects(ReplicaSet)
-        }
-        for pod in store.objects(Pod):
-            ref = pod.metadata.controller_ref()
-            owner = rs_owner.get(ref.uid, ref.name) if ref else "(standalone)"
-            counts = pods_by_owner.setdefault(f"{pod.metadata.namespace}/{owner}", Counter())
-            counts["scheduled"] += bool(pod.spec.node_name)
-            counts["running"] += pod.status.phase == "Running"
-            counts["ready"] += any(
-                c.type == "Ready" and c.status == "True" for c in pod.status.conditions
-            )
-        for d in sorted(store.objects(Deployment), key=lambda d: d.key):
-            key = f"{d.metadata.namespace}/{d.metadata.name}"
-            c = pods_by_owner.pop(key, Counter())
+        for row in self.cluster.workloads():
             table.add_row(
-                f"deployment {key}",
-                str(d.spec.replicas),
-                str(c["scheduled"]),
-                str(c["running"]),
-                str(c["ready"]),
+                row.label,
+                "-" if row.desired is None else str(row.desired),
+                str(row.scheduled),
+                str(row.running),
+                str(row.ready),
+                "\n".join(row.problem_lines()),
+                style="red" if row.undriven or row.stuck else None,
             )
-        for key, c in sorted(pods_by_owner.items()):
-            table.add_row(key, "-", str(c["scheduled"]), str(c["running"]), str(c["ready"]))
         events = sorted(store.objects(Event), key=lambda e: int(e.metadata.resource_version))[-5:]
         lines = Table.grid()
         for e in events:

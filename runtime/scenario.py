@@ -20,13 +20,19 @@ Each step has exactly one action; `at` (absolute cluster seconds), `after`
 (seconds after the previous step) and `timeout` (for waits and drains) are
 optional.
 The whole file is validated before the cluster starts; a bad step is an error
-naming its index and field. `run_scenario` returns each step's timing.
+naming its index and field. `run_scenario` returns each step's timing and
+result; a step that ends the run (a wait that timed out, a failed step) is
+reported as such, and `not_run` adds the steps after it. A step the API
+refuses when it runs (an immutable field changed, an object that is not
+there) raises `StepRejected` naming the step: the scenario stops there
+(`kubeloop run` exits 2).
 
 Neighbours: `runtime.cluster` (runs the steps), `runtime.cli` (`kubeloop run`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,12 +41,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.api.apps import Deployment
-from engine.errors import BadRequest, FieldError, Invalid
+from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
-__all__ = ["Scenario", "Step", "StepResult", "load_scenario", "run_scenario"]
+__all__ = [
+    "Scenario",
+    "Step",
+    "StepRejected",
+    "StepResult",
+    "load_scenario",
+    "not_run",
+    "run_scenario",
+]
 
 ACTIONS = (
     "apply",
@@ -158,12 +172,33 @@ class Scenario(_Strict):
         return ClusterConfig(**values)
 
 
+class StepRejected(ApiError):
+    """The API refused a step (an invalid change, an object that is not
+    there): the scenario stops there, and the step is not counted as done."""
+
+    def __init__(self, index: int, step: Step, error: ApiError) -> None:
+        super().__init__(f"step {index} ({step.describe()}): {error}")
+        self.reason = error.reason
+        self.code = error.code
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """How one step went. `result` is "ok"; "timed out: ..." (its wait ran out
+    of time, with what was left); "failed: ..." (it raised); "stopped..." (the
+    run's own time limit ended it); or "not run" (an earlier step ended the run).
+    `started_at` is None for a step that never started."""
+
     index: int
     description: str
-    started_at: float  # cluster clock seconds
+    started_at: float | None  # cluster clock seconds
     seconds: float  # cluster clock seconds the step took
+    result: str = "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
 
 
 def is_scenario(text: str) -> bool:
@@ -228,15 +263,48 @@ async def run_scenario(
     clock = cluster.clock
     previous_end = clock.monotonic()
     for index, step in enumerate(scenario.steps):
-        if step.at is not None and clock.monotonic() < step.at:
-            await clock.sleep(step.at - clock.monotonic())
-        if step.after is not None:
-            await clock.sleep(max(0.0, previous_end + step.after - clock.monotonic()))
-        started = clock.monotonic()
-        await _run_step(cluster, scenario, index, step)
+        started: float | None = None
+        try:
+            if step.at is not None and clock.monotonic() < step.at:
+                await clock.sleep(step.at - clock.monotonic())
+            if step.after is not None:
+                await clock.sleep(max(0.0, previous_end + step.after - clock.monotonic()))
+            started = clock.monotonic()
+            try:
+                await _run_step(cluster, scenario, index, step)
+            except ApiError as error:
+                raise StepRejected(index, step, error) from error
+        except BaseException as error:
+            # Say in the step table how this step ended, then let the run end.
+            if started is None:
+                result = "stopped: the run ended while the step waited for its time"
+                results.append(StepResult(index, step.describe(), None, 0.0, result))
+            else:
+                took = clock.monotonic() - started
+                results.append(StepResult(index, step.describe(), started, took, _ended(error)))
+            raise
         previous_end = clock.monotonic()
         results.append(StepResult(index, step.describe(), started, previous_end - started))
     return results
+
+
+def not_run(scenario: Scenario, results: list[StepResult]) -> list[StepResult]:
+    """`results` followed by a "not run" entry for each step it does not cover."""
+    done = len(results)
+    rest = [
+        StepResult(i, step.describe(), None, 0.0, "not run")
+        for i, step in enumerate(scenario.steps)
+        if i >= done
+    ]
+    return [*results, *rest]
+
+
+def _ended(error: BaseException) -> str:
+    if isinstance(error, TimeoutError) and str(error):  # a wait's ConvergenceTimeout
+        return "timed out: " + " ".join(str(error).split())
+    if isinstance(error, (TimeoutError, asyncio.CancelledError)):
+        return "stopped: the run ended during the step"  # its time limit, or Ctrl-C
+    return f"failed: {' '.join(str(error).split()) or type(error).__name__}"
 
 
 async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step) -> None:

@@ -1,9 +1,18 @@
 """The summary `kubeloop run` prints at the end (as a table or as JSON).
 
-JSON shape: `{"converged", "seconds", "virtual_seconds", "nodes", "pods":
-{"total", "running", "ready", "pending"}, "pod_startup_p50_s",
+JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
+{"total", "running", "ready", "pending", "unschedulable"}, "pod_startup_p50_s",
 "pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
-"pods_per_second"}, "steps": [{"step", "started_at", "seconds"}]}`.
+"pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
+"not_converged": [...], "workloads": [{"kind", "namespace", "name",
+"desired", "scheduled", "running", "ready", "problems"}], "problems":
+[{"kind", "namespace", "name", "reason", "pods"}]}`. A step's `result` is
+"ok", "timed out: ...", "failed: ...", "stopped" or "not run" (see
+`runtime.scenario.StepResult`).
+
+`ok` is the run's success: converged with no problems (no workload that no
+controller drives, no pod stuck unschedulable, crash-looping or waiting on a
+missing ConfigMap); `kubeloop run` exits 0 only then.
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
 """
@@ -16,7 +25,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from runtime.cluster import Cluster, PodCounts
+from runtime.cluster import Cluster, PodCounts, Problem, WorkloadRow
+from runtime.cluster.workloads import problems
 from runtime.scenario import StepResult
 
 __all__ = ["Summary", "percentile", "summarize"]
@@ -44,9 +54,17 @@ class Summary:
     attempts: int
     steps: list[StepResult] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    workloads: list[WorkloadRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Converged, with nothing stuck (see the module docstring)."""
+        return self.converged and not self.problems
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "ok": self.ok,
             "converged": self.converged,
             "seconds": round(self.seconds, 3),
             "virtual_seconds": round(self.virtual_seconds, 3),
@@ -56,6 +74,7 @@ class Summary:
                 "running": self.pods.running,
                 "ready": self.pods.ready,
                 "pending": self.pods.pending,
+                "unschedulable": self.pods.unschedulable,
             },
             "pod_startup_p50_s": round(self.startup_p50, 3),
             "pod_startup_p99_s": round(self.startup_p99, 3),
@@ -65,23 +84,52 @@ class Summary:
                 "pods_per_second": round(self.scheduled / self.seconds, 1) if self.seconds else 0,
             },
             "steps": [
-                {"step": s.description, "started_at": s.started_at, "seconds": s.seconds}
+                {
+                    "step": s.description,
+                    "started_at": s.started_at,
+                    "seconds": s.seconds,
+                    "result": s.result,
+                }
                 for s in self.steps
             ],
             "not_converged": self.left,
+            "workloads": [
+                {
+                    "kind": w.kind,
+                    "namespace": w.namespace,
+                    "name": w.name,
+                    "desired": w.desired,
+                    "scheduled": w.scheduled,
+                    "running": w.running,
+                    "ready": w.ready,
+                    "problems": w.problem_lines(),
+                }
+                for w in self.workloads
+            ],
+            "problems": [p.to_json() for p in self.problems],
         }
 
     def print(self, console: Console) -> None:
         if self.steps:
             steps = Table(title="steps")
-            for column in ("#", "step", "at (cluster s)", "took (cluster s)"):
+            for column in ("#", "step", "at (cluster s)", "took (cluster s)", "result"):
                 steps.add_column(column)
             for s in self.steps:
                 steps.add_row(
-                    str(s.index), s.description, f"{s.started_at:.1f}", f"{s.seconds:.1f}"
+                    str(s.index),
+                    s.description,
+                    "-" if s.started_at is None else f"{s.started_at:.1f}",
+                    "-" if s.started_at is None else f"{s.seconds:.1f}",
+                    s.result if s.ok else f"[bold red]{s.result}[/]",
                 )
             console.print(steps)
-        table = Table(title="converged" if self.converged else "NOT converged")
+        if not self.converged:
+            title = "NOT converged"
+        elif self.problems:
+            title = f"converged, with {len(self.problems)} problem(s)"
+        else:
+            title = "converged"
+        table = Table(title=title)
         table.add_column("figure")
         table.add_column("value", justify="right")
         rows = [
@@ -108,11 +156,15 @@ class Summary:
         console.print(table)
         for line in self.left:
             console.print(f"  not converged: {line}")
+        for problem in self.problems:
+            if str(problem) not in self.left:  # an undriven workload is both
+                console.print(f"  problem: {problem}")
 
 
 def summarize(
     cluster: Cluster, steps: list[StepResult], converged: bool, seconds: float
 ) -> Summary:
+    workloads = cluster.workloads()
     startup = cluster.tracker.startup_seconds
     stats = cluster.scheduler.statistics() if cluster.scheduler is not None else None
     return Summary(
@@ -127,4 +179,6 @@ def summarize(
         attempts=getattr(stats, "attempts", 0),
         steps=list(steps),
         left=[] if converged else cluster.unconverged(),
+        workloads=workloads,
+        problems=problems(workloads),
     )

@@ -172,8 +172,8 @@ class WebsiteReconciler:
         return live.metadata.uid == site.metadata.uid and live.metadata.deletion_timestamp is None
 
 
-def setup(manager: Manager) -> WebsiteReconciler:
-    return WebsiteReconciler(manager)
+def setup(manager: Manager) -> WebsiteReconciler:  # called again on every restart
+    return WebsiteReconciler(manager)  # informers from manager.factory, adds its Controller
 
 
 def websites(name: str) -> SearchStrategy[dict[str, Any]]:
@@ -253,15 +253,16 @@ def one_replicaset(record: WriteRecord, view: ClusterView) -> str | None:
 
 DESIRED_STATE = DESIRED.copy()
 DESIRED_STATE.register("websites", website_converged)
-INVARIANTS = SAFETY.copy()
+INVARIANTS = SAFETY.copy()  # the built-in ones, plus yours
 INVARIANTS.invariant("website-one-replicaset")(one_replicaset)
 
 BUILT_IN = ("scheduler", "replicaset", "garbagecollector")
 
 WEBSITE = FuzzTarget(
     name="website",
-    workloads=websites,
+    workloads=websites,  # name -> hypothesis strategy of Website manifests
     workload_names=("blog", "shop"),
+    # A Website has no scale subresource or pod template for those rules:
     scalable_kinds=(),
     image_kinds=(),
     controllers=(*BUILT_IN, "website"),
@@ -270,10 +271,10 @@ WEBSITE = FuzzTarget(
     # A fault drawn for "every controller" spares the built-in ones: they are
     # fuzzed on their own (BUILTIN), and a failure here is the Website's.
     exemptions={name: frozenset(ALL_FAULT_KINDS) for name in BUILT_IN},
-    informers=("Website", "ReplicaSet"),
+    informers=("Website", "ReplicaSet"),  # informers that watch faults may pick
     invariant_registry=INVARIANTS,
     desired_registry=DESIRED_STATE,
-    ref="examples.fuzz_website:WEBSITE",
+    ref="examples.fuzz_website:WEBSITE",  # how scenario files name it
 )
 """Fuzz the Website controller beside the built-in scheduler, ReplicaSet
 controller and garbage collector, with every fault class: watch, stale-read,

@@ -11,13 +11,22 @@ factory and `Manager`, the controllers named in the config, the scheduler, and
 one kubelet per node in a `NodePool` of simulated or real-process nodes.
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
-runtime started), leaving no task behind.
+runtime started), leaving no task behind. With the mutation detector on
+(`engine.mutation`), leaving also compares every shared object and raises
+`MutationDetected` if one was changed in place.
 
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
-when every Deployment, ReplicaSet, ReplicationController, StatefulSet and
-DaemonSet has its desired pods updated, ready and available, and no pod is
-still settling (see `runtime.cluster.tracker`).
+when every workload (Deployment, ReplicaSet, ReplicationController,
+StatefulSet, DaemonSet) has its desired pods updated, ready and available
+(each kind's rule is its controller package's `unconverged_reason`), no pod
+is still settling (see `runtime.cluster.tracker`), and no workload is of a
+kind that no running controller drives (see `runtime.cluster.workloads`). It
+means "settled": a standalone pod no node fits does not hold it up, as nothing
+in the cluster can move it. `problems()` lists what will never come right
+without a change from outside (undriven workloads, unschedulable or
+crash-looping pods, with their reasons); `kubeloop run` succeeds only when
+the cluster converged with no problems.
 
 Neighbours: `runtime.cluster.config`, `runtime.cluster.apply`,
 `runtime.cluster.tracker`, `runtime.kubelet` (nodes), `controllers.*`.
@@ -45,11 +54,21 @@ from engine.clock import Clock, RealClock, VirtualClock
 from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
+from engine.mutation import detector
+from engine.registry import REGISTRY
 from engine.store import ObjectList, Store, WriteRecord
+from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
-from runtime.cluster.config import ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
+from runtime.cluster.workloads import (
+    WORKLOAD_CONTROLLERS,
+    Problem,
+    WorkloadRow,
+    undriven_reason,
+    workload_rows,
+)
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
@@ -84,6 +103,9 @@ class Cluster:
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
         self.tracker = ConvergenceTracker()
+        self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
+        """The controllers that drive this cluster's objects (`config.controllers`,
+        unless a host such as the simulation runs them itself and says so)."""
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
@@ -94,6 +116,8 @@ class Cluster:
         config = self.config
         if config.log_level:
             configure_logging(config.log_level)
+        if isinstance(self.clock, RealClock):
+            self.clock = RealClock()  # cluster time starts at 0 when the cluster does
         async with AsyncExitStack() as stack:
             if isinstance(self.clock, VirtualClock):
                 sync_stack = ExitStack()
@@ -125,7 +149,13 @@ class Cluster:
     async def __aexit__(self, *exc_info: Any) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
-            await stack.__aexit__(*exc_info)
+            try:
+                await stack.__aexit__(*exc_info)
+            except Exception:
+                detector.raise_if_tripped()  # what made the cluster's tasks fail
+                raise
+        if detector.enabled and exc_info[1] is None:
+            detector.check()  # a shared object changed in place fails the `async with`
 
     def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
         config = self.config
@@ -170,8 +200,10 @@ class Cluster:
     # -- objects --------------------------------------------------------------------
 
     async def apply(self, source: ApplySource) -> list[Applied]:
-        """Create or update from manifest text, paths, objects or lists of them;
-        all are validated before anything is written."""
+        """Create or update from manifest text, paths, dicts, objects or lists of
+        them. Everything the writes need is checked before anything is written;
+        a write that fails anyway is reported per object (`ApplyError`) while
+        the others are written (see `runtime.cluster.apply`)."""
         _, client = self._require()
         return await apply_objects(client, load_sources(source))
 
@@ -275,6 +307,7 @@ class Cluster:
         try:
             with anyio.fail_after(timeout):
                 while not condition():
+                    detector.raise_if_tripped()
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
@@ -286,10 +319,22 @@ class Cluster:
         return not self.unconverged()
 
     def unconverged(self) -> builtins.list[str]:
-        """What keeps the cluster from having converged, one line per reason."""
+        """What keeps the cluster from having converged, one line per reason.
+        A workload whose kind no running controller drives is one of them."""
         store, _ = self._require()
         reasons: builtins.list[str] = []
-        for d in store.objects(Deployment):
+        undriven: set[type[Resource]] = set()
+        for kind in WORKLOAD_CONTROLLERS:
+            why = undriven_reason(kind, self.running_controllers, ALL_CONTROLLERS)
+            if why is None:
+                continue
+            undriven.add(kind)
+            name = REGISTRY.info(kind).kind
+            reasons.extend(
+                f"{name} {o.metadata.namespace}/{o.metadata.name}: {why}"
+                for o in store.objects(kind)
+            )
+        for d in () if Deployment in undriven else store.objects(Deployment):
             want = d.spec.replicas
             s = d.status
             if d.spec.paused:
@@ -307,22 +352,24 @@ class Cluster:
         reasons.extend(
             f"replicaset {rs.metadata.namespace}/{rs.metadata.name}: "
             f"{rs.status.ready_replicas} ready of {rs.spec.replicas}"
-            for rs in store.objects(ReplicaSet)
+            for rs in (() if ReplicaSet in undriven else store.objects(ReplicaSet))
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
         reasons.extend(
             f"replicationcontroller {rc.metadata.namespace}/{rc.metadata.name}: "
             f"{rc.status.ready_replicas} ready of {rc.spec.replicas}"
-            for rc in store.objects(ReplicationController)
+            for rc in (
+                () if ReplicationController in undriven else store.objects(ReplicationController)
+            )
             if rc.status.observed_generation < rc.metadata.generation
             or rc.status.ready_replicas != rc.spec.replicas
         )
-        for sts in store.objects(StatefulSet):
+        for sts in () if StatefulSet in undriven else store.objects(StatefulSet):
             why = statefulset.unconverged_reason(sts)
             if why is not None:
                 reasons.append(f"statefulset {sts.metadata.namespace}/{sts.metadata.name}: {why}")
-        for ds in store.objects(DaemonSet):
+        for ds in () if DaemonSet in undriven else store.objects(DaemonSet):
             why = daemonset.unconverged_reason(ds)
             if why is not None:
                 reasons.append(f"daemonset {ds.metadata.namespace}/{ds.metadata.name}: {why}")
@@ -338,6 +385,20 @@ class Cluster:
         except ConvergenceTimeout:
             left = "; ".join(self.unconverged()[:5])
             raise ConvergenceTimeout(f"not converged after {timeout} s: {left}") from None
+
+    def workloads(self) -> builtins.list[WorkloadRow]:
+        """Every workload with its pods by state and what is wrong with it
+        (see `runtime.cluster.workloads`); O(pods)."""
+        store, _ = self._require()
+        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS)
+
+    def problems(self) -> builtins.list[Problem]:
+        """What will never come right without a change from outside: workloads
+        no running controller drives, and pods that cannot start (unschedulable,
+        CrashLoopBackOff, a missing ConfigMap, ...), with their reasons. A
+        cluster can be `converged()` (settled) and still have problems, such as
+        a standalone pod no node fits; `kubeloop run` exits 1 for either."""
+        return workloads.problems(self.workloads())
 
     def pod_counts(self) -> PodCounts:
         return self.tracker.counts()

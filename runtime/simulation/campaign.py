@@ -39,6 +39,8 @@ class CampaignProgress:
 
     examples: int = 0
     failing_examples: int = 0
+    discarded: int = 0
+    """Examples hypothesis abandoned half-drawn; not in `examples` or the totals."""
     steps: int = 0
     virtual_seconds: float = 0.0
     writes: int = 0
@@ -54,6 +56,11 @@ class CampaignProgress:
         return self.examples / max(self.wall_seconds, 1e-9)
 
     def add(self, stats: ExampleStats) -> None:
+        if stats.repeat:
+            return
+        if stats.discarded:
+            self.discarded += 1
+            return
         self.examples += 1
         self.failing_examples += stats.failed
         self.steps += stats.steps

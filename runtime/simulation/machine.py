@@ -28,6 +28,7 @@ Neighbours: `runtime.simulation.session`, `runtime.simulation.strategies`,
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
+from hypothesis.errors import StopTest, UnsatisfiedAssumption
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from runtime.cluster import NodePool
@@ -122,6 +124,12 @@ class ExampleStats:
     writes: int
     faults: dict[str, int]
     failed: bool
+    discarded: bool = False
+    """Hypothesis abandoned the example half-drawn (it ran out of data): it
+    does not count towards the budget, and its end state was not checked."""
+    repeat: bool = False
+    """Hypothesis re-ran an example whose failure was already reported (it
+    runs the failing example once more to report it): not a new example."""
 
 
 class _SimulationMachine(RuleBasedStateMachine):
@@ -135,10 +143,12 @@ class _SimulationMachine(RuleBasedStateMachine):
     observer: ClassVar[Callable[[ExampleStats], None] | None] = None
     shrink: ClassVar[bool] = True
     shrunk: ClassVar[dict[str, ScenarioFile]]
+    reported: ClassVar[set[str]]
 
     def __init__(self) -> None:
         super().__init__()
         self.session: SimulationSession | None = None
+        self.repeat = False
         self.seed = 0
         self.pools: tuple[NodePool, ...] = ()
         self.node_names: list[str] = []
@@ -166,6 +176,9 @@ class _SimulationMachine(RuleBasedStateMachine):
         if session is None or session.failure is None:
             return
         scenario = self._scenario(session)
+        key = scenario.model_dump_json()
+        self.repeat = key in type(self).reported
+        type(self).reported.add(key)
         if type(self).shrink:
             scenario = self._shrunk(scenario)
         failure = scenario.recorded_failure()
@@ -232,16 +245,19 @@ class _SimulationMachine(RuleBasedStateMachine):
         if session is None:
             return
         self.session = session
+        # Hypothesis calls teardown from a `finally`: an example it abandons
+        # (StopTest: out of data; UnsatisfiedAssumption) is still propagating.
+        discarded = isinstance(sys.exc_info()[1], StopTest | UnsatisfiedAssumption)
         try:
-            if session.failure is None:
+            if session.failure is None and not discarded:
                 session.finish()
                 self._raise_if_failed()
         finally:
             self.session = None
-            self._report(session)
+            self._report(session, discarded)
             session.close()
 
-    def _report(self, session: SimulationSession) -> None:
+    def _report(self, session: SimulationSession, discarded: bool) -> None:
         observer = type(self).observer
         sim = session.simulation
         if observer is None or sim is None:
@@ -254,6 +270,8 @@ class _SimulationMachine(RuleBasedStateMachine):
                 writes=sim.trace.writes,
                 faults=faults,
                 failed=session.failure is not None,
+                discarded=discarded,
+                repeat=self.repeat,
             )
         )
 
@@ -403,4 +421,5 @@ def simulation_machine(
     Machine.found_by = machine_name
     Machine.shrink = shrink
     Machine.shrunk = {}
+    Machine.reported = set()
     return Machine

@@ -23,7 +23,11 @@ wait       nothing: only `after`
 ========== =================================================================
 
 Operations on objects that are gone are not errors: the outcome says so (a
-fuzzer deletes and then scales freely).
+fuzzer deletes and then scales freely). An operation the API refuses as a bad
+request (an invalid manifest, an unknown kind, a forbidden change: 400, 403,
+405, 422) raises `Rejected`: what the session does with it depends on the
+operation's `expect` (`accepted`, `rejected`, or unset), see
+`runtime.simulation.session`.
 
 Neighbours: `runtime.simulation.simulation` (`execute`), `runtime.simulation.faults`,
 `runtime.simulation.strategies` (generates them), `runtime.simulation.replay`.
@@ -37,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine.api.base import Resource
 from engine.api.core import Pod
-from engine.errors import ApiError, BadRequest
+from engine.errors import ApiError, BadRequest, Forbidden, Invalid, MethodNotAllowed
 from engine.manifests import parse_object
 from engine.registry import REGISTRY
 from runtime.simulation.faults import Fault
@@ -53,6 +57,7 @@ __all__ = [
     "FailNode",
     "Inject",
     "Operation",
+    "Rejected",
     "RestoreNode",
     "Scale",
     "SetImage",
@@ -67,9 +72,27 @@ class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     after: float = Field(0.0, ge=0)
+    expect: Literal["accepted", "rejected"] | None = None
+    """What the API should do with the operation; unset, a refusal makes the
+    scenario invalid (see the module docstring)."""
 
     def to_data(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=False)
+        data = self.model_dump(mode="json", exclude_defaults=False)
+        if data["expect"] is None:
+            del data["expect"]
+        return data
+
+
+REFUSALS = (BadRequest, Forbidden, MethodNotAllowed, Invalid)
+"""API errors that refuse the request itself, whatever the cluster's state."""
+
+
+class Rejected(Exception):
+    """The API refused an operation (see `REFUSALS`); `error` says why."""
+
+    def __init__(self, error: ApiError) -> None:
+        self.error = error
+        super().__init__(f"{type(error).__name__}: {' '.join(str(error).split())}")
 
 
 class _ObjectOp(_Op):
@@ -189,6 +212,8 @@ async def execute(sim: Simulation, op: Operation) -> str:
             sim.inject(fault)
             return f"fault {fault.kind} at t={fault.at:g}s"
         return "waited"
+    except REFUSALS as error:
+        raise Rejected(error) from error
     except ApiError as error:
         return f"{type(error).__name__}: {error}"
 

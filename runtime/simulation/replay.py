@@ -26,7 +26,12 @@ A file that is not valid YAML, not a scenario, or not a valid one (an unknown
 operation or fault kind, a fault its `fault_kinds` do not enable, a node its
 node pools do not make, a node pool or recorded failure of the wrong shape)
 raises `ScenarioError`, a ValueError naming the file and what is wrong, before
-anything runs.
+anything runs. A step the API refuses when it runs (an invalid manifest, an
+unknown kind) makes the scenario invalid too: `replay` raises `ScenarioError`
+naming the step, unless the step says what it expects (`expect: accepted`:
+the refusal is a failure, `api:rejected`; `expect: rejected`: the refusal is
+what the step tests, and an acceptance is a failure, `api:accepted`). A fuzz
+run saves the steps the API refused as `expect: rejected`.
 
 Neighbours: `runtime.simulation.session`, `runtime.simulation.targets`,
 `runtime.simulation.machine` (writes files), `runtime.cli_fuzz` (`kubeloop replay`).
@@ -220,6 +225,7 @@ class ScenarioFile(BaseModel):
 def save_scenario_file(path: Path, scenario: ScenarioFile) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = scenario.model_dump(mode="json")
+    data["steps"] = [op.to_data() for op in scenario.steps]
     path.write_text(yaml.safe_dump(data, sort_keys=False, width=100))
     return path
 
@@ -275,6 +281,12 @@ def replay(scenario: ScenarioFile, *, target: FuzzTarget | None = None) -> Repla
     with session:
         for op in scenario.steps:
             session.step(op)
+            if session.rejections:
+                index, why = session.rejections[0]
+                raise ScenarioError(
+                    f"invalid scenario: the API rejected steps[{index}] ({op.op}): {why} "
+                    "(a step expected to be rejected says `expect: rejected`)"
+                )
             if session.failure is not None:
                 break
         if session.failure is None and scenario.finish:

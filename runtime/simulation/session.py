@@ -16,6 +16,14 @@ A session also records the first failure it sees (`failure`): a safety
 violation after a step, an unexpected exception, or an ESR failure at
 `finish()`, each with the trace hash at that point.
 
+A step the API refuses (`operations.Rejected`) is judged by its `expect`:
+`accepted` makes the refusal a failure (oracle `api:rejected`), `rejected`
+makes it the expected outcome (and an acceptance a failure, `api:accepted`).
+Unset, the refusal is recorded in `rejections` and the step is kept in
+`steps` as `expect: rejected`, so a scenario saved from the run states it
+and replays exactly; `kubeloop replay` treats an unexpected refusal as an
+invalid scenario.
+
 Neighbours: `runtime.simulation.simulation`, `runtime.simulation.machine`,
 `runtime.simulation.replay` (scenario files), `runtime.synchost`.
 """
@@ -26,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from runtime.simulation.operations import Operation
+from runtime.simulation.operations import Operation, Rejected
 from runtime.simulation.simulation import LivenessReport, Simulation, SimulationConfig
 from runtime.synchost import SyncHost
 
@@ -79,6 +87,8 @@ class SimulationSession:
         self.steps: list[Operation] = []
         self.outcomes: list[str] = []
         self.failure: Failure | None = None
+        self.rejections: list[tuple[int, str]] = []
+        """(step index, why) for each refused step that did not say what it expected."""
         self.liveness: LivenessReport | None = None
         self._host: SyncHost[Simulation] = SyncHost(lambda: Simulation(self.config))
 
@@ -127,6 +137,15 @@ class SimulationSession:
         self.steps.append(op)
         try:
             outcome = self.call(lambda sim: sim.step(op))
+            if op.expect == "rejected":
+                self._fail("api:accepted", f"step {index} was accepted: {outcome}", index)
+        except Rejected as rejected:
+            outcome = f"rejected: {rejected}"
+            if op.expect == "accepted":
+                self._fail("api:rejected", f"step {index} was rejected: {rejected}", index)
+            elif op.expect is None:
+                self.rejections.append((index, str(rejected)))
+                self.steps[index] = op.model_copy(update={"expect": "rejected"})
         except Exception as error:
             outcome = f"error: {error!r}"
             self._fail("error", f"{type(error).__name__}: {error}", index)

@@ -170,6 +170,9 @@ class Simulation:
                 log_level=config.log_level,
             )
         )
+        # Its controllers run on hosts of their own, not in the cluster: say
+        # which, so the cluster judges their kinds as driven.
+        self.cluster.running_controllers = frozenset(self._setups)
         self.clock = self.cluster.clock
         self.trace = Trace(keep_lines=config.keep_trace_lines)
         self.hosts: dict[str, ControllerHost] = {}

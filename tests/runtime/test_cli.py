@@ -40,7 +40,14 @@ def test_json_summary_of_a_converged_run(
     summary = json.loads(out)
     assert summary["converged"] is True
     assert summary["nodes"] == 2
-    assert summary["pods"] == {"total": 4, "running": 4, "ready": 4, "pending": 0}
+    assert summary["ok"] is True and summary["problems"] == []
+    assert summary["pods"] == {
+        "total": 4,
+        "running": 4,
+        "ready": 4,
+        "pending": 0,
+        "unschedulable": 0,
+    }
     assert isinstance(summary["seconds"], float)
     assert summary["virtual_seconds"] > 0
     assert 0 < summary["pod_startup_p99_s"] <= 5

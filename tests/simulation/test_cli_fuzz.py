@@ -116,6 +116,7 @@ def test_a_tiny_campaign_exits_0_with_a_summary(
         "fault_kinds",
         "examples",
         "failing_examples",
+        "discarded_examples",
         "steps",
         "virtual_seconds",
         "writes",

@@ -1,0 +1,279 @@
+"""Workloads as a user sees them: which kinds are workloads, which controller
+drives each, how many of their pods are scheduled, running and ready, and
+what keeps them from being done.
+
+`WORKLOAD_CONTROLLERS` is the catalogue: each workload kind and the
+kube-controller-manager controller that drives it. A kind is *driven* in a
+cluster when that controller runs there (`ClusterConfig.controllers`); a
+kind whose controller kubeloop does not have yet (Job, CronJob), or whose
+controller the cluster's config leaves out, is not,
+and each of its objects is a problem: nothing will ever make its pods, so it
+is never counted as converged. Registering a built-in controller under the
+name given here (so that it is in `ALL_CONTROLLERS` and runs by default)
+flips its kind to driven, with nothing else to change.
+
+A pod is *stuck* when it cannot start without a change from outside the
+cluster (`stuck_reason`): the scheduler found no node for it
+(`Unschedulable`, with the scheduler's message such as "0/3 nodes are
+available: 3 Insufficient cpu."), a container waits in CrashLoopBackOff
+(with its last exit), or waits on something that is missing or wrong
+(CreateContainerConfigError for a missing ConfigMap or Secret,
+ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
+RunContainerError); or a pod that no controller replaces has Failed. A
+Deployment whose rollout passed its progress deadline (Progressing=False,
+ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
+problem too.
+`workload_rows` folds pods into the workloads that own them (a Deployment's
+pods through its ReplicaSets) and `problems` lists, per workload, what is
+wrong, each stuck reason once with its pod count.
+
+Neighbours: `runtime.cluster.cluster` (`Cluster.workloads()`,
+`Cluster.problems()`, `unconverged()`), `runtime.progress` and
+`runtime.summary` (show them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
+from engine.api.base import Resource
+from engine.api.batch import CronJob, Job
+from engine.api.core import Pod, ReplicationController
+from engine.registry import REGISTRY
+from engine.store import Store
+
+__all__ = [
+    "STUCK_WAITING_REASONS",
+    "WORKLOAD_CONTROLLERS",
+    "Problem",
+    "WorkloadRow",
+    "problems",
+    "stuck_reason",
+    "undriven_reason",
+    "workload_rows",
+]
+
+WORKLOAD_CONTROLLERS: dict[type[Resource], str] = {
+    Deployment: "deployment",
+    ReplicaSet: "replicaset",
+    ReplicationController: "replicationcontroller",
+    StatefulSet: "statefulset",
+    DaemonSet: "daemonset",
+    Job: "job",
+    CronJob: "cronjob",
+}
+"""Each workload kind and the controller (kube-controller-manager's name) that drives it."""
+
+STUCK_WAITING_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "RunContainerError",
+    }
+)
+"""Container waiting reasons that do not clear by waiting (kubectl shows them as
+the pod's status)."""
+
+_STANDALONE = "(standalone)"
+
+
+def undriven_reason(
+    kind: type[Resource], running: Collection[str], known: Collection[str]
+) -> str | None:
+    """Why nothing drives `kind` in a cluster running `running` of the `known`
+    controllers, or None when its controller runs."""
+    controller = WORKLOAD_CONTROLLERS[kind]
+    if controller in running:
+        return None
+    name = REGISTRY.info(kind).kind
+    if controller in known:
+        return f"the {controller} controller does not run in this cluster (left out of its config)"
+    return f"no controller for {name} in kubeloop yet"
+
+
+def stuck_reason(pod: Pod) -> str | None:
+    """Why `pod` cannot start without a change from outside (see the module
+    docstring), or None."""
+    if pod.metadata.deletion_timestamp is not None or pod.status.phase == "Succeeded":
+        return None
+    if pod.status.phase == "Failed":
+        if pod.metadata.controller_ref() is not None:
+            return None  # its controller replaces it
+        why = pod.status.reason or _last_exit(pod) or "its containers failed"
+        return f"Failed: {why}"
+    if not pod.spec.node_name:
+        for c in pod.status.conditions:
+            if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
+                return f"Unschedulable: {c.message or 'no node fits'}"
+        return None
+    for status in (*pod.status.init_container_statuses, *pod.status.container_statuses):
+        waiting = status.state.waiting
+        if waiting is None or waiting.reason not in STUCK_WAITING_REASONS:
+            continue
+        if waiting.reason == "CrashLoopBackOff":
+            # The back-off message changes with every restart: give the last exit instead.
+            last = status.last_state.terminated
+            detail = (
+                f" (last exit: {last.reason or 'Error'}, exit code {last.exit_code})"
+                if last is not None
+                else ""
+            )
+        else:
+            detail = f": {waiting.message}" if waiting.message else ""
+        return f"container {status.name}: {waiting.reason}{detail}"
+    return None
+
+
+def _stalled(deployment: Deployment) -> str | None:
+    """kubectl rollout status's failure: the Progressing condition turned
+    False with ProgressDeadlineExceeded."""
+    for c in deployment.status.conditions:
+        if c.type == "Progressing" and c.status == "False" and c.reason == _DEADLINE:
+            return f"{_DEADLINE}: {c.message}" if c.message else _DEADLINE
+    return None
+
+
+_DEADLINE = "ProgressDeadlineExceeded"
+
+
+def _last_exit(pod: Pod) -> str | None:
+    for status in pod.status.container_statuses:
+        done = status.state.terminated
+        if done is not None and done.exit_code != 0:
+            return f"container {status.name} exited {done.exit_code} ({done.reason or 'Error'})"
+    return None
+
+
+@dataclass
+class WorkloadRow:
+    """One workload: its pods by state and what is wrong with it."""
+
+    kind: str
+    namespace: str
+    name: str
+    desired: int | None
+    scheduled: int = 0
+    running: int = 0
+    ready: int = 0
+    undriven: str | None = None
+    stalled: str | None = None  # a rollout past its progress deadline
+    stuck: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    def problem_lines(self) -> list[str]:
+        lines = [line for line in (self.undriven, self.stalled) if line]
+        lines += [f"{n} pod(s) {reason}" for reason, n in sorted(self.stuck.items())]
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something that keeps a workload (or a standalone pod) from ever being done."""
+
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+    pods: int = 0  # how many of its pods are stuck this way; 0 for the workload itself
+
+    def __str__(self) -> str:
+        where = f"{self.kind} {self.namespace}/{self.name}"
+        count = f"{self.pods} pod(s) " if self.pods else ""
+        return f"{where}: {count}{self.reason}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "reason": self.reason,
+            "pods": self.pods,
+        }
+
+
+def workload_rows(
+    store: Store, running: Collection[str], known: Collection[str]
+) -> list[WorkloadRow]:
+    """Every workload in `store`, sorted, with its pods folded in (see the
+    module docstring); pods no workload owns are one row per namespace
+    ("Pods NAMESPACE/(standalone)"), except stuck ones, which get a row each."""
+    rows: dict[tuple[str, str, str], WorkloadRow] = {}
+    folded: dict[str, tuple[str, str, str]] = {}  # ReplicaSet uid -> its Deployment's row
+    by_uid: dict[str, tuple[str, str, str]] = {}
+    for kind in WORKLOAD_CONTROLLERS:
+        reason = undriven_reason(kind, running, known)
+        kind_name = REGISTRY.info(kind).kind
+        for obj in store.objects(kind):
+            meta = obj.metadata
+            key = (kind_name, meta.namespace, meta.name)
+            ref = meta.controller_ref()
+            if kind is ReplicaSet and ref is not None and ref.kind == "Deployment":
+                folded[meta.uid] = ("Deployment", meta.namespace, ref.name)
+                continue
+            replicas = getattr(getattr(obj, "spec", None), "replicas", None)
+            if isinstance(obj, DaemonSet):  # one pod per eligible node
+                replicas = obj.status.desired_number_scheduled
+            rows[key] = WorkloadRow(
+                kind_name,
+                meta.namespace,
+                meta.name,
+                replicas,
+                undriven=reason,
+                stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
+            )
+            by_uid[meta.uid] = key
+    for pod in store.objects(Pod):
+        reason = stuck_reason(pod)
+        key = _owner_key(pod, folded, by_uid)
+        if key[2] == _STANDALONE and reason is not None:
+            key = ("Pod", pod.metadata.namespace, pod.metadata.name)  # name the stuck pod
+        if key not in rows:
+            rows[key] = WorkloadRow(*key, desired=None)
+        row = rows[key]
+        row.scheduled += bool(pod.spec.node_name)
+        row.running += pod.status.phase == "Running"
+        row.ready += any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions)
+        if reason is not None:
+            row.stuck[reason] += 1
+    return sorted(rows.values(), key=lambda r: (r.namespace, r.kind, r.name))
+
+
+def _owner_key(
+    pod: Pod,
+    folded: dict[str, tuple[str, str, str]],
+    by_uid: dict[str, tuple[str, str, str]],
+) -> tuple[str, str, str]:
+    namespace = pod.metadata.namespace
+    ref = pod.metadata.controller_ref()
+    if ref is None:
+        return ("Pods", namespace, _STANDALONE)
+    if ref.uid in folded:
+        return folded[ref.uid]
+    return by_uid.get(ref.uid, (ref.kind, namespace, ref.name))
+
+
+def problems(rows: Iterable[WorkloadRow]) -> list[Problem]:
+    """What is wrong, per workload: its not being driven, and each reason its
+    pods are stuck (with how many)."""
+    out: list[Problem] = []
+    for row in rows:
+        out.extend(
+            Problem(row.kind, row.namespace, row.name, line)
+            for line in (row.undriven, row.stalled)
+            if line
+        )
+        out.extend(
+            Problem(row.kind, row.namespace, row.name, reason, n)
+            for reason, n in sorted(row.stuck.items())
+        )
+    return out

@@ -1,0 +1,227 @@
+"""Nothing reports success for work nothing does: a workload whose kind no
+running controller drives, and pods that can never start (unschedulable,
+CrashLoopBackOff, a missing ConfigMap), show in the progress table, in the
+summary (text and JSON) with their reasons, and make `kubeloop run` exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from engine.api.apps import ReplicaSet
+from runtime.cli import main
+from runtime.cluster import ALL_CONTROLLERS, Cluster, ClusterConfig, NodePool
+from runtime.cluster.workloads import WORKLOAD_CONTROLLERS, undriven_reason
+from runtime.progress import ProgressView
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["run", *args, "--json"])
+    out, _ = capsys.readouterr()
+    return code, json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("example", "kind", "name"),
+    [
+        ("job.yaml", "Job", "pi"),
+        ("cronjob.yaml", "CronJob", "hello"),
+    ],
+)
+def test_a_workload_no_controller_drives_is_reported_and_exits_1(
+    capsys: pytest.CaptureFixture[str], example: str, kind: str, name: str
+) -> None:
+    code, summary = run_json(capsys, str(EXAMPLES / example), "--timeout", "30")
+    assert code == 1
+    assert summary["ok"] is False and summary["converged"] is False
+    namespace = "kube-system" if kind == "DaemonSet" else "default"
+    why = f"no controller for {kind} in kubeloop yet"
+    assert {"kind": kind, "namespace": namespace, "name": name, "reason": why, "pods": 0} in (
+        summary["problems"]
+    )
+    assert f"{kind} {namespace}/{name}: {why}" in summary["not_converged"]
+    [row] = [w for w in summary["workloads"] if w["kind"] == kind]
+    assert row["problems"] == [why]
+
+
+REPLICASET = """\
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx}]
+"""
+
+
+def test_a_disabled_controller_leaves_its_kind_undriven() -> None:
+    config = ClusterConfig(
+        node_pools=(NodePool(count=1),),
+        controllers=tuple(c for c in ALL_CONTROLLERS if c != "replicaset"),
+    )
+
+    async def main() -> tuple[bool, list[str], list[str]]:
+        async with Cluster(config) as cluster:
+            await cluster.apply(REPLICASET)
+            await cluster.clock.sleep(30)
+            problems = [str(p) for p in cluster.problems()]
+            return cluster.converged(), cluster.unconverged(), problems
+
+    converged, left, problems = asyncio.run(main())
+    why = "the replicaset controller does not run in this cluster (left out of its config)"
+    assert not converged
+    assert left == [f"ReplicaSet default/web: {why}"]
+    assert problems == [f"ReplicaSet default/web: {why}"]
+
+
+def test_every_workload_kind_is_driven_once_its_controller_runs() -> None:
+    # Data-driven: a kind flips to driven when its controller runs, nothing else.
+    for kind, controller in WORKLOAD_CONTROLLERS.items():
+        assert undriven_reason(kind, (controller,), ()) is None
+        assert undriven_reason(kind, (), ()) is not None
+    assert undriven_reason(ReplicaSet, ALL_CONTROLLERS, ALL_CONTROLLERS) is None
+
+
+def test_unschedulable_pods_are_named_with_the_schedulers_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(REPLICASET.replace("image: nginx", "image: nginx, " + BIG))
+    code, summary = run_json(capsys, str(manifest), "--nodes", "2", "--timeout", "30")
+    assert code == 1
+    assert summary["pods"]["unschedulable"] == 2
+    [problem] = summary["problems"]
+    assert problem["kind"] == "ReplicaSet" and problem["name"] == "web"
+    assert problem["pods"] == 2
+    assert problem["reason"].startswith(
+        "Unschedulable: 0/2 nodes are available: 2 Insufficient cpu."
+    )
+
+
+BIG = "resources: {requests: {cpu: '100'}}"
+
+
+def test_a_standalone_pod_no_node_fits_is_not_a_clean_success(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: big}\n"
+        f"spec: {{containers: [{{name: c, image: nginx, {BIG}}}]}}\n"
+    )
+    code, summary = run_json(capsys, str(manifest), "--nodes", "1")
+    # Settled (nothing in the cluster can place it), but not a success.
+    assert summary["converged"] is True
+    assert code == 1 and summary["ok"] is False
+    assert [(p["kind"], p["name"]) for p in summary["problems"]] == [("Pod", "big")]
+
+
+def test_crash_looping_pods_show_the_containers_last_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "rs.yaml"
+    crashing = REPLICASET.replace(
+        "metadata: {labels: {app: web}}",
+        "metadata:\n      labels: {app: web}\n      annotations:\n"
+        "        sim.kubeloop.io/ready-after: 5s\n"
+        "        sim.kubeloop.io/exit-after: 1s\n"
+        "        sim.kubeloop.io/exit-code: '3'",
+    )
+    # Not ready before its first exit (probed), so never converged in between.
+    probe = "readinessProbe: {exec: {command: ['true']}, periodSeconds: 1}"
+    manifest.write_text(crashing.replace("image: nginx", f"image: nginx, {probe}"))
+    code, summary = run_json(capsys, str(manifest), "--timeout", "120")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert problem["pods"] == 2
+    assert problem["reason"] == (
+        "container nginx: CrashLoopBackOff (last exit: Error, exit code 3)"
+    )
+
+
+def test_a_missing_configmap_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(
+        REPLICASET.replace(
+            "image: nginx", "image: nginx, envFrom: [{configMapRef: {name: settings}}]"
+        )
+    )
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert problem["reason"].startswith("container nginx: CreateContainerConfigError: ")
+    assert "settings" in problem["reason"]
+
+
+def test_the_progress_table_shows_problems() -> None:
+    async def render() -> str:
+        config = ClusterConfig(node_pools=(NodePool(count=1),))
+        async with Cluster(config) as cluster:
+            await cluster.apply((EXAMPLES / "cronjob.yaml").read_text())
+            console = Console(width=200, record=True)
+            console.print(ProgressView(cluster, enabled=False).render())
+            return console.export_text()
+
+    text = asyncio.run(render())
+    assert "CronJob default/hello" in text
+    assert "no controller for CronJob in kubeloop yet" in text
+
+
+def test_a_clean_run_still_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(REPLICASET)
+    code, summary = run_json(capsys, str(manifest))
+    assert code == 0 and summary["ok"] is True and summary["problems"] == []
+    assert summary["workloads"] == [
+        {
+            "kind": "ReplicaSet",
+            "namespace": "default",
+            "name": "web",
+            "desired": 2,
+            "scheduled": 2,
+            "running": 2,
+            "ready": 2,
+            "problems": [],
+        }
+    ]
+
+
+def test_a_simulation_judges_the_kinds_its_hosted_controllers_drive() -> None:
+    import yaml
+
+    from runtime.simulation import Apply, Simulation, SimulationConfig
+
+    async def main() -> tuple[list[str], bool]:
+        async with Simulation(SimulationConfig(seed=1)) as sim:
+            await sim.step(Apply(manifest=yaml.safe_load(REPLICASET)))
+            await sim.run_until_quiescent()
+            return [str(p) for p in sim.cluster.problems()], sim.cluster.converged()
+
+    assert asyncio.run(main()) == ([], True)
+
+
+def test_a_rollout_past_its_progress_deadline_is_a_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(
+        REPLICASET.replace("kind: ReplicaSet", "kind: Deployment")
+        .replace("spec:\n  replicas: 2", "spec:\n  progressDeadlineSeconds: 20\n  replicas: 2")
+        .replace("image: nginx", "image: nginx, " + BIG)
+    )
+    code, summary = run_json(capsys, str(manifest), "--nodes", "1", "--timeout", "120")
+    assert code == 1
+    reasons = [p["reason"] for p in summary["problems"] if p["kind"] == "Deployment"]
+    assert reasons[0].startswith("ProgressDeadlineExceeded: ")
+    assert reasons[1].startswith("Unschedulable: ")
