@@ -38,21 +38,15 @@ Neighbours: `controllers.statefulset.identity`, `.status`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
 from controllers.common.history import ensure_revision, template_of, truncate
 from controllers.common.ownership import new_controller_ref
-from controllers.common.pods import is_pod_available, is_pod_ready, seconds_until_available
-from controllers.statefulset.identity import (
-    REVISION_LABEL,
-    new_claims,
-    new_pod,
-    ordinal_of,
-    start_ordinal,
-)
+from controllers.statefulset.facts import PodFacts
+from controllers.statefulset.identity import new_claims, new_pod, start_ordinal
 from controllers.statefulset.status import calculate_status
 from engine.api import (
     ControllerRevision,
@@ -70,7 +64,6 @@ from engine.events import EventRecorder
 
 __all__ = ["SyncOutcome", "sync_stateful_set"]
 
-_TERMINAL: Final = frozenset({"Succeeded", "Failed"})
 _AVAILABILITY_SLACK: Final = 0.001
 
 
@@ -88,6 +81,7 @@ class _Sync:
     sts: StatefulSet
     claims: dict[str, PersistentVolumeClaim]
     now: datetime
+    facts: Callable[[Pod], PodFacts]
     requeue_after: float | None = None
     errors: list[ApiError] = field(default_factory=list)
 
@@ -99,12 +93,8 @@ class _Sync:
         self.recorder.record(self.sts, type_, reason, message)
 
     def healthy(self, pod: Pod) -> bool:
-        return (
-            pod.metadata.deletion_timestamp is None
-            and pod.status.phase == "Running"
-            and is_pod_ready(pod)
-            and is_pod_available(pod, self.sts.spec.min_ready_seconds, self.now)
-        )
+        facts = self.facts(pod)
+        return not facts.terminating and facts.available(self.sts.spec.min_ready_seconds, self.now)
 
     async def create_pod(self, pod: Pod, ordinal: int) -> bool:
         sts = self.sts
@@ -208,6 +198,7 @@ async def sync_stateful_set(
     revisions: Sequence[ControllerRevision],
     claims: dict[str, PersistentVolumeClaim],
     now: datetime,
+    facts: Callable[[Pod], PodFacts],
 ) -> SyncOutcome:
     """Act once on `sts` (see the module docstring); returns its new status."""
     collision_count = sts.status.collision_count or 0
@@ -218,14 +209,14 @@ async def sync_stateful_set(
     by_name = {r.metadata.name: r for r in revisions}
     by_name[update_rev.metadata.name] = update_rev
     current_rev = by_name.get(sts.status.current_revision or "", update_rev)
-    state = _Sync(client, recorder, sts, claims, now)
+    state = _Sync(client, recorder, sts, claims, now, facts)
     if sts.metadata.deletion_timestamp is None:
         await _act(state, pods, current_rev, update_rev)
     status = calculate_status(
-        sts, pods, current_rev.metadata.name, update_rev.metadata.name, collision_count, now
+        sts, pods, current_rev.metadata.name, update_rev.metadata.name, collision_count, now, facts
     )
     live = {status.current_revision or "", status.update_revision or ""}
-    live.update(p.metadata.labels.get(REVISION_LABEL, "") for p in pods)
+    live.update(facts(p).revision or "" for p in pods)
     await truncate(client, list(by_name.values()), live, sts.spec.revision_history_limit)
     error = state.errors[0] if state.errors else None
     return SyncOutcome(status, state.requeue_after, error)
@@ -243,7 +234,7 @@ async def _act(
     slots: list[Pod | None] = [None] * sts.spec.replicas
     condemned: list[tuple[int, Pod]] = []
     for pod in pods:
-        ordinal = ordinal_of(sts.metadata.name, pod)
+        ordinal = state.facts(pod).ordinal
         if start <= ordinal < end:
             slots[ordinal - start] = pod
         elif ordinal >= 0:
@@ -270,21 +261,22 @@ async def _act(
                 return
             continue
         pod = slot
-        if pod.metadata.deletion_timestamp is not None:
+        facts = state.facts(pod)
+        if facts.terminating:
             if monotonic:
                 return
             continue
-        if pod.status.phase in _TERMINAL:
+        if facts.terminal:
             # Re-created under the same name once this one is gone.
             await state.delete_pod(pod)
             if monotonic:
                 return
             continue
-        if pod.status.phase != "Running" or not is_pod_ready(pod):
+        if not facts.running_ready:
             if monotonic:
                 return
             continue
-        wait = seconds_until_available(pod, sts.spec.min_ready_seconds, state.now)
+        wait = facts.seconds_until_available(sts.spec.min_ready_seconds, state.now)
         if wait is not None:
             state.wait(wait + _AVAILABILITY_SLACK)
             if monotonic:
@@ -295,7 +287,7 @@ async def _act(
     first_unhealthy = next((p for _, p in condemned if not state.healthy(p)), None)
     retain_on_scale = sts.spec.persistent_volume_claim_retention_policy.when_scaled != "Delete"
     for ordinal, pod in condemned:
-        if pod.metadata.deletion_timestamp is not None:
+        if state.facts(pod).terminating:
             if monotonic:
                 return
             continue
@@ -319,8 +311,8 @@ async def _act(
         if budget <= 0:
             return
         target = slots[index]
-        if target is None or target.metadata.deletion_timestamp is not None:
+        if target is None or state.facts(target).terminating:
             continue
-        if target.metadata.labels.get(REVISION_LABEL) != update_name:
+        if state.facts(target).revision != update_name:
             await state.delete_pod(target)
             budget -= 1

@@ -21,10 +21,10 @@ from controllers.common.ownership import (
     claim,
     controller_or_orphan,
     ensure_indexer,
-    owned_and_orphans,
+    orphan_key,
 )
 from controllers.statefulset.control import sync_stateful_set
-from controllers.statefulset.identity import ordinal_of
+from controllers.statefulset.facts import PodFacts, PodFactsCache
 from engine.api import ControllerRevision, PersistentVolumeClaim, Pod, StatefulSet
 from engine.client import Client
 from engine.clock import Clock
@@ -37,7 +37,7 @@ from engine.selectors import from_label_selector
 
 __all__ = ["StatefulSetController", "setup"]
 
-POD_STATUS_BATCH_SECONDS: Final = 0.1
+POD_STATUS_BATCH_SECONDS: Final = 0.5
 """Pod updates within this window coalesce into one reconcile of their set."""
 
 
@@ -61,6 +61,7 @@ class StatefulSetController:
         self.controller.owns(self.pods, StatefulSet, update_delay=POD_STATUS_BATCH_SECONDS)
         self.controller.owns(self.revisions, StatefulSet)
         self.controller.informers.append(self.claims)
+        self.facts = PodFactsCache()
 
     async def reconcile(self, request: Request) -> Result:
         sts = self.sets.cache.get(request.name, request.namespace)
@@ -68,10 +69,22 @@ class StatefulSetController:
             return Result()
         name = sts.metadata.name
         selector = from_label_selector(sts.spec.selector)
-        candidates = [p for p in owned_and_orphans(self.pods, sts) if ordinal_of(name, p) >= 0]
-        claimed = await claim(self.client, sts, selector, candidates)
-        if claimed.errors:
-            raise claimed.errors[0]
+        facts_cache = self.facts
+
+        def facts(pod: Pod) -> PodFacts:
+            return facts_cache.of(name, pod)
+
+        owned = self.pods.cache.by_index(CONTROLLER_INDEX, sts.metadata.uid)
+        orphans = self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(sts.metadata.namespace))
+        orphans = [p for p in orphans if facts(p).ordinal >= 0]
+        owned = [p for p in owned if facts(p).ordinal >= 0]
+        pods = owned
+        if orphans or not all(selector.matches(p.metadata.labels) for p in owned):
+            # Adopt matching orphans, release pods that stopped matching.
+            claimed = await claim(self.client, sts, selector, owned + orphans)
+            if claimed.errors:
+                raise claimed.errors[0]
+            pods = claimed.claimed
         revisions = self.revisions.cache.by_index(CONTROLLER_INDEX, sts.metadata.uid)
         claims = {
             c.metadata.name: c
@@ -79,7 +92,7 @@ class StatefulSetController:
             if _claim_of(c, name)
         }
         outcome = await sync_stateful_set(
-            self.client, self.recorder, sts, claimed.claimed, revisions, claims, self.clock.now()
+            self.client, self.recorder, sts, pods, revisions, claims, self.clock.now(), facts
         )
         status = outcome.status
         if status != sts.status:

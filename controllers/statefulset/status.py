@@ -23,18 +23,14 @@ Neighbours: `controllers.statefulset.control` computes and writes it;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from controllers.common.pods import is_pod_available, is_pod_ready
-from controllers.statefulset.identity import REVISION_LABEL, start_ordinal
+from controllers.statefulset.facts import PodFacts
+from controllers.statefulset.identity import start_ordinal
 from engine.api import Pod, StatefulSet, StatefulSetStatus
 
 __all__ = ["calculate_status", "is_converged", "unconverged_reason", "updated_target"]
-
-
-def _running_ready(pod: Pod) -> bool:
-    return pod.status.phase == "Running" and is_pod_ready(pod)
 
 
 def calculate_status(
@@ -44,18 +40,20 @@ def calculate_status(
     update_revision: str,
     collision_count: int,
     now: datetime,
+    facts_of: Callable[[Pod], PodFacts],
 ) -> StatefulSetStatus:
     replicas = ready = available = current = updated = 0
     min_ready = sts.spec.min_ready_seconds
     for pod in pods:
-        if pod.metadata.deletion_timestamp is not None:
+        facts = facts_of(pod)
+        if facts.terminating:
             continue
         replicas += 1
-        if _running_ready(pod):
+        if facts.running_ready:
             ready += 1
-            if is_pod_available(pod, min_ready, now):
+            if facts.available(min_ready, now):
                 available += 1
-        revision = pod.metadata.labels.get(REVISION_LABEL)
+        revision = facts.revision
         if revision == current_revision:
             current += 1
         if revision == update_revision:
