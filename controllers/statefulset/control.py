@@ -38,7 +38,7 @@ Neighbours: `controllers.statefulset.identity`, `.status`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -62,7 +62,10 @@ from engine.client import Client
 from engine.errors import AlreadyExists, ApiError, Conflict, NotFound
 from engine.events import EventRecorder
 
-__all__ = ["SyncOutcome", "sync_stateful_set"]
+__all__ = ["PodEntry", "SyncOutcome", "sync_stateful_set"]
+
+PodEntry = tuple[Pod, PodFacts]
+"""A pod of the set with its facts."""
 
 _AVAILABILITY_SLACK: Final = 0.001
 
@@ -81,7 +84,6 @@ class _Sync:
     sts: StatefulSet
     claims: dict[str, PersistentVolumeClaim]
     now: datetime
-    facts: Callable[[Pod], PodFacts]
     requeue_after: float | None = None
     errors: list[ApiError] = field(default_factory=list)
 
@@ -92,8 +94,7 @@ class _Sync:
     def event(self, type_: str, reason: str, message: str) -> None:
         self.recorder.record(self.sts, type_, reason, message)
 
-    def healthy(self, pod: Pod) -> bool:
-        facts = self.facts(pod)
+    def healthy(self, facts: PodFacts) -> bool:
         return not facts.terminating and facts.available(self.sts.spec.min_ready_seconds, self.now)
 
     async def create_pod(self, pod: Pod, ordinal: int) -> bool:
@@ -194,13 +195,13 @@ async def sync_stateful_set(
     client: Client,
     recorder: EventRecorder,
     sts: StatefulSet,
-    pods: Sequence[Pod],
+    pods: Sequence[PodEntry],
     revisions: Sequence[ControllerRevision],
     claims: dict[str, PersistentVolumeClaim],
     now: datetime,
-    facts: Callable[[Pod], PodFacts],
 ) -> SyncOutcome:
-    """Act once on `sts` (see the module docstring); returns its new status."""
+    """Act once on `sts` (see the module docstring), given its pods with their
+    facts; returns its new status."""
     collision_count = sts.status.collision_count or 0
     labels = dict(sts.spec.selector.match_labels)
     update_rev, collision_count = await ensure_revision(
@@ -209,14 +210,19 @@ async def sync_stateful_set(
     by_name = {r.metadata.name: r for r in revisions}
     by_name[update_rev.metadata.name] = update_rev
     current_rev = by_name.get(sts.status.current_revision or "", update_rev)
-    state = _Sync(client, recorder, sts, claims, now, facts)
+    state = _Sync(client, recorder, sts, claims, now)
     if sts.metadata.deletion_timestamp is None:
         await _act(state, pods, current_rev, update_rev)
     status = calculate_status(
-        sts, pods, current_rev.metadata.name, update_rev.metadata.name, collision_count, now, facts
+        sts,
+        [f for _, f in pods],
+        current_rev.metadata.name,
+        update_rev.metadata.name,
+        collision_count,
+        now,
     )
     live = {status.current_revision or "", status.update_revision or ""}
-    live.update(facts(p).revision or "" for p in pods)
+    live.update(f.revision or "" for _, f in pods)
     await truncate(client, list(by_name.values()), live, sts.spec.revision_history_limit)
     error = state.errors[0] if state.errors else None
     return SyncOutcome(status, state.requeue_after, error)
@@ -224,22 +230,22 @@ async def sync_stateful_set(
 
 async def _act(
     state: _Sync,
-    pods: Sequence[Pod],
+    pods: Sequence[PodEntry],
     current_rev: ControllerRevision,
     update_rev: ControllerRevision,
 ) -> None:
     sts = state.sts
     start = start_ordinal(sts)
     end = start + sts.spec.replicas
-    slots: list[Pod | None] = [None] * sts.spec.replicas
-    condemned: list[tuple[int, Pod]] = []
-    for pod in pods:
-        ordinal = state.facts(pod).ordinal
+    slots: list[PodEntry | None] = [None] * sts.spec.replicas
+    condemned: list[PodEntry] = []
+    for entry in pods:
+        ordinal = entry[1].ordinal
         if start <= ordinal < end:
-            slots[ordinal - start] = pod
+            slots[ordinal - start] = entry
         elif ordinal >= 0:
-            condemned.append((ordinal, pod))
-    condemned.sort(key=lambda pair: pair[0], reverse=True)
+            condemned.append(entry)
+    condemned.sort(key=lambda e: e[1].ordinal, reverse=True)
     monotonic = sts.spec.pod_management_policy != "Parallel"
     rolling = sts.spec.update_strategy.rolling_update
     partition = rolling.partition if rolling is not None else 0
@@ -260,8 +266,7 @@ async def _act(
             if monotonic or not created:
                 return
             continue
-        pod = slot
-        facts = state.facts(pod)
+        pod, facts = slot
         if facts.terminating:
             if monotonic:
                 return
@@ -284,10 +289,11 @@ async def _act(
         elif sts.spec.volume_claim_templates and not await state.ensure_claims(ordinal):
             return
 
-    first_unhealthy = next((p for _, p in condemned if not state.healthy(p)), None)
+    first_unhealthy = next((p for p, f in condemned if not state.healthy(f)), None)
     retain_on_scale = sts.spec.persistent_volume_claim_retention_policy.when_scaled != "Delete"
-    for ordinal, pod in condemned:
-        if state.facts(pod).terminating:
+    for pod, facts in condemned:
+        ordinal = facts.ordinal
+        if facts.terminating:
             if monotonic:
                 return
             continue
@@ -305,14 +311,14 @@ async def _act(
     max_unavailable = 1
     if rolling is not None and rolling.max_unavailable is not None:
         max_unavailable = max(1, scaled_value(rolling.max_unavailable, replicas, round_up=True))
-    unavailable = sum(1 for pod in slots if pod is None or not state.healthy(pod))
+    unavailable = sum(1 for entry in slots if entry is None or not state.healthy(entry[1]))
     budget = max_unavailable - unavailable
     for index in range(len(slots) - 1, max(partition - start, 0) - 1, -1):
         if budget <= 0:
             return
         target = slots[index]
-        if target is None or state.facts(target).terminating:
+        if target is None or target[1].terminating:
             continue
-        if state.facts(target).revision != update_name:
-            await state.delete_pod(target)
+        if target[1].revision != update_name:
+            await state.delete_pod(target[0])
             budget -= 1

@@ -5,8 +5,9 @@ claims the set's pods (adopting matching orphans named `<set>-<ordinal>`,
 releasing pods that stopped matching), runs one sync
 (`controllers.statefulset.control`) and writes the status.
 
-Pod status changes coalesce for a short window into one reconcile, as for
-ReplicaSets: a set's sync reads all its pods.
+Pod events coalesce for a short window into one reconcile, as ReplicaSets'
+status changes do: a set's sync reads all its pods. The set's own status
+writes do not wake it.
 
 Neighbours: `controllers.statefulset.control`, `controllers.common`
 (ownership, history), `engine.events` (the Events it records).
@@ -14,7 +15,7 @@ Neighbours: `controllers.statefulset.control`, `controllers.common`
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from controllers.common.ownership import (
     CONTROLLER_INDEX,
@@ -24,21 +25,39 @@ from controllers.common.ownership import (
     orphan_key,
 )
 from controllers.statefulset.control import sync_stateful_set
-from controllers.statefulset.facts import PodFacts, PodFactsCache
-from engine.api import ControllerRevision, PersistentVolumeClaim, Pod, StatefulSet
+from controllers.statefulset.facts import PodFactsCache
+from engine.api import ControllerRevision, LabelSelector, PersistentVolumeClaim, Pod, StatefulSet
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import Conflict, NotFound
 from engine.events import EventRecorder
-from engine.informer import InformerFactory
+from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import from_label_selector
+from engine.selectors import Selector, from_label_selector
 
 __all__ = ["StatefulSetController", "setup"]
 
 POD_STATUS_BATCH_SECONDS: Final = 0.5
-"""Pod updates within this window coalesce into one reconcile of their set."""
+"""Pod events within this window coalesce into one reconcile of their set (a
+set's sync reads all its pods; on virtual time the wait costs nothing)."""
+
+
+class _SpecOrDeletionChanged:
+    """Set updates that need a sync: the spec (generation) or deletion changed."""
+
+    def create(self, obj: Any) -> bool:
+        return True
+
+    def update(self, old: StatefulSet, new: StatefulSet) -> bool:
+        return (
+            old.metadata.generation != new.metadata.generation
+            or old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+            or old.metadata.uid != new.metadata.uid
+        )
+
+    def delete(self, obj: Any) -> bool:
+        return True
 
 
 class StatefulSetController:
@@ -57,34 +76,68 @@ class StatefulSetController:
         ensure_indexer(self.revisions, CONTROLLER_INDEX, controller_or_orphan)
         self.recorder = EventRecorder(client, clock, "statefulset-controller")
         self.controller = Controller("statefulset", self, clock=clock, workers=workers)
-        self.controller.for_kind(self.sets)
-        self.controller.owns(self.pods, StatefulSet, update_delay=POD_STATUS_BATCH_SECONDS)
+        # Its own status writes do not wake a set: only spec and deletion changes.
+        self.controller.for_kind(self.sets, _SpecOrDeletionChanged())
         self.controller.owns(self.revisions, StatefulSet)
-        self.controller.informers.append(self.claims)
+        self.controller.informers.extend((self.pods, self.claims))
+        self.pods.add_event_handler(
+            EventHandler(add=self._pod_event, update=self._pod_updated, delete=self._pod_deleted)
+        )
         self.facts = PodFactsCache()
+        self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+
+    def _pod_event(self, pod: Pod) -> None:
+        ref = pod.metadata.controller_ref()
+        if ref is not None and ref.kind == "StatefulSet":
+            request = Request(StatefulSet, pod.metadata.namespace, ref.name)
+            self.controller.queue.add_after(request, POD_STATUS_BATCH_SECONDS)
+            return
+        if ref is None:  # an orphan a set may adopt
+            for sts in self.sets.cache.list(pod.metadata.namespace):
+                if from_label_selector(sts.spec.selector).matches(pod.metadata.labels):
+                    self.controller.enqueue(Request.for_object(sts))
+
+    def _pod_updated(self, old: Pod, new: Pod) -> None:
+        if old.metadata.controller_ref() != new.metadata.controller_ref():
+            self._pod_event(old)
+        self._pod_event(new)
+
+    def _pod_deleted(self, obj: Pod | DeletedFinalStateUnknown[Pod]) -> None:
+        self._pod_event(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)
+
+    def _selector(self, sts: StatefulSet) -> Selector:
+        """The set's selector, one object while `spec.selector` is unchanged."""
+        cached = self._selectors.get(sts.metadata.uid)
+        if cached is None or cached[0] is not sts.spec.selector:
+            cached = (sts.spec.selector, from_label_selector(sts.spec.selector))
+            self._selectors[sts.metadata.uid] = cached
+        return cached[1]
 
     async def reconcile(self, request: Request) -> Result:
         sts = self.sets.cache.get(request.name, request.namespace)
         if sts is None:
             return Result()
         name = sts.metadata.name
-        selector = from_label_selector(sts.spec.selector)
-        facts_cache = self.facts
-
-        def facts(pod: Pod) -> PodFacts:
-            return facts_cache.of(name, pod)
-
-        owned = self.pods.cache.by_index(CONTROLLER_INDEX, sts.metadata.uid)
-        orphans = self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(sts.metadata.namespace))
-        orphans = [p for p in orphans if facts(p).ordinal >= 0]
-        owned = [p for p in owned if facts(p).ordinal >= 0]
+        selector = self._selector(sts)
+        of = self.facts.of
+        owned = [
+            (p, f)
+            for p in self.pods.cache.by_index(CONTROLLER_INDEX, sts.metadata.uid)
+            if (f := of(name, selector, p)).ordinal >= 0
+        ]
+        orphans = [
+            p
+            for p in self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(sts.metadata.namespace))
+            if of(name, selector, p).ordinal >= 0
+        ]
         pods = owned
-        if orphans or not all(selector.matches(p.metadata.labels) for p in owned):
+        if orphans or not all(f.matches for _, f in owned):
             # Adopt matching orphans, release pods that stopped matching.
-            claimed = await claim(self.client, sts, selector, owned + orphans)
+            candidates = [p for p, _ in owned] + orphans
+            claimed = await claim(self.client, sts, selector, candidates)
             if claimed.errors:
                 raise claimed.errors[0]
-            pods = claimed.claimed
+            pods = [(p, of(name, selector, p)) for p in claimed.claimed]
         revisions = self.revisions.cache.by_index(CONTROLLER_INDEX, sts.metadata.uid)
         claims = {
             c.metadata.name: c
@@ -92,7 +145,7 @@ class StatefulSetController:
             if _claim_of(c, name)
         }
         outcome = await sync_stateful_set(
-            self.client, self.recorder, sts, pods, revisions, claims, self.clock.now(), facts
+            self.client, self.recorder, sts, pods, revisions, claims, self.clock.now()
         )
         status = outcome.status
         if status != sts.status:

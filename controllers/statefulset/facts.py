@@ -20,6 +20,7 @@ from typing import Final, NamedTuple
 from controllers.common.pods import ready_condition
 from controllers.statefulset.identity import REVISION_LABEL, ordinal_of
 from engine.api import Pod
+from engine.selectors import Selector
 
 __all__ = ["PodFacts", "PodFactsCache"]
 
@@ -33,6 +34,7 @@ class PodFacts(NamedTuple):
     revision: str | None
     terminating: bool
     terminal: bool  # Succeeded or Failed
+    matches: bool  # the set's selector matches its labels
 
     def available(self, min_ready_seconds: int | None, now: datetime) -> bool:
         """Running, Ready, and Ready for more than `min_ready_seconds`."""
@@ -54,12 +56,14 @@ class PodFactsCache:
     """Facts per pod object (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[Pod, str, PodFacts]] = {}
+        self._memo: dict[int, tuple[Pod, str, Selector, PodFacts]] = {}
 
-    def of(self, set_name: str, pod: Pod) -> PodFacts:
+    def of(self, set_name: str, selector: Selector, pod: Pod) -> PodFacts:
+        """The facts of `pod` as a pod of the set `set_name` with `selector`
+        (a selector object: the same one while the set's selector is unchanged)."""
         hit = self._memo.get(id(pod))
-        if hit is not None and hit[0] is pod and hit[1] == set_name:
-            return hit[2]
+        if hit is not None and hit[0] is pod and hit[1] == set_name and hit[2] is selector:
+            return hit[3]
         condition = ready_condition(pod)
         ready = condition is not None and condition.status == "True"
         phase = pod.status.phase
@@ -70,9 +74,10 @@ class PodFactsCache:
             revision=pod.metadata.labels.get(REVISION_LABEL),
             terminating=pod.metadata.deletion_timestamp is not None,
             terminal=phase in ("Succeeded", "Failed"),
+            matches=selector.matches(pod.metadata.labels),
         )
         if len(self._memo) >= _MAX_ENTRIES:
             self._memo.clear()
         # The pod is held in the entry, so its id is not reused while cached.
-        self._memo[id(pod)] = (pod, set_name, facts)
+        self._memo[id(pod)] = (pod, set_name, selector, facts)
         return facts

@@ -23,29 +23,28 @@ Neighbours: `controllers.statefulset.control` computes and writes it;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from controllers.statefulset.facts import PodFacts
 from controllers.statefulset.identity import start_ordinal
-from engine.api import Pod, StatefulSet, StatefulSetStatus
+from engine.api import StatefulSet, StatefulSetStatus
 
 __all__ = ["calculate_status", "is_converged", "unconverged_reason", "updated_target"]
 
 
 def calculate_status(
     sts: StatefulSet,
-    pods: Sequence[Pod],
+    pods: Sequence[PodFacts],
     current_revision: str,
     update_revision: str,
     collision_count: int,
     now: datetime,
-    facts_of: Callable[[Pod], PodFacts],
 ) -> StatefulSetStatus:
+    """The status of `sts` given the facts of its pods."""
     replicas = ready = available = current = updated = 0
     min_ready = sts.spec.min_ready_seconds
-    for pod in pods:
-        facts = facts_of(pod)
+    for facts in pods:
         if facts.terminating:
             continue
         replicas += 1
