@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from controllers.common.batches import slow_start_batch
+from controllers.common.deletions import delete_pods
 from controllers.common.history import HASH_LABEL, ensure_revision, truncate
 from controllers.common.ownership import (
     CONTROLLER_INDEX,
@@ -242,22 +243,13 @@ class DaemonSetController:
         create_on = plan.create_on[: self.burst_replicas]
         victims = plan.delete[: self.burst_replicas]
         self.expectations.expect(key, len(create_on), [p.metadata.uid for p in victims])
-        first_error: ApiError | None = None
-        for pod in victims:
-            meta = pod.metadata
-            try:
-                await self.client.delete(Pod, meta.name, namespace=meta.namespace, uid=meta.uid)
-            except (NotFound, Conflict):
-                self.expectations.deletion_observed(key, meta.uid)
-                continue
-            except ServerTimeout:
-                continue
-            except ApiError as error:
-                self.expectations.deletion_observed(key, meta.uid)
-                self.recorder.record(ds, "Warning", "FailedDelete", f"Error deleting: {error}")
-                first_error = first_error or error
-                continue
-            self.recorder.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name}")
+        deleted, first_error = await delete_pods(self.client, victims, self.expectations, key)
+        for pod in deleted:
+            self.recorder.record(
+                ds, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}"
+            )
+        if first_error is not None:
+            self.recorder.record(ds, "Warning", "FailedDelete", f"Error deleting: {first_error}")
         nodes = iter(create_on)
         base_spec = self._specs[ds.metadata.uid][1]  # with the daemon tolerations
         labels = {**ds.spec.template.metadata.labels, REVISION_LABEL: update_hash}

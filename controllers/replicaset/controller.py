@@ -55,6 +55,7 @@ import random
 from typing import Final
 
 from controllers.common.batches import slow_start_batch
+from controllers.common.deletions import delete_pods
 from controllers.common.ownership import (
     CONTROLLER_INDEX,
     claim,
@@ -78,7 +79,7 @@ from engine.api import (
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
-from engine.errors import ApiError, Conflict, Forbidden, NotFound, ServerTimeout
+from engine.errors import ApiError, Forbidden, NotFound, ServerTimeout
 from engine.expectations import Expectations
 from engine.informer import (
     DeletedFinalStateUnknown,
@@ -436,20 +437,7 @@ class ReplicaSetController:
     async def _delete_pods(self, key: Key, rs: Replicated, pods: list[Pod], count: int) -> None:
         victims = pods_to_delete(pods, self._related_pods(rs), count, self.clock.now())
         self.expectations.expect_deletions(key, [p.metadata.uid for p in victims])
-        first_error: ApiError | None = None
-        for pod in victims:
-            meta = pod.metadata
-            try:
-                await self.client.delete(Pod, meta.name, namespace=meta.namespace, uid=meta.uid)
-            except (NotFound, Conflict):
-                # Gone already (a uid conflict means the name now holds another pod).
-                self.expectations.deletion_observed(key, meta.uid)
-            except ServerTimeout:
-                pass  # perhaps deleted: expect its event, as for a create that timed out
-            except ApiError as error:
-                self.expectations.deletion_observed(key, meta.uid)
-                if first_error is None:
-                    first_error = error
+        _, first_error = await delete_pods(self.client, victims, self.expectations, key)
         if first_error is not None:
             raise first_error
 
