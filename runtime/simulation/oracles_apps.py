@@ -23,8 +23,9 @@ Desired state (after faults stop):
   running and ready at the update revision (pods at and above the partition;
   OnDelete: any revision), unless a pod no node can take holds them up;
 * `daemonsets`: every node that should run the pod (and whose kubelet runs)
-  has exactly one, running and ready at the update revision, and no other
-  node has one; status counters as the pods say;
+  has exactly one, running and ready at the update revision (unless a pod
+  the node has no room for, such as a surge pod, holds the rollout up, as it
+  would in Kubernetes), and no node that may not keep one has one;
 * `replicationcontrollers`: as many active pods as `spec.replicas`, running
   and ready, status matching;
 * `poddisruptionbudgets`: the status describes the current generation and
@@ -289,14 +290,19 @@ def daemonsets(ctx: Any) -> Iterator[Any]:
                 if here and not place.should_continue_running:
                     yield _diff(ds, f"pods on node {name}", len(here), 0)
                 continue
-            if len(here) != 1:
-                yield _diff(ds, f"pods on node {name}", len(here), 1)
+            # A pod the node has no room for (a surge pod beside the old one, say)
+            # waits for ever, in Kubernetes too: the rollout is stuck, not broken.
+            stuck = [p for p in here if not _running_ready(p) and _settled(p, ctx)]
+            placed = [p for p in here if not any(p is q for q in stuck)]
+            if len(placed) != 1:
+                yield _diff(ds, f"pods on node {name}", len(placed), 1)
                 continue
-            pod = here[0]
+            pod = placed[0]
             if not _settled(pod, ctx):
                 yield _diff(ds, f"pod on node {name} running and ready", pod.metadata.name, True)
             elif (
-                ds.spec.update_strategy.type == "RollingUpdate"
+                not stuck
+                and ds.spec.update_strategy.type == "RollingUpdate"
                 and revision is not None
                 and pod.metadata.labels.get(REVISION_LABEL) != revision
             ):
