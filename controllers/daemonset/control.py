@@ -86,7 +86,14 @@ def plan_sync(
     # Per desired node: (updated pod, old pod) among the running ones.
     running: dict[str, tuple[Pod | None, Pod | None]] = {}
     for node, place in placements.items():
-        pods = sorted(pods_by_node.get(node, ()), key=_age)
+        pods = pods_by_node.get(node)
+        if not pods:
+            if place.should_run:
+                counts.desired += 1
+                plan.create_on.append(node)
+            continue
+        if len(pods) > 1:
+            pods = sorted(pods, key=_age)
         if not place.should_continue_running:
             plan.delete.extend(p for p in pods if p.metadata.deletion_timestamp is None)
             if pods:

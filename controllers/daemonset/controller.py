@@ -29,7 +29,7 @@ from controllers.common.ownership import (
     controller_or_orphan,
     ensure_indexer,
     new_controller_ref,
-    owned_and_orphans,
+    orphan_key,
 )
 from controllers.daemonset.control import REVISION_LABEL, Plan, plan_sync
 from controllers.daemonset.placement import (
@@ -101,8 +101,12 @@ class DaemonSetController:
         self._written: dict[tuple[str, str], int] = {}
         # Per DaemonSet uid: (template spec, spec with daemon tolerations, constraints).
         self._specs: dict[str, tuple[PodSpec, PodSpec, Any]] = {}
-        # Per (DaemonSet uid, node name): (node version, placement).
-        self._placements: dict[tuple[str, str], tuple[str, Placement]] = {}
+        # Per DaemonSet uid, per node name: (node version, placement); and the
+        # last result with the node informer's revision it was computed at.
+        self._placements: dict[str, dict[str, tuple[str, Placement]]] = {}
+        self._last_placements: dict[str, tuple[int, PodSpec, dict[str, Placement]]] = {}
+        # Per pod object (by id): the node it is for (pods are immutable).
+        self._targets: dict[int, tuple[Pod, str | None]] = {}
 
     # -- event handlers ----------------------------------------------------------------
 
@@ -170,9 +174,14 @@ class DaemonSetController:
             self._written.pop(key, None)
             return Result()
         selector = from_label_selector(ds.spec.selector)
-        claimed = await claim(self.client, ds, selector, owned_and_orphans(self.pods, ds))
-        if claimed.errors:
-            raise claimed.errors[0]
+        pods = self.pods.cache.by_index(CONTROLLER_INDEX, ds.metadata.uid)
+        orphans = self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(ds.metadata.namespace))
+        if orphans or not all(selector.matches(p.metadata.labels) for p in pods):
+            # Adopt matching orphans, release pods that stopped matching.
+            claimed = await claim(self.client, ds, selector, pods + orphans)
+            if claimed.errors:
+                raise claimed.errors[0]
+            pods = claimed.claimed
         revisions = self.revisions.cache.by_index(CONTROLLER_INDEX, ds.metadata.uid)
         labels = dict(ds.spec.selector.match_labels)
         revision, collisions = await ensure_revision(
@@ -180,10 +189,16 @@ class DaemonSetController:
         )
         update_hash = revision.metadata.labels[HASH_LABEL]
         by_node: dict[str, list[Pod]] = {}
-        for pod in claimed.claimed:
-            node = target_node(pod.spec)
+        targets = self._targets
+        for pod in pods:
+            hit = targets.get(id(pod))
+            if hit is None or hit[0] is not pod:
+                hit = targets[id(pod)] = (pod, target_node(pod.spec))
+            node = hit[1]
             if node is not None:
                 by_node.setdefault(node, []).append(pod)
+        if len(targets) > 4 * len(pods) + 1024:
+            self._targets = {}  # forget old pod versions now and then
         plan = plan_sync(ds, self._placements_of(ds), by_node, update_hash, self.clock.now())
         error: ApiError | None = None
         satisfied = self.expectations.satisfied(key) and (
@@ -201,9 +216,7 @@ class DaemonSetController:
             except Conflict:
                 return Result(requeue=True)
         live = {revision.metadata.name}
-        live.update(
-            f"{ds.metadata.name}-{p.metadata.labels.get(REVISION_LABEL)}" for p in claimed.claimed
-        )
+        live.update(f"{ds.metadata.name}-{p.metadata.labels.get(REVISION_LABEL)}" for p in pods)
         await truncate(self.client, revisions, live, ds.spec.revision_history_limit)
         if error is not None:
             raise error
@@ -222,19 +235,22 @@ class DaemonSetController:
             spec = with_daemon_tolerations(template)
             cached = (template, spec, compile_constraints(spec))
             self._specs[uid] = cached
-            for stale in [k for k in self._placements if k[0] == uid]:
-                del self._placements[stale]
+            self._placements.pop(uid, None)
         _, spec, constraints = cached
+        revision = self.nodes.last_revision
+        last = self._last_placements.get(uid)
+        if last is not None and last[0] == revision and last[1] is spec:
+            return last[2]  # no node changed since
         result: dict[str, Placement] = {}
-        memo = self._placements
+        memo = self._placements.setdefault(uid, {})
         for node in self.nodes.cache.list():
             name = node.metadata.name
             version = node.metadata.resource_version
-            hit = memo.get((uid, name))
+            hit = memo.get(name)
             if hit is None or hit[0] != version:
-                hit = (version, placement(spec, constraints, node))
-                memo[(uid, name)] = hit
+                hit = memo[name] = (version, placement(spec, constraints, node))
             result[name] = hit[1]
+        self._last_placements[uid] = (revision, spec, result)
         return result
 
     async def _execute(
