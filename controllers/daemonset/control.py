@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from controllers.common.pods import is_pod_available, is_pod_ready, seconds_until_available
+from controllers.common.pods import is_pod_available, ready_condition, seconds_until_available
 from controllers.daemonset.placement import Placement
 from controllers.daemonset.status import Counts
 from engine.api import DaemonSet, Pod, scaled_value
@@ -68,6 +68,29 @@ def rolling_limits(ds: DaemonSet, desired: int) -> tuple[int, int]:
     return surge, unavailable
 
 
+_FINISHED = ("Failed", "Succeeded")
+
+
+def _count_readiness(plan: Plan, pod: Pod, min_ready: int | None, now: datetime) -> None:
+    """Count a node's (oldest) pod as ready and available, and note when a
+    ready pod will have been ready for minReadySeconds."""
+    condition = ready_condition(pod)
+    if condition is None or condition.status != "True":
+        return
+    plan.counts.ready += 1
+    since = condition.last_transition_time
+    if not min_ready:
+        plan.counts.available += 1
+        return
+    if since is None:
+        return
+    wait = (since + timedelta(seconds=min_ready) - now).total_seconds()
+    if wait < 0:
+        plan.counts.available += 1
+    elif plan.recheck_after is None or wait < plan.recheck_after:
+        plan.recheck_after = wait
+
+
 def plan_sync(
     ds: DaemonSet,
     placements: Mapping[str, Placement],
@@ -94,6 +117,20 @@ def plan_sync(
             continue
         if len(pods) > 1:
             pods = sorted(pods, key=_age)
+        elif (
+            place.should_run
+            and pods[0].metadata.deletion_timestamp is None
+            and pods[0].status.phase not in _FINISHED
+            and pods[0].metadata.labels.get(REVISION_LABEL) == update_hash
+        ):
+            # The common case, kept short: one live pod at the update revision.
+            pod = pods[0]
+            counts.desired += 1
+            counts.current += 1
+            counts.updated += 1
+            _count_readiness(plan, pod, min_ready, now)
+            running[node] = (pod, None)
+            continue
         if not place.should_continue_running:
             plan.delete.extend(p for p in pods if p.metadata.deletion_timestamp is None)
             if pods:
@@ -115,16 +152,7 @@ def plan_sync(
         if pods:
             counts.current += 1
             oldest = pods[0]
-            if is_pod_ready(oldest):
-                counts.ready += 1
-                if is_pod_available(oldest, min_ready, now):
-                    counts.available += 1
-                else:
-                    wait = seconds_until_available(oldest, min_ready, now)
-                    if wait is not None and (
-                        plan.recheck_after is None or wait < plan.recheck_after
-                    ):
-                        plan.recheck_after = wait
+            _count_readiness(plan, oldest, min_ready, now)
             if oldest.metadata.labels.get(REVISION_LABEL) == update_hash:
                 counts.updated += 1
         if not live:
@@ -172,6 +200,8 @@ def _roll(
         return False
 
     if not surge:
+        if all(old is None for _, old in running.values()):
+            return  # nothing to replace: spare the availability checks
         unavailable = len(plan.create_on) + plan.terminating
         candidates: list[Pod] = []
         for new, old in running.values():
