@@ -23,9 +23,9 @@ Desired state (after faults stop):
   running and ready at the update revision (pods at and above the partition;
   OnDelete: any revision), unless a pod no node can take holds them up;
 * `daemonsets`: every node that should run the pod (and whose kubelet runs)
-  has exactly one, running and ready at the update revision (unless a pod
-  the node has no room for, such as a surge pod, holds the rollout up, as it
-  would in Kubernetes), and no node that may not keep one has one;
+  has exactly one, running and ready at the update revision (unless the
+  node has no room for its daemon pod, or for a surge pod, which then waits,
+  as it would in Kubernetes), and no node that may not keep one has one;
 * `replicationcontrollers`: as many active pods as `spec.replicas`, running
   and ready, status matching;
 * `poddisruptionbudgets`: the status describes the current generation and
@@ -294,6 +294,8 @@ def daemonsets(ctx: Any) -> Iterator[Any]:
             # waits for ever, in Kubernetes too: the rollout is stuck, not broken.
             stuck = [p for p in here if not _running_ready(p) and _settled(p, ctx)]
             placed = [p for p in here if not any(p is q for q in stuck)]
+            if not placed and stuck:
+                continue  # the node has no room for its daemon pod
             if len(placed) != 1:
                 yield _diff(ds, f"pods on node {name}", len(placed), 1)
                 continue

@@ -7,8 +7,9 @@ failed before its fix and must pass now.
 * statefulset-pod-recreated-across-relist: a StatefulSet pod re-created under
   its name while the scheduler's informer missed both events stayed pending
   (the scheduler treated it as an update of the old, bound pod);
-* daemonset-surge-without-room: a surge pod no node has room for holds the
-  rollout up, as in Kubernetes; the desired-state check accepts that.
+* daemonset-surge-without-room, daemonset-pod-without-room: a surge pod, or a
+  daemon pod, its node has no room for waits, as in Kubernetes; the
+  desired-state check accepts that.
 """
 
 from __future__ import annotations
