@@ -29,7 +29,9 @@ Desired state (after faults stop):
 * `replicationcontrollers`: as many active pods as `spec.replicas`, running
   and ready, status matching;
 * `poddisruptionbudgets`: the status describes the current generation and
-  the pods (`currentHealthy`, `disruptionsAllowed`).
+  its pods' health (`currentHealthy`), unless the sync fails (SyncFailed:
+  a pod whose controller has no scale, such as a DaemonSet's, under a
+  percentage or maxUnavailable budget), where Kubernetes leaves the counts.
 
 Neighbours: `runtime.simulation.invariants`, `runtime.simulation.liveness`,
 the controllers' own status and placement functions.
@@ -363,8 +365,9 @@ def poddisruptionbudgets(ctx: Any) -> Iterator[Any]:
             )
             continue
         selector = pdb.spec.selector
-        if selector is None:
-            continue
+        condition = status.condition("DisruptionAllowed")
+        if selector is None or (condition is not None and condition.reason == "SyncFailed"):
+            continue  # no scale to count against (e.g. DaemonSet pods): counts stay as they were
         matcher = from_label_selector(selector)
         healthy = sum(
             1

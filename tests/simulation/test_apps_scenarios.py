@@ -9,7 +9,9 @@ failed before its fix and must pass now.
   (the scheduler treated it as an update of the old, bound pod);
 * daemonset-surge-without-room, daemonset-pod-without-room: a surge pod, or a
   daemon pod, its node has no room for waits, as in Kubernetes; the
-  desired-state check accepts that.
+  desired-state check accepts that;
+* budget-over-daemon-pods: a maxUnavailable budget over DaemonSet pods
+  fails to sync (no scale), and keeps its counts, as in Kubernetes.
 """
 
 from __future__ import annotations
