@@ -22,6 +22,8 @@ __all__ = [
     "Gone",
     "InternalError",
     "Invalid",
+    "KindNotServed",
+    "ManifestErrors",
     "MethodNotAllowed",
     "NotFound",
     "ServerTimeout",
@@ -59,6 +61,11 @@ class Forbidden(ApiError):
 class NotFound(ApiError):
     reason = "NotFound"
     code = 404
+
+
+class KindNotServed(NotFound):
+    """The kind is not (or no longer) served: its CustomResourceDefinition was
+    deleted, or it was never registered. Informers on it end."""
 
 
 class MethodNotAllowed(ApiError):
@@ -129,3 +136,13 @@ class ServerTimeout(ApiError):
 class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
     code = 503
+
+
+class ManifestErrors(BadRequest):
+    """Several documents of a manifest text or of several files are bad; `errors`
+    holds each one's error (BadRequest or Invalid, naming file and document)."""
+
+    def __init__(self, errors: list[ApiError]) -> None:
+        self.errors = errors
+        lines = "\n".join(f"  {error.message}" for error in errors)
+        super().__init__(f"{len(errors)} manifests are bad:\n{lines}")

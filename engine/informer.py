@@ -37,7 +37,7 @@ from engine.api.base import Resource
 from engine.cache import Indexer, IndexFunc, ObjectKey, index_by_namespace
 from engine.client import Client
 from engine.clock import Clock
-from engine.errors import ApiError, Gone
+from engine.errors import ApiError, Gone, KindNotServed
 from engine.logging import get_logger
 from engine.store import FieldSelectorArg, LabelSelectorArg
 from engine.watch import ADDED, BOOKMARK, DELETED, MODIFIED
@@ -148,6 +148,7 @@ class SharedInformer(Generic[R]):
         self._last_revision = 0
         self._counters = _Counters()
         self._running = False
+        self._ended: str | None = None  # why run() returned on its own (kind gone)
 
     # -- configuration ------------------------------------------------------------
 
@@ -199,7 +200,8 @@ class SharedInformer(Generic[R]):
     # -- running ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """List, then watch, until cancelled. Recovers from Gone and API errors."""
+        """List, then watch, until cancelled. Recovers from Gone and API errors;
+        returns when the kind stops being served (its CRD was deleted)."""
         if self._running:
             raise RuntimeError(f"informer for {self.kind.kind_name} is already running")
         self._running = True
@@ -207,7 +209,12 @@ class SharedInformer(Generic[R]):
             async with anyio.create_task_group() as tg:
                 if self.resync_period > 0:
                     tg.start_soon(self._resync_loop)
-                await self._list_watch_loop()
+                try:
+                    await self._list_watch_loop()
+                except KindNotServed as error:
+                    log.info("kind no longer served; informer ends", kind=self.kind.kind_name)
+                    self._ended = str(error)
+                tg.cancel_scope.cancel()
         finally:
             self._running = False
 
@@ -216,6 +223,8 @@ class SharedInformer(Generic[R]):
             try:
                 await self._list_and_replace()
                 await self._watch()
+            except KindNotServed:
+                raise
             except ApiError as error:
                 log.warning(
                     "list/watch failed; retrying",

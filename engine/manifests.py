@@ -9,6 +9,8 @@ Contract:
   directories (their *.yaml, *.yml and *.json files, sorted).
 * `parse_object(data)` turns one decoded manifest into its model: type
   validation, `engine.api.defaulting`, then `engine.api.validation`.
+* Every bad document of a text (or of every file) is reported, not only the
+  first: one error as itself, several as `ManifestErrors` listing each.
 * Errors name what is wrong and where (`<source> document N`): BadRequest for
   text that does not parse (with its line), a missing apiVersion or kind, or an
   unregistered kind; Invalid listing every bad field by its Kubernetes path
@@ -25,7 +27,7 @@ import types
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -36,9 +38,12 @@ from engine.api.base import Resource
 from engine.api.defaulting import default_object
 from engine.api.validation import validate_object
 from engine.api.validation_rules import quote
-from engine.errors import ApiError, BadRequest, FieldError, Invalid
+from engine.conversion import to_storage_version
+from engine.crd import CustomResource, parse_custom
+from engine.errors import ApiError, BadRequest, FieldError, Invalid, ManifestErrors
 from engine.quantity import Quantity
 from engine.registry import REGISTRY, Registry
+from engine.schema import json_type
 
 __all__ = [
     "dump_manifest",
@@ -67,6 +72,19 @@ _ManifestLoader.yaml_implicit_resolvers = {
 }
 
 
+class _KubectlEscapesLoader(yaml.SafeLoader):
+    """The pure-Python loader with go-yaml's extra escape `\\'` (libyaml rejects
+    it); used only for texts that need it, as it is slower."""
+
+    ESCAPE_REPLACEMENTS: ClassVar[dict[str, str]] = {  # type: ignore[misc]
+        **yaml.SafeLoader.ESCAPE_REPLACEMENTS,
+        "'": "'",
+    }
+
+
+_KubectlEscapesLoader.yaml_implicit_resolvers = _ManifestLoader.yaml_implicit_resolvers
+
+
 def _documents(text: str, source: str) -> list[Any]:
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -74,7 +92,13 @@ def _documents(text: str, source: str) -> list[Any]:
         except json.JSONDecodeError:
             pass  # YAML flow style, or several JSON documents: YAML reads both
     try:
-        return list(yaml.load_all(text, Loader=_ManifestLoader))
+        try:
+            return list(yaml.load_all(text, Loader=_ManifestLoader))
+        except yaml.MarkedYAMLError as error:
+            if error.problem != "found unknown escape character":
+                raise
+            # kubectl's parser (go-yaml) also takes \' in double-quoted strings.
+            return list(yaml.load_all(text, Loader=_KubectlEscapesLoader))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -83,24 +107,31 @@ def _documents(text: str, source: str) -> list[Any]:
         raise BadRequest(f"{source}: invalid YAML: {error}") from None
 
 
-def _manifests(text: str, source: str) -> Iterator[tuple[dict[str, Any], str]]:
-    """(manifest, where) pairs: lists expanded, empty documents skipped."""
+def _manifests(text: str, source: str) -> Iterator[tuple[dict[str, Any] | ApiError, str]]:
+    """(manifest, where) pairs: lists expanded, empty documents skipped; a
+    document that is no manifest comes as (its error, where)."""
     for index, document in enumerate(_documents(text, source), start=1):
         where = f"{source} document {index}"
         if document is None or document == {}:
             continue
         if not isinstance(document, dict):
-            raise BadRequest(f"{where}: a manifest must be an object, not {_json_type(document)}")
+            yield (
+                BadRequest(f"{where}: a manifest must be an object, not {_json_type(document)}"),
+                where,
+            )
+            continue
         kind_name = document.get("kind")
         if isinstance(kind_name, str) and kind_name.endswith("List") and "items" in document:
             items = document.get("items") or []
             if not isinstance(items, list):
-                raise BadRequest(f"{where}: items must be an array")
+                yield BadRequest(f"{where}: items must be an array"), where
+                continue
             item_kind = kind_name[: -len("List")]
             for number, item in enumerate(items):
                 item_where = f"{where} item {number}"
                 if not isinstance(item, dict):
-                    raise BadRequest(f"{item_where}: an item must be an object")
+                    yield BadRequest(f"{item_where}: an item must be an object"), item_where
+                    continue
                 if item_kind and kind_name != "List":
                     # A typed list (PodList) may leave apiVersion and kind off its items.
                     item = {"apiVersion": document.get("apiVersion"), "kind": item_kind, **item}
@@ -113,10 +144,17 @@ def _manifests(text: str, source: str) -> Iterator[tuple[dict[str, Any], str]]:
 
 
 def parse_object(
-    data: dict[str, Any], registry: Registry = REGISTRY, *, source: str | None = None
+    data: dict[str, Any],
+    registry: Registry = REGISTRY,
+    *,
+    source: str | None = None,
+    strict: bool = True,
 ) -> Resource:
-    """One decoded manifest as its model, validated and defaulted; BadRequest or
-    Invalid (naming `source` when given) otherwise."""
+    """One decoded manifest as its model, validated and defaulted, in its kind's
+    storage version (`engine.conversion`); BadRequest or Invalid (naming
+    `source` when given) otherwise. `strict` (kubectl's strict field
+    validation) reports unknown fields of custom objects; without it they are
+    pruned, as the apiserver does for clients that do not ask for strictness."""
     where = f" ({source})" if source else ""
     api_version = data.get("apiVersion")
     kind_name = data.get("kind")
@@ -136,22 +174,54 @@ def parse_object(
         (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
     )
     subject = (f'{info.group_kind} "{name}"' if name else info.group_kind) + where
+    model = info.model
+    if issubclass(model, CustomResource):
+        data, custom_errors = parse_custom(model, data, strict=strict)
+        if custom_errors:
+            raise Invalid(subject, custom_errors)
+        model = model.storage_model or model
     try:
-        obj = info.model.model_validate(data)
+        obj = model.model_validate(data)
     except ValidationError as error:
         raise Invalid(subject, field_errors(info.model, error)) from None
     obj = default_object(obj)
     errors = validate_object(obj)
     if errors:
         raise Invalid(subject, errors)
-    return obj
+    return to_storage_version(obj)
 
 
 def load_manifests(
-    text: str, *, registry: Registry = REGISTRY, source: str = "<string>"
+    text: str, *, registry: Registry = REGISTRY, source: str = "<string>", strict: bool = True
 ) -> list[Resource]:
-    """Every object in a YAML or JSON text, in order (see the module docstring)."""
-    return [parse_object(data, registry, source=where) for data, where in _manifests(text, source)]
+    """Every object in a YAML or JSON text, in order (see the module docstring).
+    Every bad document is reported (ManifestErrors when more than one)."""
+    objects, errors = _load(text, registry, source, strict)
+    _raise_all(errors)
+    return objects
+
+
+def _load(
+    text: str, registry: Registry, source: str, strict: bool
+) -> tuple[list[Resource], list[ApiError]]:
+    objects: list[Resource] = []
+    errors: list[ApiError] = []
+    for data, where in _manifests(text, source):
+        if isinstance(data, ApiError):
+            errors.append(data)
+            continue
+        try:
+            objects.append(parse_object(data, registry, source=where, strict=strict))
+        except ApiError as error:
+            errors.append(error)
+    return objects, errors
+
+
+def _raise_all(errors: list[ApiError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ManifestErrors(errors)
 
 
 def load_manifest_files(
@@ -160,6 +230,7 @@ def load_manifest_files(
     """Every object in the given files; a directory contributes its manifest
     files (*.yaml, *.yml, *.json) in name order, not recursively."""
     objects: list[Resource] = []
+    errors: list[ApiError] = []
     for path in map(Path, paths):
         files = (
             sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
@@ -169,9 +240,16 @@ def load_manifest_files(
         for file in files:
             try:
                 text = file.read_text(encoding="utf-8")
+                loaded, bad = _load(text, registry, str(file), True)
             except OSError as error:
-                raise BadRequest(f"{file}: cannot read: {error.strerror}") from None
-            objects.extend(load_manifests(text, registry=registry, source=str(file)))
+                errors.append(BadRequest(f"{file}: cannot read: {error.strerror}"))
+                continue
+            except ApiError as error:  # the file is no YAML at all
+                errors.append(error)
+                continue
+            objects.extend(loaded)
+            errors.extend(bad)
+    _raise_all(errors)
     return objects
 
 
@@ -362,16 +440,6 @@ def _describe(value: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    # pydantic's messages say "number" for any JSON number.
+    kind = json_type(value)
+    return "number" if kind == "integer" else kind

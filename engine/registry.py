@@ -2,7 +2,9 @@
 
 A kind is identified in Python by its model class (`Pod`, `Deployment`, or a
 user's own subclass of `Resource`); the registry answers the other names for
-it. Built-in kinds register themselves when `engine.api` is imported. Custom
+it. Built-in kinds with models register themselves when `engine.api` is
+imported; the rest of the served catalogue (`engine.catalogue`, schema-backed)
+registers on the registry's first lookup or iteration. Custom
 kinds register a typed model with `@kind(...)`, or stay unstructured through
 `register_unstructured`, and from then on get store, watch, informers and
 controllers like any built-in kind.
@@ -37,7 +39,8 @@ R = TypeVar("R", bound=type[Resource])
 
 @dataclass(frozen=True, slots=True)
 class KindInfo:
-    """Everything the machinery needs to know about one kind."""
+    """Everything the machinery needs to know about one kind (a snapshot of the
+    model's class variables when it was registered)."""
 
     model: type[Resource]
     group: str
@@ -90,7 +93,8 @@ class Registry:
             )
         self._by_model[model] = info
         self._by_gvk[(info.api_version, info.kind)] = info
-        self._by_plural[(info.group, info.plural)] = info
+        # The first version registered of a kind is its preferred (storage) one.
+        self._by_plural.setdefault((info.group, info.plural), info)
         return info
 
     def info(self, model: type[Resource]) -> KindInfo:
@@ -106,14 +110,67 @@ class Registry:
         if self is REGISTRY and not self._builtins_loaded:
             self._builtins_loaded = True
             importlib.import_module("engine.api").load_builtin_kinds()
+            importlib.import_module("engine.catalogue").register_catalogue(self)
 
     def lookup(self, api_version: str, kind_name: str) -> KindInfo:
         """The kind for a manifest's apiVersion and kind, or BadRequest naming both."""
         self._ensure_builtins()
         info = self._by_gvk.get((api_version, kind_name))
         if info is None:
-            raise BadRequest(f'no kind "{kind_name}" is registered for apiVersion "{api_version}"')
+            raise BadRequest(self._unknown_kind_message(api_version, kind_name))
         return info
+
+    def _unknown_kind_message(self, api_version: str, kind_name: str) -> str:
+        """Why (api_version, kind_name) is not known: a removed version (naming its
+        replacement), a kind served in other versions, or a group that needs
+        its CustomResourceDefinition first."""
+        removed = importlib.import_module("engine.removed").removed_message(api_version, kind_name)
+        if removed is not None:
+            return str(removed)
+        base = f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
+        group = api_version.rpartition("/")[0]
+        versions = sorted(i.api_version for i in self._by_gvk.values() if i.kind == kind_name)
+        if versions and group in {v.rpartition("/")[0] for v in versions}:
+            return f"{base}; {kind_name} is served as {', '.join(versions)}"
+        builtin_groups = importlib.import_module("engine.catalogue").SERVED_GROUPS
+        if group in builtin_groups:
+            return f"{base}: {group or 'the core group'} is a built-in API group without this kind"
+        if "." in group:
+            return (
+                f"{base}: {group} looks like a custom resource group; create the "
+                f"CustomResourceDefinition of {kind_name} first"
+            )
+        return base
+
+    def replace(self, model: type[Resource]) -> KindInfo:
+        """Register `model`, taking its apiVersion, kind and plural over from any
+        model that had them (a CRD defining a kind again)."""
+        group = model.api_group_version.rpartition("/")[0]
+        old = self._by_gvk.get((model.api_group_version, model.kind_name))
+        if old is not None and old.model is not model:
+            self.unregister(old.model)
+        old_plural = self._by_plural.get((group, model.plural))
+        if old_plural is not None and old_plural.model is not model:
+            owner = getattr(old_plural.model, "crd_name", None)
+            # Another version of the same CRD keeps its entry (the storage version's).
+            if owner is None or owner != getattr(model, "crd_name", None):
+                self.unregister(old_plural.model)
+        self._by_model.pop(model, None)
+        return self.register(model)
+
+    def has_gvk(self, api_version: str, kind_name: str) -> bool:
+        """Whether a kind is registered for (api_version, kind_name)."""
+        return (api_version, kind_name) in self._by_gvk
+
+    def unregister(self, model: type[Resource]) -> None:
+        """Remove a kind (a deleted CustomResourceDefinition's); no-op if absent."""
+        info = self._by_model.pop(model, None)
+        if info is None:
+            return
+        if self._by_gvk.get((info.api_version, info.kind)) is info:
+            del self._by_gvk[(info.api_version, info.kind)]
+        if self._by_plural.get((info.group, info.plural)) is info:
+            del self._by_plural[(info.group, info.plural)]
 
     def by_plural(self, group: str, plural: str) -> KindInfo | None:
         self._ensure_builtins()

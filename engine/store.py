@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from engine import strategies
+from engine import conversion, crd, strategies
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
@@ -53,6 +53,7 @@ from engine.errors import (
     FieldError,
     Gone,
     Invalid,
+    KindNotServed,
     NotFound,
 )
 from engine.fieldselectors import FieldSelector, parse_field_selector
@@ -136,7 +137,16 @@ class _Change:
 class _Table:
     """Objects, history and watchers of one kind."""
 
-    __slots__ = ("compacted", "history", "info", "objects", "spec_fields", "watchers")
+    __slots__ = (
+        "compacted",
+        "crd",
+        "custom",
+        "history",
+        "info",
+        "objects",
+        "spec_fields",
+        "watchers",
+    )
 
     def __init__(self, info: KindInfo) -> None:
         self.info = info
@@ -144,6 +154,9 @@ class _Table:
         self.history: deque[_Change] = deque()
         self.compacted = 0  # changes with revision <= compacted are gone
         self.watchers: list[Watcher[Any]] = []
+        # CustomResourceDefinitions serve kinds when stored (engine.crd).
+        self.crd = info.kind == "CustomResourceDefinition" and info.group == "apiextensions.k8s.io"
+        self.custom = issubclass(info.model, crd.CustomResource)  # CEL transition rules
         self.spec_fields = tuple(
             name
             for name in info.model.model_fields
@@ -175,6 +188,7 @@ class Store:
         self.namespace_lifecycle = namespace_lifecycle
         self._revision = 0
         self._tables: dict[type[Resource], _Table] = {}
+        self._views: dict[type[Resource], type[Resource] | None] = {}
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
@@ -196,9 +210,28 @@ class Store:
             detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
-            table = _Table(self.registry.info(kind))
+            try:
+                info = self.registry.info(kind)
+            except KeyError:
+                raise KindNotServed(
+                    f"the server could not find the requested resource ({kind.__name__} "
+                    "is not a served kind)"
+                ) from None
+            table = _Table(info)
             self._tables[kind] = table
         return table
+
+    def drop_kind(self, kind: type[Resource]) -> None:
+        """Remove every object of a kind (DELETED events) and end its watches: the
+        kind stops being served (a deleted CustomResourceDefinition's)."""
+        table = self._tables.get(kind)
+        if table is None:
+            return
+        for obj in list(table.objects.values()):
+            self._remove(table, obj, "delete")
+        for watcher in list(table.watchers):
+            watcher.stop()
+        del self._tables[kind]
 
     def kinds(self) -> list[KindInfo]:
         """Every kind this store has seen an object or watcher of."""
@@ -285,7 +318,22 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------
 
+    def _storage_of(self, kind: type[Resource]) -> type[Resource] | None:
+        """The storage version's model when `kind` is another version of it (an
+        autoscaling/v1 HorizontalPodAutoscaler); None for a stored kind."""
+        try:
+            return self._views[kind]
+        except KeyError:
+            storage = conversion.storage_model(kind, self.registry)
+            self._views[kind] = storage
+            return storage
+
     def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
+        """The object; asked for in another version than its storage version, it
+        is converted (the model class asked for decides the version)."""
+        storage = self._storage_of(kind)
+        if storage is not None:
+            return conversion.convert(self.get(storage, name, namespace), kind)
         table = self.table(kind)
         obj = table.objects.get(self._key(table.info, namespace, name))
         if obj is None:
@@ -293,6 +341,10 @@ class Store:
         return cast(R, obj)
 
     def try_get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        storage = self._storage_of(kind)
+        if storage is not None:
+            found = self.try_get(storage, name, namespace)
+            return None if found is None else conversion.convert(found, kind)
         table = self.table(kind)
         return cast("R | None", table.objects.get(self._key(table.info, namespace, name)))
 
@@ -308,6 +360,18 @@ class Store:
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
         that all see the revision of the first page (an expired token is Gone)."""
+        storage = self._storage_of(kind)
+        if storage is not None:
+            stored = self.list(
+                storage,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                continue_=continue_,
+            )
+            views = [conversion.convert(obj, kind) for obj in stored.items]
+            return ObjectList(views, stored.resource_version, stored.continue_)
         table = self.table(kind)
         sel = _label_selector(label_selector)
         fsel = _field_selector(field_selector, table.info)
@@ -349,7 +413,11 @@ class Store:
     # -- writes ---------------------------------------------------------------------------
 
     def create(self, obj: R) -> R:
-        """Store a new object; returns the stored version (a stamped copy)."""
+        """Store a new object; returns the stored version (a stamped copy), in the
+        version it was given in."""
+        storage = self._storage_of(type(obj))
+        if storage is not None:
+            return conversion.convert(self.create(conversion.convert(obj, storage)), type(obj))
         table = self.table(type(obj))
         info = table.info
         meta = obj.metadata
@@ -392,6 +460,8 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{name}"', errors)
         stored = cast(R, strategies.prepare_for_create(stored))
+        if table.crd:
+            stored = cast(R, crd.admit(self, stored))
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
@@ -437,6 +507,8 @@ class Store:
             return obj
         info = table.info
         errors = strategies.validate(obj, metadata_checked=obj.metadata is current.metadata)
+        if table.custom:
+            errors = errors + crd.transition_errors(current, obj)
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)
@@ -478,6 +550,9 @@ class Store:
                     )
                 ],
             )
+        if table.crd and spec_changed:
+            admitted = crd.admit(self, obj)
+            object.__setattr__(obj, "status", admitted.__dict__["status"])
         revision = self._next_revision()
         merged["resource_version"] = str(revision)
         object.__setattr__(obj, "metadata", copied(meta, merged))
@@ -561,6 +636,8 @@ class Store:
         revision = self._next_revision()
         final = _stamp(obj, revision=revision)
         self._commit(table, verb, DELETED, final, previous)
+        if table.crd:
+            crd.remove(self, final)
         return final
 
     def write(self, obj: R, *, verb: str = "update") -> R:
@@ -626,8 +703,12 @@ class Store:
         return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
-        """The scale subresource of a Deployment, ReplicaSet or StatefulSet."""
+        """The scale subresource of a Deployment, ReplicaSet or StatefulSet, or of
+        a custom kind whose CRD version has one."""
         obj: Any = self.get(kind, name, namespace)
+        if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
+            replicas, status_replicas, selector = scale
+            return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
         if kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         selector = obj.spec.selector
@@ -655,13 +736,16 @@ class Store:
                 f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
             )
         current: Any = self.get(kind, name, namespace)
-        if kind.kind_name not in SCALABLE_KINDS:
+        custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
+        if not custom and kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         if resource_version and resource_version != current.metadata.resource_version:
             raise Conflict(
                 f'Operation cannot be fulfilled on {self.table(kind).info.plural} "{name}": '
                 "the object has been modified"
             )
+        if custom:
+            return self.update(cast(R, crd.with_replicas(current, replicas)))
         new = current.model_copy(
             update={"spec": current.spec.model_copy(update={"replicas": replicas})}
         )
@@ -683,6 +767,11 @@ class Store:
         """Events of a kind after revision `since` (None: from now on). Raises Gone
         if `since` is older than the retained history."""
         table = self.table(kind)
+        if self._storage_of(kind) is not None:
+            raise BadRequest(
+                f"watch {kind.kind_name} in its storage version: converting watch events "
+                "is not supported"
+            )
         if since is not None and since < table.compacted:
             raise Gone(
                 f"too old resource version: {since} (the oldest retained for "

@@ -21,7 +21,10 @@ would (see `runtime.output`); with DEST `-` they go to stdout and the summary
 to stderr. Exit status, as `kubectl rollout status` would judge it:
 0 converged with no problems; 1 not converged within `--timeout`, or a
 problem (an undriven workload, a stuck pod); 2 bad input (one line on stderr,
-nothing applied), including a scenario step the API refuses (named).
+nothing applied), including a scenario step the API refuses (named); 128+N
+when stopped by signal N (SIGTERM, SIGHUP or SIGINT: the run stops as it
+would at its end, every container process killed and every file removed,
+and the summary is printed; see `runtime.stopsignals`).
 
 Time defaults to virtual for the simulated runtime and real for processes,
 unless a scenario file's `cluster.virtual_time` or `--virtual-time` /
@@ -36,7 +39,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -48,7 +53,7 @@ import anyio
 from rich.console import Console
 
 from engine.errors import ApiError
-from runtime import cli_bench, cli_fuzz
+from runtime import cli_bench, cli_fuzz, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
@@ -151,33 +156,72 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in cli_fuzz.COMMANDS:
-        return cli_fuzz.main(args)
-    if args.command == "bench":
-        return cli_bench.main(args)
+    if args.command != "run":
+        try:
+            with stopsignals.raising():  # a benchmark's subprocess dies with the command
+                return _other_command(args)
+        except stopsignals.Stopped as stopped:
+            print(f"kubeloop: {stopped}", file=sys.stderr)
+            return stopped.exit_status
     try:
         plan = _plan(args)
     except (UserError, ApiError, OSError, ValueError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    stop = stopsignals.StopSignals()
     try:
         with simulation_gc():
-            summary = asyncio.run(_run(plan, args))
+            summary = asyncio.run(_run(plan, args, stop))
     except (ApiError, ValueError, AssertionError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except OSError as error:  # the --output directory could not be written
-        print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except OSError as error:
+        if stop.signal is None:  # the --output directory could not be written
+            print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
+            return 1
+        # The terminal went away with the signal (SIGHUP) while the live view
+        # drew on it; the cluster has stopped all the same.
+        _silence_output()
+        return stop.exit_status
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # A second stop signal cut the shutdown short (or SIGINT came before
+        # the handlers were in place): no summary.
+        if stop.signal is None:
+            return 130
+        with contextlib.suppress(OSError):
+            print(f"kubeloop: stopped by {stop.signal.name}, shutdown cut short", file=sys.stderr)
+        return stop.exit_status
+    if stop.signal is None:
+        _print_summary(summary, args, plan)
+        return 0 if summary.ok else 1
+    try:
+        print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
+        _print_summary(summary, args, plan)
+        sys.stdout.flush()
+    except OSError:
+        _silence_output()
+    return stop.exit_status
+
+
+def _print_summary(summary: Summary, args: argparse.Namespace, plan: RunPlan) -> None:
     # Objects written to stdout keep it parseable: the summary goes to stderr.
     to_stderr = plan.output is not None and plan.output[1] == "-"
     if args.json:
         print(json.dumps(summary.to_json(), indent=2), file=sys.stderr if to_stderr else sys.stdout)
     else:
         summary.print(Console(stderr=to_stderr))
-    return 0 if summary.ok else 1
+
+
+def _silence_output() -> None:
+    """Stdout and stderr are gone (a hung-up terminal): drop further output, so
+    that flushing them at exit does not turn the exit status into 120."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (lives until exit)
+
+
+def _other_command(args: argparse.Namespace) -> int:
+    if args.command in cli_fuzz.COMMANDS:
+        return cli_fuzz.main(args)
+    return cli_bench.main(args)
 
 
 def _one_line(error: BaseException) -> str:
@@ -258,29 +302,34 @@ def _pools(nodes: int) -> tuple[Any, ...]:
     return (NodePool(count=nodes),)
 
 
-async def _run(plan: RunPlan, args: argparse.Namespace) -> Summary:
+async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSignals) -> Summary:
     started = time.perf_counter()
     results: list[StepResult] = []
     to_stdout = plan.output is not None and plan.output[1] == "-"
-    async with Cluster(plan.config) as cluster:
-        async with ProgressView(cluster, enabled=not (args.json or to_stdout)) as view:
-            try:
-                with anyio.fail_after(args.timeout):
-                    await run_scenario(cluster, plan.scenario, results)
-                    last = plan.scenario.steps[-1] if plan.scenario.steps else None
-                    if last is None or last.wait != "converged":
-                        await cluster.wait_converged()
-                converged = cluster.converged()
-            except (TimeoutError, ConvergenceTimeout):
+    with stop.installed():
+        async with Cluster(plan.config) as cluster:
+            async with ProgressView(cluster, enabled=not (args.json or to_stdout)) as view:
                 converged = False
-            if args.watch:
-                await view.watch_forever()
-        steps = not_run(plan.scenario, results)
-        summary = summarize(cluster, steps, converged, time.perf_counter() - started)
-        if plan.output is not None and cluster.store is not None:
-            fmt, dest = plan.output
-            write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
-        return summary
+                with stop.scope:  # a stop signal ends the work here; the cluster stops as usual
+                    try:
+                        with anyio.fail_after(args.timeout):
+                            await run_scenario(cluster, plan.scenario, results)
+                            last = plan.scenario.steps[-1] if plan.scenario.steps else None
+                            if last is None or last.wait != "converged":
+                                await cluster.wait_converged()
+                        converged = cluster.converged()
+                    except (TimeoutError, ConvergenceTimeout):
+                        converged = False
+                    if args.watch:
+                        await view.watch_forever()
+                if stop.signal is not None:
+                    converged = cluster.converged()
+            steps = not_run(plan.scenario, results)
+            summary = summarize(cluster, steps, converged, time.perf_counter() - started)
+            if plan.output is not None and cluster.store is not None:
+                fmt, dest = plan.output
+                write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
+            return summary
 
 
 if __name__ == "__main__":

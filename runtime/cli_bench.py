@@ -14,12 +14,18 @@ Neighbours: `runtime.cli` (registers this), `benchmarks.__main__`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 __all__ = ["SUITES", "bench_argv", "main", "register"]
+
+STOP_GRACE_SECONDS = 5.0
+"""How long a stopped run's benchmark processes get to exit after SIGTERM."""
 
 SUITES: dict[str, str] = {
     "informer": "store write -> watch -> informer cache -> workqueue throughput, fan-out, RSS",
@@ -74,8 +80,42 @@ def bench_argv(args: argparse.Namespace) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the suites in a child Python; its exit status is ours."""
+    """Run the suites in a child Python; its exit status is ours.
+
+    The child leads a process group of its own, so that however this command
+    ends (Ctrl-C, or SIGTERM/SIGHUP unwinding through `runtime.stopsignals`)
+    the child and the measurement processes it starts in turn are stopped
+    together, not only the child."""
+    # Stop signals wait while the child starts: one landing inside Popen would
+    # unwind before `child` exists and leave the child running, unknown.
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        return subprocess.run(bench_argv(args), check=False).returncode
+        child = subprocess.Popen(
+            bench_argv(args),
+            start_new_session=True,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous),
+        )
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending stop lands here
+        return child.wait()
     except KeyboardInterrupt:
+        _stop_group(child)
         return 130
+    except BaseException:
+        _stop_group(child)
+        raise
+
+
+def _stop_group(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the child's whole group, SIGKILL to what is left after a grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=STOP_GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()

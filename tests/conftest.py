@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from engine.clock import VirtualClock
+from engine.crd import CustomResource
 from engine.mutation import detector
+from engine.registry import REGISTRY
 
 _examples = int(os.environ.get("KUBELOOP_FUZZ_EXAMPLES", "0"))
 settings.register_profile(
@@ -42,6 +44,17 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(autouse=True)
+def unserve_custom_kinds() -> Iterator[None]:
+    """Kinds a CustomResourceDefinition served register in the process-wide
+    registry; leave none behind for later tests (the garbage collector watches
+    every registered kind, which changes simulation runs)."""
+    yield
+    for info in list(REGISTRY):
+        if issubclass(info.model, CustomResource):
+            REGISTRY.unregister(info.model)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,12 @@ added later (CRDs) are collected too. Here the kinds are the registry's:
 virtual graph nodes whose kind has just been registered; `run()` calls it
 every `period` seconds of the injected clock.
 
+Not monitored: the schema-backed built-in kinds (`engine.catalogue.SchemaResource`:
+RBAC objects, StorageClasses, NetworkPolicies...). An informer per such kind
+would put some forty idle watches (and their bookmark timers) into every
+cluster, for kinds no built-in controller creates; their objects are not
+garbage-collected through owner references yet.
+
 Handlers only update the graph (quick, synchronous), as the informer contract
 asks. Informers come from the shared factory, so the collector costs no extra
 list or watch for kinds other controllers already watch.
@@ -22,6 +28,7 @@ from typing import Any
 
 from controllers.garbagecollector.graph import DependencyGraph
 from engine.api.base import Resource
+from engine.catalogue import SchemaResource
 from engine.clock import Clock
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory, SharedInformer
 from engine.registry import KindInfo, Registry
@@ -68,7 +75,7 @@ class Monitors:
         """Watch every kind registered since the last sync; returns the new ones."""
         added = []
         for info in self.registry:
-            if info.model in self.informers:
+            if info.model in self.informers or issubclass(info.model, SchemaResource):
                 continue
             informer = self.factory.informer(info.model)
             informer.add_event_handler(self._handler)

@@ -163,7 +163,12 @@ class Cluster:
         if config.runtime == "process":
 
             def factory(node: KubeletConfig, rng: random.Random) -> ContainerRuntime:
-                runtime = ProcessRuntime(clock=self.clock, rng=rng)
+                runtime = ProcessRuntime(
+                    clock=self.clock,
+                    rng=rng,
+                    log_max_size=node.container_log_max_size_bytes,
+                    log_max_files=node.container_log_max_files,
+                )
                 self._process_runtimes.append(runtime)
                 return runtime
 
@@ -452,6 +457,8 @@ def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:
         "capacity": capacity,
         "labels": dict(pool.labels),
         "taints": pool.taints,
+        "container_log_max_size": pool.container_log_max_size,
+        "container_log_max_files": pool.container_log_max_files,
     }
     if pool.zones:
         overrides["zone"] = pool.zones[index % len(pool.zones)]

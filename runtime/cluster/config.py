@@ -28,7 +28,8 @@ ALL_CONTROLLERS: tuple[str, ...] = tuple(CONTROLLERS)
 @dataclass(frozen=True, slots=True)
 class NodePool:
     """`count` identical nodes named `<name>-<i>`. With `zones`, nodes are spread
-    over them round-robin (label topology.kubernetes.io/zone)."""
+    over them round-robin (label topology.kubernetes.io/zone). The container
+    log limits are the kubelet's (containerLogMaxSize, containerLogMaxFiles)."""
 
     name: str = "node"
     count: int = 3
@@ -40,6 +41,8 @@ class NodePool:
     taints: tuple[Taint, ...] = ()
     zones: tuple[str, ...] = ()
     region: str | None = None
+    container_log_max_size: str = "10Mi"
+    container_log_max_files: int = 5
 
     def __post_init__(self) -> None:
         if self.count < 0:

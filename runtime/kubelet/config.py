@@ -6,7 +6,8 @@ addresses, pod CIDR, and the kubelet's timing (lease renewal, status
 reporting, CrashLoopBackOff). Defaults are the kubelet's: 110 pods, a 40 s
 lease renewed every 10 s (a quarter of its duration) with 4 % jitter, node
 status checked every 10 s and posted at least every 5 min, restart backoff
-10 s doubling to 300 s and reset after 10 min of clean running.
+10 s doubling to 300 s and reset after 10 min of clean running, container
+logs rotated at 10Mi keeping 5 files.
 
 `KubeletConfig.for_node(name, index)` derives a distinct pod CIDR
 (10.<hi>.<lo>.0/24) and address (172.16.0.1 + index) for the index-th node
@@ -62,6 +63,29 @@ class KubeletConfig:
     # Restarts.
     crash_loop_initial_backoff: float = 10.0
     crash_loop_max_backoff: float = 300.0
+    # Container logs (KubeletConfiguration containerLogMaxSize / containerLogMaxFiles),
+    # applied by runtimes that keep logs (the process runtime).
+    container_log_max_size: str = "10Mi"
+    container_log_max_files: int = 5
+
+    def __post_init__(self) -> None:
+        if self.container_log_max_files < 2:
+            raise ValueError(
+                f"node {self.node_name}: containerLogMaxFiles must be at least 2, "
+                f"got {self.container_log_max_files}"
+            )
+        if self.container_log_max_size_bytes <= 0:
+            raise ValueError(
+                f"node {self.node_name}: containerLogMaxSize must be positive, "
+                f"got {self.container_log_max_size!r}"
+            )
+
+    @property
+    def container_log_max_size_bytes(self) -> int:
+        try:
+            return Quantity(self.container_log_max_size).value()
+        except ValueError as error:
+            raise ValueError(f"node {self.node_name}: containerLogMaxSize: {error}") from None
 
     @property
     def lease_renew_interval(self) -> float:

@@ -23,17 +23,28 @@ first). Each container runs `command + args` as a process on this machine:
 * **Start failures** (no command, program not found, bad working directory,
   or any error from spawning) are reported as terminated with reason
   `StartError` and exit code 128, never raised.
-* **Logs.** stdout and stderr go to one file per container instance
-  (`runtime.runtimes.process_logs`); `logs(..., follow=True)` follows it.
-* **No orphans.** Processes belong to the runtime's `ProcessGroups`. They are
+* **Logs.** stdout and stderr are pipes that kubeloop copies into one log
+  file per container instance, as CRI records, rotated at the kubelet's
+  `containerLogMaxSize` / `containerLogMaxFiles` (`log_max_size`,
+  `log_max_files`; `runtime.runtimes.process_logs`). `logs()` streams the
+  current file (as `kubectl logs`), `tail=N` reads back from its end,
+  `follow=True` follows it across rotations. A container's exit is reported
+  once its output is in the log (waiting at most `LOG_DRAIN_SECONDS` for
+  pipes that a process outside its group still holds).
+* **No orphans.** Processes belong to the runtime's `ProcessGroups`, recorded
+  in the runtime's run folder (`runtime.runtimes.process_runs`). They are
   killed when their pod's sandbox is stopped, when the runtime is closed
   (`async with ProcessRuntime() as runtime:` or `await runtime.aclose()`;
   the kill happens before the first await, so it survives cancellation), when
   the task watching a container is cancelled (`asyncio.run` cancels leftover
   tasks on exit), when the runtime is garbage-collected, and at interpreter
-  exit.
+  exit; the run folder goes with them. Processes that left their group
+  (setsid) are found by their environment and killed with their container.
+  A run killed with SIGKILL is cleaned up by the next runtime to start: its
+  recorded groups (if provably its own: pid reuse is checked) are killed and
+  its folder removed.
 
-Time: grace periods, probe timeouts and log polling are timers on the
+Time: grace periods, probe timeouts and the log drain are timers on the
 injected clock. The processes themselves run on real time, so give this
 runtime a `RealClock` (the default): on a virtual clock in auto mode, time
 jumps ahead whenever the loop only waits for a process, and every timeout
@@ -41,18 +52,18 @@ fires at once.
 
 Neighbours: `runtime.kubelet` (the caller), `runtime.runtimes.protocol`,
 `process_sandbox` (directories, environment, start checks), `process_logs`,
-`process_probes`, `process_groups` (signals), `procfs` (stats).
+`process_probes`, `process_groups` (signals), `process_runs` (run folder,
+sweep of dead runs), `procfs` (stats, pids).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
-import shutil
 import signal
-import tempfile
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,8 +72,14 @@ from types import TracebackType
 
 from engine.clock import Clock, RealClock, TimerHandle
 from runtime.runtimes.process_groups import ProcessGroups
-from runtime.runtimes.process_logs import ContainerLog
-from runtime.runtimes.process_probes import exec_probe, http_get_probe, tcp_socket_probe
+from runtime.runtimes.process_logs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, ContainerLog
+from runtime.runtimes.process_probes import (
+    exec_probe,
+    http_get_probe,
+    tcp_socket_probe,
+    within,
+)
+from runtime.runtimes.process_runs import RUN_VARIABLE, RunFolder
 from runtime.runtimes.process_sandbox import (
     POD_IP,
     SandboxDirectory,
@@ -89,6 +106,11 @@ from runtime.runtimes.protocol import (
 __all__ = ["ProcessRuntime"]
 
 VERSION = "process://0.1.0"
+
+LOG_DRAIN_SECONDS = 2.0
+"""How long an exited container's output pipes are waited for before the exit
+is reported anyway (they stay open, and the log keeps growing, until they end
+or the sandbox is removed)."""
 
 _log = logging.getLogger(__name__)
 
@@ -135,24 +157,33 @@ class ProcessRuntime:
         rng: random.Random | None = None,
         root: str | os.PathLike[str] | None = None,
         inherit_environment: bool = True,
-        log_poll_interval: float = 0.1,
+        log_max_size: int = DEFAULT_MAX_SIZE,
+        log_max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
-        """`root` holds the pods' directories (a new temporary directory, removed
-        on close, when None). `inherit_environment=False` gives processes only
-        PATH from the host's environment."""
+        """`root` holds the pods' directories (the run folder, removed on close,
+        when None). `inherit_environment=False` gives processes only PATH from
+        the host's environment. `log_max_size` (bytes) and `log_max_files` are
+        the kubelet's containerLogMaxSize and containerLogMaxFiles."""
+        if log_max_size <= 0:
+            raise ValueError(f"containerLogMaxSize must be positive, got {log_max_size}")
+        if log_max_files < 2:
+            raise ValueError(f"containerLogMaxFiles must be at least 2, got {log_max_files}")
         self._clock: Clock = clock or RealClock()
         self._rng = rng or random.Random()
         self._given_root = Path(root) if root is not None else None
         self._root: Path | None = self._given_root
         self._inherit_environment = inherit_environment
-        self._log_poll_interval = log_poll_interval
+        self._log_max_size = log_max_size
+        self._log_max_files = log_max_files
         self._sandboxes: dict[str, _Sandbox] = {}
         self._listener: ContainerEventListener | None = None
         self._groups = ProcessGroups()
+        self._run: RunFolder | None = None
+        self._run_lock = asyncio.Lock()
         self._closed = False
-        # Killing needs only the groups, not the runtime, so it can run after
-        # the runtime is unreachable.
-        weakref.finalize(self, self._groups.kill_all)
+        # Cleaning up needs only the groups, not the runtime, so it can run
+        # after the runtime is unreachable.
+        weakref.finalize(self, self._groups.shutdown)
 
     # -- lifecycle (beyond the protocol) ---------------------------------------
 
@@ -171,18 +202,30 @@ class ProcessRuntime:
         """Kill every process, remove every sandbox, and refuse new ones."""
         self._closed = True
         self._groups.kill_all()  # first, before any await: cancellation cannot skip it
-        for pod_uid in list(self._sandboxes):
-            await self.stop_pod_sandbox(pod_uid)
-        if self._given_root is None and self._root is not None:
-            await asyncio.to_thread(shutil.rmtree, self._root, ignore_errors=True)
-            self._root = None
+        try:
+            for pod_uid in list(self._sandboxes):
+                await self.stop_pod_sandbox(pod_uid)
+            await asyncio.to_thread(self._groups.shutdown)  # the run folder goes
+        finally:
+            self._groups.shutdown()  # done already, unless this was cancelled
+            self._root = self._given_root
 
     @property
     def root(self) -> Path:
-        """The directory holding the pods' directories (created on first use)."""
+        """The directory holding the pods' directories: the run folder unless a
+        root was given (created on first use, after sweeping dead runs)."""
         if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="kubeloop-process-"))
+            self._start_run()
+        assert self._root is not None
         return self._root
+
+    def _start_run(self) -> None:
+        """Sweep dead runs' leftovers and create this runtime's run folder."""
+        if self._run is None:
+            self._run = RunFolder.create()
+            self._groups.record = self._run
+        if self._root is None:
+            self._root = self._run.path
 
     # -- the protocol -----------------------------------------------------------
 
@@ -198,6 +241,10 @@ class ProcessRuntime:
             raise ContainerRuntimeError("the process runtime is closed")
         if config.pod_uid in self._sandboxes:
             return
+        if self._run is None:
+            async with self._run_lock:
+                if self._run is None:
+                    await asyncio.to_thread(self._start_run)
         self.root.mkdir(parents=True, exist_ok=True)
         directory = SandboxDirectory.create(self.root, config)
         self._sandboxes[config.pod_uid] = _Sandbox(config, directory)
@@ -217,6 +264,9 @@ class ProcessRuntime:
             container.log.finish()
         for log in sandbox.previous_logs.values():
             log.finish()
+        if self._run is not None:
+            # Processes of the pod that left their group (setsid) go too.
+            await asyncio.to_thread(self._run.kill_strays, KUBELOOP_POD_UID=pod_uid)
         # The watchers see the SIGKILLed processes exit and reap them.
         if watchers:
             await asyncio.wait(watchers)
@@ -237,13 +287,14 @@ class ProcessRuntime:
             old.log.finish()
             replaced = sandbox.previous_logs.get(config.name)
             if replaced is not None:
-                replaced.path.unlink(missing_ok=True)  # only the previous instance is kept
+                replaced.remove()  # only the previous instance is kept
             sandbox.previous_logs[config.name] = old.log
         sandbox.instances += 1
         log = ContainerLog(
             sandbox.directory.log_path(config.name, sandbox.instances),
             self._clock,
-            poll_interval=self._log_poll_interval,
+            max_size=self._log_max_size,
+            max_files=self._log_max_files,
         )
         status = ContainerStatus(
             pod_uid=pod_uid,
@@ -273,6 +324,8 @@ class ProcessRuntime:
             container.env = container_environment(
                 sandbox.config, sandbox.directory, config, inherit=self._inherit_environment
             )
+            if self._run is not None:  # how a sweep recognises the run's processes
+                container.env[RUN_VARIABLE] = str(self._run.path)
             container.cwd = resolve_working_dir(sandbox.directory, config.working_dir)
             find_executable(argv, container.env, container.cwd)
             sandbox.directory.reset_termination_message(name)
@@ -366,7 +419,7 @@ class ProcessRuntime:
                     f"previous terminated container {name!r} in pod {pod_uid} not found"
                 )
             log = found
-        return log.follow(tail) if follow else _lines(log.tail(tail))
+        return log.follow(tail) if follow else log.read(tail)
 
     async def stats(self) -> Sequence[ContainerStats]:
         running = [
@@ -435,19 +488,21 @@ class ProcessRuntime:
         return container
 
     async def _spawn(self, container: _Container, argv: list[str]) -> asyncio.subprocess.Process:
-        output = container.log.open_for_child()
+        stdout = container.log.pipe("stdout")
+        stderr = container.log.pipe("stderr")
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=container.cwd,
                 env=container.env,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
+                stdout=stdout,
+                stderr=stderr,
                 start_new_session=True,
             )
         finally:
-            os.close(output)
+            os.close(stdout)
+            os.close(stderr)
         self._groups.adopt(process.pid)
         return process
 
@@ -462,7 +517,19 @@ class ProcessRuntime:
             # processes go (cancellation included: nothing outlives its owner).
             self._groups.release(process.pid)
             self._cancel_kill_timer(container)
-        container.log.finish()
+        if self._run is not None:
+            # As when a PID namespace's first process exits: the container's
+            # processes that left its group (setsid) go too.
+            await asyncio.to_thread(
+                self._run.kill_strays,
+                KUBELOOP_POD_UID=sandbox.config.pod_uid,
+                KUBELOOP_CONTAINER_NAME=container.config.name,
+            )
+        # What the container wrote is in its log before its exit is reported.
+        # The group is dead, so the pipes end at once, unless a process that
+        # left the group holds them: that one is not waited for long.
+        with contextlib.suppress(TimeoutError):
+            await within(self._clock, LOG_DRAIN_SECONDS, container.log.drained())
         if container.removed:
             return
         signal_number = -returncode if returncode < 0 else None
@@ -523,8 +590,3 @@ class ProcessRuntime:
             self._listener(ContainerEvent(container.status))
         except Exception:
             _log.exception("container event listener failed")
-
-
-async def _lines(lines: list[str]) -> AsyncIterator[str]:
-    for line in lines:
-        yield line

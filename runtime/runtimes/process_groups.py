@@ -12,11 +12,19 @@ that signals them:
 * `terminate(pgid)` / `kill(pgid)` signal one group (a group that is already
   gone is not an error);
 * `release(pgid)` forgets a group once the container is torn down;
-* `kill_all()` sends SIGKILL to every group still owned. It is synchronous, so
-  it can run from `finally:` blocks during cancellation, from a
-  `weakref.finalize` when the runtime is garbage-collected, and from the
-  `atexit` hook this module installs: an interpreter that exits while a
-  runtime still owns processes kills them on the way out.
+* `kill_all()` sends SIGKILL to every group still owned;
+* `shutdown()` is `kill_all()` and then removes the runtime's run folder
+  (`record`, a `runtime.runtimes.process_runs.RunFolder`, which also learns of
+  every group adopted). Both are synchronous and idempotent, so they can run
+  from `finally:` blocks during cancellation, from a `weakref.finalize` when
+  the runtime is garbage-collected, and from the `atexit` hook this module
+  installs: an interpreter that exits while a runtime still owns processes
+  kills them and removes their files on the way out. The hook acts only in the
+  process that created the groups (a forked child exiting leaves its
+  parent's containers alone).
+
+A process killed with SIGKILL runs none of this; the next runtime to start
+cleans up after it (`runtime.runtimes.process_runs.sweep`).
 
 Neighbours: `runtime.runtimes.process` (owns one), `runtime.runtimes.procfs`
 (reads what is left of a group), `runtime.runtimes.process_probes` (exec
@@ -27,13 +35,25 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import weakref
+from typing import Protocol
 
-__all__ = ["ProcessGroups", "signal_group"]
+__all__ = ["GroupRecord", "ProcessGroups", "signal_group"]
+
+_log = logging.getLogger(__name__)
 
 _live: weakref.WeakSet[ProcessGroups] = weakref.WeakSet()
+
+
+class GroupRecord(Protocol):
+    """Where a runtime keeps the record of its groups (a `RunFolder`)."""
+
+    def record_group(self, pgid: int) -> None: ...
+
+    def remove(self) -> None: ...
 
 
 class ProcessGroups:
@@ -41,6 +61,8 @@ class ProcessGroups:
 
     def __init__(self) -> None:
         self._pgids: set[int] = set()
+        self._owner = os.getpid()
+        self.record: GroupRecord | None = None
         _live.add(self)
 
     def __len__(self) -> int:
@@ -52,6 +74,13 @@ class ProcessGroups:
     def adopt(self, pgid: int) -> None:
         """Own `pgid` from now on (called right after the process is spawned)."""
         self._pgids.add(pgid)
+        if self.record is not None:
+            try:
+                self.record.record_group(pgid)
+            except OSError as error:
+                # The group still dies with the runtime; only a SIGKILLed run's
+                # sweep would miss it.
+                _log.warning("cannot record process group %d: %s", pgid, error)
 
     def release(self, pgid: int) -> None:
         """Stop owning `pgid`; SIGKILL whatever is left of the group first."""
@@ -72,6 +101,16 @@ class ProcessGroups:
         for pgid in pgids:
             signal_group(pgid, signal.SIGKILL)
 
+    def shutdown(self) -> None:
+        """`kill_all()`, then remove the run folder (synchronous, idempotent; a
+        no-op in a forked child, whose parent still owns them)."""
+        if os.getpid() != self._owner:
+            return
+        self.kill_all()
+        record, self.record = self.record, None
+        if record is not None:
+            record.remove()
+
 
 def signal_group(pgid: int, sig: int) -> bool:
     """`os.killpg` that treats an empty group as done rather than an error."""
@@ -88,7 +127,7 @@ def signal_group(pgid: int, sig: int) -> bool:
 def _kill_everything_at_exit() -> None:
     for groups in list(_live):
         with contextlib.suppress(Exception):
-            groups.kill_all()
+            groups.shutdown()
 
 
 atexit.register(_kill_everything_at_exit)

@@ -5,7 +5,8 @@ kubelet's pod log directory, `<namespace>_<name>_<uid>`:
 
     work/                          the containers' working directory (shared by
                                    the pod's containers, like an emptyDir)
-    logs/<container>/<n>.log       one log file per container instance
+    logs/<container>/<n>.log       one log per container instance (and its
+                                   rotated files <n>.log.<generation>)
     containers/<container>/termination-log
                                    where a container may write its termination
                                    message ($KUBELOOP_TERMINATION_MESSAGE_PATH)
@@ -22,7 +23,9 @@ container's own `env` (already resolved by the kubelet). The pod's variables:
   `KUBELOOP_POD_UID`, `KUBELOOP_CONTAINER_NAME`, `KUBELOOP_POD_DIR` (work/);
 * `PORT`: the container's first declared `containerPort`, and
   `KUBELOOP_PORT_<NAME>` for every named port (upper case, `-` as `_`);
-* `KUBELOOP_TERMINATION_MESSAGE_PATH`: the file read as the termination message.
+* `KUBELOOP_TERMINATION_MESSAGE_PATH`: the file read as the termination message;
+* `KUBELOOP_RUN_DIR` (added by `runtime.runtimes.process`): the runtime's run
+  folder, by which kubeloop recognises its processes after a crash.
 
 `resolve_working_dir` and `find_executable` check, before anything is
 spawned, what would otherwise make the start fail, and say why in the words

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import ConfigMap, Deployment, Namespace, Pod, ReplicaSet, Service
-from engine.errors import BadRequest, Invalid
+from engine.errors import BadRequest, Invalid, ManifestErrors
 from engine.manifests import (
     dump_manifest,
     dump_manifests,
@@ -226,3 +226,26 @@ def test_custom_kinds_load_through_their_registry() -> None:
     )
     assert isinstance(obj, widget)
     assert obj.spec == {"size": 3}
+
+
+def test_every_bad_document_of_a_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\n"
+        "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: old}\n---\n"
+        "- not a manifest\n---\n"
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\nsecretz: []\n"
+    )
+    with pytest.raises(ManifestErrors) as caught:
+        load_manifest_files([path])
+    messages = [error.message for error in caught.value.errors]
+    assert len(messages) == 3
+    assert f"{path} document 2" in messages[0] and "removed in Kubernetes 1.25" in messages[0]
+    assert f"{path} document 3: a manifest must be an object" in messages[1]
+    assert f"{path} document 4" in messages[2] and "secretz: unknown field" in messages[2]
+
+
+def test_a_backslash_quote_in_a_double_quoted_string_loads_as_kubectl_reads_it() -> None:
+    text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  msg: "it\\\'s"\n'
+    (config,) = load_manifests(text)
+    assert config.data == {"msg": "it's"}  # type: ignore[attr-defined]

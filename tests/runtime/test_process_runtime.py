@@ -13,16 +13,12 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from engine.api import core
 from engine.client import LocalClient
@@ -30,9 +26,7 @@ from engine.clock import RealClock, TimerHandle
 from engine.manifests import parse_object
 from engine.store import Store
 from runtime.kubelet import Kubelet, KubeletConfig
-from runtime.runtimes import process_logs
 from runtime.runtimes.process import ProcessRuntime
-from runtime.runtimes.process_logs import ContainerLog
 from runtime.runtimes.procfs import group_members, pid_alive
 from runtime.runtimes.protocol import (
     START_ERROR_EXIT_CODE,
@@ -108,7 +102,7 @@ def events() -> Events:
 
 @pytest.fixture
 async def runtime(tmp_path: Path, events: Events) -> AsyncIterator[ProcessRuntime]:
-    async with ProcessRuntime(root=tmp_path / "pods", log_poll_interval=0.02) as process_runtime:
+    async with ProcessRuntime(root=tmp_path / "pods") as process_runtime:
         process_runtime.set_event_listener(events)
         yield process_runtime
 
@@ -405,7 +399,7 @@ async def test_follow_yields_lines_as_they_are_written_and_stops_at_exit(
                     except FileNotFoundError:
                         time.sleep(0.01)
                 print("two", flush=True)
-                sys.stderr.write("three without newline")
+                sys.stdout.write("three without newline")
             """),
         ),
     )
@@ -596,6 +590,47 @@ async def test_close_kills_everything_and_removes_the_temporary_root() -> None:
         await runtime.run_pod_sandbox(sandbox())
 
 
+ESCAPE = "setsid sleep 300 >/dev/null 2>&1 & echo $! > escaped.tmp && mv escaped.tmp escaped; "
+
+
+async def escaped_pid(runtime: ProcessRuntime, container: int | None) -> int:
+    """The pid of the process that left the container's group (setsid)."""
+    path = runtime.sandbox_directory("uid-1") / "work" / "escaped"
+    await eventually(path.exists)
+    pid = int(path.read_text())
+    await eventually(lambda: os.getsid(pid) != container)  # setsid has run
+    assert pid_alive(pid) and os.getpgid(pid) != container
+    return pid
+
+
+async def test_processes_that_left_the_group_die_with_their_pod(runtime: ProcessRuntime) -> None:
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + "sleep 300"))
+    pid = await escaped_pid(runtime, container)
+    await runtime.stop_pod_sandbox("uid-1")
+    await eventually(lambda: not pid_alive(pid))
+
+
+async def test_processes_that_left_the_group_die_when_the_container_exits(
+    runtime: ProcessRuntime, events: Events
+) -> None:
+    wait_for_stop = "while [ ! -e stop ]; do sleep 0.02; done"
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + wait_for_stop))
+    pid = await escaped_pid(runtime, container)
+    (runtime.sandbox_directory("uid-1") / "work" / "stop").touch()
+    assert (await events.terminated("daemon")).exit_code == 0
+    await eventually(lambda: not pid_alive(pid))
+
+
+async def test_closing_kills_processes_that_left_their_group_and_leaks_no_descriptor() -> None:
+    descriptors = len(os.listdir("/proc/self/fd"))
+    runtime = ProcessRuntime()
+    container = await start(runtime, "daemon", ("sh", "-c", ESCAPE + "sleep 300"))
+    pid = await escaped_pid(runtime, container)
+    await runtime.aclose()
+    await eventually(lambda: not pid_alive(pid))
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+
+
 async def test_cancelling_the_owner_kills_its_processes(tmp_path: Path) -> None:
     started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
@@ -649,62 +684,6 @@ def test_no_process_outlives_the_interpreter(tmp_path: Path) -> None:
     assert not pid_alive(pid)
 
 
-LINE_CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\n")
-"""Characters a log line may hold (encodable as UTF-8, no newline)."""
-
-
-class TestContainerLog:
-    """The log file reader on its own (sync parts, no processes)."""
-
-    def test_tail_counts_only_complete_lines_until_finished(self, tmp_path: Path) -> None:
-        log = ContainerLog(tmp_path / "0.log", clock=None)  # type: ignore[arg-type]
-        fd = log.open_for_child()
-        os.write(fd, b"a\nb\nc")
-        assert log.tail() == ["a", "b"]
-        assert log.tail(1) == ["b"]
-        log.finish()
-        os.close(fd)
-        assert log.tail() == ["a", "b", "c"]
-        assert log.tail(2) == ["b", "c"]
-        assert log.tail(0) == []
-        assert log.tail(100) == ["a", "b", "c"]
-
-    def test_tail_of_a_large_log(self, tmp_path: Path) -> None:
-        log = ContainerLog(tmp_path / "0.log", clock=None)  # type: ignore[arg-type]
-        lines = [f"line {index} " + "x" * (index % 300) for index in range(5000)]
-        log.path.write_text("\n".join(lines) + "\n")
-        for count in (1, 7, 999, 4999, 5000, 6000):
-            assert log.tail(count) == lines[-count:]
-        assert log.tail() == lines
-
-    @given(
-        lines=st.lists(st.text(LINE_CHARACTERS, max_size=12)),
-        partial=st.text(LINE_CHARACTERS, max_size=12),
-        finished=st.booleans(),
-        count=st.none() | st.integers(min_value=0, max_value=30),
-        block=st.integers(min_value=1, max_value=16),
-    )
-    def test_tail_is_the_last_lines_whatever_the_block_size(
-        self, lines: list[str], partial: str, finished: bool, count: int | None, block: int
-    ) -> None:
-        with (
-            tempfile.TemporaryDirectory() as directory,
-            patch.object(process_logs, "_BLOCK", block),
-        ):
-            log = ContainerLog(Path(directory) / "0.log", clock=None)  # type: ignore[arg-type]
-            log.path.write_text("".join(line + "\n" for line in lines) + partial)
-            if finished:
-                log.finish()
-            complete = [*lines, partial] if finished and partial else lines
-            expected = complete if count is None else complete[max(0, len(complete) - count) :]
-            assert log.tail(count) == (expected if count != 0 else [])
-
-    def test_undecodable_bytes_are_replaced(self, tmp_path: Path) -> None:
-        log = ContainerLog(tmp_path / "0.log", clock=None)  # type: ignore[arg-type]
-        log.path.write_bytes(b"caf\xc3\xa9 \xff\n")
-        assert log.tail() == ["café \ufffd"]
-
-
 # -- end to end: a kubelet driving the process runtime --------------------------------
 
 
@@ -751,7 +730,7 @@ def web_pod(port: int, *, command: list[str] | None = None) -> core.Pod:
 async def kubelet_node(tmp_path: Path) -> AsyncIterator[tuple[Store, ProcessRuntime]]:
     clock = RealClock()
     store = Store(clock=clock)
-    async with ProcessRuntime(root=tmp_path / "pods", log_poll_interval=0.02) as runtime:
+    async with ProcessRuntime(root=tmp_path / "pods") as runtime:
         config = KubeletConfig(
             node_name="node-1", crash_loop_initial_backoff=0.2, crash_loop_max_backoff=0.5
         )
