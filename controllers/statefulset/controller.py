@@ -26,6 +26,7 @@ from controllers.common.ownership import (
 )
 from controllers.statefulset.control import sync_stateful_set
 from controllers.statefulset.facts import PodFactsCache
+from controllers.statefulset.status import unconverged_reason
 from engine.api import ControllerRevision, LabelSelector, PersistentVolumeClaim, Pod, StatefulSet
 from engine.client import Client
 from engine.clock import Clock
@@ -41,6 +42,10 @@ __all__ = ["StatefulSetController", "setup"]
 POD_STATUS_BATCH_SECONDS: Final = 0.5
 """Pod events within this window coalesce into one reconcile of their set (a
 set's sync reads all its pods; on virtual time the wait costs nothing)."""
+
+
+UNSETTLED_RECHECK: Final = 10.0
+"""While a set has not converged, it is synced at least this often."""
 
 
 class _SpecOrDeletionChanged:
@@ -157,9 +162,13 @@ class StatefulSetController:
                 return Result(requeue=True)
         if outcome.error is not None:
             raise outcome.error
-        if outcome.requeue_after is not None:
-            return Result(requeue_after=outcome.requeue_after)
-        return Result()
+        wait = outcome.requeue_after
+        if unconverged_reason(sts.model_copy(update={"status": status})) is not None:
+            # Not there yet: look again even if no event comes (one may have
+            # been computed from a cache that was behind, as after a relist
+            # from a lagging apiserver, and nothing else would wake the set).
+            wait = UNSETTLED_RECHECK if wait is None else min(wait, UNSETTLED_RECHECK)
+        return Result(requeue_after=wait) if wait is not None else Result()
 
 
 def _claim_of(claim: PersistentVolumeClaim, set_name: str) -> bool:

@@ -21,7 +21,8 @@ Desired state (after faults stop):
 
 * `statefulsets`: the status observed, and `spec.replicas` pods each
   running and ready at the update revision (pods at and above the partition;
-  OnDelete: any revision), unless a pod no node can take holds them up;
+  OnDelete: any revision), unless a pod no node can take holds them up, or a
+  pod on a node that stays down holds its identity;
 * `daemonsets`: every node that should run the pod (and whose kubelet runs)
   has exactly one, running and ready at the update revision (unless the
   node has no room for its daemon pod, or for a surge pod, which then waits,
@@ -252,6 +253,13 @@ def statefulsets(ctx: Any) -> Iterator[Any]:
             continue
         if _held_up(pods, ctx):
             continue  # a pod no node can take holds the rest up
+        if any(
+            p.spec.node_name and not ctx.node_up(p.spec.node_name)
+            for p in ctx.view.pods_of(sts.metadata.uid)
+        ):
+            # A pod on a lost node keeps its identity until it is really gone
+            # (Kubernetes waits for the node, or for a force deletion).
+            continue
         want = sts.spec.replicas
         if len(pods) != want:
             yield _diff(sts, "active pods", len(pods), want)
