@@ -44,6 +44,8 @@ POD_STATUS_BATCH_SECONDS: Final = 0.5
 set's sync reads all its pods; on virtual time the wait costs nothing)."""
 
 
+STALE_CACHE_RECHECK: Final = 0.5
+"""How soon to look again when the cache lags this controller's own status write."""
 UNSETTLED_RECHECK: Final = 10.0
 """While a set has not converged, it is synced at least this often."""
 
@@ -90,6 +92,8 @@ class StatefulSetController:
         )
         self.facts = PodFactsCache()
         self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+        # Per set uid: the resourceVersion of this controller's last status write.
+        self._status_written: dict[str, int] = {}
 
     def _pod_event(self, pod: Pod) -> None:
         ref = pod.metadata.controller_ref()
@@ -122,6 +126,12 @@ class StatefulSetController:
         sts = self.sets.cache.get(request.name, request.namespace)
         if sts is None:
             return Result()
+        if int(sts.metadata.resource_version) < self._status_written.get(sts.metadata.uid, 0):
+            # The cache has not caught up with this controller's own status
+            # write: its status would compare equal to a stale one and the
+            # write that is needed would be skipped. Those events do not wake
+            # a set, so look again shortly.
+            return Result(requeue_after=STALE_CACHE_RECHECK)
         name = sts.metadata.name
         selector = self._selector(sts)
         of = self.facts.of
@@ -155,11 +165,12 @@ class StatefulSetController:
         status = outcome.status
         if status != sts.status:
             try:
-                await self.client.update_status(sts.model_copy(update={"status": status}))
+                written = await self.client.update_status(sts.model_copy(update={"status": status}))
             except NotFound:
                 return Result()
             except Conflict:
                 return Result(requeue=True)
+            self._status_written[sts.metadata.uid] = int(written.metadata.resource_version)
         if outcome.error is not None:
             raise outcome.error
         wait = outcome.requeue_after

@@ -10,6 +10,9 @@ failed before its fix and must pass now.
 * daemonset-surge-without-room, daemonset-pod-without-room: a surge pod, or a
   daemon pod, its node has no room for waits, as in Kubernetes; the
   desired-state check accepts that;
+* statefulset-status-after-lagging-cache: a StatefulSet whose cache had not
+  caught up with its own status write compared the right status with a
+  stale one, skipped the write, and was not woken again;
 * budget-over-daemon-pods: a maxUnavailable budget over DaemonSet pods
   fails to sync (no scale), and keeps its counts, as in Kubernetes.
 """
