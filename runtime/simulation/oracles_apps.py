@@ -292,6 +292,10 @@ def daemonsets(ctx: Any) -> Iterator[Any]:
         constraints = compile_constraints(spec)
         pods = [p for p in ctx.view.pods_of(ds.metadata.uid) if is_pod_active(p)]
         revision = _update_hash(ctx, ds)
+        # A pod its node has no room for holds the whole rollout up (a stuck
+        # surge pod keeps the surge budget, a missing pod the unavailable one),
+        # in Kubernetes too: then old pods elsewhere are not a difference.
+        held_up = any(not _running_ready(p) and _settled(p, ctx) for p in pods)
         for node in nodes:
             name = node.metadata.name
             here = [p for p in pods if target_node(p.spec) == name]
@@ -313,7 +317,7 @@ def daemonsets(ctx: Any) -> Iterator[Any]:
             if not _settled(pod, ctx):
                 yield _diff(ds, f"pod on node {name} running and ready", pod.metadata.name, True)
             elif (
-                not stuck
+                not held_up
                 and ds.spec.update_strategy.type == "RollingUpdate"
                 and revision is not None
                 and pod.metadata.labels.get(REVISION_LABEL) != revision

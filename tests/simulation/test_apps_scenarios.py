@@ -7,9 +7,10 @@ failed before its fix and must pass now.
 * statefulset-pod-recreated-across-relist: a StatefulSet pod re-created under
   its name while the scheduler's informer missed both events stayed pending
   (the scheduler treated it as an update of the old, bound pod);
-* daemonset-surge-without-room, daemonset-pod-without-room: a surge pod, or a
-  daemon pod, its node has no room for waits, as in Kubernetes; the
-  desired-state check accepts that;
+* daemonset-surge-without-room, daemonset-pod-without-room,
+  daemonset-surge-holds-rollout: a surge pod, or a daemon pod, its node has
+  no room for waits, and holds the rollout up on every node, as in
+  Kubernetes; the desired-state check accepts that;
 * statefulset-status-after-lagging-cache: a StatefulSet whose cache had not
   caught up with its own status write compared the right status with a
   stale one, skipped the write, and was not woken again;
