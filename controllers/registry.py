@@ -19,12 +19,15 @@ from typing import Any
 
 from controllers import (
     cronjob,
+    daemonset,
     deployment,
+    disruption,
     garbagecollector,
     job,
     namespace,
     nodelifecycle,
     replicaset,
+    statefulset,
     ttlafterfinished,
 )
 from controllers.scheduler import Scheduler
@@ -47,7 +50,11 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
     {
         "scheduler": setup_scheduler,
         "replicaset": replicaset.setup,
+        "replicationcontroller": replicaset.setup_replication_controller,
         "deployment": deployment.setup,
+        "statefulset": statefulset.setup,
+        "daemonset": daemonset.setup,
+        "disruption": disruption.setup,
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,

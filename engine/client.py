@@ -24,6 +24,7 @@ import asyncio
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.api.base import Resource
+from engine.eviction import evict
 from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale, Store
 from engine.watch import Watcher
 
@@ -80,6 +81,13 @@ class Client(Protocol):
 
     async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
         """Assign a pod to a node (pods/binding)."""
+        ...
+
+    async def evict(
+        self, name: str, *, namespace: str | None = None, grace_period_seconds: int | None = None
+    ) -> Resource | None:
+        """pods/eviction: delete a pod if its PodDisruptionBudget allows
+        (429 TooManyRequests if not; see `engine.eviction`)."""
         ...
 
     async def get_scale(
@@ -197,6 +205,13 @@ class LocalClient:
 
     async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
         result = self.store.bind(name, namespace, node_name)
+        await self._written()
+        return result
+
+    async def evict(
+        self, name: str, *, namespace: str | None = None, grace_period_seconds: int | None = None
+    ) -> Resource | None:
+        result = evict(self.store, name, namespace, grace_period_seconds=grace_period_seconds)
         await self._written()
         return result
 

@@ -1,6 +1,7 @@
 """The event recorder: writes core/v1 Events (the scheduler's Scheduled,
-FailedScheduling, Preempted; the job and cronjob controllers' SuccessfulCreate,
-Completed, BackoffLimitExceeded, ...) in the background, folding repeats of the same
+FailedScheduling, Preempted; the workload controllers' SuccessfulCreate,
+SuccessfulDelete, FailedCreate, Completed, BackoffLimitExceeded, ...) in the
+background, folding repeats of the same
 event into one object with a rising `count`, as client-go's recorder does.
 
 `record()` never blocks and never fails: it appends to a bounded buffer that
@@ -19,8 +20,9 @@ clock): a Job creating 10,000 pods records its first 25 SuccessfulCreate
 events, not 10,000 (those filtered are counted in `filtered`).
 
 Neighbours: `controllers.scheduler.scheduler` (owns and runs one),
-`plugins.default_preemption` (records Preempted), the job and cronjob
-controllers (one each), `engine.api.core.Event`.
+`plugins.default_preemption` (records Preempted), the job, cronjob,
+statefulset, daemonset and disruption controllers (each runs one beside its
+workers), `engine.api.core.Event`.
 """
 
 from __future__ import annotations

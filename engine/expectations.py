@@ -49,6 +49,13 @@ class Expectations:
         """Replace the expectations of `key` with deletions of these uids."""
         self._records[key] = _Record(adds=0, deletes=set(uids), timestamp=self._clock.monotonic())
 
+    def expect(self, key: Hashable, creations: int, deletions: Iterable[str]) -> None:
+        """Replace the expectations of `key` with both creations and deletions
+        (a DaemonSet sync may do both at once)."""
+        self._records[key] = _Record(
+            adds=creations, deletes=set(deletions), timestamp=self._clock.monotonic()
+        )
+
     def creation_observed(self, key: Hashable) -> None:
         record = self._records.get(key)
         if record is not None and record.adds > 0:

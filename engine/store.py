@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from engine import conversion, crd, strategies
 from engine.api import core
-from engine.api.base import ObjectMeta, Resource, copied
+from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.api.integers import INT32_MAX, out_of_range
 from engine.clock import Clock, RealClock
 from engine.errors import (
@@ -95,7 +95,7 @@ class ObjectList(Generic[R]):
     continue_: str | None = None
 
 
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -704,18 +704,21 @@ class Store:
         return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
-        """The scale subresource of a Deployment, ReplicaSet or StatefulSet, or of
-        a custom kind whose CRD version has one."""
+        """The scale subresource of a Deployment, ReplicaSet, StatefulSet or
+        ReplicationController, or of a custom kind whose CRD version has one."""
         obj: Any = self.get(kind, name, namespace)
         if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
             replicas, status_replicas, selector = scale
             return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
         if kind.kind_name not in SCALABLE_KINDS:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
+        spec_selector = obj.spec.selector
+        if isinstance(spec_selector, dict):  # ReplicationController: an equality map
+            spec_selector = LabelSelector(match_labels=spec_selector)
         return Scale(
             replicas=obj.spec.replicas,
             status_replicas=obj.status.replicas or 0,
-            selector=str(from_label_selector(obj.spec.selector)),
+            selector=str(from_label_selector(spec_selector)),
             resource_version=obj.metadata.resource_version,
         )
 

@@ -10,13 +10,15 @@
       - set_image: {deployment: web, container: nginx, image: "nginx:1.28"}
       - scale: {kind: Deployment, name: web, replicas: 10}
       - fail_node: node-3     # also crash_node, partition_node, restore_node
+      - drain: node-2         # kubectl drain --ignore-daemonsets --force (timeout applies)
       - at: 600               # any step may wait until this cluster time first
         restore_node: node-3
       - delete: {kind: Deployment, name: web}
       - assert: {kind: Deployment, name: web, path: status.availableReplicas, equals: 10}
 
 Each step has exactly one action; `at` (absolute cluster seconds), `after`
-(seconds after the previous step) and `timeout` (for waits) are optional.
+(seconds after the previous step) and `timeout` (for waits and drains) are
+optional.
 The whole file is validated before the cluster starts; a bad step is an error
 naming its index and field. `run_scenario` returns each step's timing and
 result; a step that ends the run (a wait that timed out, a failed step) is
@@ -65,6 +67,7 @@ ACTIONS = (
     "crash_node",
     "partition_node",
     "restore_node",
+    "drain",
     "assert",
 )
 
@@ -111,6 +114,7 @@ class Step(_Strict):
     crash_node: str | None = None
     partition_node: str | None = None
     restore_node: str | None = None
+    drain: str | None = None
     assert_: AssertArgs | None = Field(None, alias="assert")
 
     @model_validator(mode="after")
@@ -334,6 +338,9 @@ async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step
     elif action == "partition_node":
         assert step.partition_node is not None
         cluster.partition_node(step.partition_node)
+    elif action == "drain":
+        assert step.drain is not None
+        await cluster.drain_node(step.drain, timeout=step.timeout)
     elif action == "assert":
         assert step.assert_ is not None
         await check_assertion(cluster, index, step.assert_)

@@ -5,6 +5,7 @@ import it, and it imports no controller.
 """
 
 from controllers.common.batches import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
+from controllers.common.deletions import delete_pods
 from controllers.common.hashing import compute_hash, fnv32a, safe_encode_string
 from controllers.common.ownership import (
     CONTROLLER_INDEX,
@@ -39,6 +40,7 @@ __all__ = [
     "claim",
     "compute_hash",
     "controller_or_orphan",
+    "delete_pods",
     "deletion_cost",
     "ensure_indexer",
     "fnv32a",

@@ -1,5 +1,9 @@
 """The ReplicaSet controller: keeps `spec.replicas` pods of a ReplicaSet's
-template running (kube-controller-manager's replicaset controller).
+template running (kube-controller-manager's replicaset controller). The same
+class drives ReplicationControllers (`setup_replication_controller`), as
+Kubernetes' replication controller wraps its ReplicaSet one: the only
+difference is the equality-based selector, a plain label map, which is read
+as a LabelSelector of `matchLabels`.
 
 A sync of one ReplicaSet, level-triggered from informer caches:
 
@@ -51,6 +55,7 @@ import random
 from typing import Final
 
 from controllers.common.batches import slow_start_batch
+from controllers.common.deletions import delete_pods
 from controllers.common.ownership import (
     CONTROLLER_INDEX,
     claim,
@@ -63,18 +68,37 @@ from controllers.common.ownership import (
 from controllers.common.pods import is_pod_active
 from controllers.common.ranking import pods_to_delete
 from controllers.replicaset.status import calculate_status, next_availability_check, update_status
-from engine.api import LabelSelector, ObjectMeta, Pod, PodTemplateSpec, ReplicaSet
+from engine.api import (
+    LabelSelector,
+    ObjectMeta,
+    Pod,
+    PodTemplateSpec,
+    ReplicaSet,
+    ReplicationController,
+)
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
-from engine.errors import ApiError, Conflict, Forbidden, NotFound, ServerTimeout
+from engine.errors import ApiError, Forbidden, NotFound, ServerTimeout
 from engine.expectations import Expectations
-from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
+from engine.informer import (
+    DeletedFinalStateUnknown,
+    EventHandler,
+    InformerFactory,
+    SharedInformer,
+)
 from engine.logging import get_logger
 from engine.manager import Manager
 from engine.selectors import Selector, from_label_selector
 
-__all__ = ["BURST_REPLICAS", "ReplicaSetController", "setup"]
+__all__ = [
+    "BURST_REPLICAS",
+    "ReplicaSetController",
+    "Replicated",
+    "label_selector",
+    "setup",
+    "setup_replication_controller",
+]
 
 BURST_REPLICAS: Final = 500
 """At most this many pods are created or deleted by one sync (Kubernetes' burstReplicas)."""
@@ -93,6 +117,14 @@ STALE_CACHE_RECHECK: Final = 1.0
 """How soon to look again after the API showed more pods than the cache."""
 
 Key = tuple[str, str]
+Replicated = ReplicaSet | ReplicationController
+"""The kinds this controller drives."""
+
+
+def label_selector(rs: Replicated) -> LabelSelector:
+    """The set's selector as a LabelSelector (a ReplicationController's is a label map)."""
+    selector = rs.spec.selector
+    return selector if isinstance(selector, LabelSelector) else LabelSelector(match_labels=selector)
 
 
 class ReplicaSetController:
@@ -109,13 +141,15 @@ class ReplicaSetController:
         burst_replicas: int = BURST_REPLICAS,
         expectations: Expectations | None = None,
         name: str = "replicaset",
+        kind: type[ReplicaSet] | type[ReplicationController] = ReplicaSet,
     ) -> None:
+        self.kind = kind
         self.client = client
         self.clock = clock
         self.rng = rng or random.Random(0)
         self.burst_replicas = burst_replicas
         self.expectations = expectations if expectations is not None else Expectations(clock)
-        self.replica_sets = factory.informer(ReplicaSet)
+        self.replica_sets: SharedInformer[Replicated] = factory.informer(kind)
         self.pods = factory.informer(Pod)
         ensure_indexer(self.replica_sets, CONTROLLER_INDEX, controller_or_orphan)
         ensure_indexer(self.pods, CONTROLLER_INDEX, controller_or_orphan)
@@ -127,7 +161,7 @@ class ReplicaSetController:
         self.pods.add_event_handler(
             EventHandler(add=self._pod_added, update=self._pod_updated, delete=self._pod_deleted)
         )
-        self._log = get_logger("replicaset")
+        self._log = get_logger(name)
         # Highest store revision of a pod this controller created, per ReplicaSet.
         self._written: dict[Key, int] = {}
         # Newest pod cache revision a decision was based on.
@@ -140,29 +174,29 @@ class ReplicaSetController:
         self._confirmed: set[str] = set()
         # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
         self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
-        self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+        self._selectors: dict[str, tuple[object, Selector]] = {}
 
     # -- event handlers (run inline in informer tasks: only bookkeeping and enqueue) --
 
-    def _enqueue(self, rs: ReplicaSet) -> None:
-        self.controller.enqueue(Request(ReplicaSet, rs.metadata.namespace, rs.metadata.name))
+    def _enqueue(self, rs: Replicated) -> None:
+        self.controller.enqueue(Request(self.kind, rs.metadata.namespace, rs.metadata.name))
 
-    def _enqueue_status_change(self, rs: ReplicaSet) -> None:
+    def _enqueue_status_change(self, rs: Replicated) -> None:
         # A pod's status changed (it became ready, or restarted): only the
         # ReplicaSet's status can change, and computing it reads every pod of
         # the set. Status changes of one window coalesce into one reconcile,
         # or a rollout of N pods would cost O(N^2) pod reads.
         self.controller.queue.add_after(
-            Request(ReplicaSet, rs.metadata.namespace, rs.metadata.name), POD_STATUS_BATCH_SECONDS
+            Request(self.kind, rs.metadata.namespace, rs.metadata.name), POD_STATUS_BATCH_SECONDS
         )
 
-    def _rs_updated(self, old: ReplicaSet, new: ReplicaSet) -> None:
+    def _rs_updated(self, old: Replicated, new: Replicated) -> None:
         if old.metadata.uid != new.metadata.uid:
             # Deleted and re-created under the same name between two events.
             self._rs_deleted(old)
         self._enqueue(new)
 
-    def _rs_deleted(self, obj: ReplicaSet | DeletedFinalStateUnknown[ReplicaSet]) -> None:
+    def _rs_deleted(self, obj: Replicated | DeletedFinalStateUnknown[Replicated]) -> None:
         rs = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
         key = rs.key
         self._gone.discard(rs.metadata.uid)
@@ -173,7 +207,7 @@ class ReplicaSetController:
         self._selectors.pop(rs.metadata.uid, None)
         self._enqueue(rs)
 
-    def _owner(self, pod: Pod) -> ReplicaSet | None:
+    def _owner(self, pod: Pod) -> Replicated | None:
         return resolve_controller(
             self.replica_sets, pod.metadata.namespace, pod.metadata.controller_ref()
         )
@@ -230,13 +264,13 @@ class ReplicaSetController:
         self.expectations.deletion_observed(rs.key, pod.metadata.uid)
         self._enqueue(rs)
 
-    def _selecting(self, pod: Pod) -> list[ReplicaSet]:
+    def _selecting(self, pod: Pod) -> list[Replicated]:
         """ReplicaSets whose selector matches an orphan pod (candidates to adopt
         it). An empty selector matches nothing here, as in Kubernetes."""
         labels = pod.metadata.labels
         found = []
         for rs in self.replica_sets.cache.list(pod.metadata.namespace):
-            selector = rs.spec.selector
+            selector = label_selector(rs)
             if (selector.match_labels or selector.match_expressions) and self._selector(rs).matches(
                 labels
             ):
@@ -291,7 +325,7 @@ class ReplicaSetController:
             return Result(requeue_after=wait)
         return Result()
 
-    def _cache_is_trustworthy(self, key: Key, rs: ReplicaSet, candidates: list[Pod]) -> bool:
+    def _cache_is_trustworthy(self, key: Key, rs: Replicated, candidates: list[Pod]) -> bool:
         revision = self.pods.last_revision
         if revision < self._newest_pod_revision:
             # The pod cache went back in time (a relist served by a lagging
@@ -319,7 +353,7 @@ class ReplicaSetController:
             return False
         return True
 
-    async def _manage_replicas(self, key: Key, rs: ReplicaSet, pods: list[Pod]) -> bool:
+    async def _manage_replicas(self, key: Key, rs: Replicated, pods: list[Pod]) -> bool:
         """Create or delete the difference. False if creating had to wait for
         the pod cache to catch up with the API."""
         diff = len(pods) - rs.spec.replicas
@@ -333,7 +367,7 @@ class ReplicaSetController:
             await self._delete_pods(key, rs, pods, min(diff, self.burst_replicas))
         return True
 
-    async def _cache_shows_api_pods(self, rs: ReplicaSet, pods: list[Pod]) -> bool:
+    async def _cache_shows_api_pods(self, rs: Replicated, pods: list[Pod]) -> bool:
         """Before this incarnation first creates pods for `rs`: whether the API
         holds no more of its active pods than the cache shows. Expectations
         and the cache's revision cover what this incarnation did; nothing
@@ -357,13 +391,13 @@ class ReplicaSetController:
         self._confirmed.add(uid)
         return True
 
-    async def _still_exists(self, rs: ReplicaSet) -> bool:
+    async def _still_exists(self, rs: Replicated) -> bool:
         """Whether the API still holds this ReplicaSet (same uid, not being
         deleted). The cache may still show one whose delete event is lost or
         late; pods created for it would only be garbage collected."""
         meta = rs.metadata
         try:
-            current = await self.client.get(ReplicaSet, meta.name, namespace=meta.namespace)
+            current = await self.client.get(type(rs), meta.name, namespace=meta.namespace)
         except NotFound:
             current = None
         if current is not None and current.metadata.uid == meta.uid:
@@ -371,7 +405,7 @@ class ReplicaSetController:
         self._gone.add(meta.uid)
         return False
 
-    async def _create_pods(self, key: Key, rs: ReplicaSet, count: int) -> None:
+    async def _create_pods(self, key: Key, rs: Replicated, count: int) -> None:
         self.expectations.expect_creations(key, count)
         prototype = self._prototype(rs)
         client = self.client
@@ -400,27 +434,14 @@ class ReplicaSetController:
         if error is not None:
             raise error
 
-    async def _delete_pods(self, key: Key, rs: ReplicaSet, pods: list[Pod], count: int) -> None:
+    async def _delete_pods(self, key: Key, rs: Replicated, pods: list[Pod], count: int) -> None:
         victims = pods_to_delete(pods, self._related_pods(rs), count, self.clock.now())
         self.expectations.expect_deletions(key, [p.metadata.uid for p in victims])
-        first_error: ApiError | None = None
-        for pod in victims:
-            meta = pod.metadata
-            try:
-                await self.client.delete(Pod, meta.name, namespace=meta.namespace, uid=meta.uid)
-            except (NotFound, Conflict):
-                # Gone already (a uid conflict means the name now holds another pod).
-                self.expectations.deletion_observed(key, meta.uid)
-            except ServerTimeout:
-                pass  # perhaps deleted: expect its event, as for a create that timed out
-            except ApiError as error:
-                self.expectations.deletion_observed(key, meta.uid)
-                if first_error is None:
-                    first_error = error
+        _, first_error = await delete_pods(self.client, victims, self.expectations, key)
         if first_error is not None:
             raise first_error
 
-    def _related_pods(self, rs: ReplicaSet) -> list[Pod]:
+    def _related_pods(self, rs: Replicated) -> list[Pod]:
         """Pods of this ReplicaSet and of its siblings under the same controller,
         for ranking by how crowded their nodes are. Kubernetes ranks a set
         without a controller against nothing; here it ranks against itself."""
@@ -434,15 +455,15 @@ class ReplicaSetController:
 
     # -- per-ReplicaSet caches of derived objects ----------------------------------------
 
-    def _selector(self, rs: ReplicaSet) -> Selector:
+    def _selector(self, rs: Replicated) -> Selector:
         uid = rs.metadata.uid
         cached = self._selectors.get(uid)
         if cached is None or cached[0] is not rs.spec.selector:
-            cached = (rs.spec.selector, from_label_selector(rs.spec.selector))
+            cached = (rs.spec.selector, from_label_selector(label_selector(rs)))
             self._selectors[uid] = cached
         return cached[1]
 
-    def _prototype(self, rs: ReplicaSet) -> Pod:
+    def _prototype(self, rs: Replicated) -> Pod:
         """The pod to create for `rs`: the store copies it on create, so one
         prototype serves every creation until the template changes."""
         uid = rs.metadata.uid
@@ -485,3 +506,22 @@ def setup(
     )
     manager.add(rsc.controller)
     return rsc
+
+
+def setup_replication_controller(
+    manager: Manager, *, workers: int = 5, burst_replicas: int = BURST_REPLICAS
+) -> ReplicaSetController:
+    """Create the ReplicationController controller (kube-controller-manager's
+    `replicationcontroller`) on `manager`'s informers and add it."""
+    rcc = ReplicaSetController(
+        manager.client,
+        manager.factory,
+        manager.clock,
+        manager.rng,
+        workers=workers,
+        burst_replicas=burst_replicas,
+        name="replicationcontroller",
+        kind=ReplicationController,
+    )
+    manager.add(rcc.controller)
+    return rcc

@@ -1,4 +1,5 @@
-"""ReplicaSet status: what the controller reports after each sync (Kubernetes'
+"""ReplicaSet (and ReplicationController) status: what the controller reports
+after each sync (Kubernetes'
 `calculateStatus` and `updateReplicaSetStatus`).
 
 * `replicas`: active pods (not terminating, not finished) the set owns;
@@ -17,10 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from controllers.common.pods import ready_condition, seconds_until_available
-from engine.api import Pod, ReplicaSet, ReplicaSetCondition, ReplicaSetStatus
+from engine.api import (
+    Pod,
+    ReplicaSet,
+    ReplicaSetCondition,
+    ReplicaSetStatus,
+    ReplicationController,
+    ReplicationControllerCondition,
+    ReplicationControllerStatus,
+)
 from engine.client import Client
 from engine.errors import Conflict
 
@@ -29,10 +38,13 @@ __all__ = ["REPLICA_FAILURE", "calculate_status", "next_availability_check", "up
 REPLICA_FAILURE: Final = "ReplicaFailure"
 _STATUS_UPDATE_RETRIES: Final = 1
 
+Replicated = ReplicaSet | ReplicationController
+Status = ReplicaSetStatus | ReplicationControllerStatus
+
 
 def calculate_status(
-    rs: ReplicaSet, pods: Sequence[Pod], manage_error: Exception | None, now: datetime
-) -> ReplicaSetStatus:
+    rs: Replicated, pods: Sequence[Pod], manage_error: Exception | None, now: datetime
+) -> Status:
     """The status `rs` should have, given its active pods and how the last
     attempt to create or delete pods went."""
     template_labels = rs.spec.template.metadata.labels.items()
@@ -53,12 +65,15 @@ def calculate_status(
             since = readiness.last_transition_time
             if not rs.spec.min_ready_seconds or (since is not None and since < deadline):
                 available += 1
-    conditions = rs.status.conditions
+    conditions: list[Any] = list(rs.status.conditions)
     failure = rs.status.condition(REPLICA_FAILURE)
     if manage_error is not None and failure is None:
         diff = len(pods) - rs.spec.replicas
         reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else None
-        condition = ReplicaSetCondition(
+        condition_class = (
+            ReplicaSetCondition if isinstance(rs, ReplicaSet) else ReplicationControllerCondition
+        )
+        condition = condition_class(
             type=REPLICA_FAILURE,
             status="True",
             last_transition_time=now,
@@ -79,7 +94,7 @@ def calculate_status(
     )
 
 
-def next_availability_check(rs: ReplicaSet, pods: Sequence[Pod], now: datetime) -> float | None:
+def next_availability_check(rs: Replicated, pods: Sequence[Pod], now: datetime) -> float | None:
     """Seconds until the first ready pod outlives `minReadySeconds` (and the
     status must be recomputed), or None if no pod is waiting for that."""
     min_ready = rs.spec.min_ready_seconds
@@ -93,7 +108,7 @@ def next_availability_check(rs: ReplicaSet, pods: Sequence[Pod], now: datetime) 
     return soonest
 
 
-async def update_status(client: Client, rs: ReplicaSet, status: ReplicaSetStatus) -> ReplicaSet:
+async def update_status(client: Client, rs: Replicated, status: Status) -> Replicated:
     """Write `status` (stamped with the observed generation) unless `rs` has it
     already. On a conflict, re-read once and retry if the spec is unchanged; a
     changed spec needs a new sync, so the conflict is raised."""
@@ -106,7 +121,7 @@ async def update_status(client: Client, rs: ReplicaSet, status: ReplicaSetStatus
         except Conflict:
             if attempt == _STATUS_UPDATE_RETRIES:
                 raise
-            fresh = await client.get(ReplicaSet, rs.metadata.name, namespace=rs.metadata.namespace)
+            fresh = await client.get(type(rs), rs.metadata.name, namespace=rs.metadata.namespace)
             if fresh.metadata.generation != rs.metadata.generation:
                 raise
             rs = fresh

@@ -111,6 +111,12 @@ class EventHandlers:
         s.queue.on_event(_POD_ADDED, None, pod)
 
     def pod_updated(self, old: Pod, new: Pod) -> None:
+        if old.metadata.uid != new.metadata.uid:
+            # Deleted and re-created under the same name (a StatefulSet's pod)
+            # between two events the informer saw: two different pods.
+            self.pod_deleted(old)
+            self.pod_added(new)
+            return
         s = self.s
         key = (new.metadata.namespace, new.metadata.name)
         if new.spec.node_name:

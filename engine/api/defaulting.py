@@ -35,6 +35,7 @@ from engine.api.core import (
     Node,
     Pod,
     PodSpec,
+    ReplicationController,
     ResourceRequirements,
     Secret,
     Service,
@@ -324,7 +325,24 @@ def _default_job(job: Job) -> Job:
     return job.model_copy(update={"spec": spec.model_copy(update=update), "metadata": metadata})
 
 
+# -- ReplicationController ----------------------------------------------------
+
+
+def _default_replication_controller(rc: ReplicationController) -> ReplicationController:
+    """An empty selector, and absent object labels, become the template's labels."""
+    template_labels = rc.spec.template.metadata.labels
+    if not template_labels:
+        return rc
+    update: dict[str, Any] = {}
+    if not rc.spec.selector:
+        update["spec"] = rc.spec.model_copy(update={"selector": dict(template_labels)})
+    if not rc.metadata.labels:
+        update["metadata"] = rc.metadata.model_copy(update={"labels": dict(template_labels)})
+    return rc.model_copy(update=update) if update else rc
+
+
 register_defaulter(Pod, _default_pod)
+register_defaulter(ReplicationController, _default_replication_controller)
 register_defaulter(Namespace, _default_namespace)
 register_defaulter(Node, _default_node)
 register_defaulter(Service, _default_service)

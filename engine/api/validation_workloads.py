@@ -1,5 +1,5 @@
 """Validation of the workload kinds (apps/v1 Deployment, ReplicaSet,
-StatefulSet, DaemonSet; batch/v1 Job, CronJob): selectors that must be
+StatefulSet, DaemonSet; v1 ReplicationController; batch/v1 Job, CronJob): selectors that must be
 non-empty and match their template's labels, pod templates with the restart
 policies each kind allows, counts, update strategies (maxSurge and
 maxUnavailable not both 0) and cron schedules.
@@ -18,7 +18,7 @@ from typing import Any, Final
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import LabelSelector, Resource
 from engine.api.batch import CronJob, Job, JobSpec
-from engine.api.core import PodTemplateSpec
+from engine.api.core import PodTemplateSpec, ReplicationController
 from engine.api.validation_pod import check_pod_spec
 from engine.api.validation_rules import (
     Errors,
@@ -127,6 +127,17 @@ def _validate_replica_set(obj: ReplicaSet, errors: Errors) -> None:
     usable = _check_selector(errors, "spec.selector", spec.selector, "replicaset")
     _check_template(
         errors, "spec.template", spec.template, spec.selector if usable else None, ("Always",)
+    )
+
+
+def _validate_replication_controller(obj: ReplicationController, errors: Errors) -> None:
+    spec = obj.spec
+    check_non_negative(errors, "spec.replicas", spec.replicas)
+    check_non_negative(errors, "spec.minReadySeconds", spec.min_ready_seconds)
+    selector = LabelSelector(match_labels=spec.selector)
+    usable = _check_selector(errors, "spec.selector", selector, "replicationcontroller")
+    _check_template(
+        errors, "spec.template", spec.template, selector if usable else None, ("Always",)
     )
 
 
@@ -304,6 +315,7 @@ def _validate_cron_job(obj: CronJob, errors: Errors) -> None:
 VALIDATORS: Final[dict[type[Resource], Callable[[Any, Errors], None]]] = {
     Deployment: _validate_deployment,
     ReplicaSet: _validate_replica_set,
+    ReplicationController: _validate_replication_controller,
     StatefulSet: _validate_stateful_set,
     DaemonSet: _validate_daemon_set,
     Job: _validate_job,

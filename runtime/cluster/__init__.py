@@ -4,6 +4,7 @@ context manager, plus `SyncCluster` for plain scripts."""
 from runtime.cluster.apply import Applied, ApplyError
 from runtime.cluster.cluster import Cluster, ConvergenceTimeout
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
+from runtime.cluster.drain import DrainTimeout, UnmanagedPods
 from runtime.cluster.sync import SyncCluster
 from runtime.cluster.tracker import PodCounts
 from runtime.cluster.workloads import Problem, WorkloadRow
@@ -15,9 +16,11 @@ __all__ = [
     "Cluster",
     "ClusterConfig",
     "ConvergenceTimeout",
+    "DrainTimeout",
     "NodePool",
     "PodCounts",
     "Problem",
     "SyncCluster",
+    "UnmanagedPods",
     "WorkloadRow",
 ]

@@ -17,12 +17,13 @@ runtime started), leaving no task behind. With the mutation detector on
 
 `wait_for(condition)` re-evaluates `condition` after each burst of store
 writes (a store observer wakes it), never by polling. `converged()` is true
-when every Deployment and ReplicaSet has its desired pods updated, ready and
-available, no pod is still settling (see `runtime.cluster.tracker`), and no
-workload is of a kind that no running controller drives (a StatefulSet, until
-kubeloop has its controller: see `runtime.cluster.workloads`). It means
-"settled": a standalone pod no node fits does not hold it up, as nothing in
-the cluster can move it. `problems()` lists what will never come right
+when every workload (Deployment, ReplicaSet, ReplicationController,
+StatefulSet, DaemonSet) has its desired pods updated, ready and available
+(each kind's rule is its controller package's `unconverged_reason`), no pod
+is still settling (see `runtime.cluster.tracker`), and no workload is of a
+kind that no running controller drives (see `runtime.cluster.workloads`). It
+means "settled": a standalone pod no node fits does not hold it up, as nothing
+in the cluster can move it. `problems()` lists what will never come right
 without a change from outside (undriven workloads, unschedulable or
 crash-looping pods, with their reasons); `kubeloop run` succeeds only when
 the cluster converged with no problems.
@@ -42,12 +43,12 @@ from typing import Any, TypeVar
 
 import anyio
 
-from controllers import deployment
+from controllers import daemonset, deployment, statefulset
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
-from engine.api.apps import Deployment, ReplicaSet
+from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
-from engine.api.core import Event, Pod
+from engine.api.core import Event, Pod, ReplicationController
 from engine.client import LocalClient
 from engine.clock import Clock, RealClock, VirtualClock
 from engine.errors import NotFound
@@ -60,6 +61,7 @@ from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
+from runtime.cluster.drain import drain
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -260,6 +262,42 @@ class Cluster:
     async def resume(self, name: str, namespace: str | None = None) -> Deployment:
         return await deployment.resume(self._require()[1], name, namespace=namespace)
 
+    async def drain_node(
+        self,
+        node: str,
+        *,
+        timeout: float | None = None,
+        grace_period_seconds: int | None = None,
+        force: bool = True,
+    ) -> builtins.list[str]:
+        """`kubectl drain NODE --ignore-daemonsets --force`: cordon, evict (honouring
+        PodDisruptionBudgets, retrying refused evictions) and wait for the pods
+        to go; returns the pods evicted. See `runtime.cluster.drain`."""
+        store, client = self._require()
+
+        async def gone(pods: builtins.list[Pod], within: float | None) -> bool:
+            def none_left() -> bool:
+                for pod in pods:
+                    found = store.try_get(Pod, pod.metadata.name, pod.metadata.namespace)
+                    if found is not None and found.metadata.uid == pod.metadata.uid:
+                        return False
+                return True
+
+            try:
+                await self.wait_for(none_left, timeout=within, what="evicted pods gone")
+            except ConvergenceTimeout:
+                return False
+            return True
+
+        return await drain(
+            client,
+            node,
+            gone,
+            timeout=timeout,
+            grace_period_seconds=grace_period_seconds,
+            force=force,
+        )
+
     async def events(self, namespace: str | None = None) -> builtins.list[Event]:
         """Events, oldest first."""
         items = (await self.list(Event, namespace)).items
@@ -324,6 +362,23 @@ class Cluster:
             if rs.status.observed_generation < rs.metadata.generation
             or rs.status.ready_replicas != rs.spec.replicas
         )
+        reasons.extend(
+            f"replicationcontroller {rc.metadata.namespace}/{rc.metadata.name}: "
+            f"{rc.status.ready_replicas} ready of {rc.spec.replicas}"
+            for rc in (
+                () if ReplicationController in undriven else store.objects(ReplicationController)
+            )
+            if rc.status.observed_generation < rc.metadata.generation
+            or rc.status.ready_replicas != rc.spec.replicas
+        )
+        for sts in () if StatefulSet in undriven else store.objects(StatefulSet):
+            why = statefulset.unconverged_reason(sts)
+            if why is not None:
+                reasons.append(f"statefulset {sts.metadata.namespace}/{sts.metadata.name}: {why}")
+        for ds in () if DaemonSet in undriven else store.objects(DaemonSet):
+            why = daemonset.unconverged_reason(ds)
+            if why is not None:
+                reasons.append(f"daemonset {ds.metadata.namespace}/{ds.metadata.name}: {why}")
         reasons.extend(batch_unconverged(store, self.clock.now(), undriven))
         unsettled = len(self.tracker.unsettled)
         if unsettled:

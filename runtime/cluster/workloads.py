@@ -5,8 +5,8 @@ what keeps them from being done.
 `WORKLOAD_CONTROLLERS` is the catalogue: each workload kind and the
 kube-controller-manager controller that drives it. A kind is *driven* in a
 cluster when that controller runs there (`ClusterConfig.controllers`); a
-kind whose controller kubeloop does not have yet (StatefulSet, DaemonSet),
-or whose controller the cluster's config leaves out, is not,
+kind whose controller kubeloop does not have, or whose controller the
+cluster's config leaves out, is not,
 and each of its objects is a problem: nothing will ever make its pods, so it
 is never counted as converged. Registering a built-in controller under the
 name given here (so that it is in `ALL_CONTROLLERS` and runs by default)
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
 from engine.api.batch import CronJob, Job
-from engine.api.core import Pod
+from engine.api.core import Pod, ReplicationController
 from engine.registry import REGISTRY
 from engine.store import Store
 
@@ -59,6 +59,7 @@ __all__ = [
 WORKLOAD_CONTROLLERS: dict[type[Resource], str] = {
     Deployment: "deployment",
     ReplicaSet: "replicaset",
+    ReplicationController: "replicationcontroller",
     StatefulSet: "statefulset",
     DaemonSet: "daemonset",
     Job: "job",
@@ -222,6 +223,8 @@ def workload_rows(
             replicas = getattr(getattr(obj, "spec", None), "replicas", None)
             if isinstance(obj, Job):
                 replicas = obj.spec.completions
+            elif isinstance(obj, DaemonSet):  # one pod per eligible node
+                replicas = obj.status.desired_number_scheduled
             rows[key] = WorkloadRow(
                 kind_name,
                 meta.namespace,

@@ -274,6 +274,16 @@ class FaultyClient:
             "bind", lambda: self.inner.bind(name, node_name, namespace=namespace)
         )
 
+    async def evict(
+        self, name: str, *, namespace: str | None = None, grace_period_seconds: int | None = None
+    ) -> Resource | None:
+        return await self._write(
+            "evict",
+            lambda: self.inner.evict(
+                name, namespace=namespace, grace_period_seconds=grace_period_seconds
+            ),
+        )
+
     async def scale(
         self, kind: type[R], name: str, replicas: int, *, namespace: str | None = None
     ) -> R:

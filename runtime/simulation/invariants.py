@@ -32,7 +32,10 @@ The built-in registry, `SAFETY`:
   completions, and an Indexed Job's succeeded equals its completed indexes
   (no index counted twice), all within range;
 * `cronjob-forbid-one-at-a-time`: when a Job of a Forbid CronJob is created,
-  no other Job of that CronJob is still running.
+  no other Job of that CronJob is still running;
+* `statefulset-one-pod-per-identity`, `statefulset-ordered-ready`,
+  `daemonset-one-pod-per-node`, `eviction-within-budget`: see
+  `runtime.simulation.oracles_apps`.
 
 Users add their own: `SAFETY.register("name", factory)` or, for a stateless
 check, `@SAFETY.invariant("name")` on a function `(record, view) -> str | None`.
@@ -467,3 +470,16 @@ SAFETY.register(DeploymentWithinSurge.name, DeploymentWithinSurge)
 SAFETY.register(JobWithinParallelism.name, JobWithinParallelism)
 SAFETY.invariant("job-within-completions")(_job_within_completions)
 SAFETY.invariant("cronjob-forbid-one-at-a-time")(_cronjob_forbid_one_at_a_time)
+
+# The apps controllers' and disruption budgets' invariants live beside their oracles.
+from runtime.simulation.oracles_apps import (  # noqa: E402
+    DaemonSetOnePodPerNode,
+    EvictionWithinBudget,
+    StatefulSetOrderedReady,
+    statefulset_one_pod_per_identity,
+)
+
+SAFETY.invariant("statefulset-one-pod-per-identity")(statefulset_one_pod_per_identity)
+SAFETY.register(StatefulSetOrderedReady.name, StatefulSetOrderedReady)
+SAFETY.register(DaemonSetOnePodPerNode.name, DaemonSetOnePodPerNode)
+SAFETY.register(EvictionWithinBudget.name, EvictionWithinBudget)

@@ -30,7 +30,9 @@ The built-in checks (registry `DESIRED`):
   are within the history limits, and status.active names exactly its
   running Jobs;
 * `garbage`: no object whose owners are all gone, none stuck deleting;
-* `namespaces`: no namespace stuck terminating.
+* `namespaces`: no namespace stuck terminating;
+* `statefulsets`, `daemonsets`, `replicationcontrollers`,
+  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`.
 
 Users add checks for their own kinds: `DESIRED.register("name", fn)`.
 
@@ -448,3 +450,11 @@ DESIRED.register("jobs", jobs)
 DESIRED.register("cronjobs", cronjobs)
 DESIRED.register("garbage", garbage)
 DESIRED.register("namespaces", namespaces)
+
+# The apps workloads' and disruption budgets' checks live beside their invariants.
+from runtime.simulation import oracles_apps  # noqa: E402
+
+DESIRED.register("statefulsets", oracles_apps.statefulsets)
+DESIRED.register("daemonsets", oracles_apps.daemonsets)
+DESIRED.register("replicationcontrollers", oracles_apps.replicationcontrollers)
+DESIRED.register("poddisruptionbudgets", oracles_apps.poddisruptionbudgets)

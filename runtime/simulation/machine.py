@@ -46,6 +46,7 @@ from runtime.simulation.operations import (
     Apply,
     Delete,
     DeletePod,
+    Evict,
     FailNode,
     Inject,
     Operation,
@@ -77,6 +78,7 @@ ALL_RULES = frozenset(
         "set_image",
         "delete",
         "delete_pod",
+        "evict",
         "fail_node",
         "restore_node",
         "inject",
@@ -376,6 +378,12 @@ def simulation_machine(
                 chosen = self._pick(pick, set(self.workloads.values()))
                 if chosen is not None:
                     self._do(DeletePod(owner=chosen[0], index=index, after=after))
+
+        if "evict" in rules:
+
+            @rule(index=st.integers(0, 7), after=AFTER)
+            def evict(self, index: int, after: float) -> None:
+                self._do(Evict(index=index, after=after))
 
         if "fail_node" in rules:
 

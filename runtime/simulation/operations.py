@@ -14,6 +14,8 @@ set_image  change a container image of a pod template (Deployment, ReplicaSet)
 delete     delete an object (propagation Background by default)
 delete_pod delete the `index`-th active pod (by name, modulo their number) of
            the workload `owner` (the pod's controller, or its controller's)
+evict      evict the `index`-th running pod of the namespace (pods/eviction:
+           refused with 429 when a PodDisruptionBudget would be violated)
 fail_node  a node crashes, stops or is partitioned until restore_node
 restore_node
 inject     schedule a fault; its `at` counts from now
@@ -51,6 +53,7 @@ __all__ = [
     "Apply",
     "Delete",
     "DeletePod",
+    "Evict",
     "FailNode",
     "Inject",
     "Operation",
@@ -127,6 +130,15 @@ class DeletePod(_Op):
     index: int = Field(0, ge=0)
 
 
+class Evict(_Op):
+    """Evict (pods/eviction, honouring PodDisruptionBudgets) the `index`-th
+    running pod of the namespace, by name, modulo their number."""
+
+    op: Literal["evict"] = "evict"
+    namespace: str = "default"
+    index: int = Field(0, ge=0)
+
+
 class FailNode(_Op):
     op: Literal["fail_node"] = "fail_node"
     node: str
@@ -148,7 +160,7 @@ class Wait(_Op):
 
 
 Operation = Annotated[
-    Apply | Scale | SetImage | Delete | DeletePod | FailNode | RestoreNode | Inject | Wait,
+    Apply | Scale | SetImage | Delete | DeletePod | Evict | FailNode | RestoreNode | Inject | Wait,
     Field(discriminator="op"),
 ]
 _OPERATION = TypeAdapter(Operation)
@@ -187,6 +199,8 @@ async def execute(sim: Simulation, op: Operation) -> str:
             return f"deleted {op.kind} {op.name}"
         if isinstance(op, DeletePod):
             return await _delete_pod(sim, op)
+        if isinstance(op, Evict):
+            return await _evict(sim, op)
         if isinstance(op, FailNode):
             await sim.fail_node(op.node, op.mode)
             return f"node {op.node}: {op.mode}"
@@ -254,3 +268,21 @@ async def _delete_pod(sim: Simulation, op: DeletePod) -> str:
     pod = candidates[op.index % len(candidates)]
     await sim.client.delete(Pod, pod.metadata.name, namespace=op.namespace)
     return f"deleted pod {pod.metadata.name}"
+
+
+async def _evict(sim: Simulation, op: Evict) -> str:
+    candidates = sorted(
+        (
+            p
+            for p in sim.store.objects(Pod)
+            if p.metadata.namespace == op.namespace
+            and p.metadata.deletion_timestamp is None
+            and p.status.phase == "Running"
+        ),
+        key=lambda p: p.metadata.name,
+    )
+    if not candidates:
+        return "no running pod to evict"
+    pod = candidates[op.index % len(candidates)]
+    await sim.client.evict(pod.metadata.name, namespace=op.namespace)
+    return f"evicted pod {pod.metadata.name}"

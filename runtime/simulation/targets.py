@@ -5,8 +5,9 @@ by setup function), the workloads the fuzzer applies (a hypothesis strategy
 of manifests per workload name), which kinds the scale, set_image and
 delete_pod operations apply to, which controllers faults may target, and the
 oracles (invariant and desired-state registries). `BUILTIN` fuzzes the
-built-in controllers with Deployments, ReplicaSets, Jobs and CronJobs, under
-every fault class, sparing them nothing.
+built-in controllers with Deployments, ReplicaSets, Jobs, CronJobs,
+StatefulSets, DaemonSets, ReplicationControllers and PodDisruptionBudgets
+(and evictions), under every fault class, sparing them nothing.
 
 A target is referred to in scenario files by `ref`, "module:attribute", so
 `kubeloop replay` can import it again (a user's target module must be
@@ -39,9 +40,9 @@ BUILTIN_WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "Job", "CronJob")
 
 
 def _builtin_workloads(name: str) -> Any:
-    from runtime.simulation.strategies import workloads
+    from runtime.simulation.strategies_apps import all_workloads
 
-    return workloads(name, kinds=BUILTIN_WORKLOAD_KINDS)
+    return all_workloads(name, kinds=BUILTIN_WORKLOAD_KINDS)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,20 @@ class FuzzTarget:
     workload_names: tuple[str, ...] = ("web", "api", "db")
     rules: frozenset[str] | None = None
     """The state machine's rules to use (None: all of apply, scale, set_image,
-    delete, delete_pod, fail_node, restore_node, inject, wait)."""
-    scalable_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
-    image_kinds: tuple[str, ...] = ("Deployment", "ReplicaSet")
+    delete, delete_pod, evict, fail_node, restore_node, inject, wait)."""
+    scalable_kinds: tuple[str, ...] = (
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "ReplicationController",
+    )
+    image_kinds: tuple[str, ...] = (
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicationController",
+    )
     controllers: tuple[str, ...] | None = None
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
     fault_controllers: tuple[str, ...] | None = None
@@ -69,6 +81,10 @@ class FuzzTarget:
         "CronJob",
         "Node",
         "Lease",
+        "StatefulSet",
+        "DaemonSet",
+        "ControllerRevision",
+        "PodDisruptionBudget",
     )
     fault_kinds: tuple[str, ...] = ALL_FAULT_KINDS
     stale_scopes: tuple[str, ...] = ("cache",)
@@ -127,10 +143,9 @@ class FuzzTarget:
 
 
 BUILTIN = FuzzTarget(name="builtin", ref="runtime.simulation.targets:BUILTIN")
-"""Every built-in controller (scheduler, replicaset, deployment,
-garbagecollector, namespace, nodelifecycle, job, cronjob, ttlafterfinished)
-fuzzed with Deployments, ReplicaSets, Jobs and CronJobs, every fault class on
-and nothing exempted."""
+"""Every built-in controller (`controllers.registry`) fuzzed with every
+workload kind they drive and disruption budgets, every fault class on and
+nothing exempted."""
 
 
 def load_target(ref: str) -> FuzzTarget:

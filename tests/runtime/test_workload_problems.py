@@ -28,29 +28,6 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
     return code, json.loads(out)
 
 
-@pytest.mark.parametrize(
-    ("example", "kind", "name"),
-    [
-        ("statefulset.yaml", "StatefulSet", "web"),
-        ("daemonset.yaml", "DaemonSet", "fluentd-elasticsearch"),
-    ],
-)
-def test_a_workload_no_controller_drives_is_reported_and_exits_1(
-    capsys: pytest.CaptureFixture[str], example: str, kind: str, name: str
-) -> None:
-    code, summary = run_json(capsys, str(EXAMPLES / example), "--timeout", "30")
-    assert code == 1
-    assert summary["ok"] is False and summary["converged"] is False
-    namespace = "kube-system" if kind == "DaemonSet" else "default"
-    why = f"no controller for {kind} in kubeloop yet"
-    assert {"kind": kind, "namespace": namespace, "name": name, "reason": why, "pods": 0} in (
-        summary["problems"]
-    )
-    assert f"{kind} {namespace}/{name}: {why}" in summary["not_converged"]
-    [row] = [w for w in summary["workloads"] if w["kind"] == kind]
-    assert row["problems"] == [why]
-
-
 REPLICASET = """\
 apiVersion: apps/v1
 kind: ReplicaSet
@@ -168,14 +145,14 @@ def test_the_progress_table_shows_problems() -> None:
     async def render() -> str:
         config = ClusterConfig(node_pools=(NodePool(count=1),))
         async with Cluster(config) as cluster:
-            await cluster.apply((EXAMPLES / "statefulset.yaml").read_text())
+            await cluster.apply((EXAMPLES / "cronjob.yaml").read_text())
             console = Console(width=200, record=True)
             console.print(ProgressView(cluster, enabled=False).render())
             return console.export_text()
 
     text = asyncio.run(render())
-    assert "StatefulSet default/web" in text
-    assert "no controller for StatefulSet in kubeloop yet" in text
+    assert "CronJob default/hello" in text
+    assert "no controller for CronJob in kubeloop yet" in text
 
 
 def test_a_clean_run_still_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -400,3 +400,31 @@ async def test_permit_wait_allow_and_timeout(clock: VirtualClock) -> None:
         await c.client.create(node("b"))
         await c.settle(0.1)
         assert c.scheduler.statistics().assumed == 1
+
+
+async def test_a_pod_recreated_under_its_name_is_scheduled_after_missed_events(
+    clock: VirtualClock,
+) -> None:
+    """A StatefulSet re-creates a pod under the same name. When the informer
+    missed the old pod's deletion and the new one's creation (a relist), it
+    reports an update from the old (bound) pod to the new (unbound) one: the
+    scheduler must forget the old pod and schedule the new one."""
+    from controllers.scheduler.handlers import EventHandlers
+
+    async with running(clock, nodes=[node("a")]) as c:
+        await c.client.create(pod("web-0", cpu="1"))
+        await c.settle()
+        old = c.store.get(Pod, "web-0")
+        assert old.spec.node_name == "a"
+        await c.client.delete(Pod, "web-0", grace_period_seconds=0)
+        new = await c.client.create(pod("web-0", cpu="1"))
+        await c.settle()
+        # Replay what a relist across both events would have reported.
+        placed = c.store.get(Pod, "web-0")
+        handlers = EventHandlers(c.scheduler)
+        handlers.pod_deleted(placed)  # back to: the cache holds the old pod only
+        handlers.pod_added(old)
+        handlers.pod_updated(old, new)
+        key = ("default", "web-0")
+        assert key not in c.scheduler.cache.pods  # the old pod no longer holds node a
+        assert key in c.scheduler.queue

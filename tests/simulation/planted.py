@@ -43,10 +43,10 @@ MARK = "planted.kubeloop.dev/pods-created"
 
 
 class NoExpectationsReplicaSet(ReplicaSetController):
-    def _cache_is_trustworthy(self, key: Any, rs: ReplicaSet, candidates: list[Pod]) -> bool:
+    def _cache_is_trustworthy(self, key: Any, rs: Any, candidates: list[Pod]) -> bool:
         return True
 
-    async def _cache_shows_api_pods(self, rs: ReplicaSet, pods: list[Pod]) -> bool:
+    async def _cache_shows_api_pods(self, rs: Any, pods: list[Pod]) -> bool:
         return True
 
 

@@ -43,7 +43,7 @@ class TimeTravellingReplicaSetController(ReplicaSetController):
     """Forgets the newest pod cache revision it acted on, so a cache that went
     back in time looks trustworthy."""
 
-    def _cache_is_trustworthy(self, key: Any, rs: ReplicaSet, candidates: Any) -> bool:
+    def _cache_is_trustworthy(self, key: Any, rs: Any, candidates: Any) -> bool:
         self._newest_pod_revision = 0
         return super()._cache_is_trustworthy(key, rs, candidates)
 

@@ -2,11 +2,12 @@
 class on, and every failure the fuzzer found in them stays fixed.
 
 * `test_builtin_controllers_pass_the_fuzzer` runs the `BUILTIN` target's state
-  machine (scheduler, replicaset, deployment, garbagecollector, namespace and
-  nodelifecycle; Deployments and ReplicaSets; watch, stale, write, crash and
-  node faults, nothing exempted) under the active hypothesis profile. Its
-  budget is the profile's, at most `CI_EXAMPLES` examples of `STEPS` steps, so
-  it stays within about 20 s wall here.
+  machine (every built-in controller; Deployments, ReplicaSets, StatefulSets,
+  DaemonSets, ReplicationControllers, PodDisruptionBudgets and evictions;
+  watch, stale, write, crash and node faults, nothing exempted) under the
+  active hypothesis profile. Its budget is the profile's, at most
+  `CI_EXAMPLES` examples of `STEPS` steps, so it stays within about 20 s
+  wall here (more with the apps workloads).
 * On demand, set `KUBELOOP_FUZZ_EXAMPLES`, e.g. for the 10,000 examples of
   the acceptance (the budget is then exactly that, whatever the profile):
 

@@ -11,7 +11,7 @@ from examples.fuzz_website.buggy import GENERATED_NAMES
 from runtime.simulation.campaign import run_campaign
 
 
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("seed", [1, 4])
 def test_a_campaign_reports_exactly_the_examples_asked_for(seed: int) -> None:
     # With these seeds hypothesis abandons at least one Website example half-drawn.
     result = run_campaign(WEBSITE, examples=5, seed_value=seed, failure_dir=None)

@@ -1,5 +1,6 @@
 """The core/v1 API group (apiVersion `v1`): Pod, Node, Namespace, Service,
-Endpoints, ConfigMap, Secret, Event, Binding, PersistentVolumeClaim, and the
+Endpoints, ConfigMap, Secret, Event, Binding, PersistentVolumeClaim,
+ReplicationController, and the
 parts they are made of. One module per concept; this package re-exports them
 all, so `from engine.api.core import Pod, Container` is the way to import.
 
@@ -126,6 +127,12 @@ from engine.api.core.pod import (
     Sysctl,
     VolumeMountStatus,
     qos_class,
+)
+from engine.api.core.replication import (
+    ReplicationController,
+    ReplicationControllerCondition,
+    ReplicationControllerSpec,
+    ReplicationControllerStatus,
 )
 from engine.api.core.service import (
     ClientIPConfig,
@@ -271,6 +278,10 @@ __all__ = [
     "PreferredSchedulingTerm",
     "Probe",
     "ProjectedVolumeSource",
+    "ReplicationController",
+    "ReplicationControllerCondition",
+    "ReplicationControllerSpec",
+    "ReplicationControllerStatus",
     "ResourceClaim",
     "ResourceFieldSelector",
     "ResourceRequirements",
