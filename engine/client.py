@@ -163,11 +163,17 @@ class LocalClient:
         return result
 
     async def apply(
-        self, config: Mapping[str, Any], *, field_manager: str | None = None, force: bool = False
+        self,
+        config: Mapping[str, Any],
+        *,
+        field_manager: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
     ) -> Resource:
         """Server-side apply (`Store.apply`), as this client's field manager
         unless another is named."""
-        result = self.store.apply(config, field_manager or self.field_manager, force=force)
+        manager = field_manager or self.field_manager
+        result = self.store.apply(config, manager, force=force, dry_run=dry_run)
         await self._written()
         return result
 

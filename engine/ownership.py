@@ -158,6 +158,8 @@ def apply_fields(
     if me is None:
         me = _Owner(manager, "Apply", api_version, now, set())
         owners.append(me)
+    elif me.paths == applied.keys() and me.api_version == api_version and document == current:
+        return document, list(entries)  # a no-op apply changes nothing, not even the time
     me.paths = set(applied)
     me.api_version = api_version
     me.time = now

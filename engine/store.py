@@ -671,13 +671,19 @@ class Store:
         return stored
 
     def apply(
-        self, config: Mapping[str, Any], field_manager: str, *, force: bool = False
+        self,
+        config: Mapping[str, Any],
+        field_manager: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
     ) -> Resource:
         """Server-side apply of one object's applied configuration (a decoded
         manifest, as `application/apply-patch+yaml` carries): created if
         missing, else merged in with field ownership (`engine.ownership`):
         `ApplyConflict` (409) when it would change fields other managers own,
-        unless `force`. Returns the stored object."""
+        unless `force`. Returns the stored object; with `dry_run`, the object
+        that would be stored, after every check, without writing it."""
         from engine.manifests import parse_object
 
         if not field_manager:
@@ -703,7 +709,8 @@ class Store:
                 now=now,
             )
             new_meta = desired.metadata.model_copy(update={"managed_fields": entries})
-            return self.create(desired.model_copy(update={"metadata": new_meta}))
+            created = desired.model_copy(update={"metadata": new_meta})
+            return created if dry_run else self.create(created)
         # An existing one: only the merged result has to be valid.
         kinds = list_kinds(current)
         document, entries = apply_fields(
@@ -721,6 +728,9 @@ class Store:
         ]
         document["metadata"]["resourceVersion"] = current.metadata.resource_version
         new = parse_object(document, registry=self.registry)
+        if dry_run:
+            strategies.check_update(current, new)
+            return new
         return self.update(new, field_manager=None)
 
     def patch(

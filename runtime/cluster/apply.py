@@ -56,14 +56,23 @@ from typing import Any, Final, Literal
 from engine import strategies
 from engine.api.base import Resource, prune_empty
 from engine.api.core import Namespace
-from engine.client import Client
+from engine.client import Client, LocalClient
 from engine.errors import ApiError, FieldError, Forbidden, Invalid, NotFound
 from engine.manifests import load_manifest_files, load_manifests, parse_object
 from engine.patch import DEFAULT_MERGE_KEYS, strategic_merge_patch
 from engine.registry import REGISTRY, Unstructured
 from engine.threeway import three_way_merge_patch
 
-__all__ = ["Applied", "ApplyError", "ApplySource", "apply_objects", "load_sources"]
+__all__ = [
+    "LAST_APPLIED",
+    "Applied",
+    "ApplyError",
+    "ApplySource",
+    "ServerSide",
+    "applied_configuration",
+    "apply_objects",
+    "load_sources",
+]
 
 ApplySource = (
     str
@@ -139,17 +148,35 @@ def _checked(obj: Resource) -> Resource:
     return defaulted
 
 
-async def apply_objects(client: Client, objects: list[Resource]) -> list[Applied]:
+@dataclass(frozen=True, slots=True)
+class ServerSide:
+    """Apply server-side as `field_manager` (see the module docstring)."""
+
+    field_manager: str = "kubeloop"
+    force: bool = False
+
+
+async def apply_objects(
+    client: Client, objects: list[Resource], server_side: ServerSide | None = None
+) -> list[Applied]:
     """Check everything, then create each object or bring the existing one to
     the manifest (see the module docstring)."""
+    if server_side is not None and not isinstance(client, LocalClient):
+        raise TypeError("server-side apply needs a client with `apply` (LocalClient)")
     ordered = _unique(sorted(objects, key=lambda o: 0 if isinstance(o, Namespace) else 1))
     new_namespaces = {o.metadata.name for o in ordered if isinstance(o, Namespace)}
     for desired in ordered:
-        await _check(client, desired, new_namespaces)
+        if isinstance(client, LocalClient) and server_side is not None:
+            await _check_server_side(client, desired, new_namespaces, server_side)
+        else:
+            await _check(client, desired, new_namespaces)
     results: list[Applied] = []
     for desired in ordered:
         try:
-            results.append(await _apply_one(client, desired))
+            if isinstance(client, LocalClient) and server_side is not None:
+                results.append(await _apply_server_side(client, desired, server_side))
+            else:
+                results.append(await _apply_one(client, desired))
         except ApiError as error:
             kind, namespace = _identity(desired)
             why = f"{type(error).__name__}: {' '.join(str(error).split())}"
@@ -212,6 +239,49 @@ async def _check(client: Client, desired: Resource, new_namespaces: set[str]) ->
                 )
             ],
         )
+
+
+async def _check_server_side(
+    client: LocalClient, desired: Resource, new_namespaces: set[str], server_side: ServerSide
+) -> None:
+    """The server-side apply of `desired` would succeed (a dry run: conflicts,
+    the merged object's validity, immutable fields)."""
+    kind, namespace = _identity(desired)
+    if await _existing(client, desired) is None:
+        if namespace and namespace not in new_namespaces:
+            await _check_namespace(client, namespace, f'{kind} "{desired.metadata.name}"')
+        return
+    await client.apply(
+        _server_side_configuration(desired),
+        field_manager=server_side.field_manager,
+        force=server_side.force,
+        dry_run=True,
+    )
+
+
+def _server_side_configuration(desired: Resource) -> dict[str, Any]:
+    configuration = applied_configuration(desired)
+    _, namespace = _identity(desired)
+    if namespace:
+        configuration["metadata"] = {**configuration["metadata"], "namespace": namespace}
+    return configuration
+
+
+async def _apply_server_side(
+    client: LocalClient, desired: Resource, server_side: ServerSide
+) -> Applied:
+    kind, _ = _identity(desired)
+    existing = await _existing(client, desired)
+    stored = await client.apply(
+        _server_side_configuration(desired),
+        field_manager=server_side.field_manager,
+        force=server_side.force,
+    )
+    if existing is None:
+        action: Action = "created"
+    else:
+        action = "unchanged" if stored is existing else "configured"
+    return Applied(kind, stored.metadata.namespace, stored.metadata.name, action)
 
 
 async def _check_namespace(client: Client, namespace: str, subject: str) -> None:

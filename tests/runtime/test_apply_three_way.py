@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from engine.api.apps import Deployment
 from engine.api.core import ConfigMap
+from engine.ownership import ApplyConflict
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 from runtime.cluster.apply import LAST_APPLIED, load_sources
 
@@ -132,3 +135,33 @@ async def test_an_object_created_without_apply_gets_the_annotation_and_loses_not
         await cluster.apply(web(labels="{app: web}", env="[{name: C, value: c}]"))
         live = await cluster.get(Deployment, "web")
         assert [e.name for e in live.spec.template.spec.containers[0].env] == ["B", "C"]
+
+
+async def test_server_side_apply_through_the_cluster() -> None:
+    async with Cluster(config()) as cluster:
+        [created] = await cluster.apply(web(), server_side=True, field_manager="alice")
+        assert created.action == "created"
+        [again] = await cluster.apply(web(), server_side=True, field_manager="alice")
+        assert again.action == "unchanged"
+        live = await cluster.get(Deployment, "web")
+        assert [e.manager for e in live.metadata.managed_fields] == ["alice"]
+        assert LAST_APPLIED not in live.metadata.annotations
+        # bob's conflicting apply is refused before anything is written...
+        with pytest.raises(
+            ApplyConflict, match=r'conflict with "alice" using apps/v1: \.spec\.replicas'
+        ):
+            await cluster.apply(
+                [configmap_manifest("x"), web(replicas="replicas: 4")],
+                server_side=True,
+                field_manager="bob",
+            )
+        assert not (await cluster.list(ConfigMap)).items
+        # ...and goes through with force.
+        await cluster.apply(
+            web(replicas="replicas: 4"), server_side=True, field_manager="bob", force=True
+        )
+        assert (await cluster.get(Deployment, "web")).spec.replicas == 4
+
+
+def configmap_manifest(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
