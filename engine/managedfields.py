@@ -37,6 +37,7 @@ from engine.schema.node import Node
 
 __all__ = [
     "MEMBER",
+    "SERVER_METADATA",
     "ListKinds",
     "Path",
     "decode",
@@ -57,7 +58,7 @@ for a set. Lists not named are atomic."""
 MEMBER: Final = object()
 """The value of a `.` path: the element exists (never compared)."""
 
-_SERVER_METADATA: Final = frozenset(
+SERVER_METADATA: Final = frozenset(
     {
         "uid",
         "resourceVersion",
@@ -69,6 +70,7 @@ _SERVER_METADATA: Final = frozenset(
         "selfLink",
     }
 )
+"""Metadata the server sets: owned by nobody, compared by no one."""
 _IDENTITY: Final = frozenset({"apiVersion", "kind"})
 _META_IDENTITY: Final = frozenset({"name", "namespace", "generateName"})
 
@@ -112,7 +114,7 @@ def spec_document(document: Mapping[str, Any]) -> dict[str, Any]:
     meta = {
         k: v
         for k, v in (document.get("metadata") or {}).items()
-        if k not in _SERVER_METADATA and k not in _META_IDENTITY
+        if k not in SERVER_METADATA and k not in _META_IDENTITY
     }
     result.pop("metadata", None)
     if meta:
