@@ -14,6 +14,19 @@ The virtual clock has two modes:
 * manual: time stands still until `advance(dt)` moves it (timers due on the
   way fire in order).
 
+In auto mode, `pace(rate)` caps how fast idle time may jump: from then on
+the clock stays at most `rate` cluster seconds per wall second ahead of where
+it was when pacing began, and an idle loop waits on the wall clock (in its
+`select`, so I/O and other threads still wake it) until the next timer is
+due. `pace(1.0)` turns a simulation into a cluster that idles like a real
+one (`kubeloop run --watch` does this once converged); `pace(None)` lifts
+the cap. A busy loop never moves time, paced or not.
+
+Far timers work too: a jump to a timer years ahead takes one loop turn (asyncio
+itself waits at most a day per turn), and past 2**24 s, where asyncio's
+`now + 1e-9` no longer changes a float, the clock lands one float past the
+timer so that it runs. `now()` holds at the end of the year 9999.
+
 Virtual time needs the asyncio backend with the standard selector loop; real
 I/O (sockets, subprocesses) still works, it just does not make time pass.
 
@@ -29,10 +42,13 @@ import selectors
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["DEFAULT_EPOCH", "Clock", "RealClock", "TimerHandle", "VirtualClock", "resolve"]
+
+_MAX_SELECT_TIMEOUT: float = getattr(asyncio.base_events, "MAXIMUM_SELECT_TIMEOUT", 86400.0)
 
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 """Wall time at virtual t=0, fixed so that virtual runs are reproducible."""
@@ -102,13 +118,17 @@ class VirtualClock:
         self._offset = 0.0  # virtual seconds since installation
         self._limit = math.inf if auto else 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pace: _Pace | None = None
 
     @property
     def auto(self) -> bool:
         return self._auto
 
     def now(self) -> datetime:
-        return self._epoch + timedelta(seconds=self._offset)
+        try:
+            return self._epoch + timedelta(seconds=self._offset)
+        except OverflowError:  # past the year 9999 (a wait of int64 seconds)
+            return datetime.max.replace(tzinfo=self._epoch.tzinfo)
 
     def monotonic(self) -> float:
         return self._offset
@@ -122,6 +142,13 @@ class VirtualClock:
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         return self._require_loop().call_later(max(0.0, delay), callback)
+
+    def pace(self, rate: float | None, *, wall: Callable[[], float] = time.monotonic) -> None:
+        """Let idle time advance at most `rate` cluster seconds per second of
+        `wall` from now on (None: as fast as timers allow)."""
+        if rate is not None and not rate > 0:
+            raise ValueError(f"pace rate must be > 0, got {rate}")
+        self._pace = None if rate is None else _Pace(rate, self._offset, wall(), wall)
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by `seconds`, firing due timers in order, then let
@@ -162,6 +189,15 @@ class VirtualClock:
         if self._loop is not None:
             raise RuntimeError("VirtualClock is already installed")
         original_select = selector.select
+        resolution: float = getattr(loop, "_clock_resolution", 1e-9)
+
+        def land(target: float) -> float:
+            # asyncio runs a timer once `when < time() + resolution`. Past
+            # 2**24 s (194 days) adding 1e-9 no longer changes a float, so a
+            # clock landing exactly on a timer would never run it: land one
+            # float further.
+            return target if target + resolution > target else math.nextafter(target, math.inf)
+
         # Loop time becomes the virtual offset itself, starting near zero, so
         # float arithmetic on timers never depends on the machine's uptime
         # (which would make timer order differ between runs). Timers already
@@ -174,12 +210,24 @@ class VirtualClock:
             if timeout is None:
                 if self._limit is math.inf or self._limit <= self._offset:
                     return original_select(None)
-                self._offset = self._limit
+                self._offset = land(self._limit)
                 return original_select(0)
+            if timeout >= _MAX_SELECT_TIMEOUT and (scheduled := getattr(loop, "_scheduled", None)):
+                # asyncio waits at most a day at a time; a virtual jump to a
+                # timer years away need not take one loop turn per day.
+                timeout = max(timeout, scheduled[0].when() - self._offset)
             if timeout > 0:
                 step = min(timeout, max(0.0, self._limit - self._offset))
                 if step > 0:
-                    self._offset += step
+                    pace = self._pace
+                    if pace is not None and (early := self._offset + step - pace.allowed()) > 0:
+                        # Ahead of the pace: wait on the wall clock (woken early
+                        # by I/O), then move only as far as the pace allows.
+                        events = original_select(early / pace.rate)
+                        target = min(self._offset + step, pace.allowed())
+                        self._offset = max(self._offset, land(target))
+                        return events
+                    self._offset = land(self._offset + step)
                     return original_select(0)
             return original_select(timeout)
 
@@ -193,6 +241,18 @@ class VirtualClock:
             del loop.time
             del selector.select
             shift_timers(loop, loop.time() - self._offset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pace:
+    rate: float  # cluster seconds per wall second
+    origin: float  # cluster time when pacing began
+    wall_origin: float
+    wall: Callable[[], float]
+
+    def allowed(self) -> float:
+        """The latest cluster time the pace allows now."""
+        return self.origin + (self.wall() - self.wall_origin) * self.rate
 
 
 def shift_timers(loop: asyncio.AbstractEventLoop, delta: float) -> None:

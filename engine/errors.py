@@ -26,6 +26,7 @@ __all__ = [
     "ManifestErrors",
     "MethodNotAllowed",
     "NotFound",
+    "RequestEntityTooLarge",
     "ServerTimeout",
     "ServiceUnavailable",
     "TooManyRequests",
@@ -114,6 +115,13 @@ class Invalid(ApiError):
         self.errors = list(errors)
         details = "; ".join(str(e) for e in self.errors)
         super().__init__(f"{subject} is invalid: {details}")
+
+
+class RequestEntityTooLarge(ApiError):
+    """A request body (an object as JSON) over the apiserver's 3 MiB limit."""
+
+    reason = "RequestEntityTooLarge"
+    code = 413
 
 
 class TooManyRequests(ApiError):

@@ -22,12 +22,11 @@ Neighbours: `engine.registry` (kinds by apiVersion and kind), `engine.api`
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -36,10 +35,12 @@ from pydantic_core import ErrorDetails
 import engine.api  # noqa: F401  (registers the built-in kinds)
 from engine.api.base import Resource
 from engine.api.defaulting import default_object
+from engine.api.integers import range_message
 from engine.api.validation import validate_object
 from engine.api.validation_rules import quote
 from engine.conversion import to_storage_version
 from engine.crd import CustomResource, parse_custom
+from engine.documents import check_document, decode_documents, read_text
 from engine.errors import ApiError, BadRequest, FieldError, Invalid, ManifestErrors
 from engine.quantity import Quantity
 from engine.registry import REGISTRY, Registry
@@ -58,59 +59,11 @@ MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 
 # -- text -> documents ----------------------------------------------------------
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _ManifestLoader(_BaseLoader):  # type: ignore[misc]
-    """Safe YAML without timestamp resolution: Kubernetes reads YAML through
-    JSON, so an unquoted date stays a string (datetime fields still parse it)."""
-
-
-_ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class _KubectlEscapesLoader(yaml.SafeLoader):
-    """The pure-Python loader with go-yaml's extra escape `\\'` (libyaml rejects
-    it); used only for texts that need it, as it is slower."""
-
-    ESCAPE_REPLACEMENTS: ClassVar[dict[str, str]] = {  # type: ignore[misc]
-        **yaml.SafeLoader.ESCAPE_REPLACEMENTS,
-        "'": "'",
-    }
-
-
-_KubectlEscapesLoader.yaml_implicit_resolvers = _ManifestLoader.yaml_implicit_resolvers
-
-
-def _documents(text: str, source: str) -> list[Any]:
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return [json.loads(text)]
-        except json.JSONDecodeError:
-            pass  # YAML flow style, or several JSON documents: YAML reads both
-    try:
-        try:
-            return list(yaml.load_all(text, Loader=_ManifestLoader))
-        except yaml.MarkedYAMLError as error:
-            if error.problem != "found unknown escape character":
-                raise
-            # kubectl's parser (go-yaml) also takes \' in double-quoted strings.
-            return list(yaml.load_all(text, Loader=_KubectlEscapesLoader))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise BadRequest(f"{source}: invalid YAML{line}: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise BadRequest(f"{source}: invalid YAML: {error}") from None
-
 
 def _manifests(text: str, source: str) -> Iterator[tuple[dict[str, Any] | ApiError, str]]:
     """(manifest, where) pairs: lists expanded, empty documents skipped; a
     document that is no manifest comes as (its error, where)."""
-    for index, document in enumerate(_documents(text, source), start=1):
+    for index, document in enumerate(decode_documents(text, source), start=1):
         where = f"{source} document {index}"
         if document is None or document == {}:
             continue
@@ -156,6 +109,7 @@ def parse_object(
     validation) reports unknown fields of custom objects; without it they are
     pruned, as the apiserver does for clients that do not ask for strictness."""
     where = f" ({source})" if source else ""
+    check_document(data, source or "object")
     api_version = data.get("apiVersion")
     kind_name = data.get("kind")
     missing = [
@@ -239,12 +193,9 @@ def load_manifest_files(
         )
         for file in files:
             try:
-                text = file.read_text(encoding="utf-8")
+                text = read_text(file)
                 loaded, bad = _load(text, registry, str(file), True)
-            except OSError as error:
-                errors.append(BadRequest(f"{file}: cannot read: {error.strerror}"))
-                continue
-            except ApiError as error:  # the file is no YAML at all
+            except ApiError as error:  # unreadable, not UTF-8, or no YAML at all
                 errors.append(error)
                 continue
             objects.extend(loaded)
@@ -308,18 +259,25 @@ def dump_manifests(objects: Iterable[Resource]) -> str:
 
 def field_errors(model: type[BaseModel], error: ValidationError) -> list[FieldError]:
     """pydantic's errors as FieldErrors with Kubernetes paths and phrasing; the
-    branches of a union at one path are merged into one message."""
+    branches of a union at one path are merged into one message, and a number
+    out of an integer branch's range (IntOrString) is reported as just that."""
     merged: dict[str, list[str]] = {}
+    out_of_range: set[str] = set()
     for detail in error.errors(include_url=False):
         path, annotation, in_union = _resolve(model, detail["loc"])
         message = _message(detail, annotation)
         messages = merged.setdefault(path, [])
-        if in_union and messages and messages[-1].startswith("expected "):
+        ranged = in_union and range_message(detail["type"], detail.get("ctx"), None) is not None
+        if ranged:
+            out_of_range.add(path)
+        elif in_union and messages and messages[-1].startswith("expected "):
             if message.startswith("expected ") and message not in messages[-1]:
                 messages[-1] = f"{messages[-1].split(', got ')[0]} or {message[len('expected ') :]}"
             continue
         if message not in messages:
             messages.append(message)
+    for path in out_of_range:
+        merged[path] = [m for m in merged[path] if not m.startswith("expected ")]
     return [FieldError(path, message) for path, messages in merged.items() for message in messages]
 
 
@@ -422,6 +380,9 @@ def _message(detail: ErrorDetails, annotation: Any) -> str:
         return "unknown field"
     expected = _EXPECTED.get(kind)
     value = detail.get("input")
+    out_of_range = range_message(kind, detail.get("ctx"), value)
+    if out_of_range is not None:
+        return out_of_range
     if expected is not None:
         return f"expected {expected}, got {_describe(value)}"
     text = detail["msg"].removeprefix("Value error, ")

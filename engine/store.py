@@ -45,6 +45,7 @@ from typing import Any, Generic, TypeVar, cast
 from engine import conversion, crd, strategies
 from engine.api import core
 from engine.api.base import ObjectMeta, Resource, copied
+from engine.api.integers import INT32_MAX, out_of_range
 from engine.clock import Clock, RealClock
 from engine.errors import (
     AlreadyExists,
@@ -814,6 +815,11 @@ class Store:
         if replicas < 0:
             raise Invalid(
                 f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
+            )
+        if replicas > INT32_MAX:  # the Scale object's spec.replicas is an int32
+            raise Invalid(
+                f'{kind.kind_name} "{name}"',
+                [FieldError("spec.replicas", out_of_range(replicas))],
             )
         current: Any = self.get(kind, name, namespace)
         custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None

@@ -277,7 +277,7 @@ def plan_deletion(
             return current
         if grace == 0 and not holds:
             return None
-    deadline = now + timedelta(seconds=grace)
+    deadline = _after(now, grace)
     update: dict[str, Any] = {
         "finalizers": finalizers,
         "deletion_grace_period_seconds": grace,
@@ -291,6 +291,15 @@ def plan_deletion(
             update={"status": marked.status.model_copy(update={"phase": "Terminating"})}
         )
     return marked
+
+
+def _after(now: datetime, seconds: int) -> datetime:
+    """`now + seconds`, held at the last representable instant: a grace period
+    may be any int64, and Python's datetime ends in the year 9999."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=now.tzinfo)
 
 
 def _grace_period(obj: Resource, requested: int | None) -> int:

@@ -2,8 +2,8 @@
 
     kubeloop --version
     kubeloop run [FILES...|-] [--nodes N] [--runtime simulated|process] [--seed S]
-                 [--virtual-time | --real-time] [--timeout T] [--watch] [--json]
-                 [--output yaml|json DIR|-]
+                 [--virtual-time | --real-time] [--timeout T] [--wall-timeout W]
+                 [--watch] [--json] [--output yaml|json DIR|-]
     kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
 
@@ -26,6 +26,12 @@ when stopped by signal N (SIGTERM, SIGHUP or SIGINT: the run stops as it
 would at its end, every container process killed and every file removed,
 and the summary is printed; see `runtime.stopsignals`).
 
+`--timeout` bounds cluster time and wall time alike (`--wall-timeout` sets
+the wall bound apart): on virtual time a cluster that is never idle holds
+cluster time still, and only the wall clock (`runtime.walltime`) ends it.
+`--watch` runs on until a stop signal, with virtual time paced to the wall
+clock.
+
 Time defaults to virtual for the simulated runtime and real for processes,
 unless a scenario file's `cluster.virtual_time` or `--virtual-time` /
 `--real-time` says otherwise. Cluster seconds count from the cluster's start,
@@ -41,6 +47,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -52,6 +59,8 @@ from typing import Any, TextIO, cast
 import anyio
 from rich.console import Console
 
+from engine.clock import VirtualClock
+from engine.documents import read_text
 from engine.errors import ApiError
 from runtime import cli_bench, cli_fuzz, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
@@ -67,6 +76,7 @@ from runtime.scenario import (
     run_scenario,
 )
 from runtime.summary import Summary, summarize
+from runtime.walltime import WallTimeout, wall_deadline
 
 __all__ = ["main"]
 
@@ -135,9 +145,22 @@ def _parser() -> argparse.ArgumentParser:
         help="cluster time is wall time (default for process nodes)",
     )
     run.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds to converge (default 600)"
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        help="seconds to converge, of cluster time and of wall time, whichever runs out first",
     )
-    run.add_argument("--watch", action="store_true", help="keep running after convergence")
+    run.add_argument(
+        "--wall-timeout",
+        type=_seconds,
+        default=None,
+        help="wall seconds to converge (default: the --timeout)",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running after convergence until Ctrl-C (virtual time then runs at real pace)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
         "-o",
@@ -224,6 +247,13 @@ def _other_command(args: argparse.Namespace) -> int:
     return cli_bench.main(args)
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -238,7 +268,7 @@ def _plan(args: argparse.Namespace, stdin: TextIO | None = None) -> RunPlan:
     for path in files:
         if not path.exists():
             raise UserError(f"{path}: no such file or directory")
-    scenario_files = [p for p in files if p.is_file() and is_scenario(p.read_text())]
+    scenario_files = [p for p in files if p.is_file() and is_scenario(read_text(p))]
     if scenario_files and (len(files) > 1 or stdin_given):
         raise UserError("a scenario file runs alone; apply manifests from inside it")
     if scenario_files:
@@ -296,9 +326,10 @@ def _expand(files: list[Path]) -> list[Path]:
 
 def _pools(nodes: int) -> tuple[Any, ...]:
     from runtime.cluster import NodePool
+    from runtime.cluster.config import MAX_NODES
 
-    if nodes < 0:
-        raise UserError("--nodes must be >= 0")
+    if not 0 <= nodes <= MAX_NODES:
+        raise UserError(f"--nodes must be 0 to {MAX_NODES}")
     return (NodePool(count=nodes),)
 
 
@@ -306,30 +337,43 @@ async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSi
     started = time.perf_counter()
     results: list[StepResult] = []
     to_stdout = plan.output is not None and plan.output[1] == "-"
+    wall_limit = args.wall_timeout if args.wall_timeout is not None else args.timeout
+    ended = "interrupted"  # unless the work below finishes
     with stop.installed():
         async with Cluster(plan.config) as cluster:
             async with ProgressView(cluster, enabled=not (args.json or to_stdout)) as view:
-                converged = False
                 with stop.scope:  # a stop signal ends the work here; the cluster stops as usual
                     try:
-                        with anyio.fail_after(args.timeout):
-                            await run_scenario(cluster, plan.scenario, results)
-                            last = plan.scenario.steps[-1] if plan.scenario.steps else None
-                            if last is None or last.wait != "converged":
-                                await cluster.wait_converged()
-                        converged = cluster.converged()
+                        async with wall_deadline(wall_limit):
+                            with anyio.fail_after(args.timeout):
+                                await run_scenario(cluster, plan.scenario, results)
+                                last = plan.scenario.steps[-1] if plan.scenario.steps else None
+                                if last is None or last.wait != "converged":
+                                    await cluster.wait_converged()
+                        ended = "converged"
+                    except WallTimeout:
+                        ended = "wall_timeout"
                     except (TimeoutError, ConvergenceTimeout):
-                        converged = False
+                        ended = "timeout"
                     if args.watch:
-                        await view.watch_forever()
-                if stop.signal is not None:
-                    converged = cluster.converged()
+                        await _watch(cluster, view)
+                converged = ended == "converged" and cluster.converged()
             steps = not_run(plan.scenario, results)
-            summary = summarize(cluster, steps, converged, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            summary = summarize(cluster, steps, converged, seconds, ended=ended)
             if plan.output is not None and cluster.store is not None:
                 fmt, dest = plan.output
                 write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
             return summary
+
+
+async def _watch(cluster: Cluster, view: ProgressView) -> None:
+    """Keep the cluster running until a stop signal. Virtual time then runs at
+    the wall clock's pace, so an idle cluster idles instead of racing ahead."""
+    if isinstance(cluster.clock, VirtualClock):
+        cluster.clock.pace(1.0)
+    print("kubeloop: watching; Ctrl-C stops and prints the summary", file=sys.stderr, flush=True)
+    await view.watch_forever()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ drives, pods stuck unschedulable or crash-looping, with their reasons: see
 
 The view redraws after bursts of store writes (at most once per
 `every_writes` writes), never on a timer, so it adds nothing to a
-deterministic run. Disabled, it does nothing.
+deterministic run. A redraw reads every pod, so it also waits at least nine
+times as long as the last redraw took (on the wall clock, which the cluster
+never sees; a burst that comes too soon is skipped, never waited for): drawing
+stays under a tenth of the run however many pods there are, instead of
+growing with the square of their number. Disabled, it does nothing.
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
 """
@@ -13,6 +17,8 @@ Neighbours: `runtime.cli`, `runtime.cluster`.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -26,13 +32,22 @@ from runtime.cluster import Cluster
 __all__ = ["ProgressView"]
 
 WIDE = ("workload", "problems")
+_DRAW_SHARE_INVERSE = 10  # a redraw every 10x its cost: drawing takes <= 1/10 of the time
 
 
 class ProgressView:
     """`async with ProgressView(cluster):` shows progress until the block ends."""
 
-    def __init__(self, cluster: Cluster, *, enabled: bool = True, every_writes: int = 500) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        enabled: bool = True,
+        every_writes: int = 500,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.cluster = cluster
+        self.timer = timer  # the wall clock, for pacing redraws only
         self.enabled = enabled
         self.every_writes = every_writes
         self._writes = 0
@@ -67,11 +82,17 @@ class ProgressView:
             self._dirty.set()
 
     async def _redraw_loop(self) -> None:
+        next_draw = 0.0
         while True:
             await self._dirty.wait()
             self._dirty.clear()
+            if self.timer() < next_draw:
+                continue  # too soon: a later burst of writes draws (and leaving does)
+            started = self.timer()
             if self._live is not None:
                 self._live.update(self.render(), refresh=True)
+            took = self.timer() - started
+            next_draw = started + took * _DRAW_SHARE_INVERSE
             await asyncio.sleep(0)
 
     async def watch_forever(self) -> None:

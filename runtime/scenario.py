@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.api.apps import Deployment
+from engine.api.integers import Int32
+from engine.documents import decode_documents, read_text
 from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
@@ -80,7 +81,7 @@ class ObjectRef(_Strict):
 
 
 class ScaleArgs(ObjectRef):
-    replicas: int = Field(ge=0)
+    replicas: Int32 = Field(ge=0)
 
 
 class SetImageArgs(_Strict):
@@ -199,19 +200,23 @@ class StepResult:
 
 def is_scenario(text: str) -> bool:
     """A scenario is a YAML mapping with `steps`; anything else is manifests."""
+    if "steps" not in text:
+        return False  # spares decoding a large manifest file twice
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False
+        documents = decode_documents(text, "scenario")
+    except ApiError:
+        return False  # not a scenario; loading it as manifests reports why
+    data = documents[0] if len(documents) == 1 else None
     return isinstance(data, dict) and "steps" in data and "apiVersion" not in data
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file, including every manifest it applies."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise BadRequest(f"{path}: invalid YAML: {error}") from None
+    """Read and validate a scenario file, including every manifest it applies.
+    It is decoded as strictly as manifests are (`engine.documents`)."""
+    documents = decode_documents(read_text(path), str(path))
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        raise BadRequest(f"{path}: a scenario is one YAML mapping with `steps`")
+    data = documents[0]
     try:
         scenario = Scenario.model_validate({**data, "source": path})
     except ValidationError as error:
@@ -240,7 +245,7 @@ def _manifest_text(scenario: Scenario, value: str) -> str:
     path = (base / value).resolve()
     if not path.is_file():
         raise BadRequest(f"scenario applies {value!r}, but {path} is not a file")
-    return path.read_text()
+    return read_text(path)
 
 
 def _kind(ref: ObjectRef) -> type[Any]:

@@ -12,7 +12,10 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 
 `ok` is the run's success: converged with no problems (no workload that no
 controller drives, no pod stuck unschedulable, crash-looping or waiting on a
-missing ConfigMap); `kubeloop run` exits 0 only then.
+missing ConfigMap); `kubeloop run` exits 0 only then. `ended` says why the
+run stopped: `converged`, `timeout` (cluster time ran out), `wall_timeout`
+(wall time ran out first) or `interrupted` (a stop signal before the run
+finished).
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
 """
@@ -54,6 +57,7 @@ class Summary:
     attempts: int
     steps: list[StepResult] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    ended: str = "converged"
     workloads: list[WorkloadRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -107,6 +111,7 @@ class Summary:
                 for w in self.workloads
             ],
             "problems": [p.to_json() for p in self.problems],
+            "ended": self.ended,
         }
 
     def print(self, console: Console) -> None:
@@ -154,6 +159,8 @@ class Summary:
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)
+        if self.ended != "converged":
+            console.print(f"  stopped: {_ENDED.get(self.ended, self.ended)}")
         for line in self.left:
             console.print(f"  not converged: {line}")
         for problem in self.problems:
@@ -161,8 +168,20 @@ class Summary:
                 console.print(f"  problem: {problem}")
 
 
+_ENDED = {
+    "timeout": "the cluster-time timeout ran out",
+    "wall_timeout": "the wall-time timeout ran out (cluster time stood still while busy)",
+    "interrupted": "interrupted",
+}
+
+
 def summarize(
-    cluster: Cluster, steps: list[StepResult], converged: bool, seconds: float
+    cluster: Cluster,
+    steps: list[StepResult],
+    converged: bool,
+    seconds: float,
+    *,
+    ended: str = "converged",
 ) -> Summary:
     workloads = cluster.workloads()
     startup = cluster.tracker.startup_seconds
@@ -181,4 +200,5 @@ def summarize(
         left=[] if converged else cluster.unconverged(),
         workloads=workloads,
         problems=problems(workloads),
+        ended=ended,
     )

@@ -18,10 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from engine.api.base import KubeModel, LabelSelector, Resource
 from engine.api.core import IntOrString, PersistentVolumeClaim, PodTemplateSpec, find_condition
+from engine.api.integers import Int32, Int64
 from engine.registry import kind
 
 __all__ = [
@@ -76,14 +77,14 @@ class DeploymentStrategy(KubeModel):
 
 
 class DeploymentSpec(KubeModel):
-    replicas: StrictInt = 1
+    replicas: Int32 = 1
     selector: LabelSelector = Field(default_factory=LabelSelector)
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
     strategy: DeploymentStrategy = Field(default_factory=DeploymentStrategy)
-    min_ready_seconds: StrictInt | None = None
-    revision_history_limit: StrictInt = 10
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 = 10
     paused: StrictBool | None = None
-    progress_deadline_seconds: StrictInt = 600
+    progress_deadline_seconds: Int32 = 600
 
 
 class DeploymentCondition(KubeModel):
@@ -98,15 +99,15 @@ class DeploymentCondition(KubeModel):
 
 
 class DeploymentStatus(KubeModel):
-    observed_generation: StrictInt = 0
-    replicas: StrictInt = 0
-    updated_replicas: StrictInt = 0
-    ready_replicas: StrictInt = 0
-    available_replicas: StrictInt = 0
-    unavailable_replicas: StrictInt = 0
-    terminating_replicas: StrictInt | None = None
+    observed_generation: Int64 = 0
+    replicas: Int32 = 0
+    updated_replicas: Int32 = 0
+    ready_replicas: Int32 = 0
+    available_replicas: Int32 = 0
+    unavailable_replicas: Int32 = 0
+    terminating_replicas: Int32 | None = None
     conditions: list[DeploymentCondition] = Field(default_factory=list)
-    collision_count: StrictInt | None = None
+    collision_count: Int32 | None = None
 
     def condition(self, condition_type: str) -> DeploymentCondition | None:
         return find_condition(self.conditions, condition_type)
@@ -122,8 +123,8 @@ class Deployment(Resource):
 
 
 class ReplicaSetSpec(KubeModel):
-    replicas: StrictInt = 1
-    min_ready_seconds: StrictInt | None = None
+    replicas: Int32 = 1
+    min_ready_seconds: Int32 | None = None
     selector: LabelSelector = Field(default_factory=LabelSelector)
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
 
@@ -137,12 +138,12 @@ class ReplicaSetCondition(KubeModel):
 
 
 class ReplicaSetStatus(KubeModel):
-    replicas: StrictInt = 0
-    fully_labeled_replicas: StrictInt = 0
-    ready_replicas: StrictInt = 0
-    available_replicas: StrictInt = 0
-    terminating_replicas: StrictInt | None = None
-    observed_generation: StrictInt = 0
+    replicas: Int32 = 0
+    fully_labeled_replicas: Int32 = 0
+    ready_replicas: Int32 = 0
+    available_replicas: Int32 = 0
+    terminating_replicas: Int32 | None = None
+    observed_generation: Int64 = 0
     conditions: list[ReplicaSetCondition] = Field(default_factory=list)
 
     def condition(self, condition_type: str) -> ReplicaSetCondition | None:
@@ -161,7 +162,7 @@ class ReplicaSet(Resource):
 class RollingUpdateStatefulSetStrategy(KubeModel):
     """Pods with an ordinal >= partition are updated; maxUnavailable at a time."""
 
-    partition: StrictInt = 0
+    partition: Int32 = 0
     max_unavailable: IntOrString | None = None
 
 
@@ -185,19 +186,19 @@ class StatefulSetPersistentVolumeClaimRetentionPolicy(KubeModel):
 
 
 class StatefulSetOrdinals(KubeModel):
-    start: StrictInt = 0
+    start: Int32 = 0
 
 
 class StatefulSetSpec(KubeModel):
-    replicas: StrictInt = 1
+    replicas: Int32 = 1
     selector: LabelSelector = Field(default_factory=LabelSelector)
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
     volume_claim_templates: list[PersistentVolumeClaim] = Field(default_factory=list)
     service_name: str | None = None
     pod_management_policy: str = "OrderedReady"
     update_strategy: StatefulSetUpdateStrategy = Field(default_factory=StatefulSetUpdateStrategy)
-    revision_history_limit: StrictInt = 10
-    min_ready_seconds: StrictInt | None = None
+    revision_history_limit: Int32 = 10
+    min_ready_seconds: Int32 | None = None
     persistent_volume_claim_retention_policy: StatefulSetPersistentVolumeClaimRetentionPolicy = (
         Field(default_factory=StatefulSetPersistentVolumeClaimRetentionPolicy)
     )
@@ -213,15 +214,15 @@ class StatefulSetCondition(KubeModel):
 
 
 class StatefulSetStatus(KubeModel):
-    observed_generation: StrictInt = 0
-    replicas: StrictInt = 0
-    ready_replicas: StrictInt = 0
-    current_replicas: StrictInt = 0
-    updated_replicas: StrictInt = 0
-    available_replicas: StrictInt = 0
+    observed_generation: Int64 = 0
+    replicas: Int32 = 0
+    ready_replicas: Int32 = 0
+    current_replicas: Int32 = 0
+    updated_replicas: Int32 = 0
+    available_replicas: Int32 = 0
     current_revision: str | None = None
     update_revision: str | None = None
-    collision_count: StrictInt | None = None
+    collision_count: Int32 | None = None
     conditions: list[StatefulSetCondition] = Field(default_factory=list)
 
     def condition(self, condition_type: str) -> StatefulSetCondition | None:
@@ -257,8 +258,8 @@ class DaemonSetSpec(KubeModel):
     selector: LabelSelector = Field(default_factory=LabelSelector)
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
     update_strategy: DaemonSetUpdateStrategy = Field(default_factory=DaemonSetUpdateStrategy)
-    min_ready_seconds: StrictInt | None = None
-    revision_history_limit: StrictInt = 10
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 = 10
 
 
 class DaemonSetCondition(KubeModel):
@@ -270,15 +271,15 @@ class DaemonSetCondition(KubeModel):
 
 
 class DaemonSetStatus(KubeModel):
-    current_number_scheduled: StrictInt = 0
-    number_misscheduled: StrictInt = 0
-    desired_number_scheduled: StrictInt = 0
-    number_ready: StrictInt = 0
-    observed_generation: StrictInt = 0
-    updated_number_scheduled: StrictInt = 0
-    number_available: StrictInt = 0
-    number_unavailable: StrictInt = 0
-    collision_count: StrictInt | None = None
+    current_number_scheduled: Int32 = 0
+    number_misscheduled: Int32 = 0
+    desired_number_scheduled: Int32 = 0
+    number_ready: Int32 = 0
+    observed_generation: Int64 = 0
+    updated_number_scheduled: Int32 = 0
+    number_available: Int32 = 0
+    number_unavailable: Int32 = 0
+    collision_count: Int32 | None = None
     conditions: list[DaemonSetCondition] = Field(default_factory=list)
 
     def condition(self, condition_type: str) -> DaemonSetCondition | None:
@@ -306,4 +307,4 @@ class ControllerRevision(Resource):
     any JSON) at a revision number."""
 
     data: dict[str, Any] | None = None
-    revision: StrictInt = 0
+    revision: Int64 = 0

@@ -15,10 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, model_validator
 
 from engine.api.base import KubeModel, LabelSelector, Resource
 from engine.api.core import find_condition
+from engine.api.integers import Int32, Int64
 from engine.quantity import Quantity
 from engine.registry import kind
 
@@ -63,7 +64,7 @@ class MetricTarget(KubeModel):
     type: str
     value: Quantity | None = None
     average_value: Quantity | None = None
-    average_utilization: StrictInt | None = None
+    average_utilization: Int32 | None = None
 
 
 class MetricIdentifier(KubeModel):
@@ -113,12 +114,12 @@ class HPAScalingPolicy(KubeModel):
     """Allow a change of `value` Pods or Percent within `periodSeconds`."""
 
     type: str
-    value: StrictInt
-    period_seconds: StrictInt
+    value: Int32
+    period_seconds: Int32
 
 
 class HPAScalingRules(KubeModel):
-    stabilization_window_seconds: StrictInt | None = None
+    stabilization_window_seconds: Int32 | None = None
     select_policy: str | None = None
     policies: list[HPAScalingPolicy] | None = None
     tolerance: Quantity | None = None
@@ -177,8 +178,8 @@ def _default_metrics() -> list[MetricSpec]:
 
 class HorizontalPodAutoscalerSpec(KubeModel):
     scale_target_ref: CrossVersionObjectReference | None = None
-    min_replicas: StrictInt = 1
-    max_replicas: StrictInt = 0
+    min_replicas: Int32 = 1
+    max_replicas: Int32 = 0
     metrics: list[MetricSpec] = Field(default_factory=_default_metrics)
     behavior: HorizontalPodAutoscalerBehavior | None = None
 
@@ -192,7 +193,7 @@ class HorizontalPodAutoscalerSpec(KubeModel):
 class MetricValueStatus(KubeModel):
     value: Quantity | None = None
     average_value: Quantity | None = None
-    average_utilization: StrictInt | None = None
+    average_utilization: Int32 | None = None
 
 
 class ResourceMetricStatus(KubeModel):
@@ -239,14 +240,14 @@ class HorizontalPodAutoscalerCondition(KubeModel):
     last_transition_time: datetime | None = None
     reason: str | None = None
     message: str | None = None
-    observed_generation: StrictInt | None = None
+    observed_generation: Int64 | None = None
 
 
 class HorizontalPodAutoscalerStatus(KubeModel):
-    observed_generation: StrictInt | None = None
+    observed_generation: Int64 | None = None
     last_scale_time: datetime | None = None
-    current_replicas: StrictInt = 0
-    desired_replicas: StrictInt = 0
+    current_replicas: Int32 = 0
+    desired_replicas: Int32 = 0
     current_metrics: list[MetricStatus] = Field(default_factory=list)
     conditions: list[HorizontalPodAutoscalerCondition] = Field(default_factory=list)
 

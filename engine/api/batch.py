@@ -15,10 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool
 
 from engine.api.base import KubeModel, LabelSelector, ObjectMeta, Resource
 from engine.api.core import ObjectReference, PodTemplateSpec, find_condition
+from engine.api.integers import Int32, Int64
 from engine.registry import kind
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 
 class PodFailurePolicyOnExitCodesRequirement(KubeModel):
     operator: str
-    values: list[StrictInt] = Field(default_factory=list)
+    values: list[Int32] = Field(default_factory=list)
     container_name: str | None = None
 
 
@@ -65,7 +66,7 @@ class PodFailurePolicy(KubeModel):
 
 class SuccessPolicyRule(KubeModel):
     succeeded_indexes: str | None = None
-    succeeded_count: StrictInt | None = None
+    succeeded_count: Int32 | None = None
 
 
 class SuccessPolicy(KubeModel):
@@ -74,17 +75,17 @@ class SuccessPolicy(KubeModel):
 
 class JobSpec(KubeModel):
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
-    parallelism: StrictInt | None = None
-    completions: StrictInt | None = None
-    active_deadline_seconds: StrictInt | None = None
+    parallelism: Int32 | None = None
+    completions: Int32 | None = None
+    active_deadline_seconds: Int64 | None = None
     pod_failure_policy: PodFailurePolicy | None = None
     success_policy: SuccessPolicy | None = None
-    backoff_limit: StrictInt | None = None
-    backoff_limit_per_index: StrictInt | None = None
-    max_failed_indexes: StrictInt | None = None
+    backoff_limit: Int32 | None = None
+    backoff_limit_per_index: Int32 | None = None
+    max_failed_indexes: Int32 | None = None
     selector: LabelSelector | None = None
     manual_selector: StrictBool | None = None
-    ttl_seconds_after_finished: StrictInt | None = None
+    ttl_seconds_after_finished: Int32 | None = None
     completion_mode: str | None = None
     suspend: StrictBool | None = None
     pod_replacement_policy: str | None = None
@@ -112,11 +113,11 @@ class JobStatus(KubeModel):
     conditions: list[JobCondition] = Field(default_factory=list)
     start_time: datetime | None = None
     completion_time: datetime | None = None
-    active: StrictInt = 0
-    succeeded: StrictInt = 0
-    failed: StrictInt = 0
-    terminating: StrictInt | None = None
-    ready: StrictInt | None = None
+    active: Int32 = 0
+    succeeded: Int32 = 0
+    failed: Int32 = 0
+    terminating: Int32 | None = None
+    ready: Int32 | None = None
     completed_indexes: str | None = None
     failed_indexes: str | None = None
     uncounted_terminated_pods: UncountedTerminatedPods | None = None
@@ -146,12 +147,12 @@ class JobTemplateSpec(KubeModel):
 class CronJobSpec(KubeModel):
     schedule: str = ""
     time_zone: str | None = None
-    starting_deadline_seconds: StrictInt | None = None
+    starting_deadline_seconds: Int64 | None = None
     concurrency_policy: str = "Allow"
     suspend: StrictBool = False
     job_template: JobTemplateSpec = Field(default_factory=JobTemplateSpec)
-    successful_jobs_history_limit: StrictInt = 3
-    failed_jobs_history_limit: StrictInt = 1
+    successful_jobs_history_limit: Int32 = 3
+    failed_jobs_history_limit: Int32 = 1
 
 
 class CronJobStatus(KubeModel):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from engine.api.base import KubeModel, Resource
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = ["Lease", "LeaseSpec"]
@@ -20,10 +21,10 @@ __all__ = ["Lease", "LeaseSpec"]
 
 class LeaseSpec(KubeModel):
     holder_identity: str | None = None
-    lease_duration_seconds: StrictInt | None = None
+    lease_duration_seconds: Int32 | None = None
     acquire_time: datetime | None = None
     renew_time: datetime | None = None
-    lease_transitions: StrictInt | None = None
+    lease_transitions: Int32 | None = None
     strategy: str | None = None
     preferred_holder: str | None = None
 

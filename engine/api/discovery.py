@@ -8,10 +8,11 @@ endpointslice controller (writer) and service proxies (readers).
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool
 
 from engine.api.base import KubeModel, Resource
 from engine.api.core import ObjectReference
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = [
@@ -60,7 +61,7 @@ class Endpoint(KubeModel):
 class EndpointSlicePort(KubeModel):
     name: str = ""
     protocol: str = "TCP"
-    port: StrictInt | None = None
+    port: Int32 | None = None
     app_protocol: str | None = None
 
 

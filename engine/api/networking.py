@@ -11,10 +11,11 @@ ingress implementation on the node side.
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from engine.api.base import KubeModel, Resource
 from engine.api.core import TypedLocalObjectReference
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = [
@@ -41,7 +42,7 @@ class ServiceBackendPort(KubeModel):
     """A service port by name or by number (exactly one)."""
 
     name: str | None = None
-    number: StrictInt | None = None
+    number: Int32 | None = None
 
 
 class IngressServiceBackend(KubeModel):
@@ -84,7 +85,7 @@ class IngressSpec(KubeModel):
 
 
 class IngressPortStatus(KubeModel):
-    port: StrictInt
+    port: Int32
     protocol: str
     error: str | None = None
 

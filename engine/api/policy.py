@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from engine.api.base import KubeModel, LabelSelector, Resource
 from engine.api.core import Condition, IntOrString, find_condition
+from engine.api.integers import Int32, Int64
 from engine.registry import kind
 
 __all__ = ["PodDisruptionBudget", "PodDisruptionBudgetSpec", "PodDisruptionBudgetStatus"]
@@ -27,12 +28,12 @@ class PodDisruptionBudgetSpec(KubeModel):
 
 
 class PodDisruptionBudgetStatus(KubeModel):
-    observed_generation: StrictInt = 0
+    observed_generation: Int64 = 0
     disrupted_pods: dict[str, datetime] = Field(default_factory=dict)
-    disruptions_allowed: StrictInt = 0
-    current_healthy: StrictInt = 0
-    desired_healthy: StrictInt = 0
-    expected_pods: StrictInt = 0
+    disruptions_allowed: Int32 = 0
+    current_healthy: Int32 = 0
+    desired_healthy: Int32 = 0
+    expected_pods: Int32 = 0
     conditions: list[Condition] = Field(default_factory=list)
 
     def condition(self, condition_type: str) -> Condition | None:

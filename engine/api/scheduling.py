@@ -8,9 +8,10 @@ Neighbours: the scheduler's queue and preemption (read pod priorities).
 
 from __future__ import annotations
 
-from pydantic import StrictBool, StrictInt
+from pydantic import StrictBool
 
 from engine.api.base import Resource
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = ["PriorityClass"]
@@ -24,7 +25,7 @@ __all__ = ["PriorityClass"]
     status_subresource=False,
 )
 class PriorityClass(Resource):
-    value: StrictInt
+    value: Int32
     global_default: StrictBool | None = None
     description: str | None = None
     preemption_policy: str = "PreemptLowerPriority"

@@ -43,6 +43,7 @@ from engine.api.validation_rules import (
     forbidden,
     invalid,
     required,
+    too_long,
 )
 from engine.api.validation_workloads import VALIDATORS as workload_validators
 from engine.errors import FieldError
@@ -60,6 +61,8 @@ R = TypeVar("R", bound=Resource)
 Validator = Callable[[Any, Errors], None]
 
 ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
+DATA_MAX_BYTES: Final = 1024 * 1024
+"""A ConfigMap's or Secret's data, in bytes (Kubernetes' MaxSecretSize)."""
 _CONFIG_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
 
 _VALIDATORS: dict[type[Resource], Validator] = {}
@@ -126,12 +129,7 @@ def _check_metadata(obj: Resource, errors: Errors) -> None:
             check_qualified_name(errors, "metadata.annotations", key)
             size += len(key) + len(value)
         if size > ANNOTATIONS_MAX_BYTES:
-            errors.append(
-                FieldError(
-                    "metadata.annotations",
-                    f"Too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes",
-                )
-            )
+            errors.append(too_long("metadata.annotations", ANNOTATIONS_MAX_BYTES))
 
 
 def _check_name(errors: Errors, path: str, name: str, rfc1035: bool | None) -> None:
@@ -227,15 +225,35 @@ def _validate_config_map(obj: ConfigMap, errors: Errors) -> None:
     _check_config_keys(errors, "binaryData", obj.binary_data, encoded=True)
     for key in obj.data.keys() & obj.binary_data.keys():
         errors.append(duplicate("data", key))
+    size = sum(map(_text_bytes, obj.data.values())) + sum(
+        map(_base64_bytes, obj.binary_data.values())
+    )
+    if size > DATA_MAX_BYTES:
+        errors.append(too_long("", DATA_MAX_BYTES))  # the whole object, as Kubernetes says
 
 
 def _validate_secret(obj: Secret, errors: Errors) -> None:
     _check_config_keys(errors, "data", obj.data, encoded=True)
     _check_config_keys(errors, "stringData", obj.string_data, encoded=False)
+    size = sum(map(_base64_bytes, obj.data.values())) + sum(
+        map(_text_bytes, obj.string_data.values())
+    )
+    if size > DATA_MAX_BYTES:
+        errors.append(too_long("data", DATA_MAX_BYTES))
     if obj.type == "kubernetes.io/tls":
         for key in ("tls.crt", "tls.key"):
             if key not in obj.data and key not in obj.string_data:
                 errors.append(required(f"data[{key}]"))
+
+
+def _text_bytes(value: str) -> int:
+    """Bytes of a string in UTF-8 (as Go's len), without encoding ASCII."""
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
+def _base64_bytes(value: str) -> int:
+    """Bytes a base64 text decodes to, without decoding it."""
+    return len(value) * 3 // 4 - value[-2:].count("=")
 
 
 def _validate_node(obj: Node, errors: Errors) -> None:

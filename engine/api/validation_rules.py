@@ -94,6 +94,11 @@ def duplicate(path: str, value: object) -> FieldError:
     return FieldError(path, f"Duplicate value: {quote(value)}")
 
 
+def too_long(path: str, limit: int) -> FieldError:
+    """`field.TooLong`: Kubernetes prints the whole object's path as `[]`."""
+    return FieldError(path or "[]", f"Too long: may not be more than {limit} bytes")
+
+
 def forbidden(path: str, detail: str) -> FieldError:
     return FieldError(path, f"Forbidden: {detail}")
 

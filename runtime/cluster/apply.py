@@ -57,6 +57,7 @@ from engine import strategies
 from engine.api.base import Resource, prune_empty
 from engine.api.core import Namespace
 from engine.client import Client, LocalClient
+from engine.documents import check_document
 from engine.errors import ApiError, FieldError, Forbidden, Invalid, NotFound
 from engine.manifests import load_manifest_files, load_manifests, parse_object
 from engine.patch import DEFAULT_MERGE_KEYS, strategic_merge_patch
@@ -125,6 +126,9 @@ def load_sources(source: ApplySource) -> list[Resource]:
     """Every object in `source`, validated and defaulted; raises before returning
     anything if one document is bad."""
     if isinstance(source, Resource):
+        # An object built in Python is user input as much as a manifest is:
+        # held to the apiserver's request size limit like one.
+        check_document(source.to_dict(), f"{source.kind} {source.metadata.name!r}")
         return [_checked(source)]
     if isinstance(source, Path):
         return list(load_manifest_files([source]))

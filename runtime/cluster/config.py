@@ -18,8 +18,14 @@ from typing import Literal
 
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
+from engine.api.integers import INT32_MAX
 
-__all__ = ["ALL_CONTROLLERS", "ClusterConfig", "NodePool"]
+__all__ = ["ALL_CONTROLLERS", "MAX_NODES", "ClusterConfig", "NodePool"]
+
+MAX_NODES = 50_000
+"""Nodes one cluster may have: ten times the 5,000 Kubernetes supports, so any
+real size fits, while a typo (`--nodes 10000000`) is refused at once instead of
+building millions of node agents."""
 
 ALL_CONTROLLERS: tuple[str, ...] = tuple(CONTROLLERS)
 """The controllers a cluster runs unless told otherwise, by name."""
@@ -47,8 +53,14 @@ class NodePool:
     def __post_init__(self) -> None:
         if self.count < 0:
             raise ValueError(f"node pool {self.name!r}: count must be >= 0, got {self.count}")
-        if self.pods < 1:
-            raise ValueError(f"node pool {self.name!r}: pods must be >= 1, got {self.pods}")
+        if self.count > MAX_NODES:
+            raise ValueError(
+                f"node pool {self.name!r}: count must be <= {MAX_NODES}, got {self.count}"
+            )
+        if not 1 <= self.pods <= INT32_MAX:  # the kubelet's maxPods is an int32
+            raise ValueError(
+                f"node pool {self.name!r}: pods must be 1 to {INT32_MAX}, got {self.pods}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,8 @@ class ClusterConfig:
             )
         if self.runtime not in ("simulated", "process"):
             raise ValueError(f"runtime must be 'simulated' or 'process', got {self.runtime!r}")
+        if self.node_count > MAX_NODES:
+            raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
         names = [p.name for p in self.node_pools]
         if len(set(names)) != len(names):
             raise ValueError(f"node pool names must be unique, got {names}")

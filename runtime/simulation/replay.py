@@ -48,6 +48,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.api.core import Taint
+from engine.documents import decode_documents, read_text
+from engine.errors import ApiError
 from runtime.cluster import NodePool
 from runtime.simulation.faults import ALL_FAULT_KINDS, Fault
 from runtime.simulation.operations import FailNode, Inject, Operation, RestoreNode
@@ -232,15 +234,13 @@ def save_scenario_file(path: Path, scenario: ScenarioFile) -> Path:
 
 def load_scenario_file(path: Path) -> ScenarioFile:
     """Read and validate a scenario file: `ScenarioError` (naming the file and
-    what is wrong) for anything but a valid scenario; OSError if unreadable."""
-    text = path.read_text()
+    what is wrong, an unreadable file included) for anything but a valid
+    scenario. The file is decoded as strictly as manifests (`engine.documents`)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+        documents = decode_documents(read_text(path), str(path))
+    except ApiError as error:
+        raise ScenarioError(str(error)) from None
+    data = documents[0] if len(documents) == 1 else None
     if not isinstance(data, dict) or "kubeloop" not in data:
         raise ScenarioError(
             f"{path} is not a kubeloop simulation scenario (it lacks `kubeloop: simulation/v1`)"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
+import time
 
 import anyio
 import pytest
@@ -92,3 +95,64 @@ def test_advance_backwards_is_refused() -> None:
     clock = VirtualClock(auto=False)
     with pytest.raises(ValueError):
         asyncio.run(clock.advance(-1))
+
+
+async def test_a_paced_clock_never_runs_ahead_of_the_wall_clock(clock: VirtualClock) -> None:
+    # 200 cluster seconds per wall second: 2 cluster seconds take >= 10 ms.
+    clock.pace(200.0)
+    wall_start = time.monotonic()
+    for _ in range(4):
+        await clock.sleep(0.5)
+    elapsed = time.monotonic() - wall_start
+    assert clock.monotonic() == pytest.approx(2.0)  # timers still fire at their time
+    assert elapsed >= 2.0 / 200.0
+    clock.pace(None)
+    await clock.sleep(3600)  # unpaced again: no wall wait
+    assert clock.monotonic() == pytest.approx(3602.0)
+
+
+async def test_a_paced_clock_follows_its_wall_source(clock: VirtualClock) -> None:
+    # A wall source that has already moved on lets due timers fire at once.
+    wall = iter(itertools.count(0.0, 1000.0))
+    clock.pace(1.0, wall=lambda: next(wall))
+    await clock.sleep(500)
+    assert clock.monotonic() == pytest.approx(500.0)
+
+
+def test_pace_rates_must_be_positive() -> None:
+    clock = VirtualClock()
+    for rate in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="pace rate"):
+            clock.pace(rate)
+
+
+@pytest.mark.parametrize("seconds", [2.0**24 + 1, 2e7, 1e12, 1e300])
+async def test_far_timers_fire_in_a_few_loop_turns(clock: VirtualClock, seconds: float) -> None:
+    # Past 2**24 s a float cannot hold now + 1e-9, which asyncio adds before
+    # running a due timer; and asyncio waits at most a day per loop turn.
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    virtual_select = selector.select
+    turns = 0
+
+    def counting(timeout: float | None = None) -> object:
+        nonlocal turns
+        turns += 1
+        return virtual_select(timeout)
+
+    selector.select = counting
+    try:
+        await clock.sleep(seconds)
+    finally:
+        selector.select = virtual_select
+    assert clock.monotonic() == pytest.approx(seconds)
+    assert turns < 10
+    assert clock.now().year == (9999 if seconds > 1e11 else DEFAULT_EPOCH.year)
+
+
+async def test_manual_clock_runs_far_timers() -> None:
+    clock = VirtualClock(auto=False)
+    with clock.installed():
+        fired: list[float] = []
+        clock.call_later(3e7, lambda: fired.append(clock.monotonic()))
+        await clock.advance(3e7)
+        assert fired == pytest.approx([3e7])

@@ -112,7 +112,7 @@ def test_json_manifests_load() -> None:
 
 
 def test_invalid_json_is_a_bad_request_with_a_line() -> None:
-    with pytest.raises(BadRequest, match=r"cfg\.json: invalid YAML at line 2"):
+    with pytest.raises(BadRequest, match=r"cfg\.json document 1: invalid YAML at line 2"):
         load_manifests('{"apiVersion": "v1",\n  "kind" "ConfigMap"}', source="cfg.json")
 
 

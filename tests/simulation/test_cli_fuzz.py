@@ -65,7 +65,7 @@ def test_replay_of_a_passing_scenario_exits_0(capsys: pytest.CaptureFixture[str]
     ("content", "says"),
     [
         (None, "No such file"),
-        ("kubeloop: simulation/v1\nsteps: [\n", "not valid YAML"),
+        ("kubeloop: simulation/v1\nsteps: [\n", "invalid YAML"),
         ("kind: Pod\n", "is not a kubeloop simulation scenario"),
         ("kubeloop: simulation/v1\nsteps: [{op: jump}]\n", "steps[0]: Input tag 'jump'"),
         ("kubeloop: simulation/v1\ntarget: nosuch.module:X\n", "target nosuch.module:X"),

@@ -105,7 +105,7 @@ def _stale_fault(**changes: object) -> str:
 
 
 BROKEN = {
-    "not-yaml": ("kubeloop: simulation/v1\nsteps: [\n", "not valid YAML at line 3"),
+    "not-yaml": ("kubeloop: simulation/v1\nsteps: [\n", "invalid YAML at line 3"),
     "not-a-scenario": ("apiVersion: v1\nkind: Pod\n", "is not a kubeloop simulation scenario"),
     "empty": ("", "is not a kubeloop simulation scenario"),
     "future-version": (_with(kubeloop="simulation/v9"), "unsupported scenario version"),

@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, TypeAlias, TypeVar
 
-from pydantic import StrictInt
-
 from engine.api.base import KubeModel
+from engine.api.integers import Int32, Int64
 
 __all__ = [
     "Condition",
@@ -33,7 +32,7 @@ __all__ = [
     "scaled_value",
 ]
 
-IntOrString: TypeAlias = StrictInt | str
+IntOrString: TypeAlias = Int32 | str
 """An int or a string (`intstr.IntOrString`); `25%`, `http` and `8080` are all valid."""
 
 _PERCENT = re.compile(r"^[0-9]+%$")
@@ -98,7 +97,7 @@ class Condition(KubeModel):
     last_transition_time: datetime | None = None
     reason: str | None = None
     message: str | None = None
-    observed_generation: StrictInt | None = None
+    observed_generation: Int64 | None = None
 
 
 class _Condition(Protocol):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from engine.api.base import KubeModel
 from engine.api.core.common import IntOrString
+from engine.api.integers import Int32, Int64
 from engine.quantity import Quantity, ResourceList
 
 __all__ = [
@@ -66,10 +67,10 @@ __all__ = [
 class ContainerPort(KubeModel):
     """A port the container listens on; `hostPort` also binds it on the node."""
 
-    container_port: StrictInt
+    container_port: Int32
     name: str | None = None
     protocol: str = "TCP"
-    host_port: StrictInt | None = None
+    host_port: Int32 | None = None
     host_ip: str | None = Field(None, alias="hostIP")
 
 
@@ -184,13 +185,13 @@ class TCPSocketAction(KubeModel):
 
 
 class GRPCAction(KubeModel):
-    port: StrictInt
+    port: Int32
     service: str | None = None
     mode: str | None = None
 
 
 class SleepAction(KubeModel):
-    seconds: StrictInt
+    seconds: Int64
 
 
 class Probe(KubeModel):
@@ -200,12 +201,12 @@ class Probe(KubeModel):
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
     grpc: GRPCAction | None = None
-    initial_delay_seconds: StrictInt | None = None
-    timeout_seconds: StrictInt = 1
-    period_seconds: StrictInt = 10
-    success_threshold: StrictInt = 1
-    failure_threshold: StrictInt = 3
-    termination_grace_period_seconds: StrictInt | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 = 1
+    period_seconds: Int32 = 10
+    success_threshold: Int32 = 1
+    failure_threshold: Int32 = 3
+    termination_grace_period_seconds: Int64 | None = None
 
 
 class LifecycleHandler(KubeModel):
@@ -277,8 +278,8 @@ class SecurityContext(KubeModel):
     privileged: StrictBool | None = None
     se_linux_options: SELinuxOptions | None = None
     windows_options: WindowsSecurityContextOptions | None = None
-    run_as_user: StrictInt | None = None
-    run_as_group: StrictInt | None = None
+    run_as_user: Int64 | None = None
+    run_as_group: Int64 | None = None
     run_as_non_root: StrictBool | None = None
     read_only_root_filesystem: StrictBool | None = None
     allow_privilege_escalation: StrictBool | None = None
@@ -296,7 +297,7 @@ class ContainerResizePolicy(KubeModel):
 
 class ContainerRestartRuleOnExitCodes(KubeModel):
     operator: str
-    values: list[StrictInt] = Field(default_factory=list)
+    values: list[Int32] = Field(default_factory=list)
 
 
 class ContainerRestartRule(KubeModel):

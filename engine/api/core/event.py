@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import StrictInt
-
 from engine.api.base import KubeModel, Resource
 from engine.api.core.common import ObjectReference
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = ["Event", "EventSeries", "EventSource"]
@@ -24,7 +23,7 @@ class EventSource(KubeModel):
 
 
 class EventSeries(KubeModel):
-    count: StrictInt | None = None
+    count: Int32 | None = None
     last_observed_time: datetime | None = None
 
 
@@ -36,7 +35,7 @@ class Event(Resource):
     source: EventSource | None = None
     first_timestamp: datetime | None = None
     last_timestamp: datetime | None = None
-    count: StrictInt | None = None
+    count: Int32 | None = None
     type: str | None = None
     event_time: datetime | None = None
     series: EventSeries | None = None

@@ -16,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool
 
 from engine.api.base import KubeModel, Resource
 from engine.api.core.common import find_condition
 from engine.api.core.placement import Taint
+from engine.api.integers import Int32, Int64
 from engine.quantity import ResourceList
 from engine.registry import kind
 
@@ -78,7 +79,7 @@ class NodeAddress(KubeModel):
 
 class DaemonEndpoint(KubeModel):
     # The one capitalised wire name in the API.
-    port: StrictInt = Field(alias="Port")
+    port: Int32 = Field(alias="Port")
 
 
 class NodeDaemonEndpoints(KubeModel):
@@ -102,7 +103,7 @@ class NodeSystemInfo(KubeModel):
 
 class ContainerImage(KubeModel):
     names: list[str] = Field(default_factory=list)
-    size_bytes: StrictInt | None = None
+    size_bytes: Int64 | None = None
 
 
 class AttachedVolume(KubeModel):

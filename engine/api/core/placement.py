@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from engine.api.base import KubeModel, LabelSelector
+from engine.api.integers import Int32, Int64
 
 __all__ = [
     "Affinity",
@@ -57,7 +58,7 @@ class NodeSelector(KubeModel):
 
 
 class PreferredSchedulingTerm(KubeModel):
-    weight: StrictInt
+    weight: Int32
     preference: NodeSelectorTerm
 
 
@@ -82,7 +83,7 @@ class PodAffinityTerm(KubeModel):
 
 
 class WeightedPodAffinityTerm(KubeModel):
-    weight: StrictInt
+    weight: Int32
     pod_affinity_term: PodAffinityTerm
 
 
@@ -126,7 +127,7 @@ class Toleration(KubeModel):
     operator: str | None = None
     value: str | None = None
     effect: str | None = None
-    toleration_seconds: StrictInt | None = None
+    toleration_seconds: Int64 | None = None
 
     def tolerates(self, taint: Taint) -> bool:
         """Kubernetes' ToleratesTaint: effects match (or this one is empty), keys
@@ -146,11 +147,11 @@ class Toleration(KubeModel):
 class TopologySpreadConstraint(KubeModel):
     """Spread matching pods over the domains of `topologyKey`, within `maxSkew`."""
 
-    max_skew: StrictInt
+    max_skew: Int32
     topology_key: str
     when_unsatisfiable: str
     label_selector: LabelSelector | None = None
-    min_domains: StrictInt | None = None
+    min_domains: Int32 | None = None
     node_affinity_policy: str | None = None
     node_taints_policy: str | None = None
     match_label_keys: list[str] = Field(default_factory=list)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool
 
 from engine.api.base import KubeModel, ObjectMeta, Resource
 from engine.api.core.common import LocalObjectReference, ObjectReference, find_condition
@@ -36,6 +36,7 @@ from engine.api.core.containers import (
 )
 from engine.api.core.placement import Affinity, Toleration, TopologySpreadConstraint
 from engine.api.core.volumes import Volume
+from engine.api.integers import Int32, Int64
 from engine.quantity import Quantity, ResourceList
 from engine.registry import kind
 
@@ -80,12 +81,12 @@ class PodSecurityContext(KubeModel):
 
     se_linux_options: SELinuxOptions | None = None
     windows_options: WindowsSecurityContextOptions | None = None
-    run_as_user: StrictInt | None = None
-    run_as_group: StrictInt | None = None
+    run_as_user: Int64 | None = None
+    run_as_group: Int64 | None = None
     run_as_non_root: StrictBool | None = None
-    supplemental_groups: list[StrictInt] = Field(default_factory=list)
+    supplemental_groups: list[Int64] = Field(default_factory=list)
     supplemental_groups_policy: str | None = None
-    fs_group: StrictInt | None = None
+    fs_group: Int64 | None = None
     sysctls: list[Sysctl] = Field(default_factory=list)
     fs_group_change_policy: str | None = None
     seccomp_profile: SeccompProfile | None = None
@@ -139,7 +140,7 @@ class PodSchedulingGroup(KubeModel):
 
 class EvictionResponder(KubeModel):
     name: str
-    priority: StrictInt
+    priority: Int32
 
 
 class PodSpec(KubeModel):
@@ -150,8 +151,8 @@ class PodSpec(KubeModel):
     ephemeral_containers: list[EphemeralContainer] = Field(default_factory=list)
     volumes: list[Volume] = Field(default_factory=list)
     restart_policy: str = "Always"
-    termination_grace_period_seconds: StrictInt | None = 30
-    active_deadline_seconds: StrictInt | None = None
+    termination_grace_period_seconds: Int64 | None = 30
+    active_deadline_seconds: Int64 | None = None
     dns_policy: str = "ClusterFirst"
     dns_config: PodDNSConfig | None = None
     node_selector: dict[str, str] = Field(default_factory=dict)
@@ -175,7 +176,7 @@ class PodSpec(KubeModel):
     tolerations: list[Toleration] = Field(default_factory=list)
     host_aliases: list[HostAlias] = Field(default_factory=list)
     priority_class_name: str | None = None
-    priority: StrictInt | None = None
+    priority: Int32 | None = None
     preemption_policy: str | None = None
     readiness_gates: list[PodReadinessGate] = Field(default_factory=list)
     runtime_class_name: str | None = None
@@ -200,7 +201,7 @@ class PodCondition(KubeModel):
 
     type: str
     status: str
-    observed_generation: StrictInt | None = None
+    observed_generation: Int64 | None = None
     last_probe_time: datetime | None = None
     last_transition_time: datetime | None = None
     reason: str | None = None
@@ -217,8 +218,8 @@ class ContainerStateRunning(KubeModel):
 
 
 class ContainerStateTerminated(KubeModel):
-    exit_code: StrictInt
-    signal: StrictInt | None = None
+    exit_code: Int32
+    signal: Int32 | None = None
     reason: str | None = None
     message: str | None = None
     started_at: datetime | None = None
@@ -249,7 +250,7 @@ class ContainerStatus(KubeModel):
     state: ContainerState = Field(default_factory=ContainerState)
     last_state: ContainerState = Field(default_factory=ContainerState)
     ready: StrictBool = False
-    restart_count: StrictInt = 0
+    restart_count: Int32 = 0
     image: str = ""
     image_id: str = Field("", alias="imageID")
     container_id: str | None = Field(None, alias="containerID")
@@ -287,7 +288,7 @@ class PodStatus(KubeModel):
     container_statuses: list[ContainerStatus] = Field(default_factory=list)
     ephemeral_container_statuses: list[ContainerStatus] = Field(default_factory=list)
     qos_class: str | None = None
-    observed_generation: StrictInt | None = None
+    observed_generation: Int64 | None = None
     resize: str | None = None
     resources: ResourceRequirements | None = None
     allocated_resources: ResourceList = Field(default_factory=dict)

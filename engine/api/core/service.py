@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from engine.api.base import KubeModel, Resource
 from engine.api.core.common import Condition, IntOrString, ObjectReference
+from engine.api.integers import Int32
 from engine.registry import kind
 
 __all__ = [
@@ -41,12 +42,12 @@ __all__ = [
 class ServicePort(KubeModel):
     """`port` on the service; `targetPort` (number or container port name) on the pods."""
 
-    port: StrictInt
+    port: Int32
     name: str | None = None
     protocol: str = "TCP"
     app_protocol: str | None = None
     target_port: IntOrString | None = None
-    node_port: StrictInt | None = None
+    node_port: Int32 | None = None
 
     @model_validator(mode="after")
     def _default_target_port(self) -> Self:
@@ -56,7 +57,7 @@ class ServicePort(KubeModel):
 
 
 class ClientIPConfig(KubeModel):
-    timeout_seconds: StrictInt | None = None
+    timeout_seconds: Int32 | None = None
 
 
 class SessionAffinityConfig(KubeModel):
@@ -75,7 +76,7 @@ class ServiceSpec(KubeModel):
     load_balancer_source_ranges: list[str] = Field(default_factory=list)
     external_name: str | None = None
     external_traffic_policy: str | None = None
-    health_check_node_port: StrictInt | None = None
+    health_check_node_port: Int32 | None = None
     publish_not_ready_addresses: StrictBool | None = None
     session_affinity_config: SessionAffinityConfig | None = None
     ip_families: list[str] = Field(default_factory=list)
@@ -87,7 +88,7 @@ class ServiceSpec(KubeModel):
 
 
 class PortStatus(KubeModel):
-    port: StrictInt
+    port: Int32
     protocol: str
     error: str | None = None
 
@@ -122,7 +123,7 @@ class EndpointAddress(KubeModel):
 
 
 class EndpointPort(KubeModel):
-    port: StrictInt
+    port: Int32
     name: str | None = None
     protocol: str = "TCP"
     app_protocol: str | None = None

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Final, Self
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from engine.api.base import KubeModel, LabelSelector
 from engine.api.core.containers import ObjectFieldSelector, ResourceFieldSelector
+from engine.api.integers import Int32, Int64
 from engine.quantity import Quantity
 
 __all__ = [
@@ -50,23 +51,23 @@ class KeyToPath(KubeModel):
 
     key: str
     path: str
-    mode: StrictInt | None = None
-    user: StrictInt | None = None
+    mode: Int32 | None = None
+    user: Int64 | None = None
 
 
 class ConfigMapVolumeSource(KubeModel):
     name: str | None = None
     items: list[KeyToPath] = Field(default_factory=list)
-    default_mode: StrictInt = DEFAULT_FILE_MODE
-    default_user: StrictInt | None = None
+    default_mode: Int32 = DEFAULT_FILE_MODE
+    default_user: Int64 | None = None
     optional: StrictBool | None = None
 
 
 class SecretVolumeSource(KubeModel):
     secret_name: str | None = None
     items: list[KeyToPath] = Field(default_factory=list)
-    default_mode: StrictInt = DEFAULT_FILE_MODE
-    default_user: StrictInt | None = None
+    default_mode: Int32 = DEFAULT_FILE_MODE
+    default_user: Int64 | None = None
     optional: StrictBool | None = None
 
 
@@ -75,7 +76,7 @@ class EmptyDirVolumeSource(KubeModel):
 
     medium: str | None = None
     size_limit: Quantity | None = None
-    mode: StrictInt | None = None
+    mode: Int32 | None = None
 
 
 class HostPathVolumeSource(KubeModel):
@@ -92,14 +93,14 @@ class DownwardAPIVolumeFile(KubeModel):
     path: str
     field_ref: ObjectFieldSelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
-    mode: StrictInt | None = None
-    user: StrictInt | None = None
+    mode: Int32 | None = None
+    user: Int64 | None = None
 
 
 class DownwardAPIVolumeSource(KubeModel):
     items: list[DownwardAPIVolumeFile] = Field(default_factory=list)
-    default_mode: StrictInt = DEFAULT_FILE_MODE
-    default_user: StrictInt | None = None
+    default_mode: Int32 = DEFAULT_FILE_MODE
+    default_user: Int64 | None = None
 
 
 class ConfigMapProjection(KubeModel):
@@ -121,8 +122,8 @@ class DownwardAPIProjection(KubeModel):
 class ServiceAccountTokenProjection(KubeModel):
     path: str
     audience: str | None = None
-    expiration_seconds: StrictInt = 3600
-    user: StrictInt | None = None
+    expiration_seconds: Int64 = 3600
+    user: Int64 | None = None
 
 
 class ClusterTrustBundleProjection(KubeModel):
@@ -131,17 +132,17 @@ class ClusterTrustBundleProjection(KubeModel):
     signer_name: str | None = None
     label_selector: LabelSelector | None = None
     optional: StrictBool | None = None
-    user: StrictInt | None = None
+    user: Int64 | None = None
 
 
 class PodCertificateProjection(KubeModel):
     signer_name: str
     key_type: str
-    max_expiration_seconds: StrictInt | None = None
+    max_expiration_seconds: Int32 | None = None
     credential_bundle_path: str | None = None
     key_path: str | None = None
     certificate_chain_path: str | None = None
-    user: StrictInt | None = None
+    user: Int64 | None = None
     user_annotations: dict[str, str] = Field(default_factory=dict)
 
 
@@ -158,8 +159,8 @@ class VolumeProjection(KubeModel):
 
 class ProjectedVolumeSource(KubeModel):
     sources: list[VolumeProjection] = Field(default_factory=list)
-    default_mode: StrictInt = DEFAULT_FILE_MODE
-    default_user: StrictInt | None = None
+    default_mode: Int32 = DEFAULT_FILE_MODE
+    default_user: Int64 | None = None
 
 
 JSONObject = dict[str, Any]
