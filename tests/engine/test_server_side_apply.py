@@ -159,3 +159,28 @@ def test_updates_of_objects_never_applied_record_nothing() -> None:
     obj = s.create(Deployment.model_validate(deployment()))
     changed = obj.model_copy(update={"spec": obj.spec.model_copy(update={"replicas": 7})})
     assert s.update(changed).metadata.managed_fields == []
+
+
+def test_a_crd_schemas_list_map_keys_decide_ownership_per_element() -> None:
+    from tests.engine.test_crd import API, _store_with_crd
+
+    s, _ = _store_with_crd()
+    meta = {"name": "nightly", "namespace": "default"}
+    alice = {
+        "apiVersion": API,
+        "kind": "CronJob",
+        "metadata": meta,
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never"}}}},
+            "ports": [{"name": "http", "port": 8080}],
+        },
+    }
+    s.apply(alice, "alice")
+    bob = {"apiVersion": API, "kind": "CronJob", "metadata": meta}
+    obj: Any = s.apply({**bob, "spec": {"ports": [{"name": "admin", "port": 9090}]}}, "bob")
+    assert [p["name"] for p in obj.spec["ports"]] == ["http", "admin"]
+    assert ("f:spec", "f:ports", 'k:{"name":"admin"}', ".") in owned(obj, "bob")
+    assert ("f:spec", "f:ports", 'k:{"name":"http"}', "f:port") in owned(obj, "alice")
+    with pytest.raises(ApplyConflict, match=r'\.spec\.ports\[name="http"\]\.port'):
+        s.apply({**bob, "spec": {"ports": [{"name": "http", "port": 1}]}}, "bob")
