@@ -21,11 +21,19 @@ watches through a Client), `engine.controller` (reconcilers receive one).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.api.base import Resource
 from engine.eviction import evict
-from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale, Store
+from engine.store import (
+    DEFAULT_FIELD_MANAGER,
+    FieldSelectorArg,
+    LabelSelectorArg,
+    ObjectList,
+    Scale,
+    Store,
+)
 from engine.watch import Watcher
 
 __all__ = ["Client", "LocalClient", "PatchType"]
@@ -116,8 +124,11 @@ class Client(Protocol):
 class LocalClient:
     """The in-process `Client`: direct calls into a `Store`."""
 
-    def __init__(self, store: Store, *, yield_every: int = 64) -> None:
+    def __init__(
+        self, store: Store, *, yield_every: int = 64, field_manager: str = DEFAULT_FIELD_MANAGER
+    ) -> None:
         self.store = store
+        self.field_manager = field_manager  # owner of fields this client's writes change
         self._yield_every = yield_every
         self._writes = 0
 
@@ -155,7 +166,22 @@ class LocalClient:
         return result
 
     async def update(self, obj: R) -> R:
-        result = self.store.update(obj)
+        result = self.store.update(obj, field_manager=self.field_manager)
+        await self._written()
+        return result
+
+    async def apply(
+        self,
+        config: Mapping[str, Any],
+        *,
+        field_manager: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Resource:
+        """Server-side apply (`Store.apply`), as this client's field manager
+        unless another is named."""
+        manager = field_manager or self.field_manager
+        result = self.store.apply(config, manager, force=force, dry_run=dry_run)
         await self._written()
         return result
 
@@ -175,7 +201,13 @@ class LocalClient:
         subresource: Literal["status"] | None = None,
     ) -> R:
         result = self.store.patch(
-            kind, name, namespace, patch, patch_type=patch_type, subresource=subresource
+            kind,
+            name,
+            namespace,
+            patch,
+            patch_type=patch_type,
+            subresource=subresource,
+            field_manager=self.field_manager,
         )
         await self._written()
         return result

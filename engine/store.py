@@ -38,7 +38,7 @@ import json
 import random
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -58,7 +58,9 @@ from engine.errors import (
     NotFound,
 )
 from engine.fieldselectors import FieldSelector, parse_field_selector
+from engine.managedfields import list_kinds
 from engine.mutation import detector
+from engine.ownership import apply_fields, created_fields, update_fields
 from engine.patch import (
     DEFAULT_MERGE_KEYS,
     PatchError,
@@ -80,6 +82,10 @@ __all__ = [
 
 R = TypeVar("R", bound=Resource)
 DeletePropagation = str  # "Background" | "Foreground" | "Orphan"
+DEFAULT_FIELD_MANAGER = "kubeloop"
+"""The field manager of updates and patches that name none (kubectl's
+default is "kubectl-edit", "kubectl-patch", ...; a client names its own)."""
+
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 LabelSelectorArg = Selector | str | None
 FieldSelectorArg = FieldSelector | str | None
@@ -495,11 +501,14 @@ class Store:
             )
         return current
 
-    def update(self, obj: R) -> R:
+    def update(self, obj: R, *, field_manager: str | None = DEFAULT_FIELD_MANAGER) -> R:
         """Replace an object's spec and metadata (not its status, for kinds with a
         status subresource). Returns the stored version; if the update removed
         the object (its last finalizer went while it was being deleted), its
-        final state, which `try_get` no longer finds."""
+        final state, which `try_get` no longer finds. On an object that has
+        managedFields (it was server-side applied), `field_manager` takes
+        ownership of the fields it changed (operation Update); objects never
+        applied are not tracked, which keeps the cost off controllers' writes."""
         table = self.table(type(obj))
         current = self._current_for_write(table, obj)
         if obj is current:
@@ -554,6 +563,16 @@ class Store:
         if table.crd and spec_changed:
             admitted = crd.admit(self, obj)
             object.__setattr__(obj, "status", admitted.__dict__["status"])
+        if field_manager is not None and old_meta.managed_fields:
+            merged["managed_fields"] = update_fields(
+                current.to_dict(),
+                obj.to_dict(),
+                old_meta.managed_fields,
+                manager=field_manager,
+                kinds=list_kinds(obj),
+                api_version=obj.api_version,
+                now=self.clock.now(),
+            )
         revision = self._next_revision()
         merged["resource_version"] = str(revision)
         object.__setattr__(obj, "metadata", copied(meta, merged))
@@ -652,6 +671,69 @@ class Store:
         self._commit(table, verb, MODIFIED, stored, current)
         return stored
 
+    def apply(
+        self,
+        config: Mapping[str, Any],
+        field_manager: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Resource:
+        """Server-side apply of one object's applied configuration (a decoded
+        manifest, as `application/apply-patch+yaml` carries): created if
+        missing, else merged in with field ownership (`engine.ownership`):
+        `ApplyConflict` (409) when it would change fields other managers own,
+        unless `force`. Returns the stored object; with `dry_run`, the object
+        that would be stored, after every check, without writing it."""
+        from engine.manifests import parse_object
+
+        if not field_manager:
+            raise BadRequest("a field manager is required for apply")
+        api_version, kind_name = config.get("apiVersion"), config.get("kind")
+        meta = config.get("metadata")
+        if not isinstance(api_version, str) or not isinstance(kind_name, str):
+            raise BadRequest("an applied configuration names its apiVersion and kind")
+        if not isinstance(meta, Mapping) or not meta.get("name"):
+            raise BadRequest("an applied configuration names its object (metadata.name)")
+        info = self.registry.lookup(api_version, kind_name)
+        namespace = (meta.get("namespace") or "default") if info.namespaced else None
+        current = self.try_get(info.model, meta["name"], namespace)
+        now = self.clock.now()
+        if current is None:
+            # A new object: the configuration is the whole object and validates alone.
+            desired = parse_object(dict(config), registry=self.registry)
+            entries = created_fields(
+                config,
+                manager=field_manager,
+                kinds=list_kinds(desired),
+                api_version=api_version,
+                now=now,
+            )
+            new_meta = desired.metadata.model_copy(update={"managed_fields": entries})
+            created = desired.model_copy(update={"metadata": new_meta})
+            return created if dry_run else self.create(created)
+        # An existing one: only the merged result has to be valid.
+        kinds = list_kinds(current)
+        document, entries = apply_fields(
+            current.to_dict(),
+            current.metadata.managed_fields,
+            config,
+            manager=field_manager,
+            force=force,
+            kinds=kinds,
+            api_version=api_version,
+            now=now,
+        )
+        document.setdefault("metadata", {})["managedFields"] = [
+            e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in entries
+        ]
+        document["metadata"]["resourceVersion"] = current.metadata.resource_version
+        new = parse_object(document, registry=self.registry)
+        if dry_run:
+            strategies.check_update(current, new)
+            return new
+        return self.update(new, field_manager=None)
+
     def patch(
         self,
         kind: type[R],
@@ -661,6 +743,7 @@ class Store:
         *,
         patch_type: str = "merge",
         subresource: str | None = None,
+        field_manager: str | None = DEFAULT_FIELD_MANAGER,
     ) -> R:
         """Apply a JSON merge patch ("merge"), a JSON patch ("json") or a strategic
         merge patch ("strategic") to the stored object, then update it. A
@@ -696,7 +779,7 @@ class Store:
             return self.update_status(new)
         if subresource is not None:
             raise NotFound(f"unsupported subresource {subresource!r} for patch")
-        return self.update(new)
+        return self.update(new, field_manager=field_manager)
 
     def bind(self, name: str, namespace: str | None, node_name: str) -> Resource:
         """pods/binding: assign a pod to a node once; Conflict if already bound."""

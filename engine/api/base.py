@@ -103,7 +103,7 @@ class OwnerReference(KubeModel):
 
 
 class ManagedFieldsEntry(KubeModel):
-    """Server-side-apply bookkeeping; stored as given, not interpreted."""
+    """Server-side-apply bookkeeping: one field manager's fields (`engine.ownership`)."""
 
     manager: str | None = None
     operation: str | None = None

@@ -2,16 +2,26 @@
 common case.
 
 Sources are manifest text (YAML or JSON), paths (files or directories), a
-decoded manifest (a dict), model objects, or lists of these. An existing
-object keeps its identity and status; every field the manifest sets is laid
-over it with a strategic merge: spec fields, and in metadata the labels and
-annotations (maps, merged by key), `ownerReferences` (merged by uid) and
-`finalizers` (a set: the manifest's are added), as kubectl's merge patch
-does. Fields the manifest leaves out keep their values (unlike kubectl, which
-remembers the last applied manifest, removing a field or a list entry from a
-manifest does not remove it from the object). Applying the same manifests
-twice writes nothing the second time. Namespaces are applied first; an
-object given twice is applied once, the later document laid over the earlier.
+decoded manifest (a dict), model objects, or lists of these. Namespaces are
+applied first; an object given twice is applied once, the later document
+laid over the earlier.
+
+Client-side apply, as `kubectl apply` does it: the object records the
+manifest as written (fields the loader defaulted left out; no status, no
+server-set metadata) in its `kubectl.kubernetes.io/last-applied-configuration`
+annotation (compact JSON, without the annotation itself). A new object is
+created with it. An existing object is brought to the manifest by the
+three-way patch of `engine.threeway` from (last applied, new manifest, live
+object): fields and keyed list entries the last manifest set and this one
+drops are removed; fields no applied manifest named (status, replicas an
+autoscaler set, labels a controller added) are kept. An object created
+without apply has no annotation: it gets one and nothing is removed (kubectl
+warns about this; we do not). Built-in kinds get a strategic merge (containers
+by name, env by name, ports by containerPort, finalizers as a set, ...; lists
+without a merge key are replaced), custom kinds a JSON merge patch (lists
+replaced whole). As in kubectl, removing a whole map or list from the
+manifest (every label, say) removes it from the object, entries others added
+included. Applying the same manifests twice writes nothing the second time.
 
 Two phases, so that a bad apply leaves the cluster untouched:
 
@@ -37,22 +47,33 @@ update checks), `runtime.cluster.cluster` (calls it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from engine import strategies
-from engine.api.base import Resource
+from engine.api.base import Resource, prune_empty
 from engine.api.core import Namespace
-from engine.client import Client
+from engine.client import Client, LocalClient
 from engine.documents import check_document
 from engine.errors import ApiError, FieldError, Forbidden, Invalid, NotFound
 from engine.manifests import load_manifest_files, load_manifests, parse_object
 from engine.patch import DEFAULT_MERGE_KEYS, strategic_merge_patch
-from engine.registry import REGISTRY
+from engine.registry import REGISTRY, Unstructured
+from engine.threeway import three_way_merge_patch
 
-__all__ = ["Applied", "ApplyError", "ApplySource", "apply_objects", "load_sources"]
+__all__ = [
+    "LAST_APPLIED",
+    "Applied",
+    "ApplyError",
+    "ApplySource",
+    "ServerSide",
+    "applied_configuration",
+    "apply_objects",
+    "load_sources",
+]
 
 ApplySource = (
     str
@@ -63,8 +84,12 @@ ApplySource = (
 )
 Action = Literal["created", "configured", "unchanged", "failed"]
 
-_MERGED_METADATA = ("labels", "annotations", "ownerReferences", "finalizers")
-"""Metadata a manifest sets on an existing object (the rest is the server's)."""
+LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
+
+_MANIFEST_METADATA: Final = frozenset(
+    {"name", "generateName", "namespace", "labels", "annotations", "ownerReferences", "finalizers"}
+)
+"""Metadata a manifest sets (the rest is the server's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +152,35 @@ def _checked(obj: Resource) -> Resource:
     return defaulted
 
 
-async def apply_objects(client: Client, objects: list[Resource]) -> list[Applied]:
+@dataclass(frozen=True, slots=True)
+class ServerSide:
+    """Apply server-side as `field_manager` (see the module docstring)."""
+
+    field_manager: str = "kubeloop"
+    force: bool = False
+
+
+async def apply_objects(
+    client: Client, objects: list[Resource], server_side: ServerSide | None = None
+) -> list[Applied]:
     """Check everything, then create each object or bring the existing one to
     the manifest (see the module docstring)."""
+    if server_side is not None and not isinstance(client, LocalClient):
+        raise TypeError("server-side apply needs a client with `apply` (LocalClient)")
     ordered = _unique(sorted(objects, key=lambda o: 0 if isinstance(o, Namespace) else 1))
     new_namespaces = {o.metadata.name for o in ordered if isinstance(o, Namespace)}
     for desired in ordered:
-        await _check(client, desired, new_namespaces)
+        if isinstance(client, LocalClient) and server_side is not None:
+            await _check_server_side(client, desired, new_namespaces, server_side)
+        else:
+            await _check(client, desired, new_namespaces)
     results: list[Applied] = []
     for desired in ordered:
         try:
-            results.append(await _apply_one(client, desired))
+            if isinstance(client, LocalClient) and server_side is not None:
+                results.append(await _apply_server_side(client, desired, server_side))
+            else:
+                results.append(await _apply_one(client, desired))
         except ApiError as error:
             kind, namespace = _identity(desired)
             why = f"{type(error).__name__}: {' '.join(str(error).split())}"
@@ -182,7 +225,7 @@ async def _check(client: Client, desired: Resource, new_namespaces: set[str]) ->
         if namespace and namespace not in new_namespaces:
             await _check_namespace(client, namespace, f'{kind} "{desired.metadata.name}"')
         return
-    merged = _merged(existing, desired)
+    merged = _applied(existing, desired)
     subject = f'{kind} "{desired.metadata.name}"'
     errors = strategies.validate(merged)
     if errors:
@@ -202,6 +245,49 @@ async def _check(client: Client, desired: Resource, new_namespaces: set[str]) ->
         )
 
 
+async def _check_server_side(
+    client: LocalClient, desired: Resource, new_namespaces: set[str], server_side: ServerSide
+) -> None:
+    """The server-side apply of `desired` would succeed (a dry run: conflicts,
+    the merged object's validity, immutable fields)."""
+    kind, namespace = _identity(desired)
+    if await _existing(client, desired) is None:
+        if namespace and namespace not in new_namespaces:
+            await _check_namespace(client, namespace, f'{kind} "{desired.metadata.name}"')
+        return
+    await client.apply(
+        _server_side_configuration(desired),
+        field_manager=server_side.field_manager,
+        force=server_side.force,
+        dry_run=True,
+    )
+
+
+def _server_side_configuration(desired: Resource) -> dict[str, Any]:
+    configuration = applied_configuration(desired)
+    _, namespace = _identity(desired)
+    if namespace:
+        configuration["metadata"] = {**configuration["metadata"], "namespace": namespace}
+    return configuration
+
+
+async def _apply_server_side(
+    client: LocalClient, desired: Resource, server_side: ServerSide
+) -> Applied:
+    kind, _ = _identity(desired)
+    existing = await _existing(client, desired)
+    stored = await client.apply(
+        _server_side_configuration(desired),
+        field_manager=server_side.field_manager,
+        force=server_side.force,
+    )
+    if existing is None:
+        action: Action = "created"
+    else:
+        action = "unchanged" if stored is existing else "configured"
+    return Applied(kind, stored.metadata.namespace, stored.metadata.name, action)
+
+
 async def _check_namespace(client: Client, namespace: str, subject: str) -> None:
     try:
         ns = await client.get(Namespace, namespace)
@@ -218,32 +304,80 @@ async def _apply_one(client: Client, desired: Resource) -> Applied:
     kind, namespace = _identity(desired)
     existing = await _existing(client, desired)
     if existing is None:
-        created = await client.create(desired)
+        created = await client.create(_annotated(desired))
         return Applied(kind, created.metadata.namespace, created.metadata.name, "created")
-    stored = await client.update(_merged(existing, desired))
+    stored = await client.update(_applied(existing, desired))
     action: Action = "unchanged" if stored is existing else "configured"
     return Applied(kind, namespace, desired.metadata.name, action)
 
 
-def _merged(existing: Resource, desired: Resource) -> Resource:
-    """`existing` with every field the manifest sets laid over it (a strategic
-    merge): fields the manifest leaves out keep their current values."""
-    patch = desired.to_dict()
-    patch.pop("status", None)
-    meta = patch.get("metadata", {})
-    patch["metadata"] = {k: meta[k] for k in _MERGED_METADATA if meta.get(k)}
-    document = strategic_merge_patch(existing.to_dict(), patch, DEFAULT_MERGE_KEYS)
-    merged = parse_object(document)
-    kept = merged.metadata
-    return merged.model_copy(
-        update={
-            "metadata": existing.metadata.model_copy(
-                update={
-                    "labels": kept.labels,
-                    "annotations": kept.annotations,
-                    "owner_references": kept.owner_references,
-                    "finalizers": kept.finalizers,
-                }
-            )
-        }
+def merge_keys_for(obj: Resource) -> Mapping[str, str]:
+    """Strategic merge for built-in kinds, a JSON merge patch (lists replaced
+    whole) for custom kinds, as kubectl chooses."""
+    return {} if isinstance(obj, Unstructured) else DEFAULT_MERGE_KEYS
+
+
+def applied_configuration(obj: Resource) -> dict[str, Any]:
+    """The manifest as written (fields the loader defaulted are left out),
+    without status, server-set metadata or the last-applied annotation: what
+    the annotation records."""
+    document: dict[str, Any] = prune_empty(
+        obj.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
     )
+    document.pop("status", None)
+    meta = document.get("metadata") or {}
+    meta = {k: v for k, v in meta.items() if k in _MANIFEST_METADATA}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    meta.pop("annotations", None)
+    if annotations:
+        meta["annotations"] = annotations
+    document["metadata"] = meta
+    return document
+
+
+def _with_annotation(configuration: dict[str, Any]) -> dict[str, Any]:
+    """`configuration` carrying itself in the last-applied annotation."""
+    meta = dict(configuration["metadata"])
+    record = json.dumps(configuration, sort_keys=True, separators=(",", ":"))
+    meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: record}
+    return {**configuration, "metadata": meta}
+
+
+def _annotated(desired: Resource) -> Resource:
+    """`desired` to create: with the last-applied annotation."""
+    record = _with_annotation(applied_configuration(desired))["metadata"]["annotations"]
+    meta = desired.metadata.model_copy(update={"annotations": record})
+    return desired.model_copy(update={"metadata": meta})
+
+
+def _last_applied(existing: Resource) -> dict[str, Any] | None:
+    """The manifest applied last time; None for an object never applied
+    (created otherwise) or whose annotation is not a JSON object."""
+    record = existing.metadata.annotations.get(LAST_APPLIED)
+    if record is None:
+        return None
+    try:
+        original = json.loads(record)
+    except ValueError:
+        return None
+    return original if isinstance(original, dict) else None
+
+
+def _applied(existing: Resource, desired: Resource) -> Resource:
+    """`existing` brought to the manifest with kubectl's three-way merge (see
+    the module docstring)."""
+    keys = merge_keys_for(existing)
+    current = existing.to_dict()
+    modified = _with_annotation(applied_configuration(desired))
+    patch = three_way_merge_patch(_last_applied(existing), modified, current, keys)
+    return parse_object(strategic_merge_patch(current, patch, keys))
+
+
+def _merged(earlier: Resource, later: Resource) -> Resource:
+    """Two documents for one object in one apply: the later laid over the
+    earlier (a strategic merge of the manifests)."""
+    keys = merge_keys_for(earlier)
+    document = strategic_merge_patch(
+        applied_configuration(earlier), applied_configuration(later), keys
+    )
+    return parse_object(document)

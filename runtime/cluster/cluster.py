@@ -58,7 +58,7 @@ from engine.mutation import detector
 from engine.registry import REGISTRY
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
-from runtime.cluster.apply import Applied, ApplySource, apply_objects, load_sources
+from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
@@ -205,13 +205,24 @@ class Cluster:
 
     # -- objects --------------------------------------------------------------------
 
-    async def apply(self, source: ApplySource) -> list[Applied]:
+    async def apply(
+        self,
+        source: ApplySource,
+        *,
+        server_side: bool = False,
+        field_manager: str = "kubeloop",
+        force: bool = False,
+    ) -> list[Applied]:
         """Create or update from manifest text, paths, dicts, objects or lists of
-        them. Everything the writes need is checked before anything is written;
-        a write that fails anyway is reported per object (`ApplyError`) while
-        the others are written (see `runtime.cluster.apply`)."""
+        them: client-side (three-way, as `kubectl apply`) or, with
+        `server_side`, as `field_manager` (`kubectl apply --server-side
+        --field-manager=... --force-conflicts`). Everything the writes need is
+        checked before anything is written; a write that fails anyway is
+        reported per object (`ApplyError`) while the others are written (see
+        `runtime.cluster.apply`)."""
         _, client = self._require()
-        return await apply_objects(client, load_sources(source))
+        options = ServerSide(field_manager, force) if server_side else None
+        return await apply_objects(client, load_sources(source), options)
 
     async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
         return await self._require()[1].get(kind, name, namespace=namespace)

@@ -38,35 +38,29 @@ from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
 from engine.api.core import Event, Namespace, Node, Pod
+from engine.managedfields import SERVER_METADATA
 from engine.store import Store
 
 __all__ = ["compare", "desired_manifests", "normalize"]
 
-_VOLATILE_META = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-)
 _SKIPPED = (Lease, Event)
 _HASH_LABEL = "pod-template-hash"
-_REVISION_ANNOTATIONS = (
+_IGNORED_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
     "deployment.kubernetes.io/revision-history",
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
+    # what apply recorded: different paths apply different manifests
+    "kubectl.kubernetes.io/last-applied-configuration",
 )
 
 
 def _meta(obj: Resource, owner_names: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any] = dict(obj.to_dict()["metadata"])
-    for key in _VOLATILE_META:
+    for key in SERVER_METADATA:
         meta.pop(key, None)
     annotations = {
-        k: v for k, v in meta.get("annotations", {}).items() if k not in _REVISION_ANNOTATIONS
+        k: v for k, v in meta.get("annotations", {}).items() if k not in _IGNORED_ANNOTATIONS
     }
     if annotations:
         meta["annotations"] = annotations

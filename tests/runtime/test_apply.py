@@ -56,9 +56,14 @@ def deployment(namespace: str = "default", label: str = "web", resources: str = 
 
 
 async def test_apply_keeps_owner_references_finalizers_labels_and_annotations() -> None:
+    """Metadata others set (here: the object was created without apply) is
+    kept; the manifest's is merged in."""
     async with Cluster(config()) as cluster:
         await cluster.apply(configmap("owner"))
-        await cluster.apply(configmap("child", labels={"a": "1"}, finalizers=["example.com/x"]))
+        assert cluster.client is not None
+        await cluster.client.create(
+            load_sources(configmap("child", labels={"a": "1"}, finalizers=["example.com/x"]))[0]
+        )
         owner_uid = (await cluster.get(ConfigMap, "owner")).metadata.uid
         ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner_uid}
         [applied] = await cluster.apply(
@@ -75,9 +80,27 @@ async def test_apply_keeps_owner_references_finalizers_labels_and_annotations() 
         assert [r.uid for r in child.metadata.owner_references] == [owner_uid]
         assert child.metadata.finalizers == ["example.com/x", "example.com/y"]
         assert child.metadata.labels == {"a": "1", "b": "2"}
-        assert child.metadata.annotations == {"note": "yes"}
-        [again] = await cluster.apply(configmap("child", ownerReferences=[ref]))
+        assert child.metadata.annotations.get("note") == "yes"
+        manifest = configmap(
+            "child",
+            labels={"b": "2"},
+            annotations={"note": "yes"},
+            ownerReferences=[ref],
+            finalizers=["example.com/y"],
+        )
+        [again] = await cluster.apply(manifest)
         assert again.action == "unchanged"
+        # What the last manifest set and this one drops goes; the rest stays.
+        fewer = configmap(
+            "child", labels={"c": "3"}, finalizers=["example.com/z"], ownerReferences=[ref]
+        )
+        [changed] = await cluster.apply(fewer)
+        assert changed.action == "configured"
+        child = await cluster.get(ConfigMap, "child")
+        assert child.metadata.finalizers == ["example.com/x", "example.com/z"]
+        assert child.metadata.labels == {"a": "1", "c": "3"}
+        assert "note" not in child.metadata.annotations
+        assert [r.uid for r in child.metadata.owner_references] == [owner_uid]
 
 
 async def test_apply_takes_dicts_lists_of_dicts_and_model_objects() -> None:
