@@ -68,6 +68,7 @@ from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
 from runtime.progress import ProgressView
 from runtime.scenario import (
+    AssertionFailed,
     Scenario,
     StepResult,
     is_scenario,
@@ -351,6 +352,8 @@ async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSi
                                 if last is None or last.wait != "converged":
                                     await cluster.wait_converged()
                         ended = "converged"
+                    except AssertionFailed:
+                        ended = "assertion_failed"  # the step table says which
                     except WallTimeout:
                         ended = "wall_timeout"
                     except (TimeoutError, ConvergenceTimeout):

@@ -48,6 +48,7 @@ from engine.registry import REGISTRY
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
 __all__ = [
+    "AssertionFailed",
     "Scenario",
     "Step",
     "StepRejected",
@@ -171,6 +172,11 @@ class Scenario(_Strict):
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return ClusterConfig(**values)
+
+
+class AssertionFailed(AssertionError):
+    """An `assert` step found another value: the scenario failed (`kubeloop
+    run` exits 1), as opposed to a scenario that is not valid (exit 2)."""
 
 
 class StepRejected(ApiError):
@@ -372,7 +378,7 @@ async def check_assertion(cluster: Cluster, index: int, args: AssertArgs) -> Non
     for part in args.path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if value != args.equals:
-        raise AssertionError(
+        raise AssertionFailed(
             f"step {index}: {args.kind} {args.name} {args.path} is {value!r}, "
             f"expected {args.equals!r}"
         )

@@ -14,7 +14,8 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 controller drives, no pod stuck unschedulable, crash-looping or waiting on a
 missing ConfigMap); `kubeloop run` exits 0 only then. `ended` says why the
 run stopped: `converged`, `timeout` (cluster time ran out), `wall_timeout`
-(wall time ran out first) or `interrupted` (a stop signal before the run
+(wall time ran out first), `assertion_failed` (an `assert` step found
+another value) or `interrupted` (a stop signal before the run
 finished).
 
 Neighbours: `runtime.cli`, `runtime.cluster`.
@@ -169,6 +170,7 @@ class Summary:
 
 
 _ENDED = {
+    "assertion_failed": "an assert step failed",
     "timeout": "the cluster-time timeout ran out",
     "wall_timeout": "the wall-time timeout ran out (cluster time stood still while busy)",
     "interrupted": "interrupted",

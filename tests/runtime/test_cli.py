@@ -133,6 +133,31 @@ steps:
     assert restore["started_at"] == pytest.approx(summary["steps"][4]["started_at"] + 30)
 
 
+def test_a_failed_assert_step_fails_the_run_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario whose assertion does not hold failed (exit 1, the step table
+    says which step); only a scenario that is not valid is bad input (2)."""
+    (tmp_path / "rs.yaml").write_text(REPLICASET)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        """\
+steps:
+  - apply: rs.yaml
+  - wait: converged
+  - assert: {kind: ReplicaSet, name: web, path: status.readyReplicas, equals: 7}
+  - scale: {kind: ReplicaSet, name: web, replicas: 1}
+"""
+    )
+    code, out, _ = run(capsys, str(scenario), "--json")
+    assert code == 1, out
+    summary = json.loads(out)
+    assert summary["ended"] == "assertion_failed" and summary["ok"] is False
+    results = [s["result"] for s in summary["steps"]]
+    assert results[:2] == ["ok", "ok"] and results[3] == "not run"
+    assert results[2].startswith("failed: step 2: ReplicaSet web status.readyReplicas is")
+
+
 def test_bad_scenario_names_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("steps:\n  - scale: {kind: ReplicaSet, name: web}\n")
