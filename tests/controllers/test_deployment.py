@@ -4,6 +4,7 @@ collisions, and `rollout_status`."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import anyio
@@ -15,6 +16,7 @@ from controllers.deployment.revisions import REVISION_ANNOTATION, REVISION_HISTO
 from engine.api import Deployment, Pod, ReplicaSet
 from engine.client import LocalClient
 from engine.clock import VirtualClock
+from engine.store import Store
 from tests.controllers.invariants import NoOverlap, RollingBounds
 from tests.controllers.workloads import (
     bare_pod,
@@ -319,3 +321,50 @@ async def test_the_bounds_checker_is_not_vacuous(clock: VirtualClock) -> None:
             meta = pod.metadata.model_copy(update={"owner_references": [new_controller_ref(rs)]})
             await c.client.create(pod.model_copy(update={"metadata": meta}))
         assert any("pods > 5" in v for v in bounds.violations)
+
+
+async def test_the_bounds_allow_only_pods_created_for_a_size_just_left(
+    clock: VirtualClock,
+) -> None:
+    """A ReplicaSet controller on a lagging cache may create pods for a size
+    the Deployment controller has just taken back: those pods are allowed over
+    replicas + maxSurge while their ReplicaSet has more pods than its size;
+    a pod beyond every size the ReplicaSet had is still a violation. (No
+    controllers run: the writes are the test's.)"""
+    store = Store(clock=clock, rng=random.Random(0))
+    client = LocalClient(store)
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    d = await client.create(deployment("web", 4, strategy=strategy))
+    rs = replica_set("web-old", 3, app="web")
+    meta = rs.metadata.model_copy(update={"owner_references": [new_controller_ref(d)]})
+    rs = await client.create(rs.model_copy(update={"metadata": meta}))
+
+    async def create_pod(name: str, owner: ReplicaSet) -> None:
+        pod = bare_pod(name, {"app": "web"})
+        meta = pod.metadata.model_copy(update={"owner_references": [new_controller_ref(owner)]})
+        await client.create(pod.model_copy(update={"metadata": meta}))
+
+    for i in range(4):
+        await create_pod(f"old-{i}", rs)
+    bounds = RollingBounds(store, "web")
+    rs = await client.update(
+        rs.model_copy(update={"spec": rs.spec.model_copy(update={"replicas": 4})})
+    )
+    rs = await client.update(
+        rs.model_copy(update={"spec": rs.spec.model_copy(update={"replicas": 3})})
+    )
+    new = replica_set("web-new", 1, app="web")
+    meta = new.metadata.model_copy(update={"owner_references": [new_controller_ref(d)]})
+    new = await client.create(new.model_copy(update={"metadata": meta}))
+    # The old ReplicaSet has 4 pods for its size 3 (it had size 4 a moment
+    # ago, the 4th pod counts as a stale create only if created after that).
+    await create_pod("new-0", new)
+    assert any("5 pods > 4" in v for v in bounds.violations)
+    bounds.violations.clear()
+    await client.delete(Pod, "old-3", grace_period_seconds=0)
+    # Now the stale create: a 4th old pod for the size 4 just left.
+    await create_pod("old-stale", rs)
+    assert bounds.violations == []
+    # A 5th old pod: the old ReplicaSet never had size 5.
+    await create_pod("old-extra", rs)
+    assert any("6 pods > 5" in v for v in bounds.violations)

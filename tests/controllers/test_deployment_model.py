@@ -168,5 +168,22 @@ async def run_scenario(clock: VirtualClock, scenario: Scenario) -> None:
         steps=[("image", "app:v2"), ("wait", 0), ("wait", 0), ("scale", 2)],
     )
 )
+# Scaled up then, in the same informer delay, a new template and two pods
+# deleted: the Deployment controller scales the old ReplicaSet 3 -> 4, then
+# back to 3 (its missing pods count as unhealthy), while the ReplicaSet
+# controller, not having seen the 3 yet, creates a 4th pod and the new
+# ReplicaSet grows to 1: 5 pods, over 4 + maxSurge 0, as Kubernetes can
+# (see `RollingBounds`), and the excess pod is deleted right after.
+@example(
+    Scenario(
+        replicas=3,
+        surge=0,
+        unavailable=1,
+        min_ready_seconds=0,
+        ready_after=0.5,
+        informer_delay=0.3,
+        steps=[("scale", 4), ("image", "app:v2"), ("delete-pod", 0), ("delete-pod", 0)],
+    )
+)
 def test_random_operations_keep_the_bounds_and_converge(scenario: Scenario) -> None:
     run_virtual(lambda clock: run_scenario(clock, scenario))
