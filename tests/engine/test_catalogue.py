@@ -217,3 +217,49 @@ def test_the_store_reads_and_writes_a_kind_in_the_version_asked_for() -> None:
     assert v2.spec.metrics[0].resource.target.average_utilization == 50
     with pytest.raises(BadRequest, match="storage version"):
         store.watch(v1_model)
+
+
+_RBAC_KINDS = [
+    ("Role", "rules: []"),
+    ("ClusterRole", "rules: []"),
+    ("RoleBinding", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}"),
+    (
+        "ClusterRoleBinding",
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}",
+    ),
+]
+
+
+def _rbac_manifest(kind: str, name: str, body: str) -> str:
+    return (
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\n"
+        f"metadata: {{name: '{name}', namespace: team-a}}\n{body}\n"
+    )
+
+
+@pytest.mark.parametrize(("kind", "body"), _RBAC_KINDS)
+def test_rbac_names_are_path_segments_so_system_prefixed_names_load(kind: str, body: str) -> None:
+    # Kubernetes checks RBAC names only as URL path segments: the "system:" and
+    # "custom:...:x" roles of cluster add-ons are valid names there.
+    (obj,) = load_manifests(_rbac_manifest(kind, "system:metrics-reader:Edit_1", body))
+    assert obj.metadata.name == "system:metrics-reader:Edit_1"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a/b", "may not contain '/'"),
+        ("50%", "may not contain '%'"),
+        ("..", "may not be '..'"),
+        (".", "may not be '.'"),
+    ],
+)
+def test_rbac_names_that_are_not_path_segments_are_rejected(name: str, expected: str) -> None:
+    with pytest.raises(Invalid, match=f"metadata.name: Invalid value: .*{expected}"):
+        load_manifests(_rbac_manifest("ClusterRole", name, "rules: []"))
+
+
+def test_other_kinds_still_need_dns_subdomain_names() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 'system:x', namespace: default}\n"
+    with pytest.raises(Invalid, match="RFC 1123 subdomain"):
+        load_manifests(text)
