@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pydantic import ConfigDict, Field
 
 from engine.api.base import Resource
+from engine.configfiles import config_file_owner
 from engine.errors import BadRequest
 
 __all__ = [
@@ -128,6 +129,12 @@ class Registry:
         if removed is not None:
             return str(removed)
         base = f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
+        owner = config_file_owner(api_version, kind_name)
+        if owner is not None:
+            return (
+                f"{base}: {kind_name} is a {owner}, read by that program, "
+                "not an object an apiserver serves"
+            )
         group = api_version.rpartition("/")[0]
         versions = sorted(i.api_version for i in self._by_gvk.values() if i.kind == kind_name)
         if versions and group in {v.rpartition("/")[0] for v in versions}:

@@ -140,6 +140,15 @@ def test_wrong_types_are_rejected_with_their_path() -> None:
             "create the CustomResourceDefinition of Certificate first",
         ),
         ("apps/v1", "Widget", "apps is a built-in API group without this kind"),
+        (
+            "apiserver.config.k8s.io/v1",
+            "AdmissionConfiguration",
+            "AdmissionConfiguration is a configuration file of kube-apiserver",
+        ),
+        ("kubescheduler.config.k8s.io/v1", "KubeSchedulerConfiguration", "of kube-scheduler"),
+        ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration", "of the kubelet"),
+        ("audit.k8s.io/v1", "Policy", "of kube-apiserver"),
+        ("v1", "Config", "Config is a kubeconfig file of kubectl and other clients"),
     ],
 )
 def test_removed_versions_and_unknown_kinds_say_what_to_do(
