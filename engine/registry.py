@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field
 from engine.api.base import Resource
 from engine.configfiles import config_file_owner
 from engine.errors import BadRequest
+from engine.gated import gated_message
 
 __all__ = [
     "REGISTRY",
@@ -139,6 +140,9 @@ class Registry:
         versions = sorted(i.api_version for i in self._by_gvk.values() if i.kind == kind_name)
         if versions and group in {v.rpartition("/")[0] for v in versions}:
             return f"{base}; {kind_name} is served as {', '.join(versions)}"
+        gated = gated_message(api_version, kind_name)
+        if gated is not None:
+            return f"{base}: {gated}"
         builtin_groups = importlib.import_module("engine.catalogue").SERVED_GROUPS
         if group in builtin_groups:
             return f"{base}: {group or 'the core group'} is a built-in API group without this kind"

@@ -149,6 +149,19 @@ def test_wrong_types_are_rejected_with_their_path() -> None:
         ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration", "of the kubelet"),
         ("audit.k8s.io/v1", "Policy", "of kube-apiserver"),
         ("v1", "Config", "Config is a kubeconfig file of kubectl and other clients"),
+        (
+            "admissionregistration.k8s.io/v1",
+            "MutatingAdmissionPolicy",
+            "MutatingAdmissionPolicy is not served by a Kubernetes 1.34 apiserver with its "
+            "default feature gates: it needs the MutatingAdmissionPolicy feature gate "
+            "(beta in 1.34, as admissionregistration.k8s.io/v1beta1)",
+        ),
+        ("certificates.k8s.io/v1beta1", "ClusterTrustBundle", "the ClusterTrustBundle feature"),
+        (
+            "example.com/v1",
+            "ClusterTrustBundle",
+            "create the CustomResourceDefinition of ClusterTrustBundle first",
+        ),
     ],
 )
 def test_removed_versions_and_unknown_kinds_say_what_to_do(
