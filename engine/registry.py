@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 from pydantic import ConfigDict, Field
 
 from engine.api.base import Resource
+from engine.configfiles import config_file_owner
 from engine.errors import BadRequest
+from engine.gated import gated_message
 
 __all__ = [
     "REGISTRY",
@@ -128,10 +130,19 @@ class Registry:
         if removed is not None:
             return str(removed)
         base = f'no kind "{kind_name}" is registered for apiVersion "{api_version}"'
+        owner = config_file_owner(api_version, kind_name)
+        if owner is not None:
+            return (
+                f"{base}: {kind_name} is a {owner}, read by that program, "
+                "not an object an apiserver serves"
+            )
         group = api_version.rpartition("/")[0]
         versions = sorted(i.api_version for i in self._by_gvk.values() if i.kind == kind_name)
         if versions and group in {v.rpartition("/")[0] for v in versions}:
             return f"{base}; {kind_name} is served as {', '.join(versions)}"
+        gated = gated_message(api_version, kind_name)
+        if gated is not None:
+            return f"{base}: {gated}"
         builtin_groups = importlib.import_module("engine.catalogue").SERVED_GROUPS
         if group in builtin_groups:
             return f"{base}: {group or 'the core group'} is a built-in API group without this kind"

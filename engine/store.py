@@ -200,8 +200,11 @@ class Store:
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
         if namespace_lifecycle:
+            # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
                 self.create(strategies.new_namespace(name))
+            for priority_class in strategies.SYSTEM_PRIORITY_CLASSES:
+                self.create(priority_class)
 
     # -- bookkeeping -------------------------------------------------------------------
 

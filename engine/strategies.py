@@ -37,6 +37,7 @@ __all__ = [
     "JOB_NAME_LABEL",
     "NAMESPACE_FINALIZER",
     "ORPHAN_FINALIZER",
+    "SYSTEM_PRIORITY_CLASSES",
     "bind_pod",
     "check_namespace_accepts",
     "check_update",
@@ -56,6 +57,27 @@ ORPHAN_FINALIZER = "orphan"
 
 def new_namespace(name: str) -> core.Namespace:
     return core.Namespace(metadata={"name": name})
+
+
+def _system_priority_class(name: str, value: int, description: str) -> PriorityClass:
+    return PriorityClass(metadata={"name": name}, value=value, description=description)
+
+
+SYSTEM_PRIORITY_CLASSES: tuple[PriorityClass, ...] = (
+    # The apiserver creates these two at startup (its scheduling bootstrap
+    # hook); add-on manifests (DNS, CNI, cloud controllers) name them.
+    _system_priority_class(
+        "system-node-critical",
+        2000001000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    _system_priority_class(
+        "system-cluster-critical",
+        2000000000,
+        "Used for system critical pods that must run in the cluster, but can be moved "
+        "to another node if necessary.",
+    ),
+)
 
 
 def default_object(obj: Resource) -> Resource:

@@ -36,6 +36,7 @@ from engine.api.validation_rules import (
     check_dns_subdomain,
     check_enum,
     check_labels,
+    check_path_segment_name,
     check_port_number,
     check_port_reference,
     check_qualified_name,
@@ -108,12 +109,22 @@ def validate_spec(obj: Resource) -> list[FieldError]:
 # Names that must be DNS labels; every other kind takes a DNS subdomain.
 _LABEL_NAMED: Final[dict[type[Resource], bool]] = {Namespace: False, Service: True}
 
+# Kubernetes checks RBAC names only as URL path segments (ValidateRBACName), so
+# the "system:kube-dns-autoscaler" roles of cluster add-ons are valid. These
+# kinds are schema-backed (engine.catalogue): known by group and kind, not type.
+_PATH_SEGMENT_NAMED_GROUPS: Final = frozenset({"rbac.authorization.k8s.io"})
+
 
 def _check_metadata(obj: Resource, errors: Errors) -> None:
     meta = obj.metadata
     rfc1035 = _LABEL_NAMED.get(type(obj))
-    if meta.name:
+    path_segment = obj.api_group_version.rpartition("/")[0] in _PATH_SEGMENT_NAMED_GROUPS
+    if meta.name and path_segment:
+        check_path_segment_name(errors, "metadata.name", meta.name)
+    elif meta.name:
         _check_name(errors, "metadata.name", meta.name, rfc1035)
+    elif meta.generate_name and path_segment:
+        check_path_segment_name(errors, "metadata.generateName", meta.generate_name, prefix=True)
     elif meta.generate_name:
         # A prefix: checked as if a suffix were already appended.
         _check_name(errors, "metadata.generateName", meta.generate_name + "x", rfc1035)

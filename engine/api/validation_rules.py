@@ -168,6 +168,16 @@ def check_dns_subdomain(errors: Errors, path: str, value: str) -> None:
         )
 
 
+def check_path_segment_name(errors: Errors, path: str, value: str, *, prefix: bool = False) -> None:
+    """A name that only has to be one URL path segment (Kubernetes' RBAC names):
+    no '/' or '%', and not '.' or '..' (a generateName `prefix` may be those)."""
+    if not prefix and value in (".", ".."):
+        errors.append(invalid(path, value, f"may not be '{value}'"))
+    for char in "/%":
+        if char in value:
+            errors.append(invalid(path, value, f"may not contain '{char}'"))
+
+
 @functools.lru_cache(maxsize=16384)
 def _key_problems(key: str) -> str:
     # Label keys and values repeat across objects ("app", "pod-template-hash"):

@@ -140,6 +140,28 @@ def test_wrong_types_are_rejected_with_their_path() -> None:
             "create the CustomResourceDefinition of Certificate first",
         ),
         ("apps/v1", "Widget", "apps is a built-in API group without this kind"),
+        (
+            "apiserver.config.k8s.io/v1",
+            "AdmissionConfiguration",
+            "AdmissionConfiguration is a configuration file of kube-apiserver",
+        ),
+        ("kubescheduler.config.k8s.io/v1", "KubeSchedulerConfiguration", "of kube-scheduler"),
+        ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration", "of the kubelet"),
+        ("audit.k8s.io/v1", "Policy", "of kube-apiserver"),
+        ("v1", "Config", "Config is a kubeconfig file of kubectl and other clients"),
+        (
+            "admissionregistration.k8s.io/v1",
+            "MutatingAdmissionPolicy",
+            "MutatingAdmissionPolicy is not served by a Kubernetes 1.34 apiserver with its "
+            "default feature gates: it needs the MutatingAdmissionPolicy feature gate "
+            "(beta in 1.34, as admissionregistration.k8s.io/v1beta1)",
+        ),
+        ("certificates.k8s.io/v1beta1", "ClusterTrustBundle", "the ClusterTrustBundle feature"),
+        (
+            "example.com/v1",
+            "ClusterTrustBundle",
+            "create the CustomResourceDefinition of ClusterTrustBundle first",
+        ),
     ],
 )
 def test_removed_versions_and_unknown_kinds_say_what_to_do(
@@ -217,3 +239,49 @@ def test_the_store_reads_and_writes_a_kind_in_the_version_asked_for() -> None:
     assert v2.spec.metrics[0].resource.target.average_utilization == 50
     with pytest.raises(BadRequest, match="storage version"):
         store.watch(v1_model)
+
+
+_RBAC_KINDS = [
+    ("Role", "rules: []"),
+    ("ClusterRole", "rules: []"),
+    ("RoleBinding", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}"),
+    (
+        "ClusterRoleBinding",
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}",
+    ),
+]
+
+
+def _rbac_manifest(kind: str, name: str, body: str) -> str:
+    return (
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\n"
+        f"metadata: {{name: '{name}', namespace: team-a}}\n{body}\n"
+    )
+
+
+@pytest.mark.parametrize(("kind", "body"), _RBAC_KINDS)
+def test_rbac_names_are_path_segments_so_system_prefixed_names_load(kind: str, body: str) -> None:
+    # Kubernetes checks RBAC names only as URL path segments: the "system:" and
+    # "custom:...:x" roles of cluster add-ons are valid names there.
+    (obj,) = load_manifests(_rbac_manifest(kind, "system:metrics-reader:Edit_1", body))
+    assert obj.metadata.name == "system:metrics-reader:Edit_1"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a/b", "may not contain '/'"),
+        ("50%", "may not contain '%'"),
+        ("..", "may not be '..'"),
+        (".", "may not be '.'"),
+    ],
+)
+def test_rbac_names_that_are_not_path_segments_are_rejected(name: str, expected: str) -> None:
+    with pytest.raises(Invalid, match=f"metadata.name: Invalid value: .*{expected}"):
+        load_manifests(_rbac_manifest("ClusterRole", name, "rules: []"))
+
+
+def test_other_kinds_still_need_dns_subdomain_names() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 'system:x', namespace: default}\n"
+    with pytest.raises(Invalid, match="RFC 1123 subdomain"):
+        load_manifests(text)

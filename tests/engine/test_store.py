@@ -324,3 +324,19 @@ def test_pod_priority_comes_from_its_priority_class(store: Store) -> None:
     )
     with pytest.raises(Forbidden, match="no PriorityClass with name gold"):
         store.create(missing)
+
+
+def test_the_system_priority_classes_exist_from_the_start(store: Store) -> None:
+    # As the apiserver bootstraps them: add-on manifests name them.
+    classes = {c.metadata.name: c.value for c in store.objects(PriorityClass)}
+    assert classes == {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+    critical = pod("dns").model_copy(
+        update={
+            "spec": pod("dns").spec.model_copy(
+                update={"priority_class_name": "system-cluster-critical"}
+            )
+        }
+    )
+    assert store.create(critical).spec.priority == 2000000000
+    bare = Store(namespace_lifecycle=False)
+    assert list(bare.objects(PriorityClass)) == []
