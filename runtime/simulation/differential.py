@@ -38,12 +38,15 @@ from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
 from engine.api.core import Event, Namespace, Node, Pod
+from engine.api.scheduling import PriorityClass
 from engine.managedfields import SERVER_METADATA
 from engine.store import Store
+from engine.strategies import SYSTEM_PRIORITY_CLASSES
 
 __all__ = ["compare", "desired_manifests", "normalize"]
 
 _SKIPPED = (Lease, Event)
+_SYSTEM_PRIORITY_CLASSES = frozenset(p.metadata.name for p in SYSTEM_PRIORITY_CLASSES)
 _HASH_LABEL = "pod-template-hash"
 _IGNORED_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
@@ -192,7 +195,7 @@ def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
 
 def desired_manifests(store: Store) -> list[dict[str, Any]]:
     """The objects a user created (nobody owns them; not nodes, namespaces,
-    leases or events), as manifests without identity or status."""
+    leases, events or the system PriorityClasses), as manifests without identity or status."""
     out = []
     for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
         if issubclass(info.model, (*_SKIPPED, Node, Namespace)):
@@ -201,6 +204,8 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
             meta = obj.metadata
             if meta.owner_references or meta.deletion_timestamp is not None:
                 continue
+            if isinstance(obj, PriorityClass) and meta.name in _SYSTEM_PRIORITY_CLASSES:
+                continue  # made by the store at start, as the apiserver makes them
             data = obj.to_dict()
             data.pop("status", None)
             kept = {"name": meta.name, "namespace": meta.namespace}
