@@ -95,7 +95,8 @@ def on_registry(setup: Setup, registry: Registry) -> Setup:
     served kind); other setups are returned as they are."""
     if "registry" not in inspect.signature(setup).parameters:
         return setup
-    return functools.partial(setup, registry=registry)
+    takes_registry: Callable[..., Any] = setup  # the signature was just checked
+    return functools.partial(takes_registry, registry=registry)
 
 
 class ConvergenceTimeout(TimeoutError):
