@@ -32,6 +32,7 @@ __all__ = [
     "KindInfo",
     "Registry",
     "Unstructured",
+    "builtin_registry",
     "kind",
     "register_unstructured",
 ]
@@ -197,6 +198,38 @@ class Registry:
 
 REGISTRY = Registry()
 """The process-wide registry that built-in kinds and `@kind` register into."""
+
+
+def builtin_registry() -> Registry:
+    """A new registry holding only the built-in kinds (typed models, then the
+    schema-backed catalogue), in an order fixed by `engine.api.GROUP_MODULES`.
+
+    `REGISTRY` also holds whatever kinds code earlier in the process
+    registered (`@kind`, CustomResourceDefinitions), and its built-ins come in
+    whichever order their modules were first imported. A cluster that must
+    behave the same whatever ran before it in the process (a simulation
+    replaying a recorded schedule) serves this registry instead: the garbage
+    collector keeps an informer per served kind, and each extra informer's
+    tasks change how the event loop interleaves everything else.
+    """
+    REGISTRY._ensure_builtins()
+    modules = (*importlib.import_module("engine.api").GROUP_MODULES, "engine.catalogue")
+
+    def rank(info: KindInfo) -> int | None:
+        module = info.model.__module__
+        for i, group_module in enumerate(modules):
+            if module == group_module or module.startswith(group_module + "."):
+                return i
+        return None
+
+    ranked = [(r, info) for info in REGISTRY if (r := rank(info)) is not None]
+    # A stable sort: kinds of one module keep their definition order, so the
+    # first version of a kind registered stays its preferred one.
+    ranked.sort(key=lambda pair: pair[0])
+    registry = Registry()
+    for _, info in ranked:
+        registry.register(info.model)
+    return registry
 
 
 def kind(

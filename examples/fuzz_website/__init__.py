@@ -267,6 +267,7 @@ WEBSITE = FuzzTarget(
     image_kinds=(),
     controllers=(*BUILT_IN, "website"),
     custom_controllers={"website": setup},
+    kinds=(Website,),  # served besides the built-in kinds
     fault_controllers=("website",),
     # A fault drawn for "every controller" spares the built-in ones: they are
     # fuzzed on their own (BUILTIN), and a failure here is the Website's.

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
+import inspect
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -55,7 +57,7 @@ from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
 from engine.mutation import detector
-from engine.registry import REGISTRY
+from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
@@ -74,7 +76,7 @@ from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups"]
+__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -87,6 +89,16 @@ def controller_setups() -> dict[str, Setup]:
     return dict(CONTROLLERS)
 
 
+def on_registry(setup: Setup, registry: Registry) -> Setup:
+    """`setup` made to serve `registry`'s kinds, if it takes a `registry`
+    (the garbage collector and the namespace controller, which act on every
+    served kind); other setups are returned as they are."""
+    if "registry" not in inspect.signature(setup).parameters:
+        return setup
+    takes_registry: Callable[..., Any] = setup  # the signature was just checked
+    return functools.partial(takes_registry, registry=registry)
+
+
 class ConvergenceTimeout(TimeoutError):
     """`wait_for` or `wait_converged` ran out of time; the message says what is left."""
 
@@ -94,8 +106,12 @@ class ConvergenceTimeout(TimeoutError):
 class Cluster:
     """See the module docstring."""
 
-    def __init__(self, config: ClusterConfig | None = None) -> None:
+    def __init__(
+        self, config: ClusterConfig | None = None, *, registry: Registry = REGISTRY
+    ) -> None:
         self.config = config or ClusterConfig()
+        self.registry = registry
+        """The kinds the cluster's store serves (default: the process-wide ones)."""
         self.rng = random.Random(self.config.seed)
         self.clock: Clock = VirtualClock() if self.config.virtual_time else RealClock()
         self.store: Store | None = None
@@ -125,6 +141,7 @@ class Cluster:
                 sync_stack.enter_context(self.clock.installed())
                 stack.callback(sync_stack.close)
             store = Store(
+                registry=self.registry,
                 clock=self.clock,
                 rng=random.Random(f"{config.seed}/store"),
                 history_size=config.history_size,
@@ -137,7 +154,7 @@ class Cluster:
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
             for name in config.controllers:
-                built = CONTROLLERS[name](manager)
+                built = on_registry(CONTROLLERS[name], self.registry)(manager)
                 if isinstance(built, Scheduler):
                     self.scheduler = built
             await stack.enter_async_context(manager)

@@ -43,7 +43,7 @@ from engine.api.base import Resource
 from engine.api.core import Pod
 from engine.errors import ApiError, BadRequest, Forbidden, Invalid, MethodNotAllowed
 from engine.manifests import parse_object
-from engine.registry import REGISTRY
+from engine.registry import REGISTRY, Registry
 from runtime.simulation.faults import Fault
 
 if TYPE_CHECKING:
@@ -170,8 +170,10 @@ def operation_from_data(data: Any) -> Operation:
     return _OPERATION.validate_python(data)
 
 
-def resolve_kind(kind: str, api_version: str | None = None) -> type[Resource]:
-    for info in REGISTRY:
+def resolve_kind(
+    kind: str, api_version: str | None = None, registry: Registry = REGISTRY
+) -> type[Resource]:
+    for info in registry:
         if info.kind == kind and api_version in (None, info.api_version):
             return info.model
     raise BadRequest(f'no kind "{kind}" is registered')
@@ -182,17 +184,17 @@ async def execute(sim: Simulation, op: Operation) -> str:
     client = sim.client
     try:
         if isinstance(op, Apply):
-            obj = parse_object(op.manifest)
+            obj = parse_object(op.manifest, registry=sim.registry)
             applied = await sim.cluster.apply(obj)
             return "; ".join(str(a) for a in applied)
         if isinstance(op, Scale):
-            kind = resolve_kind(op.kind, op.api_version)
+            kind = resolve_kind(op.kind, op.api_version, sim.registry)
             await client.scale(kind, op.name, op.replicas, namespace=op.namespace)
             return f"scaled {op.kind} {op.name} to {op.replicas}"
         if isinstance(op, SetImage):
             return await _set_image(sim, op)
         if isinstance(op, Delete):
-            kind = resolve_kind(op.kind, op.api_version)
+            kind = resolve_kind(op.kind, op.api_version, sim.registry)
             await client.delete(
                 kind, op.name, namespace=op.namespace, propagation_policy=op.propagation
             )
@@ -219,7 +221,7 @@ async def execute(sim: Simulation, op: Operation) -> str:
 
 
 async def _set_image(sim: Simulation, op: SetImage) -> str:
-    kind = resolve_kind(op.kind, op.api_version)
+    kind = resolve_kind(op.kind, op.api_version, sim.registry)
     obj: Any = await sim.client.get(kind, op.name, namespace=op.namespace)
     template = getattr(getattr(obj, "spec", None), "template", None)
     if template is None:

@@ -45,10 +45,12 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from engine.api.base import Resource
 from engine.client import LocalClient
+from engine.registry import builtin_registry
 from engine.store import Store, WriteRecord
 from runtime.cluster import Cluster, ClusterConfig, NodePool
-from runtime.cluster.cluster import controller_setups
+from runtime.cluster.cluster import controller_setups, on_registry
 from runtime.runtimes.behavior import Distribution
 from runtime.runtimes.simulated import SimulatedRuntime
 from runtime.simulation.faults import ALL_FAULT_KINDS, FAULT_CLASSES, Fault
@@ -86,6 +88,10 @@ class SimulationConfig:
     seed: int = 0
     controllers: tuple[str, ...] | None = None
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
+    kinds: tuple[type[Resource], ...] = ()
+    """Kinds of your own (`@kind` models) the simulated cluster serves besides
+    the built-in ones. Only these: kinds registered elsewhere in the process
+    are not served, so a run does not depend on what ran before it."""
     faults: tuple[Fault, ...] = ()
     fault_kinds: frozenset[str] = frozenset(ALL_FAULT_KINDS)
     invariants: tuple[str, ...] | None = None
@@ -160,7 +166,12 @@ class Simulation:
 
     def __init__(self, config: SimulationConfig | None = None) -> None:
         self.config = config = config or SimulationConfig()
-        self._setups = config.setups()
+        self.registry = builtin_registry()
+        for model in config.kinds:
+            self.registry.register(model)
+        self._setups = {
+            name: on_registry(setup, self.registry) for name, setup in config.setups().items()
+        }
         self.cluster = Cluster(
             ClusterConfig(
                 node_pools=config.node_pools,
@@ -168,7 +179,8 @@ class Simulation:
                 controllers=(),
                 history_size=config.history_size,
                 log_level=config.log_level,
-            )
+            ),
+            registry=self.registry,
         )
         # Its controllers run on hosts of their own, not in the cluster: say
         # which, so the cluster judges their kinds as driven.

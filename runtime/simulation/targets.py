@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.api.base import Resource
 from runtime.cluster import NodePool
 from runtime.simulation.faults import ALL_FAULT_KINDS, Fault
 from runtime.simulation.hosting import Setup
@@ -92,6 +93,8 @@ class FuzzTarget:
     that a read without resourceVersion is current (the built-in controllers,
     the garbage collector above all, rely on it); add "all" to test a
     controller that must survive stale direct reads too."""
+    kinds: tuple[type[Resource], ...] = ()
+    """Kinds of your own the simulated cluster serves (`SimulationConfig.kinds`)."""
     invariant_registry: InvariantRegistry = SAFETY
     invariants: tuple[str, ...] | None = None
     desired_registry: DesiredStateRegistry = DESIRED
@@ -123,6 +126,7 @@ class FuzzTarget:
             seed=seed,
             controllers=controllers if controllers is not None else self.controllers,
             custom_controllers=self.custom_controllers,
+            kinds=self.kinds,
             faults=faults,
             fault_kinds=frozenset(self.fault_kinds) if fault_kinds is None else fault_kinds,
             invariants=self.invariants,
