@@ -194,6 +194,7 @@ class Store:
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
         self._revision = 0
+        self._history_floor = 0  # revisions at or below this were before a restore
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
@@ -228,6 +229,7 @@ class Store:
                     "is not a served kind)"
                 ) from None
             table = _Table(info)
+            table.compacted = self._history_floor
             self._tables[kind] = table
         return table
 
@@ -242,6 +244,42 @@ class Store:
         for watcher in list(table.watchers):
             watcher.stop()
         del self._tables[kind]
+
+    def all_objects(self) -> Iterable[Resource]:
+        """Every stored object, kind by kind (shared objects: never mutate them)."""
+        for table in list(self._tables.values()):
+            yield from list(table.objects.values())
+
+    def serve_definition(self, definition: Resource) -> None:
+        """Serve the kinds of a stored CustomResourceDefinition (before its
+        objects are restored); the definition itself is not written."""
+        crd.admit(self, definition)
+
+    def restore(self, objects: Iterable[Resource], revision: int) -> None:
+        """Replace every object with `objects` (stored versions, with their uids
+        and resourceVersions) and go on from `revision`: what a durable backend
+        loads at start (`engine.durable`). Open watches end; a watch from a
+        revision before `revision` is Gone (no history before it is kept).
+        Nothing is written and no observer is called."""
+        for table in self._tables.values():
+            for watcher in list(table.watchers):
+                watcher.stop()
+        self._tables.clear()
+        self._snapshots.clear()
+        highest = revision
+        self._history_floor = revision
+        for obj in objects:
+            table = self.table(type(obj))
+            meta = obj.metadata
+            table.objects[self._key(table.info, meta.namespace, meta.name)] = obj
+            highest = max(highest, int(meta.resource_version or 0))
+        self._revision = highest
+        self._history_floor = highest
+        for table in self._tables.values():
+            table.compacted = highest
+        # New uids and names must not repeat the ones made before the restart,
+        # which a generator seeded as before would draw again.
+        self.rng.seed(f"restored/{highest}/{self.rng.getrandbits(64)}")
 
     def kinds(self) -> list[KindInfo]:
         """Every kind this store has seen an object or watcher of."""
