@@ -358,14 +358,14 @@ class Store:
     def _note_event_write(self, table: _Table, obj: Resource) -> None:
         assert self.event_ttl is not None
         key = obj.key
-        expiry = self.clock.monotonic() + self.event_ttl
+        expiry = self.clock.now().timestamp() + self.event_ttl
         self._event_deadline[(id(table), key)] = expiry
         heapq.heappush(self._event_expiry, (expiry, next(self._event_writes), table, key))
 
     def _expire_events(self) -> None:
         """Delete the Events whose time to live has passed (checked after each
         write: a store nobody writes to keeps its Events until the next write)."""
-        now = self.clock.monotonic()
+        now = self.clock.now().timestamp()
         queue = self._event_expiry
         if queue[0][0] > now:
             return
