@@ -20,6 +20,11 @@
   fuzz` on the built-in target (`runtime.simulation.targets:BUILTIN`) with a
   fixed 3-node cluster, 20-step scenarios and every fault class on, without
   shrinking; examples per CPU second beside it.
+* fuzz_workers_2_scaling_x: the same campaign (the built-in target, a fixed
+  seed) sharded on 2 worker processes against 1 worker process
+  (`runtime.simulation.sharding`): examples per second with 2 over with 1
+  (target 1.7 on 2 cores); examples per second per worker beside it. Both
+  sides run worker processes, so process start-up is on both sides.
 
 Each measurement is a fresh subprocess (a clean peak RSS, no state carried
 between runs). `--quick` shrinks the cluster to 100 nodes and 1,000 pods (the
@@ -43,10 +48,11 @@ from typing import Any, Literal
 
 from benchmarks.harness import Figure, deployments_yaml, measure, run_module
 
-__all__ = ["FULL", "QUICK", "Sizes", "fuzz_throughput", "run", "virtual_hour"]
+__all__ = ["FULL", "QUICK", "Sizes", "fuzz_scaling", "fuzz_throughput", "run", "virtual_hour"]
 
 HOUR_TARGET_PER_1K_NODES = 20.0
 FUZZ_TARGET = 20.0
+SCALING_TARGET = 1.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,8 @@ class Sizes:
     fuzz_examples: int = 100
     fuzz_steps: int = 20
     fuzz_nodes: int = 3
+    scaling_examples: int = 100
+    """Examples of the 1-vs-2-worker campaigns (at least two shards of 10 to scale)."""
 
     @property
     def pods(self) -> int:
@@ -67,7 +75,7 @@ class Sizes:
 
 
 FULL = Sizes(nodes=1000, deployments=10, replicas=1000, fuzz_examples=100)
-QUICK = Sizes(nodes=100, deployments=10, replicas=100, fuzz_examples=10)
+QUICK = Sizes(nodes=100, deployments=10, replicas=100, fuzz_examples=10, scaling_examples=20)
 
 
 def _count(n: int) -> str:
@@ -159,6 +167,59 @@ def fuzz_throughput(
         "faults": float(sum(progress.faults.values())),
         "failed": float(not result.ok),
     }
+
+
+def fuzz_scaling(examples: int, steps: int = 20, seed: int = 1) -> dict[str, float]:
+    """The same sharded campaign on 1 and on 2 worker processes; their rates."""
+    from runtime.simulation.sharding import run_sharded_campaign
+    from runtime.simulation.targets import BUILTIN
+
+    rates = {}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        campaign = run_sharded_campaign(
+            BUILTIN,
+            examples=examples,
+            seed_value=seed,
+            workers=workers,
+            steps=steps,
+            failure_dir=None,
+            shrink=False,
+        )
+        rates[workers] = campaign.examples / (time.perf_counter() - start)
+    return {
+        "examples": float(examples),
+        "one_worker_per_s": rates[1],
+        "two_workers_per_s": rates[2],
+        "scaling_x": rates[2] / rates[1],
+        "per_worker_per_s": rates[2] / 2,
+    }
+
+
+def scaling_figures(sizes: Sizes, runs: list[dict[str, float]]) -> list[Figure]:
+    """The figures of sharded campaigns on 1 and 2 worker processes."""
+    scaling, scaling_runs = _median(runs, "scaling_x")
+    per_worker, per_worker_runs = _median(runs, "per_worker_per_s")
+    return [
+        Figure(
+            "fuzz_workers_2_scaling_x",
+            scaling,
+            "x",
+            SCALING_TARGET,
+            "higher",
+            f"{sizes.scaling_examples} examples on 2 worker processes vs 1",
+            scaling_runs,
+        ),
+        Figure(
+            "fuzz_workers_2_per_worker_per_s",
+            per_worker,
+            "examples/s",
+            None,
+            "higher",
+            "examples per second per worker, 2 workers",
+            per_worker_runs,
+        ),
+    ]
 
 
 def _median(runs: list[dict[str, float]], key: str) -> tuple[float, tuple[float, ...]]:
@@ -267,11 +328,21 @@ def run(
             "benchmarks.simulation", "fuzz", sizes.fuzz_examples, sizes.fuzz_steps, sizes.fuzz_nodes
         )
 
+    def scaling_sample() -> dict[str, float]:
+        # Workers are processes either way; the caller's process only gathers.
+        return fuzz_scaling(sizes.scaling_examples, sizes.fuzz_steps)
+
     hour_runs: list[dict[str, float]] = []
     measure(_sampled(hour_runs, "hour_s", hour_sample), min(repeat, 3))
     fuzz_runs: list[dict[str, float]] = []
     measure(_sampled(fuzz_runs, "examples_per_s", fuzz_sample), min(repeat, 3))
-    return hour_figures(sizes, hour_runs) + fuzz_figures(sizes, fuzz_runs)
+    scaling_runs: list[dict[str, float]] = []
+    measure(_sampled(scaling_runs, "scaling_x", scaling_sample), min(repeat, 3))
+    return (
+        hour_figures(sizes, hour_runs)
+        + fuzz_figures(sizes, fuzz_runs)
+        + scaling_figures(sizes, scaling_runs)
+    )
 
 
 def _main(argv: list[str]) -> dict[str, Any]:

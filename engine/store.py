@@ -21,6 +21,9 @@ Contract (Kubernetes semantics; see DESIGN.md "Store"):
   object itself. Do not reuse an object after passing it to update.
 * Every change is kept in a per-kind history window; `watch(since=R)` replays
   from any retained revision and raises Gone (410) for older ones.
+* Events live `event_ttl` (an hour, kube-apiserver's `--event-ttl`) after
+  their last write, then are deleted (a DELETED watch event). Expiry is
+  checked after each write, on the store's clock.
 
 Create keeps the status it is given (Kubernetes resets most statuses on
 create); this lets tests and simulations seed objects in any state.
@@ -34,6 +37,8 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import heapq
+import itertools
 import json
 import random
 import uuid
@@ -87,6 +92,8 @@ DEFAULT_FIELD_MANAGER = "kubeloop"
 default is "kubectl-edit", "kubectl-patch", ...; a client names its own)."""
 
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+EVENT_TTL_SECONDS = 3600.0
+"""How long an Event lives after its last write: kube-apiserver's --event-ttl default."""
 LabelSelectorArg = Selector | str | None
 FieldSelectorArg = FieldSelector | str | None
 
@@ -185,6 +192,7 @@ class Store:
         watch_capacity: int = 50_000,
         bookmark_interval: float = 60.0,
         namespace_lifecycle: bool = True,
+        event_ttl: float | None = EVENT_TTL_SECONDS,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
@@ -193,7 +201,15 @@ class Store:
         self.watch_capacity = watch_capacity
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
+        self.event_ttl = event_ttl
+        # Events expire `event_ttl` after their last write, as kube-apiserver's
+        # --event-ttl (an etcd lease per Event write): (expiry, table, key).
+        self._event_expiry: list[tuple[float, int, _Table, tuple[str, str]]] = []
+        self._event_deadline: dict[tuple[int, tuple[str, str]], float] = {}
+        self._event_writes = itertools.count()
+        self._expiring = False
         self._revision = 0
+        self._history_floor = 0  # revisions at or below this were before a restore
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
@@ -228,6 +244,7 @@ class Store:
                     "is not a served kind)"
                 ) from None
             table = _Table(info)
+            table.compacted = self._history_floor
             self._tables[kind] = table
         return table
 
@@ -242,6 +259,47 @@ class Store:
         for watcher in list(table.watchers):
             watcher.stop()
         del self._tables[kind]
+
+    def all_objects(self) -> Iterable[Resource]:
+        """Every stored object, kind by kind (shared objects: never mutate them)."""
+        for table in list(self._tables.values()):
+            yield from list(table.objects.values())
+
+    def serve_definition(self, definition: Resource) -> None:
+        """Serve the kinds of a stored CustomResourceDefinition (before its
+        objects are restored); the definition itself is not written."""
+        crd.admit(self, definition)
+
+    def restore(self, objects: Iterable[Resource], revision: int) -> None:
+        """Replace every object with `objects` (stored versions, with their uids
+        and resourceVersions) and go on from `revision`: what a durable backend
+        loads at start (`engine.durable`). Open watches end; a watch from a
+        revision before `revision` is Gone (no history before it is kept).
+        Nothing is written and no observer is called."""
+        for table in self._tables.values():
+            for watcher in list(table.watchers):
+                watcher.stop()
+        self._tables.clear()
+        self._snapshots.clear()
+        highest = revision
+        self._history_floor = revision
+        for obj in objects:
+            table = self.table(type(obj))
+            meta = obj.metadata
+            table.objects[self._key(table.info, meta.namespace, meta.name)] = obj
+            highest = max(highest, int(meta.resource_version or 0))
+        self._revision = highest
+        self._history_floor = highest
+        self._event_expiry.clear()
+        self._event_deadline.clear()
+        for table in self._tables.values():
+            table.compacted = highest
+            if self.event_ttl is not None and table.info.kind == "Event":
+                for event in table.objects.values():  # a full time to live from now
+                    self._note_event_write(table, event)
+        # New uids and names must not repeat the ones made before the restart,
+        # which a generator seeded as before would draw again.
+        self.rng.seed(f"restored/{highest}/{self.rng.getrandbits(64)}")
 
     def kinds(self) -> list[KindInfo]:
         """Every kind this store has seen an object or watcher of."""
@@ -291,6 +349,38 @@ class Store:
                 observer(record)
         if detector.enabled:
             detector.after_write(previous)
+        if self.event_ttl is not None:
+            if table.info.kind == "Event" and event_type != DELETED:
+                self._note_event_write(table, obj)
+            if self._event_expiry and not self._expiring:
+                self._expire_events()
+
+    def _note_event_write(self, table: _Table, obj: Resource) -> None:
+        assert self.event_ttl is not None
+        key = obj.key
+        expiry = self.clock.now().timestamp() + self.event_ttl
+        self._event_deadline[(id(table), key)] = expiry
+        heapq.heappush(self._event_expiry, (expiry, next(self._event_writes), table, key))
+
+    def _expire_events(self) -> None:
+        """Delete the Events whose time to live has passed (checked after each
+        write: a store nobody writes to keeps its Events until the next write)."""
+        now = self.clock.now().timestamp()
+        queue = self._event_expiry
+        if queue[0][0] > now:
+            return
+        self._expiring = True
+        try:
+            while queue and queue[0][0] <= now:
+                expiry, _, table, key = heapq.heappop(queue)
+                if self._event_deadline.get((id(table), key)) != expiry:
+                    continue  # written again since: a later entry holds its expiry
+                del self._event_deadline[(id(table), key)]
+                obj = table.objects.get(key)
+                if obj is not None and self._tables.get(type(obj)) is table:
+                    self._remove(table, obj, "delete")
+        finally:
+            self._expiring = False
 
     @staticmethod
     def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:

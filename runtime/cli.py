@@ -6,6 +6,7 @@
                  [--watch] [--json] [--output yaml|json DIR|-]
     kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
+    kubeloop snapshot save|restore FILE --data-dir DIR   (see `runtime.cli_snapshot`)
 
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
@@ -62,7 +63,7 @@ from rich.console import Console
 from engine.clock import VirtualClock
 from engine.documents import read_text
 from engine.errors import ApiError
-from runtime import cli_bench, cli_fuzz, stopsignals
+from runtime import cli_bench, cli_fuzz, cli_snapshot, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_bench.register(sub)
     cli_fuzz.register(sub)
+    cli_snapshot.register(sub)
     return parser
 
 
@@ -245,6 +247,8 @@ def _silence_output() -> None:
 def _other_command(args: argparse.Namespace) -> int:
     if args.command in cli_fuzz.COMMANDS:
         return cli_fuzz.main(args)
+    if args.command in cli_snapshot.COMMANDS:
+        return cli_snapshot.main(args)
     return cli_bench.main(args)
 
 

@@ -3,7 +3,7 @@
     kubeloop replay FILE [--target MODULE:ATTR] [--json]
     kubeloop fuzz [--examples N] [--seed S] [--faults LIST] [--controllers LIST]
                   [--steps N] [--target MODULE:ATTR] [--out DIR] [--no-shrink] [--json]
-                  [--log-level LEVEL]
+                  [--log-level LEVEL] [--workers N] [--cluster ADDRESS]
 
 `replay` runs a scenario file written by a failing fuzz run (or by hand) and
 says whether its recorded failure happened again, exactly (same oracle, same
@@ -22,7 +22,11 @@ faults may target (all of the target's run either way). The example count
 defaults to `KUBELOOP_FUZZ_EXAMPLES` or 100; exactly that many examples run
 to the end (unless a failure stops the campaign first, or hypothesis runs out
 of distinct examples), and examples
-hypothesis abandons half-drawn are reported apart as discarded. Exit status: 0 no failure, 1 a
+hypothesis abandons half-drawn are reported apart as discarded. `--workers N`
+runs the campaign in shards on N local processes, `--cluster ADDRESS` on a
+Dask distributed cluster (`runtime.simulation.sharding`): the examples and
+failures depend only on the seed and the example count, never on the number
+of workers (a campaign without a seed draws one and reports it). Exit status: 0 no failure, 1 a
 failure, 2 bad input, or hypothesis missing (`fuzz` needs it: the `kubeloop[fuzz]`
 extra; `replay` does not).
 
@@ -38,6 +42,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +80,18 @@ def register(sub: Any) -> None:
     )
     fuzz.add_argument("--no-shrink", action="store_true", help="report the first failure as is")
     fuzz.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fuzz.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="run the campaign in shards on N local processes",
+    )
+    fuzz.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="run the campaign's shards on a Dask distributed scheduler (tcp://host:port)",
+    )
     fuzz.add_argument(
         "--log-level",
         default="critical",
@@ -173,6 +190,8 @@ def _fuzz(args: argparse.Namespace) -> int:
         raise ValueError(f"--examples must be at least 1, got {examples}")
     if args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    if args.workers is not None or args.cluster is not None:
+        return _fuzz_sharded(args, target, kinds, controllers, examples)
     console = Console(stderr=True, highlight=False)
     status = console.status("fuzzing ...") if not args.json else None
 
@@ -207,12 +226,158 @@ def _fuzz(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _fuzz_sharded(
+    args: argparse.Namespace,
+    target: Any,
+    kinds: frozenset[str],
+    controllers: tuple[str, ...] | None,
+    examples: int,
+) -> int:
+    import random
+    import time
+    from concurrent.futures import Executor
+
+    from runtime.simulation.sharding import ShardedCampaign, run_sharded_campaign
+
+    workers = 1 if args.workers is None else args.workers
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if args.workers is not None and args.cluster is not None:
+        raise ValueError("--workers and --cluster exclude each other (the cluster has its own)")
+    # A campaign is reproducible from its seed: one is drawn (and reported) when none is given.
+    campaign_seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
+    executor: Executor | None = None
+    client: Any = None
+    if args.cluster is not None:
+        client = _dask_client(args.cluster)
+        executor = client.get_executor()
+    console = Console(stderr=True, highlight=False)
+    status = console.status("fuzzing ...") if not args.json else None
+    started = time.perf_counter()
+
+    def show(progress: ShardedCampaign) -> None:
+        if status is not None:
+            rate = progress.examples / max(time.perf_counter() - started, 1e-9)
+            status.update(
+                f"examples {progress.examples}/{examples}  {rate:.1f}/s  "
+                f"steps {progress.steps}  virtual {progress.virtual_seconds:,.0f}s  "
+                f"faults {sum(progress.faults.values())}"
+            )
+
+    if status is not None:
+        status.start()
+    try:
+        campaign = run_sharded_campaign(
+            target,
+            examples=examples,
+            seed_value=campaign_seed,
+            workers=workers,
+            executor=executor,
+            fault_kinds=kinds,
+            fault_controllers=controllers,
+            steps=args.steps,
+            failure_dir=args.out,
+            shrink=not args.no_shrink,
+            progress=show,
+        )
+    finally:
+        if status is not None:
+            status.stop()
+        if client is not None:
+            client.close()
+    wall = time.perf_counter() - started
+    failure = campaign.failure
+    result = _SummaryInput(
+        examples=campaign.examples,
+        failing_examples=campaign.failing_examples,
+        discarded=campaign.discarded,
+        steps=campaign.steps,
+        virtual_seconds=campaign.virtual_seconds,
+        writes=campaign.writes,
+        wall_seconds=wall,
+        faults=dict(campaign.faults),
+        ok=campaign.ok,
+        failure=failure.message if failure else None,
+        failure_seed=failure.seed if failure else None,
+        scenario=failure.scenario if failure else None,
+        error=campaign.error,
+    )
+    _print_summary(result, target.name, kinds, campaign_seed, args)
+    return 0 if campaign.ok else 1
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError(
+            "kubeloop fuzz --cluster needs Dask distributed: pip install 'kubeloop[distributed]'"
+        ) from None
+    try:
+        return Client(address, timeout=10)  # type: ignore[no-untyped-call]
+    except OSError as error:
+        raise ValueError(f"--cluster {address}: cannot reach the scheduler: {error}") from None
+
+
+@dataclass(frozen=True)
+class _SummaryInput:
+    """A campaign's outcome as the summary prints it (sharded or not)."""
+
+    examples: int
+    failing_examples: int
+    discarded: int
+    steps: int
+    virtual_seconds: float
+    writes: int
+    wall_seconds: float
+    faults: dict[str, int]
+    ok: bool
+    failure: str | None
+    failure_seed: int | None
+    scenario: str | None
+    error: str | None
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / max(self.wall_seconds, 1e-9)
+
+
 def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Namespace) -> None:
     p = result.progress
     failure = result.failure
+    _print_summary(
+        _SummaryInput(
+            examples=p.examples,
+            failing_examples=p.failing_examples,
+            discarded=p.discarded,
+            steps=p.steps,
+            virtual_seconds=p.virtual_seconds,
+            writes=p.writes,
+            wall_seconds=p.wall_seconds,
+            faults=dict(p.faults),
+            ok=result.ok,
+            failure=str(failure.failure) if failure else None,
+            failure_seed=failure.seed if failure else None,
+            scenario=str(failure.path) if failure and failure.path else None,
+            error=repr(result.error) if result.error else None,
+        ),
+        target,
+        kinds,
+        args.seed,
+        args,
+    )
+
+
+def _print_summary(
+    p: _SummaryInput,
+    target: str,
+    kinds: frozenset[str],
+    seed: int | None,
+    args: argparse.Namespace,
+) -> None:
     data: dict[str, Any] = {
         "target": target,
-        "seed": args.seed,
+        "seed": seed,
         "fault_kinds": sorted(kinds),
         "examples": p.examples,
         "failing_examples": p.failing_examples,
@@ -223,11 +388,11 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
         "wall_seconds": round(p.wall_seconds, 3),
         "examples_per_second": round(p.examples_per_second, 2),
         "faults": dict(sorted(p.faults.items())),
-        "ok": result.ok,
-        "failure": str(failure.failure) if failure else None,
-        "failure_seed": failure.seed if failure else None,
-        "scenario": str(failure.path) if failure and failure.path else None,
-        "error": repr(result.error) if result.error else None,
+        "ok": p.ok,
+        "failure": p.failure,
+        "failure_seed": p.failure_seed,
+        "scenario": p.scenario,
+        "error": p.error,
     }
     if args.json:
         print(json.dumps(data, indent=2))
@@ -242,12 +407,12 @@ def _summary(result: Any, target: str, kinds: frozenset[str], args: argparse.Nam
     if p.faults:
         effects = ", ".join(f"{k} {v}" for k, v in sorted(p.faults.items()))
         console.print(f"faults that took effect: {effects}")
-    if result.ok:
+    if p.ok:
         console.print("[green]no failure found[/]")
-    elif failure is not None:
-        console.print(f"[red]FAILURE[/] {failure.failure}")
-        console.print(f"seed {failure.seed}")
-        if failure.path is not None:
-            console.print(f"scenario {failure.path}; replay with: kubeloop replay {failure.path}")
+    elif p.failure is not None:
+        console.print(f"[red]FAILURE[/] {p.failure}")
+        console.print(f"seed {p.failure_seed}")
+        if p.scenario is not None:
+            console.print(f"scenario {p.scenario}; replay with: kubeloop replay {p.scenario}")
     else:
-        console.print(f"[red]ERROR[/] {result.error!r}")
+        console.print(f"[red]ERROR[/] {p.error}")

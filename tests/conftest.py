@@ -19,6 +19,7 @@ from engine.clock import VirtualClock
 from engine.crd import CustomResource
 from engine.mutation import detector
 from engine.registry import REGISTRY
+from runtime.simulation.constants import fixed_constant_pool
 
 _examples = int(os.environ.get("KUBELOOP_FUZZ_EXAMPLES", "0"))
 settings.register_profile(
@@ -55,6 +56,14 @@ def unserve_custom_kinds() -> Iterator[None]:
     for info in list(REGISTRY):
         if issubclass(info.model, CustomResource):
             REGISTRY.unregister(info.model)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def hypothesis_without_local_constants() -> Iterator[None]:
+    """Derandomized runs draw the same examples whichever test files were
+    collected (see runtime.simulation.constants)."""
+    with fixed_constant_pool():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ import inspect
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -50,9 +51,10 @@ from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
-from engine.api.core import Event, Pod, ReplicationController
+from engine.api.core import Event, Node, Pod, ReplicationController
 from engine.client import LocalClient
 from engine.clock import Clock, RealClock, VirtualClock
+from engine.durable import DATABASE_NAME, SqliteJournal
 from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
@@ -129,6 +131,16 @@ class Cluster:
 
     # -- lifecycle ------------------------------------------------------------------
 
+    def _open_durable_state(self, store: Store, stack: AsyncExitStack) -> None:
+        """Restore `store` from `config.data_dir`'s database and journal every
+        later write there (`engine.durable`)."""
+        assert self.config.data_dir is not None
+        journal = SqliteJournal(Path(self.config.data_dir) / DATABASE_NAME, fsync=self.config.fsync)
+        stack.callback(journal.close)
+        if journal.revision:
+            journal.restore(store)
+        journal.attach(store)
+
     async def __aenter__(self) -> Cluster:
         config = self.config
         if config.log_level:
@@ -146,8 +158,24 @@ class Cluster:
                 rng=random.Random(f"{config.seed}/store"),
                 history_size=config.history_size,
             )
+            if config.data_dir is not None:
+                self._open_durable_state(store, stack)
             store.observers.append(self.tracker)
             store.observers.append(self._on_write)
+            for obj in store.all_objects():  # restored from `data_dir`, if any
+                if isinstance(obj, (Pod, Node)):
+                    meta = obj.metadata
+                    self.tracker(
+                        WriteRecord(
+                            store.revision,
+                            "restore",
+                            obj.kind,
+                            meta.namespace,
+                            meta.name,
+                            obj,
+                            None,
+                        )
+                    )
             self.store = store
             self.client = client = LocalClient(store)
             self.manager = manager = Manager(

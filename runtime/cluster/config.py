@@ -2,9 +2,13 @@
 
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
-the seed every random choice derives from, which controllers run, and the log
-level. Defaults give a 3-node simulated cluster on virtual time with every
-built-in controller and the scheduler.
+the seed every random choice derives from, which controllers run, the log
+level, and where the cluster's state is kept: in memory only (`data_dir`
+None, the default) or also in a SQLite database in `data_dir`
+(`engine.durable`), from which a later cluster with the same `data_dir`
+starts where this one stopped; `fsync` is that database's durability policy.
+Defaults give a 3-node simulated cluster on virtual time with every built-in
+controller and the scheduler, its state in memory only.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from controllers.registry import CONTROLLERS
@@ -74,6 +79,8 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    data_dir: Path | None = None
+    fsync: Literal["normal", "always"] = "normal"
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
@@ -86,6 +93,8 @@ class ClusterConfig:
             raise ValueError(f"runtime must be 'simulated' or 'process', got {self.runtime!r}")
         if self.node_count > MAX_NODES:
             raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
+        if self.fsync not in ("normal", "always"):
+            raise ValueError(f"fsync must be 'normal' or 'always', got {self.fsync!r}")
         names = [p.name for p in self.node_pools]
         if len(set(names)) != len(names):
             raise ValueError(f"node pool names must be unique, got {names}")

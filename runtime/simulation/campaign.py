@@ -22,6 +22,7 @@ from pathlib import Path
 from hypothesis import seed
 from hypothesis.stateful import run_state_machine_as_test
 
+from runtime.simulation.constants import fixed_constant_pool
 from runtime.simulation.machine import (
     ExampleStats,
     SimulationFailure,
@@ -120,7 +121,8 @@ def run_campaign(
         examples, steps=steps, database=None, derandomize=False, print_blob=False
     )
     try:
-        run_state_machine_as_test(machine, settings=budget)
+        with fixed_constant_pool():
+            run_state_machine_as_test(machine, settings=budget)
     except SimulationFailure as failure:
         return CampaignResult(totals, failure)
     except Exception as error:  # a failure that is not an oracle's: report it too

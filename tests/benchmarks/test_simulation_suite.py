@@ -13,7 +13,15 @@ from benchmarks.harness import print_table, write_json
 from benchmarks.simulation import Sizes, fuzz_throughput, run, virtual_hour
 from engine.mutation import detector
 
-TINY = Sizes(nodes=3, deployments=1, replicas=4, hour=120.0, fuzz_examples=2, fuzz_steps=3)
+TINY = Sizes(
+    nodes=3,
+    deployments=1,
+    replicas=4,
+    hour=120.0,
+    fuzz_examples=2,
+    fuzz_steps=3,
+    scaling_examples=2,
+)
 
 
 def test_the_suite_is_registered() -> None:
@@ -54,6 +62,8 @@ def test_figures_table_and_json(tmp_path: Path) -> None:
         "virtual_hour_3_nodes_rss_mb",
         "fuzz_examples_per_s",
         "fuzz_examples_per_cpu_s",
+        "fuzz_workers_2_scaling_x",
+        "fuzz_workers_2_per_worker_per_s",
     ]
     assert figures[0].better == "lower" and figures[0].target == 0.06  # 20 s per 1k nodes
     assert figures[6].better == "higher" and figures[6].target == 20.0

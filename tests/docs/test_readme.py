@@ -269,12 +269,21 @@ def _synopses() -> dict[str, set[str]]:
 def _parser_options() -> dict[str, set[str]]:
     import argparse
 
+    def every_option(parser: argparse.ArgumentParser) -> set[str]:
+        # A command's own options and those of its actions (`snapshot save`).
+        found = {o for a in parser._actions for o in a.option_strings}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found |= every_option(sub)
+        return found
+
     parser = _parser()
     options = {"": {o for a in parser._actions for o in a.option_strings}}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
-                options[name] = {o for a in sub._actions for o in a.option_strings}
+                options[name] = every_option(sub)
     return {name: opts - {"-h", "--help"} for name, opts in options.items()}
 
 
