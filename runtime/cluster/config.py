@@ -2,8 +2,8 @@
 
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
-the seed every random choice derives from, which controllers run, and the log
-level. Defaults give a 3-node simulated cluster on virtual time with every
+the seed every random choice derives from, which controllers run, the log
+level, and the network of a process cluster (`runtime.network.config`). Defaults give a 3-node simulated cluster on virtual time with every
 built-in controller and the scheduler.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
@@ -19,6 +19,7 @@ from typing import Literal
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
+from runtime.network.config import ProcessNetworkConfig
 
 __all__ = ["ALL_CONTROLLERS", "MAX_NODES", "ClusterConfig", "NodePool"]
 
@@ -74,6 +75,9 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    network: ProcessNetworkConfig = field(default_factory=ProcessNetworkConfig)
+    """The pod network, kube-proxy, DNS and ingress of a process cluster
+    (`runtime.network.config`); simulated nodes ignore it."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))

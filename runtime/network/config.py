@@ -95,9 +95,7 @@ class ProcessNetworkConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in ("loopback", "namespaces"):
-            raise ValueError(
-                f"network mode must be 'loopback' or 'namespaces', got {self.mode!r}"
-            )
+            raise ValueError(f"network mode must be 'loopback' or 'namespaces', got {self.mode!r}")
         for name in ("dns_port", "ingress_port", "ingress_tls_port"):
             value = getattr(self, name)
             if not 0 <= value <= 65535:

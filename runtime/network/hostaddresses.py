@@ -50,6 +50,11 @@ class HostAddresses:
             self._added.discard(address)
             await ip("addr", "del", f"{address}/32", "dev", "lo", check=False)
 
+    async def keep_only(self, addresses: set[str]) -> None:
+        """Release every address this one added that is not in `addresses`."""
+        for address in sorted(self._added - addresses):
+            await self.release(address)
+
     async def aclose(self) -> None:
         for address in sorted(self._added):
             await self.release(address)

@@ -53,9 +53,7 @@ def available() -> str | None:
         return "iproute2's `ip` command is not installed"
     if os.geteuid() != 0 and not _has_net_admin():
         return "network namespaces need root or CAP_NET_ADMIN"
-    result = subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return f"`ip netns list` failed: {result.stderr.strip()}"
     return None

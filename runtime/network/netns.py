@@ -76,9 +76,7 @@ class NamespacePodNetwork:
                 return
             await ip("link", "del", self.bridge, check=False)
             await ip("link", "add", self.bridge, "type", "bridge")
-            await ip(
-                "addr", "add", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge
-            )
+            await ip("addr", "add", f"{self.gateway}/{self.network.prefixlen}", "dev", self.bridge)
             await ip("link", "set", self.bridge, "up")
             self._bridge_ready = True
 

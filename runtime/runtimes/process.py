@@ -350,9 +350,7 @@ class ProcessRuntime:
             container.cwd = resolve_working_dir(sandbox.directory, config.working_dir)
             find_executable(argv, container.env, container.cwd)
             sandbox.directory.reset_termination_message(name)
-            process = await self._spawn(
-                container, self.network.command(sandbox.attachment, argv)
-            )
+            process = await self._spawn(container, self.network.command(sandbox.attachment, argv))
         except StartFailure as failure:
             self._fail_start(container, str(failure))
             return
