@@ -3,7 +3,8 @@
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
 the seed every random choice derives from, which controllers run, the log
-level, and the network of a process cluster (`runtime.network.config`). Defaults give a 3-node simulated cluster on virtual time with every
+level, and the network of a process cluster (`runtime.network.config`).
+Defaults give a 3-node simulated cluster on virtual time with every
 built-in controller and the scheduler.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`

@@ -62,6 +62,11 @@ def path_matches(path_type: str, rule_path: str, path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def _precedence(route: Route) -> tuple[int, bool, int]:
+    """Longest path first, then Exact before Prefix, then the oldest Ingress."""
+    return (-len(route.path.rstrip("/") or "/"), route.path_type != "Exact", route.order)
+
+
 def _request_host(host: str) -> str:
     host = host.strip().lower()
     if host.startswith("["):
@@ -95,18 +100,18 @@ class IngressRoutes:
             for rule in ingress.spec.rules:
                 if rule.http is None:
                     continue
-                for path in rule.http.paths:
-                    routes.append(
-                        Route(
-                            namespace=namespace,
-                            ingress=ingress.metadata.name,
-                            host=rule.host.lower() if rule.host else None,
-                            path=path.path or "/",
-                            path_type="Exact" if path.path_type == "Exact" else "Prefix",
-                            backend=path.backend,
-                            order=order,
-                        )
+                routes.extend(
+                    Route(
+                        namespace=namespace,
+                        ingress=ingress.metadata.name,
+                        host=rule.host.lower() if rule.host else None,
+                        path=path.path or "/",
+                        path_type="Exact" if path.path_type == "Exact" else "Prefix",
+                        backend=path.backend,
+                        order=order,
                     )
+                    for path in rule.http.paths
+                )
         return cls(routes, defaults)
 
     def match(self, host: str, path: str) -> tuple[str, IngressBackend] | None:

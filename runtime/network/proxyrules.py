@@ -27,7 +27,7 @@ Neighbours: `runtime.network.proxier` (applies the rules), `engine.api`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.api.core import Service
 from engine.api.discovery import EndpointSlice
@@ -162,43 +162,38 @@ def build_rules(
         external_ips = list(spec.external_ips)
         external_ips += [i.ip for i in service.status.load_balancer.ingress if i.ip]
         for port in spec.ports:
-            name = port.name or ""
-            backends = service_backends(name, port.protocol, own)
-
-            def add(
-                address: str,
-                number: int,
-                internal: bool,
-                node: str | None,
-                *,
-                name: str = name,
-                port_protocol: str = port.protocol,
-                backends: tuple[Backend, ...] = backends,
-            ) -> None:
-                frontend = Frontend(
-                    service=ident,
-                    port_name=name,
-                    address=address,
-                    port=number,
-                    protocol=port_protocol,
-                    internal=internal,
-                    local=internal_local if internal else external_local,
-                    node=node,
-                    backends=backends,
-                    affinity_seconds=affinity,
-                )
-                rules.setdefault(frontend.key, frontend)
-
-            for cluster_ip in dict.fromkeys([spec.cluster_ip or "", *spec.cluster_ips]):
-                if cluster_ip and cluster_ip != "None" and ":" not in cluster_ip:
-                    add(cluster_ip, port.port, True, None)
+            template = Frontend(
+                service=ident,
+                port_name=port.name or "",
+                address="",
+                port=port.port,
+                protocol=port.protocol,
+                internal=True,
+                local=internal_local,
+                node=None,
+                backends=service_backends(port.name or "", port.protocol, own),
+                affinity_seconds=affinity,
+            )
+            frontends: list[Frontend] = [
+                replace(template, address=ip)
+                for ip in dict.fromkeys([spec.cluster_ip or "", *spec.cluster_ips])
+                if ip and ip != "None" and ":" not in ip
+            ]
+            external = replace(template, internal=False, local=external_local)
             if spec.type in ("NodePort", "LoadBalancer") and port.node_port:
-                for node, address in sorted(nodes.items()):
-                    add(address, port.node_port, False, node)
+                frontends += [
+                    replace(external, address=address, port=port.node_port, node=node)
+                    for node, address in sorted(nodes.items())
+                ]
                 if host_node is not None:
-                    add(HOST_NODE_ADDRESS, port.node_port, False, host_node)
-            for address in external_ips:
-                add(address, port.port, False, None)
+                    frontends.append(
+                        replace(
+                            external, address=HOST_NODE_ADDRESS, port=port.node_port, node=host_node
+                        )
+                    )
+            frontends += [replace(external, address=address) for address in external_ips]
+            for frontend in frontends:
+                rules.setdefault(frontend.key, frontend)
     return rules
 
 
