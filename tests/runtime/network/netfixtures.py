@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -54,9 +55,18 @@ def free_loopback_address(port: int, base: str = "127.96.7.") -> str:
     raise RuntimeError(f"no address of {base}0/24 has port {port} free")
 
 
-def http_pod(name: str, port: int, *, labels: dict[str, str], bind: str = "$POD_IP") -> Pod:
-    """A pod serving its work directory over HTTP, with /id.txt holding its name."""
-    script = f'echo "$HOSTNAME" > id.txt; exec "{PYTHON}" -m http.server --bind {bind} {port}'
+ECHO_SERVER = Path(__file__).with_name("echo_server.py")
+
+
+def http_pod(
+    name: str, port: int, *, labels: dict[str, str], bind: str = "$POD_IP", echo: bool = False
+) -> Pod:
+    """A pod serving its work directory over HTTP (`python -m http.server`), with
+    /id.txt holding its name; with `echo`, the JSON echo server instead."""
+    if echo:
+        script = f'exec "{PYTHON}" "{ECHO_SERVER}" {bind} {port}'
+    else:
+        script = f'echo "$HOSTNAME" > id.txt; exec "{PYTHON}" -m http.server --bind {bind} {port}'
     pod = parse_object(
         {
             "apiVersion": "v1",
