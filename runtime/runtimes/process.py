@@ -484,6 +484,12 @@ class ProcessRuntime:
         """The pod's address on its network (what its containers bind)."""
         return self._sandbox(pod_uid).attachment.ip
 
+    def pod_command(self, pod_uid: str, argv: Sequence[str]) -> list[str]:
+        """`argv` made to run on the pod's network (in its namespace, with its
+        resolv.conf, in the namespaces mode), as `kubectl exec` would; the
+        caller runs it."""
+        return self.network.command(self._sandbox(pod_uid).attachment, argv)
+
     def pid(self, pod_uid: str, name: str) -> int | None:
         """The pid (and process group id) of a running container's main process."""
         sandbox = self._sandboxes.get(pod_uid)
