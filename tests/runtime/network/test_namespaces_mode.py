@@ -104,7 +104,7 @@ async def test_pods_bind_0000_on_one_port_and_resolve_the_service_by_name() -> N
     assert owned(iproute.owner_tag()) == []
 
 
-async def test_what_a_killed_run_left_is_swept() -> None:
+def test_what_a_killed_run_left_is_swept() -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
     tag = iproute.owner_tag(dead.pid)
