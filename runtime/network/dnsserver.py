@@ -8,7 +8,7 @@ resolvers (`/etc/resolv.conf`'s nameservers, as CoreDNS's `forward .
 
 It listens on `address:port` (`ProcessNetworkConfig.dns_address`, port 53 by
 default, 0 for a free one chosen at start, and a free one too when port 53
-is not permitted; `port` tells which). In the
+is not permitted or taken, e.g. by another cluster; `port` tells which). In the
 namespaces mode the address is added to the host so pods reach it through
 their gateway; their resolv.conf names it (`runtime.network.netns`).
 
@@ -106,9 +106,12 @@ class ClusterDNS:
         loop = asyncio.get_running_loop()
         try:
             self._tcp = await asyncio.start_server(self._serve_tcp, self.address, self.port)
-        except PermissionError:
-            # Port 53 needs privileges: an unprivileged cluster takes a free port.
-            log.warning("dns port not permitted, choosing a free one", port=self.port)
+        except OSError as error:
+            # Port 53 needs privileges, or another cluster on this machine has
+            # it: take a free port (`port` says which; resolv.conf cannot name one).
+            if self.port == 0:
+                raise
+            log.warning("dns port unavailable, choosing a free one", port=self.port, error=error)
             self._tcp = await asyncio.start_server(self._serve_tcp, self.address, 0)
         self.port = self._tcp.sockets[0].getsockname()[1]
         self._udp, _ = await loop.create_datagram_endpoint(

@@ -15,10 +15,11 @@ random from the injected RNG, as ingress-nginx balances over endpoints
 rather than the ClusterIP. No rule matches: 404; a backend with no usable
 endpoint (or a missing Service or port): 503; an endpoint that fails: 502.
 
-The proxy (aiohttp server and client): request and response bodies are
-streamed both ways, connections to clients and to endpoints are kept alive,
-hop-by-hop headers are dropped, `Host` is passed on, and `X-Forwarded-For`
-(appended), `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and
+The proxy (aiohttp server and client): request bodies are streamed to the
+endpoint and response bodies back (a response of at most 64 KiB with a
+Content-Length is read whole and sent with its headers in one write),
+connections to clients and to endpoints are kept alive, hop-by-hop headers
+are dropped, `Host` is passed on, and `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and
 `X-Real-IP` are set. HTTPS is served with the `kubernetes.io/tls` Secrets
 named in the Ingresses' `tls` sections, chosen by SNI (a `tls.hosts` entry
 may be a `*.` wildcard); a client without SNI, or with a name no entry
@@ -87,6 +88,10 @@ HOP_BY_HOP = frozenset(
         "Upgrade",
     )
 )
+
+SMALL_BODY = 64 * 1024
+"""Responses up to this size (with a Content-Length) are read whole and sent
+in one write; larger or chunked ones are streamed."""
 
 log = get_logger("network.ingress")
 
@@ -324,12 +329,18 @@ class IngressController:
             async with self._session.request(
                 request.method, url, headers=headers, data=data, allow_redirects=False
             ) as upstream:
+                length = upstream.content_length
+                if length is not None and length <= SMALL_BODY:
+                    # A small body goes out with its headers, in one write.
+                    small = web.Response(
+                        status=upstream.status, reason=upstream.reason, body=await upstream.read()
+                    )
+                    _copy_headers(upstream, small)
+                    return small
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-                for name, value in upstream.headers.items():
-                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
-                        response.headers.add(name, value)
-                if upstream.content_length is not None and upstream.status not in (204, 304):
-                    response.content_length = upstream.content_length
+                _copy_headers(upstream, response)
+                if length is not None and upstream.status not in (204, 304):
+                    response.content_length = length
                 await response.prepare(request)
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
@@ -337,6 +348,12 @@ class IngressController:
                 return response
         except (aiohttp.ClientError, OSError) as error:
             return web.Response(status=502, text=f"502 Bad Gateway: {error}\n")
+
+
+def _copy_headers(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
+    for name, value in upstream.headers.items():
+        if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+            response.headers.add(name, value)
 
 
 def _bound_port(site: web.TCPSite) -> int:
