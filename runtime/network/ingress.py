@@ -19,8 +19,9 @@ The proxy (aiohttp server and client): request bodies are streamed to the
 endpoint and response bodies back (a response of at most 64 KiB with a
 Content-Length is read whole and sent with its headers in one write),
 connections to clients and to endpoints are kept alive, hop-by-hop headers
-are dropped, `Host` is passed on, and `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and
-`X-Real-IP` are set. HTTPS is served with the `kubernetes.io/tls` Secrets
+are dropped, `Host` is passed on, and `X-Forwarded-For` (appended),
+`X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and `X-Real-IP`
+are set. HTTPS is served with the `kubernetes.io/tls` Secrets
 named in the Ingresses' `tls` sections, chosen by SNI (a `tls.hosts` entry
 may be a `*.` wildcard); a client without SNI, or with a name no entry
 covers, gets the first certificate (ingress-nginx would show its default
