@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from engine.api import core
 from engine.client import Client
-from engine.errors import NotFound
+from engine.errors import ApiError, NotFound
 from engine.quantity import Quantity
 from runtime.kubelet.probes import probe_action
 from runtime.kubelet.serviceenv import MASTER_SERVICE, service_environment
@@ -130,7 +130,10 @@ async def _env(
     allocatable: dict[str, Quantity],
 ) -> dict[str, str]:
     namespace = pod.metadata.namespace
-    services = await _services(client, namespace, pod.spec.enable_service_links is not False)
+    try:
+        services = await _services(client, namespace, pod.spec.enable_service_links is not False)
+    except ApiError as error:  # as the kubelet: the container waits and is retried
+        raise _Missing(f"failed to read the Services for environment variables: {error}") from None
     links = service_environment(services, namespace, pod.spec.enable_service_links is not False)
     env: dict[str, str] = {}
     for source in container.env_from:
