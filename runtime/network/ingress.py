@@ -331,7 +331,7 @@ class IngressController:
                 request.method, url, headers=headers, data=data, allow_redirects=False
             ) as upstream:
                 length = upstream.content_length
-                if length is not None and length <= SMALL_BODY:
+                if length is not None and length <= SMALL_BODY and request.method != "HEAD":
                     # A small body goes out with its headers, in one write.
                     small = web.Response(
                         status=upstream.status, reason=upstream.reason, body=await upstream.read()
