@@ -178,6 +178,9 @@ class IngressController:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
             auto_decompress=False,
+            # A proxy keeps no cookies: one client's Set-Cookie must never
+            # ride on another client's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
         )
