@@ -38,6 +38,7 @@ import asyncio
 import builtins
 import functools
 import inspect
+import ipaddress
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -64,7 +65,7 @@ from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
 from runtime.cluster.batch import batch_unconverged
-from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
@@ -75,6 +76,11 @@ from runtime.cluster.workloads import (
     workload_rows,
 )
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
+from runtime.network import iproute
+from runtime.network.config import loopback_node_address, loopback_pod_cidr
+from runtime.network.netns import NamespacePodNetwork
+from runtime.network.plane import NetworkPlane
+from runtime.network.podnetwork import LoopbackPodNetwork, PodNetwork
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
@@ -128,6 +134,8 @@ class Cluster:
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
+        self.network: NetworkPlane | None = None
+        """A process cluster's kube-proxy, DNS and ingress (`runtime.network.plane`)."""
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -186,9 +194,24 @@ class Cluster:
                 if isinstance(built, Scheduler):
                     self.scheduler = built
             await stack.enter_async_context(manager)
+            if config.runtime == "process" and config.network.mode == "namespaces":
+                why = iproute.available()
+                if why is not None:
+                    raise RuntimeError(f"the namespaces network mode cannot run here: {why}")
+                await asyncio.to_thread(iproute.sweep_stale)  # a killed run's leftovers
             self.nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)
             await stack.enter_async_context(self.nodes)
+            if config.runtime == "process" and config.node_count:
+                self.network = NetworkPlane(
+                    manager.factory,
+                    client,
+                    config.network,
+                    [f"{p.name}-{i}" for p in config.node_pools for i in range(p.count)],
+                    clock=self.clock,
+                    rng=random.Random(f"{config.seed}/network"),
+                )
+                await stack.enter_async_context(self.network)
             self._stack = stack.pop_all()
         return self
 
@@ -206,14 +229,25 @@ class Cluster:
     def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
         config = self.config
         factory = None
+        network = config.network
         if config.runtime == "process":
+            bridges = iter(range(MAX_NODES))
 
             def factory(node: KubeletConfig, rng: random.Random) -> ContainerRuntime:
+                pod_network: PodNetwork = LoopbackPodNetwork()
+                if network.mode == "namespaces":
+                    pod_network = NamespacePodNetwork(
+                        node.pod_cidr,
+                        next(bridges),
+                        dns_address=network.resolved_dns_address,
+                        cluster_domain=network.cluster_domain,
+                    )
                 runtime = ProcessRuntime(
                     clock=self.clock,
                     rng=rng,
                     log_max_size=node.container_log_max_size_bytes,
                     log_max_files=node.container_log_max_files,
+                    network=pod_network,
                 )
                 self._process_runtimes.append(runtime)
                 return runtime
@@ -228,11 +262,10 @@ class Cluster:
         index = 0
         for node_pool in config.node_pools:
             for i in range(node_pool.count):
-                pool.add_node(
-                    KubeletConfig.for_node(
-                        f"{node_pool.name}-{i}", index, **_node_overrides(node_pool, i)
-                    )
-                )
+                overrides = _node_overrides(node_pool, i)
+                if config.runtime == "process":
+                    overrides.update(_process_node_addresses(network.mode, index))
+                pool.add_node(KubeletConfig.for_node(f"{node_pool.name}-{i}", index, **overrides))
                 index += 1
         return pool
 
@@ -506,6 +539,17 @@ class Cluster:
         runtime = self.kubelet(obj.spec.node_name).runtime
         async for line in runtime.logs(obj.metadata.uid, name, tail=tail, follow=follow):
             yield line
+
+
+def _process_node_addresses(mode: str, index: int) -> dict[str, Any]:
+    """A process node's podCIDR and address (`runtime.network.config`): loopback
+    ones, or in the namespaces mode the usual podCIDR with its bridge's
+    address (the podCIDR's first) as the node's."""
+    if mode == "loopback":
+        return {"pod_cidr": loopback_pod_cidr(index), "internal_ip": loopback_node_address(index)}
+    pod_cidr = KubeletConfig.for_node("", index).pod_cidr
+    gateway = ipaddress.IPv4Network(pod_cidr).network_address + 1
+    return {"internal_ip": str(gateway)}
 
 
 def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:

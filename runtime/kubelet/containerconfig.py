@@ -2,7 +2,8 @@
 
 Role: what the kubelet resolves before a container can be created: the
 environment (literal values with `$(VAR)` expansion, `fieldRef`,
-`resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`, `envFrom`), ports,
+`resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`, `envFrom`, and under
+them the Service variables of `runtime.kubelet.serviceenv`), ports,
 probes (named ports resolved), requests and limits.
 
 Contract: `container_config(...)` returns a `ContainerConfig`, or a
@@ -18,15 +19,17 @@ Neighbours: `runtime.kubelet.kubelet` (the caller), `runtime.kubelet.probes`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass
 
 from engine.api import core
 from engine.client import Client
-from engine.errors import NotFound
+from engine.errors import ApiError, NotFound
 from engine.quantity import Quantity
 from runtime.kubelet.probes import probe_action
+from runtime.kubelet.serviceenv import MASTER_SERVICE, service_environment
 from runtime.runtimes.protocol import ContainerConfig, PortMapping, ProbeAction, ProbeType
 
 __all__ = ["ConfigError", "container_config", "expand"]
@@ -127,6 +130,11 @@ async def _env(
     allocatable: dict[str, Quantity],
 ) -> dict[str, str]:
     namespace = pod.metadata.namespace
+    try:
+        services = await _services(client, namespace, pod.spec.enable_service_links is not False)
+    except ApiError as error:  # as the kubelet: the container waits and is retried
+        raise _Missing(f"failed to read the Services for environment variables: {error}") from None
+    links = service_environment(services, namespace, pod.spec.enable_service_links is not False)
     env: dict[str, str] = {}
     for source in container.env_from:
         ref = source.config_map_ref or source.secret_ref
@@ -148,7 +156,7 @@ async def _env(
     for var in container.env:
         value_from = var.value_from
         if value_from is None:
-            env[var.name] = expand(var.value or "", env)
+            env[var.name] = expand(var.value or "", {**links, **env} if links else env)
         elif value_from.field_ref is not None:
             env[var.name] = _field_ref(pod, value_from.field_ref.field_path, pod_ip, host_ip)
         elif value_from.resource_field_ref is not None:
@@ -174,7 +182,16 @@ async def _env(
                     f"couldn't find key {key_ref.key} in {what} {namespace}/{key_ref.name}"
                 )
             env[var.name] = found
-    return env
+    return {**links, **env} if links else env
+
+
+async def _services(client: Client, namespace: str, links: bool) -> list[core.Service]:
+    """The Services whose variables a pod of `namespace` may get."""
+    found = list((await client.list(core.Service, namespace=namespace)).items) if links else []
+    if namespace != MASTER_SERVICE[0] or not links:
+        with contextlib.suppress(NotFound):
+            found.append(await client.get(core.Service, MASTER_SERVICE[1], namespace="default"))
+    return found
 
 
 def _millis(resources: dict[str, Quantity], name: str) -> int | None:

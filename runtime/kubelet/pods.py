@@ -64,7 +64,13 @@ from runtime.kubelet.ipam import PodIPAllocator
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.kubelet.podstatus import build_status, compute_phase, init_progress
 from runtime.kubelet.probes import Prober
-from runtime.runtimes.protocol import ContainerEvent, ContainerRuntime, PodSandboxConfig, ProbeType
+from runtime.runtimes.protocol import (
+    ContainerEvent,
+    ContainerRuntime,
+    PodSandboxConfig,
+    ProbeType,
+    SandboxAddresses,
+)
 
 if TYPE_CHECKING:
     from engine.quantity import Quantity
@@ -94,6 +100,8 @@ class PodManager:
     ) -> None:
         self.client = client
         self.runtime = runtime
+        # A runtime that places pods on a network of its own reports their IPs.
+        self.addresses = runtime if isinstance(runtime, SandboxAddresses) else None
         self.clock = clock
         self.config = config
         self._node = node
@@ -277,6 +285,8 @@ class PodManager:
                 run_to_completion=pod.spec.restart_policy != "Always",
             )
         )
+        if self.addresses is not None:  # the address the pod really has
+            ip = self.addresses.pod_ip(record.uid)
         record.sandbox = True
         record.pod_ip = ip
         if record.start_time is None:

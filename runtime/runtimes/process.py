@@ -8,11 +8,14 @@ first). Each container runs `command + args` as a process on this machine:
   start. The process sees the host's filesystem, in a working directory per
   pod (see `runtime.runtimes.process_sandbox` for the layout and for the
   environment: the container's `env` plus the pod's variables).
-* **Network.** Every process pod's address is 127.0.0.1: containers bind
-  localhost ports (their declared `containerPort`s; `PORT` names the first),
-  and probes without a host go to 127.0.0.1. The `pod_ip` the kubelet puts in
-  the sandbox config is not the address a process pod has; `pod_ip()` says
-  which one it has.
+* **Network.** A pod network (`runtime.network.podnetwork`) gives each
+  sandbox its address: by default (`LoopbackPodNetwork`) a loopback address
+  of its own (127.x.y.z, the kubelet's pod IP when it is one), or with
+  `NamespacePodNetwork` a network namespace of its own. Containers get it as
+  `POD_IP` and bind it (their declared `containerPort`s; `PORT` names the
+  first); probes without a host go to it; `pod_ip()` reports it, and the
+  kubelet reports that as the pod's IP. In the namespaces mode, containers
+  and exec probes run inside the pod's namespace.
 * **Processes.** A container is started in a new session, so it leads a
   process group holding everything it forks. Stopping it sends SIGTERM to the
   group and SIGKILL when the grace period (a timer on the injected clock)
@@ -71,6 +74,8 @@ from pathlib import Path
 from types import TracebackType
 
 from engine.clock import Clock, RealClock, TimerHandle
+from runtime.network.iproute import IpError
+from runtime.network.podnetwork import LoopbackPodNetwork, PodAttachment, PodNetwork
 from runtime.runtimes.process_groups import ProcessGroups
 from runtime.runtimes.process_logs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, ContainerLog
 from runtime.runtimes.process_probes import (
@@ -81,7 +86,6 @@ from runtime.runtimes.process_probes import (
 )
 from runtime.runtimes.process_runs import RUN_VARIABLE, RunFolder
 from runtime.runtimes.process_sandbox import (
-    POD_IP,
     SandboxDirectory,
     StartFailure,
     container_environment,
@@ -142,6 +146,7 @@ class _Container:
 class _Sandbox:
     config: PodSandboxConfig
     directory: SandboxDirectory
+    attachment: PodAttachment
     containers: dict[str, _Container] = field(default_factory=dict)
     previous_logs: dict[str, ContainerLog] = field(default_factory=dict)
     instances: int = 0  # numbers the log files of the pod's container instances
@@ -159,11 +164,13 @@ class ProcessRuntime:
         inherit_environment: bool = True,
         log_max_size: int = DEFAULT_MAX_SIZE,
         log_max_files: int = DEFAULT_MAX_FILES,
+        network: PodNetwork | None = None,
     ) -> None:
         """`root` holds the pods' directories (the run folder, removed on close,
         when None). `inherit_environment=False` gives processes only PATH from
         the host's environment. `log_max_size` (bytes) and `log_max_files` are
-        the kubelet's containerLogMaxSize and containerLogMaxFiles."""
+        the kubelet's containerLogMaxSize and containerLogMaxFiles. `network`
+        places the pods on the network (default: `LoopbackPodNetwork`)."""
         if log_max_size <= 0:
             raise ValueError(f"containerLogMaxSize must be positive, got {log_max_size}")
         if log_max_files < 2:
@@ -176,6 +183,7 @@ class ProcessRuntime:
         self._log_max_size = log_max_size
         self._log_max_files = log_max_files
         self._sandboxes: dict[str, _Sandbox] = {}
+        self.network: PodNetwork = network or LoopbackPodNetwork()
         self._listener: ContainerEventListener | None = None
         self._groups = ProcessGroups()
         self._run: RunFolder | None = None
@@ -206,6 +214,7 @@ class ProcessRuntime:
             for pod_uid in list(self._sandboxes):
                 await self.stop_pod_sandbox(pod_uid)
             await asyncio.to_thread(self._groups.shutdown)  # the run folder goes
+            await self.network.aclose()
         finally:
             self._groups.shutdown()  # done already, unless this was cancelled
             self._root = self._given_root
@@ -245,9 +254,16 @@ class ProcessRuntime:
             async with self._run_lock:
                 if self._run is None:
                     await asyncio.to_thread(self._start_run)
+        try:
+            attachment = await self.network.attach(config)
+        except (IpError, OSError, ValueError) as error:
+            await self.network.detach(config.pod_uid)
+            raise ContainerRuntimeError(
+                f"pod {config.namespace}/{config.name}: network setup failed: {error}"
+            ) from error
         self.root.mkdir(parents=True, exist_ok=True)
         directory = SandboxDirectory.create(self.root, config)
-        self._sandboxes[config.pod_uid] = _Sandbox(config, directory)
+        self._sandboxes[config.pod_uid] = _Sandbox(config, directory, attachment)
 
     async def stop_pod_sandbox(self, pod_uid: str) -> None:
         sandbox = self._sandboxes.pop(pod_uid, None)
@@ -270,6 +286,7 @@ class ProcessRuntime:
         # The watchers see the SIGKILLed processes exit and reap them.
         if watchers:
             await asyncio.wait(watchers)
+        await self.network.detach(pod_uid)
         await asyncio.to_thread(sandbox.directory.remove)
 
     async def list_pod_sandboxes(self) -> Sequence[str]:
@@ -322,14 +339,18 @@ class ProcessRuntime:
         argv = [*config.command, *config.args]
         try:
             container.env = container_environment(
-                sandbox.config, sandbox.directory, config, inherit=self._inherit_environment
+                sandbox.config,
+                sandbox.directory,
+                config,
+                pod_ip=sandbox.attachment.ip,
+                inherit=self._inherit_environment,
             )
             if self._run is not None:  # how a sweep recognises the run's processes
                 container.env[RUN_VARIABLE] = str(self._run.path)
             container.cwd = resolve_working_dir(sandbox.directory, config.working_dir)
             find_executable(argv, container.env, container.cwd)
             sandbox.directory.reset_termination_message(name)
-            process = await self._spawn(container, argv)
+            process = await self._spawn(container, self.network.command(sandbox.attachment, argv))
         except StartFailure as failure:
             self._fail_start(container, str(failure))
             return
@@ -385,17 +406,23 @@ class ProcessRuntime:
     async def run_probe(
         self, pod_uid: str, name: str, probe_type: ProbeType, action: ProbeAction
     ) -> ProbeResult:
-        container = self._container(self._sandbox(pod_uid), name)
+        sandbox = self._sandbox(pod_uid)
+        container = self._container(sandbox, name)
         if not container.running or container.cwd is None:
             return ProbeResult("failure", f"container {name!r} is not running")
-        host = action.host or POD_IP
+        host = action.host or sandbox.attachment.ip
         if action.handler == "httpGet":
             return await http_get_probe(self._clock, host, action)
         if action.handler == "tcpSocket":
             return await tcp_socket_probe(self._clock, host, action)
         if action.handler == "exec":
+            command = tuple(self.network.command(sandbox.attachment, action.command))
             return await exec_probe(
-                self._clock, self._groups, action, env=container.env, cwd=container.cwd
+                self._clock,
+                self._groups,
+                replace(action, command=command) if action.command else action,
+                env=container.env,
+                cwd=container.cwd,
             )
         return ProbeResult(
             "failure", f"{action.handler} probes are not supported by the process runtime"
@@ -454,9 +481,14 @@ class ProcessRuntime:
     # -- beyond the protocol ----------------------------------------------------
 
     def pod_ip(self, pod_uid: str) -> str:
-        """The address the pod's containers really listen on (always 127.0.0.1)."""
-        self._sandbox(pod_uid)
-        return POD_IP
+        """The pod's address on its network (what its containers bind)."""
+        return self._sandbox(pod_uid).attachment.ip
+
+    def pod_command(self, pod_uid: str, argv: Sequence[str]) -> list[str]:
+        """`argv` made to run on the pod's network (in its namespace, with its
+        resolv.conf, in the namespaces mode), as `kubectl exec` would; the
+        caller runs it."""
+        return self.network.command(self._sandbox(pod_uid).attachment, argv)
 
     def pid(self, pod_uid: str, name: str) -> int | None:
         """The pid (and process group id) of a running container's main process."""

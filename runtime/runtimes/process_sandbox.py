@@ -17,8 +17,9 @@ working; `inherit=False` keeps only PATH), `PYTHONUNBUFFERED=1` (so Python
 output reaches the log as it is printed), the pod's variables, and last the
 container's own `env` (already resolved by the kubelet). The pod's variables:
 
-* `POD_IP`, `KUBELOOP_POD_IP`: 127.0.0.1 — a process pod's address, where its
-  containers listen and where probes reach them;
+* `POD_IP`, `KUBELOOP_POD_IP`: the pod's address on its network
+  (`runtime.network.podnetwork`), where its containers listen and where
+  probes reach them;
 * `HOSTNAME` (the pod's hostname), `KUBELOOP_POD_NAME`, `KUBELOOP_POD_NAMESPACE`,
   `KUBELOOP_POD_UID`, `KUBELOOP_CONTAINER_NAME`, `KUBELOOP_POD_DIR` (work/);
 * `PORT`: the container's first declared `containerPort`, and
@@ -47,16 +48,12 @@ from pathlib import Path
 from runtime.runtimes.protocol import ContainerConfig, PodSandboxConfig
 
 __all__ = [
-    "POD_IP",
     "SandboxDirectory",
     "StartFailure",
     "container_environment",
     "find_executable",
     "resolve_working_dir",
 ]
-
-POD_IP = "127.0.0.1"
-"""Every process pod lives at the loopback address of the machine."""
 
 MAX_TERMINATION_MESSAGE = 4096
 """Kubernetes keeps at most this many bytes of a termination message."""
@@ -111,6 +108,7 @@ def container_environment(
     directory: SandboxDirectory,
     config: ContainerConfig,
     *,
+    pod_ip: str,
     inherit: bool = True,
 ) -> dict[str, str]:
     """The environment of `config`'s process (precedence in the module docstring)."""
@@ -121,8 +119,8 @@ def container_environment(
     env["PYTHONUNBUFFERED"] = "1"
     env.update(
         {
-            "POD_IP": POD_IP,
-            "KUBELOOP_POD_IP": POD_IP,
+            "POD_IP": pod_ip,
+            "KUBELOOP_POD_IP": pod_ip,
             "HOSTNAME": sandbox.hostname,
             "KUBELOOP_POD_NAME": sandbox.name,
             "KUBELOOP_POD_NAMESPACE": sandbox.namespace,

@@ -102,6 +102,7 @@ __all__ = [
     "ProbeOutcome",
     "ProbeResult",
     "ProbeType",
+    "SandboxAddresses",
 ]
 
 ContainerState = Literal["waiting", "running", "terminated"]
@@ -268,6 +269,15 @@ class ContainerStats:
     cpu_millicores: float
     memory_working_set_bytes: int
     cpu_usage_core_seconds: float = 0.0
+
+
+@runtime_checkable
+class SandboxAddresses(Protocol):
+    """A runtime that decides its sandboxes' addresses itself (the process
+    runtime's pod networks); the kubelet reports `pod_ip(uid)` as the pod's IP
+    instead of the one it assigned."""
+
+    def pod_ip(self, pod_uid: str) -> str: ...
 
 
 @runtime_checkable

@@ -64,6 +64,10 @@ def free_port() -> int:
         return port
 
 
+POD_ADDRESS = "127.244.0.7"
+"""Where the loopback pod network puts a pod the kubelet gave 10.244.0.7."""
+
+
 def sandbox(uid: str = "uid-1", name: str = "web") -> PodSandboxConfig:
     return PodSandboxConfig(
         pod_uid=uid, name=name, namespace="default", hostname=name, pod_ip="10.244.0.7"
@@ -132,8 +136,8 @@ async def logged(runtime: ProcessRuntime, name: str, expected: list[str]) -> boo
     return await log_lines(runtime, name) == expected
 
 
-async def http_get(port: int, path: str) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def http_get(port: int, path: str, host: str = "127.0.0.1") -> int:
+    reader, writer = await asyncio.open_connection(host, port)
     writer.write(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
     await writer.drain()
     status = int((await reader.readline()).split()[1])
@@ -154,7 +158,7 @@ async def test_http_server_pod_serves_logs_probes_and_leaves_nothing_behind(
     pid = await start(
         runtime,
         "server",
-        (PYTHON, "-m", "http.server", "--bind", "127.0.0.1"),
+        (PYTHON, "-m", "http.server", "--bind", POD_ADDRESS),
         args=(str(port),),
         ports=(PortMapping(container_port=port, name="http"),),
     )
@@ -167,7 +171,7 @@ async def test_http_server_pod_serves_logs_probes_and_leaves_nothing_behind(
 
     await eventually(answers)
 
-    assert await http_get(port, "/") == 200
+    assert await http_get(port, "/", POD_ADDRESS) == 200
     missing = await runtime.run_probe(
         "uid-1", "server", "liveness", ProbeAction("httpGet", port=port, path="/no-such-page")
     )
@@ -212,9 +216,10 @@ async def test_container_environment_and_working_directory(
     status = await events.terminated("env")
     assert (status.exit_code, status.reason) == (0, "Completed")
     first, cwd = await log_lines(runtime, "env")
-    assert first == "127.0.0.1 127.0.0.1 8080 9090 hello web"
+    # The kubelet's 10.244.0.7 mapped into loopback: the pod's own address.
+    assert first == "127.244.0.7 127.244.0.7 8080 9090 hello web"
     assert Path(cwd) == runtime.sandbox_directory("uid-1") / "work" / "sub" / "dir"
-    assert runtime.pod_ip("uid-1") == "127.0.0.1"
+    assert runtime.pod_ip("uid-1") == "127.244.0.7"
 
 
 async def test_exit_codes_become_terminated_states(runtime: ProcessRuntime, events: Events) -> None:
@@ -460,14 +465,16 @@ async def test_network_probe_failures(runtime: ProcessRuntime) -> None:
     tcp = await runtime.run_probe("uid-1", "app", "liveness", ProbeAction("tcpSocket", port=closed))
     assert (tcp.outcome, tcp.message) == (
         "failure",
-        f"dial tcp 127.0.0.1:{closed}: connect: connection refused",
+        f"dial tcp {runtime.pod_ip('uid-1')}:{closed}: connect: connection refused",
     )
     http = await runtime.run_probe("uid-1", "app", "liveness", ProbeAction("httpGet", port=closed))
     assert http.outcome == "failure" and "connection refused" in http.message
 
     # A server that accepts and never answers: the probe times out.
     accepted: list[asyncio.StreamWriter] = []
-    silent = await asyncio.start_server(lambda _, writer: accepted.append(writer), "127.0.0.1", 0)
+    silent = await asyncio.start_server(
+        lambda _, writer: accepted.append(writer), runtime.pod_ip("uid-1"), 0
+    )
     async with silent:
         port = silent.sockets[0].getsockname()[1]
         slow = await runtime.run_probe(
@@ -498,7 +505,7 @@ async def test_http_probe_follows_redirects_on_the_same_host(runtime: ProcessRun
         writer.close()
 
     await start(runtime, "app", ("sleep", "60"))
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    server = await asyncio.start_server(answer, runtime.pod_ip("uid-1"), 0)
     async with server:
         port = server.sockets[0].getsockname()[1]
 
@@ -687,9 +694,9 @@ def test_no_process_outlives_the_interpreter(tmp_path: Path) -> None:
 # -- end to end: a kubelet driving the process runtime --------------------------------
 
 
-async def answers_http(port: int, path: str = "/") -> bool:
+async def answers_http(port: int, path: str = "/", host: str = "127.0.0.1") -> bool:
     try:
-        return await http_get(port, path) == 200
+        return await http_get(port, path, host) == 200
     except OSError:
         return False
 
@@ -708,9 +715,15 @@ def web_pod(port: int, *, command: list[str] | None = None) -> core.Pod:
                         "name": "web",
                         "image": "python:3.11-slim",  # ignored by the process runtime
                         "command": command or [PYTHON, "-m", "http.server"],
-                        "args": ["--bind", "127.0.0.1", "$(PORT)"],
+                        "args": ["--bind", "$(MY_POD_IP)", "$(PORT)"],
                         "ports": [{"name": "http", "containerPort": port}],
-                        "env": [{"name": "PORT", "value": str(port)}],
+                        "env": [
+                            {"name": "PORT", "value": str(port)},
+                            {
+                                "name": "MY_POD_IP",
+                                "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+                            },
+                        ],
                         "livenessProbe": {
                             "httpGet": {"path": "/healthz-is-not-there", "port": "http"},
                             "initialDelaySeconds": 1,
@@ -744,6 +757,11 @@ async def kubelet_node(tmp_path: Path) -> AsyncIterator[tuple[Store, ProcessRunt
                 await task
 
 
+def pod_ip(store: Store) -> str:
+    pod = store.try_get(core.Pod, "web", "default")
+    return (pod.status.pod_ip if pod is not None else None) or ""
+
+
 def container_status(store: Store) -> core.ContainerStatus | None:
     pod = store.try_get(core.Pod, "web", "default")
     statuses = pod.status.container_statuses if pod is not None else []
@@ -758,7 +776,11 @@ async def test_kubelet_runs_an_http_server_pod_restarts_it_on_liveness_failure_a
         pod = store.create(web_pod(port))
         uid = pod.metadata.uid
         assert uid is not None
-        await eventually(lambda: answers_http(port))
+        # The pod reports its own loopback address (the kubelet's 10.244.0.x
+        # mapped into 127/8) and serves there.
+        await eventually(lambda: bool(pod_ip(store)))
+        assert pod_ip(store).startswith("127.244.0.")
+        await eventually(lambda: answers_http(port, host=pod_ip(store)))
         first = runtime.pid(uid, "web")
         assert first is not None
         lines = [line async for line in runtime.logs(uid, "web")]
