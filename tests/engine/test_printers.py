@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import engine.printcells
 from engine.jsonpath import JSONPathError, compile_jsonpath, print_value
 from engine.printers import human_duration, table
 
@@ -456,3 +457,64 @@ def test_kubernetes_jsonpath_dialect() -> None:
 )
 def test_values_print_as_go_does(value: Any, text: str) -> None:
     assert print_value(value) == text
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = ["spec", "status", "metadata", "data", "subsets", "rules", "subjects", "roleRef", "ports"]
+KEYS = [
+    "containers",
+    "initContainers",
+    "containerStatuses",
+    "initContainerStatuses",
+    "conditions",
+    "replicas",
+    "selector",
+    "template",
+    "ports",
+    "type",
+    "metrics",
+    "currentMetrics",
+    "hard",
+    "capacity",
+    "accessModes",
+    "claimRef",
+    "rules",
+    "tls",
+    "loadBalancer",
+    "addresses",
+    "state",
+    "lastState",
+    "labels",
+    "annotations",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "phase",
+    "readinessGates",
+    "podIPs",
+    "nodeInfo",
+    "jobTemplate",
+    "completions",
+    "startTime",
+]
+shaped = st.dictionaries(
+    st.sampled_from(FIELDS),
+    st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6) | json_values,
+    max_size=5,
+)
+KINDS = sorted(engine.printcells.PRINTERS)
+
+
+@given(st.sampled_from(KINDS), shaped)
+def test_any_json_prints_without_raising(kind: tuple[str, str], obj: dict[str, Any]) -> None:
+    result = table([obj], group=kind[0], version="v1", kind=kind[1], now=NOW)
+    assert len(result["rows"][0]["cells"]) == len(result["columnDefinitions"])
