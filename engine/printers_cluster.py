@@ -310,6 +310,12 @@ def _service_account(obj: Mapping[str, Any], now: datetime) -> Row:
     return [_name(obj), len(_list(obj, "secrets")), _age(obj, now)]
 
 
+def _storage_class_of(obj: Mapping[str, Any]) -> str:
+    """GetPersistentVolume(Claim)Class: the beta annotation, else the field."""
+    annotation = _get(obj, "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
+    return _str(annotation) or _str(_get(obj, "spec", "storageClassName"))
+
+
 @_printer(
     "",
     "PersistentVolume",
@@ -332,9 +338,7 @@ def _persistent_volume(obj: Mapping[str, Any], now: datetime) -> Row:
     phase = _str(_get(obj, "status", "phase"))
     if _get(obj, "metadata", "deletionTimestamp") is not None:
         phase = "Terminating"
-    storage_class = _str(
-        _get(obj, "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
-    ) or _str(spec.get("storageClassName"))
+    storage_class = _storage_class_of(obj)
     return [
         _name(obj),
         _quantity(_get(spec, "capacity", "storage")),
@@ -372,9 +376,7 @@ def _persistent_volume_claim(obj: Mapping[str, Any], now: datetime) -> Row:
     if spec.get("volumeName"):
         access = _access_modes(_list(obj, "status", "accessModes"))
         capacity = _quantity(_get(obj, "status", "capacity", "storage"))
-    storage_class = _str(
-        _get(obj, "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
-    ) or _str(spec.get("storageClassName"))
+    storage_class = _storage_class_of(obj)
     return [
         _name(obj),
         phase,

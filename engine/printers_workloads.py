@@ -222,8 +222,7 @@ def _replicas_columns(owner: str) -> tuple[Column, ...]:
     )
 
 
-@_printer("", "ReplicationController", *_replicas_columns("core.v1.ReplicationController"))
-def _replication_controller(obj: Mapping[str, Any], now: datetime) -> Row:
+def _replicas_row(obj: Mapping[str, Any], now: datetime, selector: str) -> Row:
     names, images = _containers(_map(obj, "spec", "template", "spec"))
     return [
         _name(obj),
@@ -233,23 +232,19 @@ def _replication_controller(obj: Mapping[str, Any], now: datetime) -> Row:
         _age(obj, now),
         names,
         images,
-        format_labels(_map(obj, "spec", "selector")),
+        selector,
     ]
+
+
+@_printer("", "ReplicationController", *_replicas_columns("core.v1.ReplicationController"))
+def _replication_controller(obj: Mapping[str, Any], now: datetime) -> Row:
+    # A ReplicationController's selector is a plain label map.
+    return _replicas_row(obj, now, format_labels(_map(obj, "spec", "selector")))
 
 
 @_printer("apps", "ReplicaSet", *_replicas_columns("apps.v1.ReplicaSet"))
 def _replica_set(obj: Mapping[str, Any], now: datetime) -> Row:
-    names, images = _containers(_map(obj, "spec", "template", "spec"))
-    return [
-        _name(obj),
-        _int(_get(obj, "spec", "replicas")),
-        _int(_get(obj, "status", "replicas")),
-        _int(_get(obj, "status", "readyReplicas")),
-        _age(obj, now),
-        names,
-        images,
-        format_label_selector(_get(obj, "spec", "selector")),
-    ]
+    return _replicas_row(obj, now, format_label_selector(_get(obj, "spec", "selector")))
 
 
 @_printer(

@@ -518,3 +518,154 @@ KINDS = sorted(engine.printcells.PRINTERS)
 def test_any_json_prints_without_raising(kind: tuple[str, str], obj: dict[str, Any]) -> None:
     result = table([obj], group=kind[0], version="v1", kind=kind[1], now=NOW)
     assert len(result["rows"][0]["cells"]) == len(result["columnDefinitions"])
+
+
+def cells_of(group: str, kind: str, obj: dict[str, Any]) -> list[Any]:
+    cells: list[Any] = table([obj], group=group, version="v1", kind=kind, now=NOW)["rows"][0][
+        "cells"
+    ]
+    return cells
+
+
+def test_storage_rows() -> None:
+    meta = {"name": "data", "creationTimestamp": ago(minutes=30)}
+    pv = {
+        "metadata": meta,
+        "spec": {
+            "capacity": {"storage": "1024Mi"},
+            "accessModes": ["ReadWriteMany", "ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": "default", "name": "claim"},
+            "storageClassName": "fast",
+        },
+        "status": {"phase": "Bound"},
+    }
+    assert cells_of("", "PersistentVolume", pv) == [
+        "data",
+        "1Gi",
+        "RWO,RWX",
+        "Retain",
+        "Bound",
+        "default/claim",
+        "fast",
+        "<unset>",
+        "",
+        "30m",
+        "<unset>",
+    ]
+    pending = {
+        "metadata": {**meta, "annotations": {"volume.beta.kubernetes.io/storage-class": "old"}},
+        "spec": {},
+    }
+    assert cells_of("", "PersistentVolumeClaim", pending)[:7] == [
+        "data",
+        "",
+        "",
+        "",
+        "",
+        "old",
+        "<unset>",
+    ]
+    default = {
+        "metadata": {
+            **meta,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "kubeloop.io/fake",
+    }
+    assert cells_of("storage.k8s.io", "StorageClass", default) == [
+        "data (default)",
+        "kubeloop.io/fake",
+        "Delete",
+        "Immediate",
+        False,
+        "30m",
+    ]
+
+
+def test_policy_and_rbac_rows() -> None:
+    meta = {"name": "web", "creationTimestamp": ago(seconds=5)}
+    hpa = {
+        "metadata": meta,
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                },
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": "qps"},
+                        "target": {"type": "AverageValue", "averageValue": "1k"},
+                    },
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "AverageValue", "averageValue": "512Mi"},
+                    },
+                },
+            ],
+        },
+        "status": {
+            "currentReplicas": 3,
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "current": {"averageUtilization": 45}},
+                }
+            ],
+        },
+    }
+    assert cells_of("autoscaling", "HorizontalPodAutoscaler", hpa) == [
+        "web",
+        "Deployment/web",
+        "cpu: 45%/80%, <unknown>/1k + 1 more...",
+        "2",
+        10,
+        3,
+        "5s",
+    ]
+    pdb = {"metadata": meta, "spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 1}}
+    assert cells_of("policy", "PodDisruptionBudget", pdb) == ["web", "50%", "N/A", 1, "5s"]
+    binding = {
+        "metadata": {**meta, "namespace": "default"},
+        "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": [
+            {"kind": "User", "name": "alice"},
+            {"kind": "Group", "name": "dev"},
+            {"kind": "ServiceAccount", "name": "x", "namespace": "default"},
+            {"kind": "User", "name": "bob"},
+        ],
+    }
+    assert cells_of("rbac.authorization.k8s.io", "RoleBinding", binding) == [
+        "web",
+        "ClusterRole/view",
+        "5s",
+        "alice, bob",
+        "dev",
+        "default:x",
+    ]
+    secret = {"metadata": meta, "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}}
+    assert cells_of("", "Secret", secret) == ["web", "kubernetes.io/tls", 2, "5s"]
+    ingress = {
+        "metadata": meta,
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "a.example"}, {}], "tls": [{}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}},
+    }
+    assert cells_of("networking.k8s.io", "Ingress", ingress) == [
+        "web",
+        "nginx",
+        "a.example",
+        "10.0.0.9",
+        "80, 443",
+        "5s",
+    ]
