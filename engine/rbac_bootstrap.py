@@ -13,7 +13,10 @@ Contract: `bootstrap_policy()` gives them as JSON manifests (labelled
 `ensure_bootstrap_policy(client)` creates those missing, leaving existing ones
 alone (Kubernetes reconciles autoupdate roles on every start; a fresh kubeloop
 cluster has none to reconcile). The aggregated roles are created with no rules:
-the clusterrole-aggregation controller fills them.
+the clusterrole-aggregation controller fills them. The HTTP API server calls it
+when it starts: an in-process `Cluster` does not, since nothing in-process is
+authorized, and fourteen more objects would shift the store's seeded RNG and
+with it every recorded simulation trace.
 
 Not included: the controller and node roles (`system:controller:*`,
 `system:node`, `system:kube-scheduler`...), whose users are kubeloop's own

@@ -57,7 +57,6 @@ from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
 from engine.mutation import detector
-from engine.rbac_bootstrap import ensure_bootstrap_policy
 from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
@@ -151,8 +150,6 @@ class Cluster:
             store.observers.append(self._on_write)
             self.store = store
             self.client = client = LocalClient(store)
-            # kube-apiserver's RBAC bootstrap: the default roles and bindings.
-            await ensure_bootstrap_policy(client)
             self.manager = manager = Manager(
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
