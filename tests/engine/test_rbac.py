@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controllers import clusterroleaggregation
 from controllers.clusterroleaggregation import aggregated_rules
 from engine.client import LocalClient
 from engine.clock import VirtualClock
@@ -26,7 +25,7 @@ from engine.rbac import (
     rule_allows,
     service_account_username,
 )
-from engine.rbac_bootstrap import bootstrap_policy, ensure_bootstrap_policy
+from engine.rbac_bootstrap import bootstrap_policy
 from engine.registry import REGISTRY
 from engine.store import Store
 
@@ -415,44 +414,3 @@ async def test_informer_fed_authorizer_sees_changes_promptly(clock: VirtualClock
         store.delete(type(created), "reader", "default")
         await anyio.sleep(0.1)
         assert not authorizer.authorize(SA, attrs).allowed
-
-
-async def test_aggregation_controller_fills_admin_edit_and_view(clock: VirtualClock) -> None:
-    store = Store(clock=clock)
-    client = LocalClient(store)
-    manager = Manager(client, clock=clock)
-    clusterroleaggregation.setup(manager)
-    ClusterRole = model("ClusterRole")
-    async with manager:
-        assert await ensure_bootstrap_policy(client) == len(bootstrap_policy())
-        assert await ensure_bootstrap_policy(client) == 0
-        await anyio.sleep(1)
-        view = store.get(ClusterRole, "view").to_dict()["rules"]
-        edit = store.get(ClusterRole, "edit").to_dict()["rules"]
-        admin = store.get(ClusterRole, "admin").to_dict()["rules"]
-        expected = {
-            r["metadata"]["name"]: r for r in _filled_bootstrap() if r["kind"] == "ClusterRole"
-        }
-        assert view == expected["view"]["rules"]
-        assert edit == expected["edit"]["rules"]
-        assert admin == expected["admin"]["rules"]
-        assert all(r in edit for r in view) and all(r in admin for r in edit)
-        # A CRD's role labelled for aggregation joins view at once (and edit, admin).
-        store.create(
-            parse_object(
-                {
-                    **role("widgets-view", rule(["get"], ["example.com"], ["widgets"])),
-                    "metadata": {
-                        "name": "widgets-view",
-                        "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"},
-                    },
-                }
-            )
-        )
-        await anyio.sleep(1)
-        widget_rule = rule(["get"], ["example.com"], ["widgets"])
-        for name in ("view", "edit", "admin"):
-            assert widget_rule in store.get(ClusterRole, name).to_dict()["rules"], name
-        store.delete(ClusterRole, "widgets-view")
-        await anyio.sleep(1)
-        assert widget_rule not in store.get(ClusterRole, "view").to_dict()["rules"]
