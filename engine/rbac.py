@@ -168,6 +168,18 @@ def _describe_subject(subject: Mapping[str, Any], binding_namespace: str) -> str
     return f'{kind} "{name}"'
 
 
+def _identity(obj: Resource | Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str, str]:
+    """An RBAC object as JSON, with its kind, namespace and name."""
+    data = obj.to_dict() if isinstance(obj, Resource) else obj
+    metadata = data.get("metadata") or {}
+    return (
+        data,
+        str(data.get("kind") or ""),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+    )
+
+
 @dataclass(slots=True)
 class RBACIndex:
     """The RBAC objects, as plain JSON, with bindings indexed by subject."""
@@ -180,10 +192,7 @@ class RBACIndex:
     by_subject: dict[_SubjectKey, dict[_Key, None]] = field(default_factory=dict)
 
     def upsert(self, obj: Resource | Mapping[str, Any]) -> None:
-        data = obj.to_dict() if isinstance(obj, Resource) else obj
-        kind = data.get("kind")
-        metadata = data.get("metadata") or {}
-        name, namespace = str(metadata.get("name") or ""), str(metadata.get("namespace") or "")
+        data, kind, namespace, name = _identity(obj)
         if kind == "Role":
             self.roles[(namespace, name)] = data
         elif kind == "ClusterRole":
@@ -198,10 +207,7 @@ class RBACIndex:
                     self.by_subject.setdefault(subject_key, {})[key] = None
 
     def remove(self, obj: Resource | Mapping[str, Any]) -> None:
-        data = obj.to_dict() if isinstance(obj, Resource) else obj
-        kind = data.get("kind")
-        metadata = data.get("metadata") or {}
-        name, namespace = str(metadata.get("name") or ""), str(metadata.get("namespace") or "")
+        _, kind, namespace, name = _identity(obj)
         if kind == "Role":
             self.roles.pop((namespace, name), None)
         elif kind == "ClusterRole":

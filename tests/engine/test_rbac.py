@@ -26,7 +26,6 @@ from engine.rbac import (
     service_account_username,
 )
 from engine.rbac_bootstrap import bootstrap_policy
-from engine.registry import REGISTRY
 from engine.store import Store
 
 API = "rbac.authorization.k8s.io/v1"
@@ -386,11 +385,7 @@ def test_an_exact_rule_allows_its_request(user: UserInfo, attrs: Attributes) -> 
     assert Authorizer.of(objects).authorize(user, attrs).allowed
 
 
-# -- informers and the aggregation controller -------------------------------------
-
-
-def model(kind: str) -> Any:
-    return REGISTRY.lookup(API, kind).model
+# -- informers ------------------------------------------------------------------------
 
 
 async def test_informer_fed_authorizer_sees_changes_promptly(clock: VirtualClock) -> None:
