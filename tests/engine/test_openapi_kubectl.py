@@ -1,5 +1,6 @@
-"""The OpenAPI documents read by the real kubectl: a tiny HTTP server (this
-test's own, serving discovery and the documents only) answers `kubectl
+"""The OpenAPI documents and Tables read by the real kubectl: a tiny HTTP
+server (this test's own, serving discovery, the documents and two Tables)
+answers `kubectl get` (server-side printed tables), `kubectl
 explain` (OpenAPI v3, and v2 as protobuf with `--output=plaintext-openapiv2`)
 and `kubectl apply --validate=strict`, which validates with the v2 protobuf
 schema when the server does not take `fieldValidation`, and leaves validation
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import pytest
 
 from engine.openapi import json_bytes, openapi_v2, openapi_v3, openapi_v3_index
 from engine.openapi_proto import PROTOBUF_CONTENT_TYPE, openapi_v2_protobuf
+from engine.printers import table
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
@@ -97,6 +100,52 @@ RESOURCES: dict[str, list[dict[str, Any]]] = {
     "/apis/example.com/v1": [
         {"name": "widgets", "singularName": "widget", "namespaced": True, "kind": "Widget"},
     ],
+}
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PODS = [
+    {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "web-1",
+            "namespace": "default",
+            "creationTimestamp": "2026-03-01T11:55:00Z",
+        },
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "nginx"}]},
+        "status": {
+            "phase": "Running",
+            "podIPs": [{"ip": "10.0.0.7"}],
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "ready": False,
+                    "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {
+                        "terminated": {"exitCode": 1, "finishedAt": "2026-03-01T11:58:30Z"}
+                    },
+                }
+            ],
+        },
+    }
+]
+WIDGETS = [
+    {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "gear", "namespace": "default"},
+        "spec": {"size": 7},
+    }
+]
+WIDGET_COLUMNS = [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}]
+LISTS: dict[str, tuple[str, str, list[dict[str, Any]], list[dict[str, Any]] | None]] = {
+    "/api/v1/namespaces/default/pods": ("", "Pod", PODS, None),
+    "/apis/example.com/v1/namespaces/default/widgets": (
+        "example.com",
+        "Widget",
+        WIDGETS,
+        WIDGET_COLUMNS,
+    ),
 }
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -174,6 +223,12 @@ class Fixture:
                 "resources": [{**r, "verbs": VERBS} for r in RESOURCES[path]],
             }
             return 200, "application/json", json.dumps(body).encode()
+        if path in LISTS and "as=Table" in accept:
+            group, kind, objects, columns = LISTS[path]
+            printed = table(
+                objects, group=group, version="v1", kind=kind, crd_columns=columns, now=NOW
+            )
+            return 200, "application/json", json.dumps(printed).encode()
         if path == "/openapi/v2":
             if "protobuf" in accept:
                 return 200, PROTOBUF_CONTENT_TYPE, self.v2_proto
@@ -336,3 +391,19 @@ def test_kubectl_leaves_validation_to_a_server_taking_field_validation(serve: An
     )
     assert result.returncode == 0, result.stderr
     assert "configmap/settings created (dry run)" in result.stdout
+
+
+def test_kubectl_get_prints_server_side_tables(serve: Any) -> None:
+    _, base = serve()
+    pods = kubectl(base, "get", "pods")
+    assert pods.returncode == 0, pods.stderr
+    assert pods.stdout.split("\n")[:2] == [
+        "NAME    READY   STATUS             RESTARTS      AGE",
+        "web-1   0/1     CrashLoopBackOff   4 (90s ago)   5m",
+    ]
+    wide = kubectl(base, "get", "pods", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    assert "NOMINATED NODE" in wide.stdout and "10.0.0.7" in wide.stdout
+    widgets = kubectl(base, "get", "widgets")
+    assert widgets.returncode == 0, widgets.stderr
+    assert widgets.stdout.split() == ["NAME", "SIZE", "gear", "7"]
