@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controllers import (
+    clusterroleaggregation,
     cronjob,
     daemonset,
     deployment,
@@ -61,5 +62,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "job": job.setup,
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
+        "clusterrole-aggregation": clusterroleaggregation.setup,
     }
 )
