@@ -17,7 +17,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import (
+    deployment,
+    garbagecollector,
+    namespace,
+    nodelifecycle,
+    replicaset,
+    resourcequota,
+    serviceaccount,
+)
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
 
@@ -42,5 +50,7 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,
+        "serviceaccount": serviceaccount.setup,
+        "resourcequota": resourcequota.setup,
     }
 )
