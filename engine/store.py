@@ -189,6 +189,8 @@ class Store:
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
         self.admission = admission
+        # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
+        self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
         self._revision = 0
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
@@ -444,7 +446,7 @@ class Store:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
         request = None
         if self.admission:
-            request = AdmissionRequest(self, "CREATE", name, namespace, info.plural)
+            request = AdmissionRequest(self, "CREATE", name, namespace, info.plural, kind=info.kind)
             obj = cast(R, admission.admit(request, obj))
             meta = obj.metadata
         revision = self._revision + 1

@@ -18,7 +18,8 @@ at most), so kinds and namespaces without LimitRanges pay nothing more.
 Order (Kubernetes' default order, restricted to what kubeloop implements):
 NamespaceLifecycle (`engine.strategies.check_namespace_accepts`, run by the
 store before this chain, since it applies to every namespaced kind),
-LimitRanger, ServiceAccount, Priority; then validating: ResourceQuota.
+LimitRanger, ServiceAccount, Priority; then validating: PodSecurity,
+ResourceQuota.
 
 Neighbours: `engine.store` (calls `admit` on create), `engine.strategies`
 (the Priority plugin and namespace lifecycle).
@@ -31,11 +32,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.api.base import Resource
+from engine.logging import get_logger
 
 if TYPE_CHECKING:
     from engine.store import Store
 
 __all__ = ["AdmissionRequest", "Plugin", "admit", "validate"]
+
+log = get_logger("admission")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,20 @@ class AdmissionRequest:
     plural: str  # for messages: `pods "x" is forbidden: ...`
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     """What validating plugins do once the object is stored (quota charges)."""
+    kind: str = ""
+
+    def warn(self, message: str) -> None:
+        """An admission warning (PodSecurity's `warn` mode): to the store's
+        `warning_handlers` and the log."""
+        log.warning(
+            "admission warning",
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+            warning=message,
+        )
+        for handler in self.store.warning_handlers:
+            handler(self.kind, self.namespace, self.name, message)
 
     def forbidden_prefix(self) -> str:
         return f'{self.plural} "{self.name}" is forbidden: '
@@ -64,9 +82,9 @@ def _plugins() -> tuple[Plugin, ...]:
 
 
 def _validating() -> tuple[Plugin, ...]:
-    from engine.admission import resourcequota
+    from engine.admission import podsecurity, resourcequota
 
-    return (resourcequota.admit,)
+    return (podsecurity.admit, resourcequota.admit)
 
 
 _CHAIN: list[Plugin] = []
