@@ -15,7 +15,7 @@ pod-security-admission applies them to pods being created.
 
 Warnings go to the store's `warning_handlers` (each called with the object's
 kind, namespace, name and the message, like client-go's WarningHandler) and
-to the log; `Cluster` collects them.
+to the log.
 
 Checks (Kubernetes' ids and messages, in their order): baseline:
 hostNamespaces, privileged, capabilities (beyond the default set),

@@ -198,7 +198,8 @@ def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
 
 def desired_manifests(store: Store) -> list[dict[str, Any]]:
     """The objects a user created (nobody owns them; not nodes, namespaces,
-    leases or events), as manifests without identity or status."""
+    leases, events or the `default` ServiceAccounts the serviceaccount
+    controller makes), as manifests without identity or status."""
     out = []
     for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
         if issubclass(info.model, (*_SKIPPED, Node, Namespace)):
@@ -206,6 +207,8 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
         for obj in sorted(store.objects(info.model), key=lambda o: o.key):
             meta = obj.metadata
             if meta.owner_references or meta.deletion_timestamp is not None:
+                continue
+            if info.kind == "ServiceAccount" and not info.group and meta.name == "default":
                 continue
             data = obj.to_dict()
             data.pop("status", None)
