@@ -816,6 +816,12 @@ class Store:
     def watcher_count(self, kind: type[Resource]) -> int:
         return len(self.table(kind).watchers)
 
+    def peek(self, kind: type[R], name: str, namespace: str = "") -> R | None:
+        """`try_get` for admission's lookups on every create: the stored object of
+        exactly this model (no conversion), without creating the kind's table."""
+        table = self._tables.get(kind)
+        return None if table is None else cast("R | None", table.objects.get((namespace, name)))
+
     def objects_in(self, kind: type[R], namespace: str) -> builtins.list[R]:
         """The stored objects of a kind in one namespace, unordered and without
         copying; a kind never stored costs a dict lookup (admission asks this on

@@ -28,32 +28,41 @@ Neighbours: `engine.store` (calls `admit` on create), `engine.strategies`
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from engine.api.base import Resource
 from engine.logging import get_logger
 
 if TYPE_CHECKING:
+    from engine.registry import Registry
     from engine.store import Store
 
-__all__ = ["AdmissionRequest", "Plugin", "admit", "validate"]
+__all__ = ["AdmissionRequest", "Plugin", "admit", "builtin_model", "validate"]
 
 log = get_logger("admission")
 
 
-@dataclass(frozen=True, slots=True)
 class AdmissionRequest:
-    """What a plugin knows about the write besides the object itself."""
+    """What a plugin knows about the write besides the object itself: the
+    store, the operation ("CREATE", the only one admitted so far), the
+    object's name (generated already when generateName was used), namespace,
+    kind and plural (for messages: `pods "x" is forbidden: ...`), and
+    `after_commit`, what validating plugins do once the object is stored
+    (quota charges). A plain class with slots: one is made per create."""
 
-    store: Store
-    operation: str  # "CREATE" (the only operation admitted so far)
-    name: str  # the object's name, generated already when generateName was used
-    namespace: str
-    plural: str  # for messages: `pods "x" is forbidden: ...`
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
-    """What validating plugins do once the object is stored (quota charges)."""
-    kind: str = ""
+    __slots__ = ("after_commit", "kind", "name", "namespace", "operation", "plural", "store")
+
+    def __init__(
+        self, store: Store, operation: str, name: str, namespace: str, plural: str, kind: str = ""
+    ) -> None:
+        self.store = store
+        self.operation = operation
+        self.name = name
+        self.namespace = namespace
+        self.plural = plural
+        self.kind = kind
+        self.after_commit: list[Callable[[], None]] = []
 
     def warn(self, message: str) -> None:
         """An admission warning (PodSecurity's `warn` mode): to the store's
@@ -70,6 +79,12 @@ class AdmissionRequest:
 
     def forbidden_prefix(self) -> str:
         return f'{self.plural} "{self.name}" is forbidden: '
+
+
+@lru_cache(maxsize=64)
+def builtin_model(registry: Registry, api_version: str, kind: str) -> type[Resource]:
+    """A built-in kind's model (looked up once: plugins ask on every create)."""
+    return registry.lookup(api_version, kind).model
 
 
 Plugin = Callable[[AdmissionRequest, Resource], Resource]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.admission import AdmissionRequest
+from engine.admission import AdmissionRequest, builtin_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -74,7 +74,7 @@ def forbidden_message(errors: list[str]) -> str:
 def _items(request: AdmissionRequest) -> list[dict[str, Any]]:
     """The `spec.limits` items of every LimitRange of the namespace, defaulted."""
     store = request.store
-    model = store.registry.lookup("v1", "LimitRange").model
+    model = builtin_model(store.registry, "v1", "LimitRange")
     items: list[dict[str, Any]] = []
     for limit_range in store.objects_in(model, request.namespace):
         spec = getattr(limit_range, "spec", None) or {}

@@ -47,6 +47,7 @@ log = get_logger("podsecurity")
 
 LABEL_PREFIX = "pod-security.kubernetes.io/"
 LEVELS = ("privileged", "baseline", "restricted")
+MODE_LABELS = tuple(LABEL_PREFIX + mode for mode in ("enforce", "audit", "warn"))
 BASELINE_CAPABILITIES = frozenset(
     {
         "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -83,9 +84,9 @@ SELINUX_TYPES = frozenset(
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:
     if not isinstance(obj, core.Pod):
         return obj
-    ns = request.store.try_get(core.Namespace, request.namespace)
+    ns = request.store.peek(core.Namespace, request.namespace)
     labels = ns.metadata.labels if ns is not None else {}
-    if not labels or not any(key.startswith(LABEL_PREFIX) for key in labels):
+    if not labels or not any(key in labels for key in MODE_LABELS):
         return obj
     for mode in ("enforce", "audit", "warn"):
         level = labels.get(LABEL_PREFIX + mode)

@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import quota
-from engine.admission import AdmissionRequest
+from engine.admission import AdmissionRequest, builtin_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -49,7 +49,7 @@ __all__ = ["admit", "quota_model"]
 
 def quota_model(registry: Registry) -> type[Resource]:
     """The ResourceQuota kind (schema-backed: it has no hand-written model)."""
-    return registry.lookup("v1", "ResourceQuota").model
+    return builtin_model(registry, "v1", "ResourceQuota")
 
 
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:

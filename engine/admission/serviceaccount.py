@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import strategies
-from engine.admission import AdmissionRequest
+from engine.admission import AdmissionRequest, builtin_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -45,7 +45,7 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 def service_account_model(registry: Registry) -> type[Resource]:
     """The ServiceAccount kind (schema-backed: it has no hand-written model)."""
-    return registry.lookup("v1", "ServiceAccount").model
+    return builtin_model(registry, "v1", "ServiceAccount")
 
 
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:
@@ -61,7 +61,7 @@ def admit(request: AdmissionRequest, obj: Resource) -> Resource:
         return pod
     name = spec.service_account_name or spec.service_account or DEFAULT_SERVICE_ACCOUNT
     store = request.store
-    account = store.try_get(service_account_model(store.registry), name, request.namespace)
+    account = store.peek(service_account_model(store.registry), name, request.namespace)
     if account is None and name != DEFAULT_SERVICE_ACCOUNT:
         raise Forbidden(
             request.forbidden_prefix()
