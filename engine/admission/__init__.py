@@ -18,7 +18,7 @@ at most), so kinds and namespaces without LimitRanges pay nothing more.
 Order (Kubernetes' default order, restricted to what kubeloop implements):
 NamespaceLifecycle (`engine.strategies.check_namespace_accepts`, run by the
 store before this chain, since it applies to every namespaced kind),
-LimitRanger, ServiceAccount, Priority; then validating: PodSecurity,
+LimitRanger, ServiceAccount, Priority, DefaultStorageClass; then validating: PodSecurity,
 ResourceQuota.
 
 Neighbours: `engine.store` (calls `admit` on create), `engine.strategies`
@@ -91,9 +91,9 @@ Plugin = Callable[[AdmissionRequest, Resource], Resource]
 
 
 def _plugins() -> tuple[Plugin, ...]:
-    from engine.admission import limitranger, priority, serviceaccount
+    from engine.admission import defaultstorageclass, limitranger, priority, serviceaccount
 
-    return (limitranger.admit, serviceaccount.admit, priority.admit)
+    return (limitranger.admit, serviceaccount.admit, priority.admit, defaultstorageclass.admit)
 
 
 def _validating() -> tuple[Plugin, ...]:
