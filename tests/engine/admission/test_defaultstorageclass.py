@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from engine.api import core
 from engine.clock import VirtualClock
 from engine.registry import REGISTRY
@@ -35,11 +33,6 @@ def claim(name: str, **spec: Any) -> core.PersistentVolumeClaim:
             },
         }
     )
-
-
-@pytest.fixture
-def store() -> Store:
-    return Store(clock=VirtualClock())
 
 
 def test_a_claim_without_a_class_gets_the_default(store: Store) -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from engine.admission.limitranger import ANNOTATION
 from engine.api import core
-from engine.clock import VirtualClock
-from engine.errors import Forbidden
 from engine.quantity import Quantity
 from engine.registry import REGISTRY
 from engine.store import Store
+from tests.engine.admission.support import refusal
 
 LIMIT_RANGE = REGISTRY.lookup("v1", "LimitRange").model
 
@@ -45,17 +42,6 @@ def claim(name: str, storage: str) -> core.PersistentVolumeClaim:
             },
         }
     )
-
-
-@pytest.fixture
-def store() -> Store:
-    return Store(clock=VirtualClock())
-
-
-def refusal(store: Store, obj: Any) -> str:
-    with pytest.raises(Forbidden) as refused:
-        store.create(obj)
-    return str(refused.value)
 
 
 def test_containers_get_the_default_limits_and_requests(store: Store) -> None:

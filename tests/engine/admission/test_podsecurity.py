@@ -9,7 +9,6 @@ import pytest
 
 from engine.admission.podsecurity import violations
 from engine.api import core
-from engine.clock import VirtualClock
 from engine.errors import Forbidden
 from engine.store import Store
 
@@ -36,11 +35,6 @@ RESTRICTED_OK = {
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 }
-
-
-@pytest.fixture
-def store() -> Store:
-    return Store(clock=VirtualClock())
 
 
 def test_restricted_enforce_refuses_with_every_violation(store: Store) -> None:

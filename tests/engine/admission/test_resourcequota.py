@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from engine.api import core
-from engine.clock import VirtualClock
-from engine.errors import Forbidden
 from engine.registry import REGISTRY
 from engine.store import Store
+from tests.engine.admission.support import refusal
 
 QUOTA = REGISTRY.lookup("v1", "ResourceQuota").model
 
@@ -38,17 +35,6 @@ def pod(name: str, cpu: str | None = None, limit: str | None = None, **spec: Any
             },
         }
     )
-
-
-@pytest.fixture
-def store() -> Store:
-    return Store(clock=VirtualClock())
-
-
-def refusal(store: Store, obj: Any) -> str:
-    with pytest.raises(Forbidden) as refused:
-        store.create(obj)
-    return str(refused.value)
 
 
 def used(store: Store, name: str) -> dict[str, str]:

@@ -28,11 +28,6 @@ def account(name: str, namespace: str = "default", **fields: object) -> Resource
     return model.model_validate({"metadata": {"name": name, "namespace": namespace}, **fields})
 
 
-@pytest.fixture
-def store() -> Store:
-    return Store(clock=VirtualClock())
-
-
 def test_pods_default_to_the_default_service_account(store: Store) -> None:
     created = store.create(pod("web"))
     assert created.spec.service_account_name == "default"
