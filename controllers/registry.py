@@ -27,6 +27,8 @@ from controllers import (
     namespace,
     nodelifecycle,
     replicaset,
+    resourcequota,
+    serviceaccount,
     statefulset,
     ttlafterfinished,
 )
@@ -61,5 +63,7 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "job": job.setup,
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
+        "serviceaccount": serviceaccount.setup,
+        "resourcequota": resourcequota.setup,
     }
 )

@@ -42,7 +42,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from engine import conversion, crd, strategies
+from engine import admission, conversion, crd, strategies
+from engine.admission import AdmissionRequest
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.api.integers import INT32_MAX, out_of_range
@@ -185,6 +186,7 @@ class Store:
         watch_capacity: int = 50_000,
         bookmark_interval: float = 60.0,
         namespace_lifecycle: bool = True,
+        admission: bool = True,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
@@ -193,6 +195,9 @@ class Store:
         self.watch_capacity = watch_capacity
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
+        self.admission = admission
+        # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
+        self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
         self._revision = 0
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
@@ -438,8 +443,6 @@ class Store:
         namespace = (meta.namespace or "default") if info.namespaced else ""
         if info.namespaced and self.namespace_lifecycle:
             strategies.check_namespace_accepts(self, namespace)
-        if isinstance(obj, core.Pod):
-            obj = cast(R, strategies.admit_pod_priority(self, obj))
         name = meta.name
         if not name:
             if not meta.generate_name:
@@ -451,6 +454,11 @@ class Store:
         key = (namespace, name)
         if key in table.objects:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
+        request = None
+        if self.admission:
+            request = AdmissionRequest(self, "CREATE", name, namespace, info.plural, kind=info.kind)
+            obj = cast(R, admission.admit(request, obj))
+            meta = obj.metadata
         revision = self._revision + 1
         new_meta = copied(
             meta,
@@ -472,9 +480,14 @@ class Store:
         stored = cast(R, strategies.prepare_for_create(stored))
         if table.crd:
             stored = cast(R, crd.admit(self, stored))
+        if request is not None:
+            admission.validate(request, stored)
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
+        if request is not None:
+            for after in request.after_commit:
+                after()
         return stored
 
     def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
@@ -897,6 +910,22 @@ class Store:
 
     def watcher_count(self, kind: type[Resource]) -> int:
         return len(self.table(kind).watchers)
+
+    def peek(self, kind: type[R], name: str, namespace: str = "") -> R | None:
+        """`try_get` for admission's lookups on every create: the stored object of
+        exactly this model (no conversion), without creating the kind's table."""
+        table = self._tables.get(kind)
+        return None if table is None else cast("R | None", table.objects.get((namespace, name)))
+
+    def objects_in(self, kind: type[R], namespace: str) -> builtins.list[R]:
+        """The stored objects of a kind in one namespace, unordered and without
+        copying; a kind never stored costs a dict lookup (admission asks this on
+        every create, for LimitRanges and quotas that are mostly absent)."""
+        table = self._tables.get(kind)
+        if table is None or not table.objects:
+            return []
+        found = [obj for (ns, _), obj in table.objects.items() if ns == namespace]
+        return cast(builtins.list[R], found)
 
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""

@@ -47,6 +47,7 @@ __all__ = [
     "prepare_for_create",
     "ready_to_remove",
     "validate",
+    "with_spec_update",
 ]
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -210,10 +211,17 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
             update["priority_class_name"] = pc.metadata.name
         if spec.preemption_policy is None:
             update["preemption_policy"] = pc.preemption_policy
+    return with_spec_update(pod, update)
+
+
+def with_spec_update(pod: core.Pod, update: dict[str, Any]) -> core.Pod:
+    """`pod` with its spec fields changed as admission changes them. Pods of
+    one template share one spec; so do their admitted specs, which keeps
+    memory per pod down and validation verdicts cached. `update`'s values
+    must be hashable (names, numbers, tuples)."""
     if not update:
         return pod
-    # Pods of one template share one spec; so do their admitted specs, which
-    # keeps memory per pod down and validation verdicts cached.
+    spec = pod.spec
     key = (id(spec), tuple(sorted(update.items())))
     known = _ADMITTED_SPECS.get(key)
     if known is None or known[0] is not spec:

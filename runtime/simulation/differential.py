@@ -195,7 +195,8 @@ def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
 
 def desired_manifests(store: Store) -> list[dict[str, Any]]:
     """The objects a user created (nobody owns them; not nodes, namespaces,
-    leases, events or the system PriorityClasses), as manifests without identity or status."""
+    leases, events, the system PriorityClasses or the `default` ServiceAccounts
+    the serviceaccount controller makes), as manifests without identity or status."""
     out = []
     for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
         if issubclass(info.model, (*_SKIPPED, Node, Namespace)):
@@ -206,6 +207,8 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
                 continue
             if isinstance(obj, PriorityClass) and meta.name in _SYSTEM_PRIORITY_CLASSES:
                 continue  # made by the store at start, as the apiserver makes them
+            if info.kind == "ServiceAccount" and not info.group and meta.name == "default":
+                continue
             data = obj.to_dict()
             data.pop("status", None)
             kept = {"name": meta.name, "namespace": meta.namespace}
