@@ -5,7 +5,7 @@ and re-exports the kinds and their parts, so `from engine.api import Pod,
 Deployment, Container` works. The groups: `core` (v1), `apps`, `batch`,
 `networking` (networking.k8s.io), `autoscaling` (v2), `policy`,
 `coordination` (coordination.k8s.io), `scheduling` (scheduling.k8s.io),
-`discovery` (discovery.k8s.io). `engine.api.defaulting` and
+`discovery` (discovery.k8s.io), `storage` (storage.k8s.io StorageClass). `engine.api.defaulting` and
 `engine.api.validation` hold the per-kind rules beyond types.
 
 Import order: `engine.registry` imports `engine.api.base`, which runs this
@@ -43,6 +43,7 @@ GROUP_MODULES = (
     "engine.api.coordination",
     "engine.api.scheduling",
     "engine.api.discovery",
+    "engine.api.storage",
 )
 
 
@@ -218,11 +219,14 @@ if TYPE_CHECKING or _registry_ready():
         NodeSystemInfo,
         ObjectFieldSelector,
         ObjectReference,
+        PersistentVolume,
         PersistentVolumeClaim,
         PersistentVolumeClaimCondition,
         PersistentVolumeClaimSpec,
         PersistentVolumeClaimStatus,
         PersistentVolumeClaimVolumeSource,
+        PersistentVolumeSpec,
+        PersistentVolumeStatus,
         Pod,
         PodAffinity,
         PodAffinityTerm,
@@ -273,6 +277,7 @@ if TYPE_CHECKING or _registry_ready():
         VolumeDevice,
         VolumeMount,
         VolumeMountStatus,
+        VolumeNodeAffinity,
         VolumeProjection,
         VolumeResourceRequirements,
         WeightedPodAffinityTerm,
@@ -318,9 +323,14 @@ if TYPE_CHECKING or _registry_ready():
     from engine.api.scheduling import (
         PriorityClass,
     )
+    from engine.api.storage import (
+        IS_DEFAULT_CLASS_ANNOTATION,
+        StorageClass,
+    )
 
 __all__ = [
     "GROUP_MODULES",
+    "IS_DEFAULT_CLASS_ANNOTATION",
     "VOLUME_SOURCE_FIELDS",
     "Affinity",
     "AppArmorProfile",
@@ -463,11 +473,14 @@ __all__ = [
     "ObjectMetricStatus",
     "ObjectReference",
     "OwnerReference",
+    "PersistentVolume",
     "PersistentVolumeClaim",
     "PersistentVolumeClaimCondition",
     "PersistentVolumeClaimSpec",
     "PersistentVolumeClaimStatus",
     "PersistentVolumeClaimVolumeSource",
+    "PersistentVolumeSpec",
+    "PersistentVolumeStatus",
     "Pod",
     "PodAffinity",
     "PodAffinityTerm",
@@ -535,6 +548,7 @@ __all__ = [
     "StatefulSetSpec",
     "StatefulSetStatus",
     "StatefulSetUpdateStrategy",
+    "StorageClass",
     "SuccessPolicy",
     "SuccessPolicyRule",
     "Sysctl",
@@ -549,6 +563,7 @@ __all__ = [
     "VolumeDevice",
     "VolumeMount",
     "VolumeMountStatus",
+    "VolumeNodeAffinity",
     "VolumeProjection",
     "VolumeResourceRequirements",
     "WeightedPodAffinityTerm",

@@ -1,5 +1,5 @@
 """The core/v1 API group (apiVersion `v1`): Pod, Node, Namespace, Service,
-Endpoints, ConfigMap, Secret, Event, Binding, PersistentVolumeClaim, and the
+Endpoints, ConfigMap, Secret, Event, Binding, PersistentVolumeClaim, PersistentVolume, and the
 parts they are made of. One module per concept; this package re-exports them
 all, so `from engine.api.core import Pod, Container` is the way to import.
 
@@ -143,10 +143,14 @@ from engine.api.core.service import (
     SessionAffinityConfig,
 )
 from engine.api.core.storage import (
+    PersistentVolume,
     PersistentVolumeClaim,
     PersistentVolumeClaimCondition,
     PersistentVolumeClaimSpec,
     PersistentVolumeClaimStatus,
+    PersistentVolumeSpec,
+    PersistentVolumeStatus,
+    VolumeNodeAffinity,
     VolumeResourceRequirements,
 )
 from engine.api.core.volumes import (
@@ -245,11 +249,14 @@ __all__ = [
     "NodeSystemInfo",
     "ObjectFieldSelector",
     "ObjectReference",
+    "PersistentVolume",
     "PersistentVolumeClaim",
     "PersistentVolumeClaimCondition",
     "PersistentVolumeClaimSpec",
     "PersistentVolumeClaimStatus",
     "PersistentVolumeClaimVolumeSource",
+    "PersistentVolumeSpec",
+    "PersistentVolumeStatus",
     "Pod",
     "PodAffinity",
     "PodAffinityTerm",
@@ -300,6 +307,7 @@ __all__ = [
     "VolumeDevice",
     "VolumeMount",
     "VolumeMountStatus",
+    "VolumeNodeAffinity",
     "VolumeProjection",
     "VolumeResourceRequirements",
     "WeightedPodAffinityTerm",
