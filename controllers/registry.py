@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from controllers import deployment, garbagecollector, namespace, nodelifecycle, replicaset
+from controllers import (
+    deployment,
+    garbagecollector,
+    namespace,
+    nodelifecycle,
+    replicaset,
+    volume,
+)
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
 
@@ -42,5 +49,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "garbagecollector": garbagecollector.setup,
         "namespace": namespace.setup,
         "nodelifecycle": nodelifecycle.setup,
+        "persistentvolume-binder": volume.setup,
     }
 )

@@ -145,6 +145,11 @@ if TYPE_CHECKING or _registry_ready():
         LeaseSpec,
     )
     from engine.api.core import (
+        ANN_BIND_COMPLETED,
+        ANN_BOUND_BY_CONTROLLER,
+        ANN_PROVISIONED_BY,
+        ANN_SELECTED_NODE,
+        ANN_STORAGE_PROVISIONER,
         VOLUME_SOURCE_FIELDS,
         Affinity,
         AppArmorProfile,
@@ -329,6 +334,11 @@ if TYPE_CHECKING or _registry_ready():
     )
 
 __all__ = [
+    "ANN_BIND_COMPLETED",
+    "ANN_BOUND_BY_CONTROLLER",
+    "ANN_PROVISIONED_BY",
+    "ANN_SELECTED_NODE",
+    "ANN_STORAGE_PROVISIONER",
     "GROUP_MODULES",
     "IS_DEFAULT_CLASS_ANNOTATION",
     "VOLUME_SOURCE_FIELDS",

@@ -143,6 +143,11 @@ from engine.api.core.service import (
     SessionAffinityConfig,
 )
 from engine.api.core.storage import (
+    ANN_BIND_COMPLETED,
+    ANN_BOUND_BY_CONTROLLER,
+    ANN_PROVISIONED_BY,
+    ANN_SELECTED_NODE,
+    ANN_STORAGE_PROVISIONER,
     PersistentVolume,
     PersistentVolumeClaim,
     PersistentVolumeClaimCondition,
@@ -175,6 +180,11 @@ from engine.api.core.volumes import (
 )
 
 __all__ = [
+    "ANN_BIND_COMPLETED",
+    "ANN_BOUND_BY_CONTROLLER",
+    "ANN_PROVISIONED_BY",
+    "ANN_SELECTED_NODE",
+    "ANN_STORAGE_PROVISIONER",
     "VOLUME_SOURCE_FIELDS",
     "Affinity",
     "AppArmorProfile",

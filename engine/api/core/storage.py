@@ -31,6 +31,11 @@ from engine.quantity import ResourceList
 from engine.registry import kind
 
 __all__ = [
+    "ANN_BIND_COMPLETED",
+    "ANN_BOUND_BY_CONTROLLER",
+    "ANN_PROVISIONED_BY",
+    "ANN_SELECTED_NODE",
+    "ANN_STORAGE_PROVISIONER",
     "PersistentVolume",
     "PersistentVolumeClaim",
     "PersistentVolumeClaimCondition",
@@ -41,6 +46,17 @@ __all__ = [
     "VolumeNodeAffinity",
     "VolumeResourceRequirements",
 ]
+
+ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+"""On a claim: the PersistentVolume controller finished binding it."""
+ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+"""On a claim or volume: the controller (not the user) set volumeName / claimRef."""
+ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+"""On a dynamically provisioned volume: the StorageClass provisioner that made it."""
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
+"""On a WaitForFirstConsumer claim: the node the scheduler chose for its first pod."""
+ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+"""On a claim waiting for dynamic provisioning: the provisioner expected to act."""
 
 
 class VolumeResourceRequirements(KubeModel):
