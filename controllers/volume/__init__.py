@@ -5,10 +5,10 @@ with a simulated dynamic provisioner for StorageClasses).
 adds it; `PersistentVolumeController` is the same built by hand.
 
 Modules: `controller` (claims and volumes reconciled: binding, phases,
-provisioning, reclaiming), `matching` (which volume a claim binds to).
+provisioning, reclaiming); which volume a claim binds to is `engine.volumes`
+(shared with the scheduler's VolumeBinding plugin).
 """
 
 from controllers.volume.controller import PersistentVolumeController, setup
-from controllers.volume.matching import find_matching_volume
 
-__all__ = ["PersistentVolumeController", "find_matching_volume", "setup"]
+__all__ = ["PersistentVolumeController", "setup"]

@@ -10,7 +10,7 @@ Claims (`syncClaim`):
   volume once it exists and is unclaimed (or claims it) and fits (size,
   access modes, class, volumeMode); until then it is Pending;
 * any other claim binds to the best matching volume
-  (`controllers.volume.matching`): the volume's `claimRef` is set first
+  (`engine.volumes`): the volume's `claimRef` is set first
   (`pv.kubernetes.io/bound-by-controller` on the volume), then the claim's
   volumeName with `bind-completed` and `bound-by-controller`, then both
   statuses (the claim's with the volume's capacity and access modes);
@@ -44,12 +44,6 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from controllers.volume.matching import (
-    claim_class,
-    find_matching_volume,
-    is_bound_to,
-    requested_storage,
-)
 from engine.api import core
 from engine.api.base import ObjectMeta
 from engine.api.storage import StorageClass
@@ -60,6 +54,12 @@ from engine.errors import AlreadyExists, NotFound
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
+from engine.volumes import (
+    claim_class,
+    find_matching_volume,
+    is_bound_to,
+    requested_storage,
+)
 
 __all__ = ["PersistentVolumeController", "setup"]
 

@@ -14,7 +14,10 @@ node is given, its nodeAffinity admits that node. Among fitting volumes:
 A WaitForFirstConsumer claim without a node gets only a pre-bound volume:
 binding waits for the scheduler to pick the node.
 
-Pure functions; neighbours: `controllers.volume.controller` (the caller).
+Pure functions, shared (as `engine.podresources` is) by the PersistentVolume
+controller (`controllers.volume`, which binds) and the scheduler's
+VolumeBinding plugin (which checks a WaitForFirstConsumer claim can bind on
+a node).
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from engine.nodeselectors import node_selector_matches
 from engine.quantity import Quantity
 from engine.selectors import from_label_selector
 
-__all__ = ["claim_class", "find_matching_volume", "is_bound_to", "requested_storage"]
+__all__ = [
+    "claim_class",
+    "find_matching_volume",
+    "is_bound_to",
+    "requested_storage",
+    "volume_fits_node",
+]
 
 _ZERO = Quantity("0")
 
