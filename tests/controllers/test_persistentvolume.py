@@ -81,6 +81,17 @@ def volume(store: Store, name: str) -> core.PersistentVolume:
     return store.get(core.PersistentVolume, name)
 
 
+def select_node(store: Store, name: str, node: str) -> None:
+    """What the scheduler's VolumeBinding does for a WaitForFirstConsumer claim."""
+    current = claim(store, name)
+    annotations = {**current.metadata.annotations, core.ANN_SELECTED_NODE: node}
+    store.update(
+        current.model_copy(
+            update={"metadata": current.metadata.model_copy(update={"annotations": annotations})}
+        )
+    )
+
+
 async def test_a_claim_binds_the_smallest_fitting_volume_of_its_class(
     clock: VirtualClock,
 ) -> None:
@@ -231,18 +242,11 @@ async def test_wait_for_first_consumer_provisions_on_the_selected_node(
 ) -> None:
     async with running(clock) as store:
         store.create(storage_class("local", volumeBindingMode="WaitForFirstConsumer"))
-        created = store.create(pvc("data", storageClassName="local"))
+        store.create(pvc("data", storageClassName="local"))
         await clock.sleep(5)
         assert claim(store, "data").status.phase == "Pending"
         assert store.list(core.PersistentVolume).items == []
-        annotations = {core.ANN_SELECTED_NODE: "node-1"}
-        store.update(
-            created.model_copy(
-                update={
-                    "metadata": created.metadata.model_copy(update={"annotations": annotations})
-                }
-            )
-        )
+        select_node(store, "data", "node-1")
         await clock.sleep(2)
         bound = claim(store, "data")
         assert bound.status.phase == "Bound"
@@ -275,14 +279,6 @@ async def test_wait_for_first_consumer_binds_a_static_volume_reachable_from_the_
         store.create(pvc("data", storageClassName="local", volumeName=None))
         await clock.sleep(2)
         assert claim(store, "data").status.phase == "Pending"  # not bound before a consumer
-        current = claim(store, "data")
-        annotations = {core.ANN_SELECTED_NODE: "node-1"}
-        store.update(
-            current.model_copy(
-                update={
-                    "metadata": current.metadata.model_copy(update={"annotations": annotations})
-                }
-            )
-        )
+        select_node(store, "data", "node-1")
         await clock.sleep(2)
         assert claim(store, "data").spec.volume_name == "on-1"
