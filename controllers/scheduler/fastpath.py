@@ -5,10 +5,11 @@ A pod is plain when, under the default plugins, only NodeResourcesFit filters
 it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
 differently: it names no node, asks for no host port, has no node selector or
 node affinity, no pod (anti-)affinity, no spread constraints (and no default
-ones apply), no PersistentVolumeClaim volume (VolumeBinding), is not nominated; and the cluster has no tainted or cordoned
-node, no node reporting images, no pod carrying affinity terms and no
-nominated pods. Every other default plugin would then Skip or give every node
-the same score, which cannot change the choice.
+ones apply), no PersistentVolumeClaim volume (VolumeBinding), is not
+nominated; and the cluster has no tainted or cordoned node, no node
+reporting images, no pod carrying affinity terms and no nominated pods.
+Every other default plugin would then Skip or give every node the same
+score, which cannot change the choice.
 
 For such a pod the cycle is: Fit's PreFilter, the round-robin windowed search
 over Fit's mask, then Fit and BalancedAllocation scores (each a gather from a

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.api import core
+from engine.api.base import Resource
 from engine.clock import VirtualClock
 from tests.runtime.kubelet_env import Env, pod_manifest, simulated_nodes
 
@@ -24,7 +25,7 @@ def _waiting_reason(env: Env, pod: str) -> str | None:
 
 
 async def _stays_creating_then_starts(
-    clock: VirtualClock, volume: dict[str, Any], message: str, create: core.Resource
+    clock: VirtualClock, volume: dict[str, Any], message: str, create: Resource
 ) -> None:
     async with simulated_nodes(clock) as env:
         env.store.create(pod_manifest("p", volumes=[volume]))
