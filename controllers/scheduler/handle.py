@@ -25,10 +25,10 @@ from controllers.scheduler.cache.cache import SchedulerCache
 from controllers.scheduler.cache.snapshot import NodeTable
 from controllers.scheduler.nominator import Nominator
 from controllers.scheduler.status import Status
+from engine.api import StorageClass
 from engine.api.apps import ReplicaSet, StatefulSet
 from engine.api.core import PersistentVolume, PersistentVolumeClaim, Service
 from engine.api.policy import PodDisruptionBudget
-from engine.api.storage import StorageClass
 from engine.client import Client
 from engine.clock import Clock, RealClock
 

@@ -63,6 +63,7 @@ from controllers.scheduler.queue import QueuedPodInfo, SchedulingQueue
 from controllers.scheduler.recorder import EventRecorder
 from controllers.scheduler.status import Code, Status
 from controllers.scheduler.status_writer import KEEP, Outcome, PodStatusWriter
+from engine.api import StorageClass
 from engine.api.apps import ReplicaSet, StatefulSet
 from engine.api.core import (
     Namespace,
@@ -74,7 +75,6 @@ from engine.api.core import (
 )
 from engine.api.policy import PodDisruptionBudget
 from engine.api.scheduling import PriorityClass
-from engine.api.storage import StorageClass
 from engine.client import Client
 from engine.clock import Clock
 from engine.errors import ApiError

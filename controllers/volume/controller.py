@@ -44,9 +44,8 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from engine.api import core
+from engine.api import StorageClass, core
 from engine.api.base import ObjectMeta
-from engine.api.storage import StorageClass
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result

@@ -18,6 +18,9 @@ from typing import Any
 from pydantic import Field, StrictBool
 
 from engine.api.base import Resource
+from engine.api.validation import register_validator
+from engine.api.validation_rules import check_enum, required
+from engine.errors import FieldError
 from engine.registry import kind
 
 __all__ = ["IS_DEFAULT_CLASS_ANNOTATION", "StorageClass"]
@@ -40,3 +43,17 @@ class StorageClass(Resource):
     allow_volume_expansion: StrictBool | None = None
     volume_binding_mode: str = "Immediate"
     allowed_topologies: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _validate(obj: StorageClass) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not obj.provisioner:
+        errors.append(required("provisioner"))
+    check_enum(errors, "reclaimPolicy", obj.reclaim_policy, ("Delete", "Retain"))
+    check_enum(
+        errors, "volumeBindingMode", obj.volume_binding_mode, ("Immediate", "WaitForFirstConsumer")
+    )
+    return errors
+
+
+register_validator(StorageClass, _validate)

@@ -2,7 +2,8 @@
 workloads: networking.k8s.io Ingress and IngressClass, autoscaling/v2
 HorizontalPodAutoscaler, policy/v1 PodDisruptionBudget, scheduling.k8s.io
 PriorityClass, coordination.k8s.io Lease, discovery.k8s.io EndpointSlice,
-core/v1 PersistentVolume and storage.k8s.io StorageClass.
+core/v1 PersistentVolume (StorageClass registers its own, in
+`engine.api.storage`).
 
 `VALIDATORS` maps each kind to its check; `engine.api.validation` dispatches.
 
@@ -22,7 +23,6 @@ from engine.api.discovery import EndpointSlice
 from engine.api.networking import Ingress, IngressBackend, IngressClass
 from engine.api.policy import PodDisruptionBudget
 from engine.api.scheduling import PriorityClass
-from engine.api.storage import StorageClass
 from engine.api.validation_rules import (
     Errors,
     check_dns_subdomain,
@@ -251,15 +251,6 @@ def _validate_persistent_volume(obj: PersistentVolume, errors: Errors) -> None:
     check_enum(errors, "spec.volumeMode", spec.volume_mode, ("Block", "Filesystem"))
 
 
-def _validate_storage_class(obj: StorageClass, errors: Errors) -> None:
-    if not obj.provisioner:
-        errors.append(required("provisioner"))
-    check_enum(errors, "reclaimPolicy", obj.reclaim_policy, ("Delete", "Retain"))
-    check_enum(
-        errors, "volumeBindingMode", obj.volume_binding_mode, ("Immediate", "WaitForFirstConsumer")
-    )
-
-
 VALIDATORS: Final[dict[type[Resource], Callable[[Any, Errors], None]]] = {
     Ingress: _validate_ingress,
     IngressClass: _validate_ingress_class,
@@ -269,5 +260,4 @@ VALIDATORS: Final[dict[type[Resource], Callable[[Any, Errors], None]]] = {
     Lease: _validate_lease,
     EndpointSlice: _validate_endpoint_slice,
     PersistentVolume: _validate_persistent_volume,
-    StorageClass: _validate_storage_class,
 }

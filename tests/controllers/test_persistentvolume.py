@@ -10,8 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from controllers import volume as volume_controller
-from engine.api import core
-from engine.api.storage import StorageClass
+from engine.api import StorageClass, core
 from engine.client import LocalClient
 from engine.clock import VirtualClock
 from engine.manager import Manager

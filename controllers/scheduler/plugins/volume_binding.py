@@ -53,8 +53,7 @@ from controllers.scheduler.interfaces import BoolMask, Explanation, Slots
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.status import Status
 from controllers.scheduler.window import Window
-from engine.api import core
-from engine.api.storage import StorageClass
+from engine.api import StorageClass, core
 from engine.errors import ApiError, Conflict
 from engine.volumes import claim_class, find_matching_volume, volume_fits_node
 
