@@ -31,6 +31,7 @@ from controllers import (
     serviceaccount,
     statefulset,
     ttlafterfinished,
+    volume,
 )
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
@@ -65,5 +66,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "ttlafterfinished": ttlafterfinished.setup,
         "serviceaccount": serviceaccount.setup,
         "resourcequota": resourcequota.setup,
+        "persistentvolume-binder": volume.setup,
     }
 )

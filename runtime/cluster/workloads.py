@@ -19,7 +19,10 @@ available: 3 Insufficient cpu."), a container waits in CrashLoopBackOff
 (with its last exit), or waits on something that is missing or wrong
 (CreateContainerConfigError for a missing ConfigMap or Secret,
 ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
-RunContainerError); or a pod that no controller replaces has Failed. A
+RunContainerError), or cannot mount a volume (its sandbox is not made and
+the kubelet's latest `FailedMount` event says why: a ConfigMap, Secret or
+claim that does not exist, a claim not Bound); or a pod that no controller
+replaces has Failed. A
 Deployment whose rollout passed its progress deadline (Progressing=False,
 ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
 problem too.
@@ -37,11 +40,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
 from engine.api.batch import CronJob, Job
-from engine.api.core import Pod, ReplicationController
+from engine.api.core import Event, Pod, ReplicationController
 from engine.registry import REGISTRY
 from engine.store import Store
 
@@ -82,6 +86,7 @@ STUCK_WAITING_REASONS = frozenset(
 the pod's status)."""
 
 _STANDALONE = "(standalone)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def undriven_reason(
@@ -98,9 +103,33 @@ def undriven_reason(
     return f"no controller for {name} in kubeloop yet"
 
 
-def stuck_reason(pod: Pod) -> str | None:
+def _waits_for_volumes(pod: Pod) -> bool:
+    """Scheduled and Pending with no sandbox yet: what a failed mount looks like."""
+    if not pod.spec.node_name or pod.status.phase != "Pending" or not pod.spec.volumes:
+        return False
+    for c in pod.status.conditions:
+        if c.type == "PodReadyToStartContainers":
+            return c.status != "True"
+    return False
+
+
+def _failed_mounts(store: Store) -> dict[str, str]:
+    """The latest FailedMount message per pod uid."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for event in store.objects(Event):
+        uid = event.involved_object.uid
+        if event.reason != "FailedMount" or not uid:
+            continue
+        when = event.last_timestamp or event.first_timestamp or _EPOCH
+        if uid not in latest or latest[uid][0] <= when:
+            latest[uid] = (when, event.message or "")
+    return {uid: message for uid, (_, message) in latest.items()}
+
+
+def stuck_reason(pod: Pod, failed_mount: str | None = None) -> str | None:
     """Why `pod` cannot start without a change from outside (see the module
-    docstring), or None."""
+    docstring), or None. `failed_mount` is the kubelet's latest FailedMount
+    message about the pod, if any."""
     if pod.metadata.deletion_timestamp is not None or pod.status.phase == "Succeeded":
         return None
     if pod.status.phase == "Failed":
@@ -113,6 +142,8 @@ def stuck_reason(pod: Pod) -> str | None:
             if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
                 return f"Unschedulable: {c.message or 'no node fits'}"
         return None
+    if failed_mount is not None and _waits_for_volumes(pod):
+        return f"FailedMount: {failed_mount}"
     for status in (*pod.status.init_container_statuses, *pod.status.container_statuses):
         waiting = status.state.waiting
         if waiting is None or waiting.reason not in STUCK_WAITING_REASONS:
@@ -234,8 +265,14 @@ def workload_rows(
                 stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
             )
             by_uid[meta.uid] = key
+    mounts: dict[str, str] | None = None  # read only when some pod may wait on a mount
     for pod in store.objects(Pod):
-        reason = stuck_reason(pod)
+        failed_mount = None
+        if _waits_for_volumes(pod):
+            if mounts is None:
+                mounts = _failed_mounts(store)
+            failed_mount = mounts.get(pod.metadata.uid)
+        reason = stuck_reason(pod, failed_mount)
         key = _owner_key(pod, folded, by_uid)
         if key[2] == _STANDALONE and reason is not None:
             key = ("Pod", pod.metadata.namespace, pod.metadata.name)  # name the stuck pod

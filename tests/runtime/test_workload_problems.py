@@ -141,6 +141,26 @@ def test_a_missing_configmap_is_named(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "settings" in problem["reason"]
 
 
+def test_a_missing_secret_volume_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(
+        REPLICASET.replace(
+            "containers: [{name: nginx, image: nginx}]",
+            "containers: [{name: nginx, image: nginx}]\n"
+            "      volumes: [{name: creds, secret: {secretName: token}}]",
+        )
+    )
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert problem["pods"] == 2
+    assert problem["reason"] == (
+        'FailedMount: MountVolume.SetUp failed for volume "creds" : secret "token" not found'
+    )
+
+
 def test_the_progress_table_shows_problems() -> None:
     async def render() -> str:
         # The cronjob controller left out: its CronJobs are nobody's work.
