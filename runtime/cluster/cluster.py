@@ -8,7 +8,8 @@
 It assembles, from one `ClusterConfig`: the clock (a `VirtualClock` installed
 on the running loop, or the real one), the store and client, the informer
 factory and `Manager`, the controllers named in the config, the scheduler, and
-one kubelet per node in a `NodePool` of simulated or real-process nodes.
+one kubelet per node in a `NodePool` of simulated or real-process nodes,
+and the default StorageClass `standard` (`runtime.cluster.storage`).
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
 runtime started), leaving no task behind. With the mutation detector on
@@ -64,6 +65,7 @@ from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_object
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
+from runtime.cluster.storage import default_storage_class
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -146,6 +148,8 @@ class Cluster:
                 rng=random.Random(f"{config.seed}/store"),
                 history_size=config.history_size,
             )
+            if config.default_storage_class:
+                store.create(default_storage_class())
             store.observers.append(self.tracker)
             store.observers.append(self._on_write)
             self.store = store

@@ -2,9 +2,11 @@
 
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
-the seed every random choice derives from, which controllers run, and the log
-level. Defaults give a 3-node simulated cluster on virtual time with every
-built-in controller and the scheduler.
+the seed every random choice derives from, which controllers run, the log
+level, and whether the cluster starts with the default StorageClass
+`standard` (`runtime.cluster.storage`). Defaults give a 3-node simulated
+cluster on virtual time with every built-in controller, the scheduler and
+that StorageClass.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -74,6 +76,7 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    default_storage_class: bool = True
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))

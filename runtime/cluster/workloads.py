@@ -25,7 +25,9 @@ claim that does not exist, a claim not Bound); or a pod that no controller
 replaces has Failed. A
 Deployment whose rollout passed its progress deadline (Progressing=False,
 ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
-problem too.
+problem too, as is a ReplicaSet, ReplicationController or Deployment whose
+ReplicaFailure condition says its pods cannot be created (admission refused
+them: "exceeded quota", a LimitRange bound, PodSecurity).
 `workload_rows` folds pods into the workloads that own them (a Deployment's
 pods through its ReplicaSets) and `problems` lists, per workload, what is
 wrong, each stuck reason once with its pod count.
@@ -174,6 +176,19 @@ def _stalled(deployment: Deployment) -> str | None:
 _DEADLINE = "ProgressDeadlineExceeded"
 
 
+def _replica_failure(obj: Resource) -> str | None:
+    """The ReplicaFailure condition a ReplicaSet, ReplicationController or
+    Deployment carries while its pods cannot be created or deleted (admission
+    refused them: a quota, a LimitRange, PodSecurity), as `kubectl describe`
+    shows it."""
+    if not isinstance(obj, (Deployment, ReplicaSet, ReplicationController)):
+        return None
+    for c in obj.status.conditions:
+        if c.type == "ReplicaFailure" and c.status == "True":
+            return f"ReplicaFailure: {c.reason}: {c.message}" if c.message else "ReplicaFailure"
+    return None
+
+
 def _last_exit(pod: Pod) -> str | None:
     for status in pod.status.container_statuses:
         done = status.state.terminated
@@ -195,6 +210,7 @@ class WorkloadRow:
     ready: int = 0
     undriven: str | None = None
     stalled: str | None = None  # a rollout past its progress deadline
+    failing: str | None = None  # its controller cannot create or delete pods
     stuck: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -202,7 +218,7 @@ class WorkloadRow:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     def problem_lines(self) -> list[str]:
-        lines = [line for line in (self.undriven, self.stalled) if line]
+        lines = [line for line in (self.undriven, self.stalled, self.failing) if line]
         lines += [f"{n} pod(s) {reason}" for reason, n in sorted(self.stuck.items())]
         return lines
 
@@ -263,6 +279,7 @@ def workload_rows(
                 replicas,
                 undriven=reason,
                 stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
+                failing=_replica_failure(obj),
             )
             by_uid[meta.uid] = key
     mounts: dict[str, str] | None = None  # read only when some pod may wait on a mount
@@ -308,7 +325,7 @@ def problems(rows: Iterable[WorkloadRow]) -> list[Problem]:
     for row in rows:
         out.extend(
             Problem(row.kind, row.namespace, row.name, line)
-            for line in (row.undriven, row.stalled)
+            for line in (row.undriven, row.stalled, row.failing)
             if line
         )
         out.extend(

@@ -224,3 +224,34 @@ def test_a_rollout_past_its_progress_deadline_is_a_problem(
     reasons = [p["reason"] for p in summary["problems"] if p["kind"] == "Deployment"]
     assert reasons[0].startswith("ProgressDeadlineExceeded: ")
     assert reasons[1].startswith("Unschedulable: ")
+
+
+QUOTA = """\
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: two-pods}
+spec: {hard: {pods: "2"}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["ReplicaSet", "Deployment", "ReplicationController"])
+def test_pods_refused_by_admission_are_named_with_the_replica_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    workload = REPLICASET.replace("kind: ReplicaSet", f"kind: {kind}").replace(
+        "replicas: 2", "replicas: 3"
+    )
+    if kind == "ReplicationController":
+        workload = workload.replace("apiVersion: apps/v1", "apiVersion: v1").replace(
+            "selector: {matchLabels: {app: web}}", "selector: {app: web}"
+        )
+    manifest = tmp_path / "quota.yaml"
+    manifest.write_text(QUOTA + "---\n" + workload)
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert code == 1
+    [problem] = [p for p in summary["problems"] if p["kind"] == kind]
+    reason = problem["reason"]
+    assert reason.startswith('ReplicaFailure: FailedCreate: pods "web-'), reason
+    assert reason.endswith(
+        '" is forbidden: exceeded quota: two-pods, requested: pods=1, used: pods=2, limited: pods=2'
+    )
