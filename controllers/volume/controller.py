@@ -31,8 +31,9 @@ then reclaimed by its policy: Retain keeps it Released, Delete deletes it,
 Recycle (deprecated) makes it Available again.
 
 Not done: events (ProvisioningSucceeded, FailedBinding), volume expansion,
-the storage-object-in-use protection finalizers, DefaultStorageClass
-admission (a claim without storageClassName binds only class-less volumes).
+the storage-object-in-use protection finalizers. (A claim created without
+storageClassName gets the default class from DefaultStorageClass admission,
+`engine.admission.defaultstorageclass`, before this controller sees it.)
 
 Neighbours: `engine.controller` (runs this), the scheduler's VolumeBinding
 plugin (sets selected-node), `runtime.kubelet.volumes` (waits for Bound).
