@@ -192,7 +192,8 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
         found = store.try_get(PriorityClass, name)
         if found is None:
             raise Forbidden(
-                f'pod "{pod.metadata.name}": no PriorityClass with name {name} was found'
+                f'pods "{pod.metadata.name}" is forbidden: '
+                f"no PriorityClass with name {name} was found"
             )
         pc: PriorityClass | None = found
     else:
@@ -200,8 +201,9 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
     value = pc.value if pc is not None else 0
     if spec.priority is not None and spec.priority != value:
         raise Forbidden(
-            f'pod "{pod.metadata.name}": the integer value of priority ({spec.priority}) must '
-            f"not be provided in pod spec; the priority admission controller computes it ({value})"
+            f'pods "{pod.metadata.name}" is forbidden: the integer value of priority '
+            f"({spec.priority}) must not be provided in pod spec; priority admission "
+            f"controller computed {value} from the given PriorityClass name"
         )
     update: dict[str, Any] = {}
     if spec.priority is None:
@@ -209,8 +211,15 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
     if pc is not None:
         if not name:
             update["priority_class_name"] = pc.metadata.name
+        policy = pc.preemption_policy
         if spec.preemption_policy is None:
-            update["preemption_policy"] = pc.preemption_policy
+            update["preemption_policy"] = policy
+        elif policy is not None and spec.preemption_policy != policy:
+            raise Forbidden(
+                f'pods "{pod.metadata.name}" is forbidden: the string value of PreemptionPolicy '
+                f"({spec.preemption_policy}) must not be provided in pod spec; priority "
+                f"admission controller computed {policy} from the given PriorityClass name"
+            )
     return with_spec_update(pod, update)
 
 
