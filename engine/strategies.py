@@ -312,8 +312,8 @@ def check_update(current: Resource, new: Resource) -> None:
     spec_new: Any = getattr(new, "spec", None)
     spec_old: Any = getattr(current, "spec", None)
     if isinstance(current, core.Pod) and isinstance(new, core.Pod):
-        if spec_old.node_name and spec_new.node_name != spec_old.node_name:
-            errors.append(FieldError("spec.nodeName", "field is immutable once set"))
+        if spec_new is not spec_old:
+            errors.extend(_pod_update_errors(spec_old, spec_new))
     elif (
         # The cheap test first: hasattr on a model without the field goes through
         # pydantic's __getattr__ and an AttributeError (every Lease renewal).
@@ -326,6 +326,73 @@ def check_update(current: Resource, new: Resource) -> None:
         errors.extend(_job_update_errors(current, new))
     if errors:
         raise Invalid(f'{current.kind} "{current.metadata.name}"', errors)
+
+
+_POD_UPDATABLE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def _pod_update_errors(old: core.PodSpec, new: core.PodSpec) -> list[FieldError]:
+    """Kubernetes' ValidatePodUpdate: a pod's spec is fixed once created, but
+    for containers' images, a shorter (or a first) activeDeadlineSeconds,
+    tolerations added, scheduling gates removed (and, while the pod is gated,
+    its node selector and affinity), nodeName set once (binding), and a
+    negative grace period raised to 1. Anything else is refused with
+    Kubernetes' message; `kubectl apply` of another pod under the same name
+    gets it (delete and re-create instead)."""
+    if old == new:
+        return []
+    errors: list[FieldError] = []
+    if old.node_name and new.node_name != old.node_name:
+        errors.append(FieldError("spec.nodeName", "field is immutable once set"))
+    munged: dict[str, Any] = {"node_name": old.node_name}
+    for field in ("containers", "init_containers"):
+        olds, news = getattr(old, field), getattr(new, field)
+        if len(olds) == len(news):
+            munged[field] = [
+                n if n.image == o.image else n.model_copy(update={"image": o.image})
+                for o, n in zip(olds, news, strict=True)
+            ]
+    if new.active_deadline_seconds != old.active_deadline_seconds:
+        if new.active_deadline_seconds is None:
+            errors.append(
+                FieldError(
+                    "spec.activeDeadlineSeconds",
+                    "Invalid value: must not update from a positive integer to nil value",
+                )
+            )
+        elif (
+            old.active_deadline_seconds is not None
+            and new.active_deadline_seconds > old.active_deadline_seconds
+        ):
+            errors.append(
+                FieldError(
+                    "spec.activeDeadlineSeconds",
+                    f"Invalid value: {new.active_deadline_seconds}: "
+                    "must be less than or equal to previous value",
+                )
+            )
+        munged["active_deadline_seconds"] = old.active_deadline_seconds
+    if all(t in new.tolerations for t in old.tolerations):
+        munged["tolerations"] = old.tolerations
+    if all(g in old.scheduling_gates for g in new.scheduling_gates):
+        munged["scheduling_gates"] = old.scheduling_gates
+    if old.scheduling_gates:
+        munged["node_selector"] = old.node_selector
+        munged["affinity"] = old.affinity
+    grace_old, grace_new = (
+        old.termination_grace_period_seconds,
+        new.termination_grace_period_seconds,
+    )
+    if grace_old is not None and grace_old < 0 and grace_new == 1:
+        munged["termination_grace_period_seconds"] = grace_old
+    if new.model_copy(update=munged) != old:
+        errors.append(FieldError("spec", f"Forbidden: {_POD_UPDATABLE}"))
+    return errors
 
 
 _JOB_IMMUTABLE = (
