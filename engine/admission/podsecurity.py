@@ -23,9 +23,12 @@ hostPathVolumes, hostPorts, appArmorProfile, seLinuxOptions, procMount,
 seccompProfile (Unconfined), sysctls (outside the safe set), hostProcess;
 restricted adds: restricted volume types, allowPrivilegeEscalation,
 runAsNonRoot, runAsUser=0, seccompProfile (RuntimeDefault or Localhost),
-capabilities (drop ALL, add only NET_BIND_SERVICE). Pods only: the warnings
-Kubernetes gives for workload templates (a Deployment's) are not given, and
-there are no exemptions.
+capabilities (drop ALL, add only NET_BIND_SERVICE).
+
+Workload resources (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+CronJob, ReplicationController, PodTemplate) get the warn and audit
+warnings for their pod template when created; enforce applies only to the
+pods they make, as in Kubernetes. There are no exemptions.
 
 Neighbours: `engine.admission` (the chain, validating phase).
 """
@@ -41,7 +44,7 @@ from engine.api.base import Resource
 from engine.errors import Forbidden
 from engine.logging import get_logger
 
-__all__ = ["LABEL_PREFIX", "LEVELS", "admit", "violations"]
+__all__ = ["LABEL_PREFIX", "LEVELS", "admit", "spec_violations", "violations"]
 
 log = get_logger("podsecurity")
 
@@ -82,19 +85,25 @@ SELINUX_TYPES = frozenset(
 
 
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:
-    if not isinstance(obj, core.Pod):
-        return obj
+    if isinstance(obj, core.Pod):
+        spec = obj.spec
+        modes: tuple[str, ...] = ("enforce", "audit", "warn")
+    else:
+        template = _template_spec(obj)
+        if template is None:
+            return obj
+        spec, modes = template, ("audit", "warn")  # enforce applies to the pods the workload makes
     ns = request.store.peek(core.Namespace, request.namespace)
     labels = ns.metadata.labels if ns is not None else {}
     if not labels or not any(key in labels for key in MODE_LABELS):
         return obj
-    for mode in ("enforce", "audit", "warn"):
+    for mode in modes:
         level = labels.get(LABEL_PREFIX + mode)
         if level is None or level == "privileged":
             continue
         if level not in LEVELS:
             level = "restricted"
-        found = violations(obj, level)
+        found = spec_violations(spec, level)
         if not found:
             continue
         version = labels.get(f"{LABEL_PREFIX}{mode}-version") or "latest"
@@ -371,6 +380,40 @@ CHECKS: tuple[tuple[str, str, Check, tuple[str, ...]], ...] = (
 
 def violations(pod: core.Pod, level: str) -> list[str]:
     """What `pod` violates of the standards' `level`, in Kubernetes' order."""
+    return spec_violations(pod.spec, level)
+
+
+_TEMPLATE_KINDS = frozenset(
+    {
+        ("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"), ("batch/v1", "Job"), ("v1", "ReplicationController"),
+    }
+)  # fmt: skip
+
+
+def _template_spec(obj: Resource) -> core.PodSpec | None:
+    """The pod spec of a workload's template (pod-security-admission's
+    PodSpecExtractor: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+    CronJob, ReplicationController, PodTemplate), or None for other kinds."""
+    key = (obj.api_version, obj.kind)
+    workload: Any = obj  # each kind below has the attributes read
+    template: Any = None
+    if key in _TEMPLATE_KINDS:
+        template = workload.spec.template
+    elif key == ("batch/v1", "CronJob"):
+        template = workload.spec.job_template.spec.template
+    elif key == ("v1", "PodTemplate"):
+        template = getattr(workload, "template", None)
+    if template is None:
+        return None
+    if isinstance(template, dict):  # a schema-validated kind keeps its JSON
+        return core.PodSpec.model_validate(template.get("spec") or {})
+    spec: core.PodSpec | None = template.spec
+    return spec
+
+
+def spec_violations(spec: core.PodSpec, level: str) -> list[str]:
+    """What a pod with `spec` violates of the standards' `level`."""
     if level == "privileged":
         return []
     active = [c for c in CHECKS if c[1] == "baseline" or level == "restricted"]
@@ -379,7 +422,7 @@ def violations(pod: core.Pod, level: str) -> list[str]:
     for check_id, _, check, _ in active:
         if check_id in overridden:
             continue
-        problem = check(pod.spec)
+        problem = check(spec)
         if problem:
             found.append(problem)
     return found

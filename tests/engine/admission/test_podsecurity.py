@@ -121,3 +121,61 @@ def test_an_unknown_level_is_taken_as_restricted(store: Store) -> None:
 
 def test_unlabelled_namespaces_admit_anything(store: Store) -> None:
     assert store.create(pod("web", namespace="default", hostNetwork=True)).spec.host_network
+
+
+def _workloads(template: dict[str, Any]) -> list[dict[str, Any]]:
+    selector = {"matchLabels": {"app": "web"}}
+    labelled = {"metadata": {"labels": {"app": "web"}}, **template}
+    spec = {"selector": selector, "template": labelled}
+    job = {"template": {**template, "spec": {**template["spec"], "restartPolicy": "Never"}}}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {**spec, "serviceName": "web"}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "spec": spec},
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": spec},
+        {"apiVersion": "v1", "kind": "ReplicationController", "spec": {"template": labelled}},
+        {"apiVersion": "batch/v1", "kind": "Job", "spec": job},
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": job}},
+        },
+        {"apiVersion": "v1", "kind": "PodTemplate", "template": labelled},
+    ]
+
+
+def test_workload_templates_get_warn_and_audit_warnings_but_are_not_refused(
+    store: Store,
+) -> None:
+    """As pod-security-admission treats workload resources: enforce applies to
+    the pods they make, warn and audit to their templates too."""
+    from engine.registry import REGISTRY
+
+    store.create(namespace("secure", enforce="restricted", warn="baseline", audit="restricted"))
+    seen: list[tuple[str, ...]] = []
+    store.warning_handlers.append(lambda *w: seen.append(w))
+    template = {"spec": {"containers": [{"name": "app", "image": "nginx"}], "hostNetwork": True}}
+    for doc in _workloads(template):
+        doc["metadata"] = {"name": "web", "namespace": "secure"}
+        info = REGISTRY.lookup(doc["apiVersion"], doc["kind"])
+        created = store.create(info.model.model_validate(doc))  # admitted: not a pod
+        assert created.metadata.name == "web"
+    expected = [d["kind"] for d in _workloads(template)]
+    assert [w[0] for w in seen] == [k for k in expected for _ in (0, 1)]  # audit and warn
+    messages = {w[3] for w in seen}
+    assert 'would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)' in (
+        messages
+    )
+    assert any(
+        m.startswith('audit: would violate PodSecurity "restricted:latest": ') for m in messages
+    )
+    seen.clear()
+    store.create(
+        core.Pod.model_validate(
+            {
+                "metadata": {"name": "ok", "namespace": "secure"},
+                "spec": {"containers": [{"name": "app", "image": "nginx", **RESTRICTED_OK}]},
+            }
+        )
+    )
+    assert seen == []
