@@ -9,7 +9,7 @@ import pytest
 from engine.api import core
 from engine.clock import VirtualClock
 from runtime.kubelet import KubeletConfig
-from runtime.kubelet.containerconfig import image_reference_error
+from runtime.kubelet.imageref import image_reference_error
 from tests.runtime.kubelet_env import pod_manifest, sim, simulated_nodes
 
 
