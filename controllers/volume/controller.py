@@ -54,6 +54,7 @@ from engine.errors import AlreadyExists, NotFound
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
+from engine.registry import REGISTRY, Registry
 from engine.volumes import (
     claim_class,
     find_matching_volume,
@@ -66,6 +67,9 @@ __all__ = ["PersistentVolumeController", "setup"]
 log = get_logger("persistentvolume")
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+DATA_SOURCE_RETRY = 10.0
+"""Seconds between looks for a claim's missing data source (a snapshot not
+made yet)."""
 _YES = "yes"
 
 
@@ -92,9 +96,17 @@ def _claim_ref(claim: core.PersistentVolumeClaim) -> core.ObjectReference:
 class PersistentVolumeController:
     """Binds claims to volumes and provisions for StorageClasses (see the module docstring)."""
 
-    def __init__(self, client: Client, factory: InformerFactory, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: Client,
+        factory: InformerFactory,
+        *,
+        clock: Clock,
+        registry: Registry = REGISTRY,
+    ) -> None:
         self.client = client
         self.clock = clock
+        self.registry = registry
         self.claims = factory.informer(core.PersistentVolumeClaim)
         self.volumes = factory.informer(core.PersistentVolume)
         self.classes = factory.informer(StorageClass)
@@ -138,14 +150,14 @@ class PersistentVolumeController:
         if request.kind is core.PersistentVolumeClaim:
             claim = self.claims.cache.get(request.name, request.namespace)
             if claim is not None and claim.metadata.deletion_timestamp is None:
-                await self._sync_claim(claim)
+                return await self._sync_claim(claim)
         else:
             volume = self.volumes.cache.get(request.name)
             if volume is not None and volume.metadata.deletion_timestamp is None:
                 await self._sync_volume(volume)
         return Result()
 
-    async def _sync_claim(self, claim: core.PersistentVolumeClaim) -> None:
+    async def _sync_claim(self, claim: core.PersistentVolumeClaim) -> Result:
         name = claim.spec.volume_name
         if name and core.ANN_BIND_COMPLETED in claim.metadata.annotations:
             volume = self.volumes.cache.get(name)
@@ -155,7 +167,7 @@ class PersistentVolumeController:
                 await self._bind(volume, claim)
             else:
                 await self._claim_phase(claim, "Lost")  # its volume went to another claim
-            return
+            return Result()
         if name:
             volume = self.volumes.cache.get(name)
             fits = volume is not None and find_matching_volume(claim, [volume]) is volume
@@ -164,7 +176,7 @@ class PersistentVolumeController:
                 await self._bind(volume, claim)
             else:
                 await self._claim_phase(claim, "Pending")
-            return
+            return Result()
         storage_class = self.classes.cache.get(claim_class(claim)) if claim_class(claim) else None
         delay = (
             storage_class is not None
@@ -181,9 +193,36 @@ class PersistentVolumeController:
         if volume is not None:
             await self._bind(volume, claim)
         elif storage_class is not None and (selected is not None or not delay):
+            if not await self._data_source_exists(claim):
+                await self._claim_phase(claim, "Pending")
+                return Result(requeue_after=DATA_SOURCE_RETRY)
             await self._provision(claim, storage_class, selected)
         else:
             await self._claim_phase(claim, "Pending")
+        return Result()
+
+    async def _data_source_exists(self, claim: core.PersistentVolumeClaim) -> bool:
+        """A claim populated from a snapshot, another claim or a populator's
+        object is provisioned only once that object exists, as the external
+        provisioner waits for it (retrying); a kind nobody serves never
+        exists."""
+        source: Any = claim.spec.data_source_ref or claim.spec.data_source
+        if source is None:
+            return True
+        group = source.api_group or ""
+        namespace = getattr(source, "namespace", None) or claim.metadata.namespace
+        if not group and source.kind == "PersistentVolumeClaim":
+            return self.claims.cache.get(source.name, namespace) is not None
+        info = next((i for i in self.registry if (i.group, i.kind) == (group, source.kind)), None)
+        if info is None:
+            return False
+        try:
+            await self.client.get(
+                info.model, source.name, namespace=namespace if info.namespaced else ""
+            )
+        except NotFound:
+            return False
+        return True
 
     async def _bind(self, volume: core.PersistentVolume, claim: core.PersistentVolumeClaim) -> None:
         meta = claim.metadata
@@ -335,8 +374,12 @@ class PersistentVolumeController:
             await self.client.update(freed)
 
 
-def setup(manager: Manager, **_: Any) -> PersistentVolumeController:
+def setup(
+    manager: Manager, *, registry: Registry = REGISTRY, **_: Any
+) -> PersistentVolumeController:
     """Build the PersistentVolume controller on `manager` and add it."""
-    controller = PersistentVolumeController(manager.client, manager.factory, clock=manager.clock)
+    controller = PersistentVolumeController(
+        manager.client, manager.factory, clock=manager.clock, registry=registry
+    )
     controller.register(manager)
     return controller

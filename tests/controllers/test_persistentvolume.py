@@ -220,6 +220,29 @@ async def test_immediate_class_provisions_a_volume_of_the_requested_size(
         assert bound.metadata.annotations[core.ANN_STORAGE_PROVISIONER] == "example.com/simulated"
 
 
+async def test_a_claim_from_a_data_source_is_provisioned_once_the_source_exists(
+    clock: VirtualClock,
+) -> None:
+    """As the external provisioner does (the docs' restore-pvc example names a
+    VolumeSnapshot): a snapshot kind nobody serves, or a source claim that
+    does not exist, keeps the claim Pending; a clone of an existing claim is
+    provisioned."""
+    async with running(clock) as store:
+        store.create(storage_class("standard"))
+        snapshot = {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "s"}
+        store.create(pvc("restored", storageClassName="standard", dataSource=snapshot))
+        clone = {"kind": "PersistentVolumeClaim", "name": "origin"}
+        store.create(pvc("copy", storageClassName="standard", dataSourceRef=clone))
+        await clock.sleep(30)
+        assert claim(store, "restored").status.phase == "Pending"
+        assert claim(store, "copy").status.phase == "Pending"
+        assert store.list(core.PersistentVolume).items == []
+        store.create(pvc("origin", storageClassName="standard"))
+        await clock.sleep(30)
+        assert claim(store, "copy").status.phase == "Bound"
+        assert claim(store, "restored").status.phase == "Pending"
+
+
 async def test_a_claim_of_a_missing_class_waits_for_the_class(clock: VirtualClock) -> None:
     async with running(clock) as store:
         store.create(pvc("data", storageClassName="later"))
