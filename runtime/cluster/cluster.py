@@ -61,7 +61,14 @@ from engine.mutation import detector
 from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
-from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
+from runtime.cluster.apply import (
+    Applied,
+    ApplySource,
+    ServerSide,
+    apply_objects,
+    load_configuration_sources,
+    load_sources,
+)
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
@@ -242,8 +249,10 @@ class Cluster:
         reported per object (`ApplyError`) while the others are written (see
         `runtime.cluster.apply`)."""
         _, client = self._require()
-        options = ServerSide(field_manager, force) if server_side else None
-        return await apply_objects(client, load_sources(source), options)
+        if server_side:
+            options = ServerSide(field_manager, force)
+            return await apply_objects(client, load_configuration_sources(source), options)
+        return await apply_objects(client, load_sources(source))
 
     async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
         return await self._require()[1].get(kind, name, namespace=namespace)
