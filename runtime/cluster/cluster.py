@@ -438,7 +438,8 @@ class Cluster:
         """Every workload with its pods by state and what is wrong with it
         (see `runtime.cluster.workloads`); O(pods)."""
         store, _ = self._require()
-        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS)
+        schedulers = frozenset(self.scheduler.frameworks) if self.scheduler is not None else None
+        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS, schedulers)
 
     def problems(self) -> builtins.list[Problem]:
         """What will never come right without a change from outside: workloads

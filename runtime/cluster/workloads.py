@@ -22,7 +22,8 @@ ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
 RunContainerError), or cannot mount a volume (its sandbox is not made and
 the kubelet's latest `FailedMount` event says why: a ConfigMap, Secret or
 claim that does not exist, a claim not Bound); or a pod that no controller
-replaces has Failed. A
+replaces has Failed; or the pod names a scheduler (`spec.schedulerName`)
+that does not run in the cluster, which no other scheduler will place. A
 Deployment whose rollout passed its progress deadline (Progressing=False,
 ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
 problem too, as is a ReplicaSet, ReplicationController or Deployment whose
@@ -128,10 +129,13 @@ def _failed_mounts(store: Store) -> dict[str, str]:
     return {uid: message for uid, (_, message) in latest.items()}
 
 
-def stuck_reason(pod: Pod, failed_mount: str | None = None) -> str | None:
+def stuck_reason(
+    pod: Pod, failed_mount: str | None = None, schedulers: Collection[str] | None = None
+) -> str | None:
     """Why `pod` cannot start without a change from outside (see the module
     docstring), or None. `failed_mount` is the kubelet's latest FailedMount
-    message about the pod, if any."""
+    message about the pod, if any; `schedulers`, when known, the scheduler
+    names (profiles) that run in the cluster."""
     if pod.metadata.deletion_timestamp is not None or pod.status.phase == "Succeeded":
         return None
     if pod.status.phase == "Failed":
@@ -140,6 +144,10 @@ def stuck_reason(pod: Pod, failed_mount: str | None = None) -> str | None:
         why = pod.status.reason or _last_exit(pod) or "its containers failed"
         return f"Failed: {why}"
     if not pod.spec.node_name:
+        wanted = pod.spec.scheduler_name or DEFAULT_SCHEDULER
+        if schedulers and wanted not in schedulers:
+            running = ", ".join(sorted(schedulers))
+            return f'no scheduler named "{wanted}" runs in this cluster (only {running})'
         for c in pod.status.conditions:
             if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
                 return f"Unschedulable: {c.message or 'no node fits'}"
@@ -174,6 +182,7 @@ def _stalled(deployment: Deployment) -> str | None:
 
 
 _DEADLINE = "ProgressDeadlineExceeded"
+DEFAULT_SCHEDULER = "default-scheduler"
 
 
 def _replica_failure(obj: Resource) -> str | None:
@@ -249,7 +258,10 @@ class Problem:
 
 
 def workload_rows(
-    store: Store, running: Collection[str], known: Collection[str]
+    store: Store,
+    running: Collection[str],
+    known: Collection[str],
+    schedulers: Collection[str] | None = None,
 ) -> list[WorkloadRow]:
     """Every workload in `store`, sorted, with its pods folded in (see the
     module docstring); pods no workload owns are one row per namespace
@@ -289,7 +301,7 @@ def workload_rows(
             if mounts is None:
                 mounts = _failed_mounts(store)
             failed_mount = mounts.get(pod.metadata.uid)
-        reason = stuck_reason(pod, failed_mount)
+        reason = stuck_reason(pod, failed_mount, schedulers)
         key = _owner_key(pod, folded, by_uid)
         if key[2] == _STANDALONE and reason is not None:
             key = ("Pod", pod.metadata.namespace, pod.metadata.name)  # name the stuck pod

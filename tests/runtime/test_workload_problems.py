@@ -255,3 +255,23 @@ def test_pods_refused_by_admission_are_named_with_the_replica_failure(
     assert reason.endswith(
         '" is forbidden: exceeded quota: two-pods, requested: pods=1, used: pods=2, limited: pods=2'
     )
+
+
+def test_a_pod_for_a_scheduler_that_does_not_run_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The docs' multiple-schedulers example: a pod naming `my-scheduler` stays
+    Pending until that scheduler is deployed; kubeloop runs only
+    default-scheduler, so the run says so instead of timing out silently."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: second}\n"
+        "spec: {schedulerName: my-scheduler, containers: [{name: c, image: pause}]}\n"
+    )
+    code, summary = run_json(capsys, str(manifest), "--timeout", "30")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert (problem["kind"], problem["name"]) == ("Pod", "second")
+    assert problem["reason"] == (
+        'no scheduler named "my-scheduler" runs in this cluster (only default-scheduler)'
+    )
