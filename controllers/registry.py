@@ -28,8 +28,11 @@ from controllers import (
     namespace,
     nodelifecycle,
     replicaset,
+    resourcequota,
+    serviceaccount,
     statefulset,
     ttlafterfinished,
+    volume,
 )
 from controllers.scheduler import Scheduler
 from engine.manager import Manager
@@ -63,5 +66,8 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
         "clusterrole-aggregation": clusterroleaggregation.setup,
+        "serviceaccount": serviceaccount.setup,
+        "resourcequota": resourcequota.setup,
+        "persistentvolume-binder": volume.setup,
     }
 )

@@ -7,6 +7,10 @@ Contract:
   empty documents are skipped; `List` and `*List` documents expand to their
   `items`. `load_manifest_files(paths)` does the same for files and
   directories (their *.yaml, *.yml and *.json files, sorted).
+  `load_configurations` / `load_configuration_files` are the same for
+  server-side apply, where a document that names its kind and object but
+  does not validate alone (`spec: {replicas: 3}`) comes as a
+  `PartialConfiguration`: only the object merged from it must be valid.
 * `parse_object(data)` turns one decoded manifest into its model: type
   validation, `engine.api.defaulting`, then `engine.api.validation`.
 * Every bad document of a text (or of every file) is reported, not only the
@@ -25,6 +29,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,12 +48,15 @@ from engine.crd import CustomResource, parse_custom
 from engine.documents import check_document, decode_documents, read_text
 from engine.errors import ApiError, BadRequest, FieldError, Invalid, ManifestErrors
 from engine.quantity import Quantity
-from engine.registry import REGISTRY, Registry
+from engine.registry import REGISTRY, KindInfo, Registry
 from engine.schema import json_type
 
 __all__ = [
+    "PartialConfiguration",
     "dump_manifest",
     "dump_manifests",
+    "load_configuration_files",
+    "load_configurations",
     "load_manifest_files",
     "load_manifests",
     "parse_object",
@@ -155,10 +163,41 @@ def load_manifests(
     return objects
 
 
+@dataclass(frozen=True, slots=True)
+class PartialConfiguration:
+    """A document that names its kind and object but does not validate alone
+    (`spec: {replicas: 3}` and nothing else): for server-side apply, where
+    only the object merged from it must be valid. `error` is why it does not
+    validate alone, which is what a create from it reports."""
+
+    data: dict[str, Any]
+    error: Invalid
+    info: KindInfo
+
+    @property
+    def name(self) -> str:
+        return str(self.data["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        if not self.info.namespaced:
+            return ""
+        return str(self.data["metadata"].get("namespace") or "default")
+
+
+def _partial(
+    data: dict[str, Any], registry: Registry, error: Invalid
+) -> PartialConfiguration | None:
+    meta = data.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        return None
+    return PartialConfiguration(data, error, registry.lookup(data["apiVersion"], data["kind"]))
+
+
 def _load(
-    text: str, registry: Registry, source: str, strict: bool
-) -> tuple[list[Resource], list[ApiError]]:
-    objects: list[Resource] = []
+    text: str, registry: Registry, source: str, strict: bool, partial: bool = False
+) -> tuple[list[Any], list[ApiError]]:
+    objects: list[Any] = []
     errors: list[ApiError] = []
     for data, where in _manifests(text, source):
         if isinstance(data, ApiError):
@@ -166,9 +205,26 @@ def _load(
             continue
         try:
             objects.append(parse_object(data, registry, source=where, strict=strict))
+        except Invalid as error:
+            found = _partial(data, registry, error) if partial else None
+            if found is None:
+                errors.append(error)
+            else:
+                objects.append(found)
         except ApiError as error:
             errors.append(error)
     return objects, errors
+
+
+def load_configurations(
+    text: str, *, registry: Registry = REGISTRY, source: str = "<string>"
+) -> list[Resource | PartialConfiguration]:
+    """`load_manifests` for server-side apply: a document that names its
+    kind and object but does not validate alone comes as a
+    `PartialConfiguration` instead of an error."""
+    objects, errors = _load(text, registry, source, True, partial=True)
+    _raise_all(errors)
+    return objects
 
 
 def _raise_all(errors: list[ApiError]) -> None:
@@ -183,7 +239,20 @@ def load_manifest_files(
 ) -> list[Resource]:
     """Every object in the given files; a directory contributes its manifest
     files (*.yaml, *.yml, *.json) in name order, not recursively."""
-    objects: list[Resource] = []
+    objects: list[Resource] = _load_files(paths, registry, partial=False)
+    return objects
+
+
+def load_configuration_files(
+    paths: Iterable[str | Path], *, registry: Registry = REGISTRY
+) -> list[Resource | PartialConfiguration]:
+    """`load_manifest_files` for server-side apply (see `load_configurations`)."""
+    objects: list[Resource | PartialConfiguration] = _load_files(paths, registry, partial=True)
+    return objects
+
+
+def _load_files(paths: Iterable[str | Path], registry: Registry, *, partial: bool) -> list[Any]:
+    objects: list[Any] = []
     errors: list[ApiError] = []
     for path in map(Path, paths):
         files = (
@@ -194,7 +263,7 @@ def load_manifest_files(
         for file in files:
             try:
                 text = read_text(file)
-                loaded, bad = _load(text, registry, str(file), True)
+                loaded, bad = _load(text, registry, str(file), True, partial)
             except ApiError as error:  # unreadable, not UTF-8, or no YAML at all
                 errors.append(error)
                 continue

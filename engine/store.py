@@ -47,7 +47,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from engine import conversion, crd, strategies
+from engine import admission, conversion, crd, strategies
+from engine.admission import AdmissionRequest
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.api.integers import INT32_MAX, out_of_range
@@ -193,6 +194,7 @@ class Store:
         bookmark_interval: float = 60.0,
         namespace_lifecycle: bool = True,
         event_ttl: float | None = EVENT_TTL_SECONDS,
+        admission: bool = True,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
@@ -208,6 +210,9 @@ class Store:
         self._event_deadline: dict[tuple[int, tuple[str, str]], float] = {}
         self._event_writes = itertools.count()
         self._expiring = False
+        self.admission = admission
+        # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
+        self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
         self._revision = 0
         self._history_floor = 0  # revisions at or below this were before a restore
         self._tables: dict[type[Resource], _Table] = {}
@@ -528,8 +533,6 @@ class Store:
         namespace = (meta.namespace or "default") if info.namespaced else ""
         if info.namespaced and self.namespace_lifecycle:
             strategies.check_namespace_accepts(self, namespace)
-        if isinstance(obj, core.Pod):
-            obj = cast(R, strategies.admit_pod_priority(self, obj))
         name = meta.name
         if not name:
             if not meta.generate_name:
@@ -541,6 +544,11 @@ class Store:
         key = (namespace, name)
         if key in table.objects:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
+        request = None
+        if self.admission:
+            request = AdmissionRequest(self, "CREATE", name, namespace, info.plural, kind=info.kind)
+            obj = cast(R, admission.admit(request, obj))
+            meta = obj.metadata
         revision = self._revision + 1
         new_meta = copied(
             meta,
@@ -562,9 +570,14 @@ class Store:
         stored = cast(R, strategies.prepare_for_create(stored))
         if table.crd:
             stored = cast(R, crd.admit(self, stored))
+        if request is not None:
+            admission.validate(request, stored)
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
+        if request is not None:
+            for after in request.after_commit:
+                after()
         return stored
 
     def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
@@ -987,6 +1000,22 @@ class Store:
 
     def watcher_count(self, kind: type[Resource]) -> int:
         return len(self.table(kind).watchers)
+
+    def peek(self, kind: type[R], name: str, namespace: str = "") -> R | None:
+        """`try_get` for admission's lookups on every create: the stored object of
+        exactly this model (no conversion), without creating the kind's table."""
+        table = self._tables.get(kind)
+        return None if table is None else cast("R | None", table.objects.get((namespace, name)))
+
+    def objects_in(self, kind: type[R], namespace: str) -> builtins.list[R]:
+        """The stored objects of a kind in one namespace, unordered and without
+        copying; a kind never stored costs a dict lookup (admission asks this on
+        every create, for LimitRanges and quotas that are mostly absent)."""
+        table = self._tables.get(kind)
+        if table is None or not table.objects:
+            return []
+        found = [obj for (ns, _), obj in table.objects.items() if ns == namespace]
+        return cast(builtins.list[R], found)
 
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""

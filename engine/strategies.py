@@ -47,6 +47,7 @@ __all__ = [
     "prepare_for_create",
     "ready_to_remove",
     "validate",
+    "with_spec_update",
 ]
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -191,7 +192,8 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
         found = store.try_get(PriorityClass, name)
         if found is None:
             raise Forbidden(
-                f'pod "{pod.metadata.name}": no PriorityClass with name {name} was found'
+                f'pods "{pod.metadata.name}" is forbidden: '
+                f"no PriorityClass with name {name} was found"
             )
         pc: PriorityClass | None = found
     else:
@@ -199,8 +201,9 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
     value = pc.value if pc is not None else 0
     if spec.priority is not None and spec.priority != value:
         raise Forbidden(
-            f'pod "{pod.metadata.name}": the integer value of priority ({spec.priority}) must '
-            f"not be provided in pod spec; the priority admission controller computes it ({value})"
+            f'pods "{pod.metadata.name}" is forbidden: the integer value of priority '
+            f"({spec.priority}) must not be provided in pod spec; priority admission "
+            f"controller computed {value} from the given PriorityClass name"
         )
     update: dict[str, Any] = {}
     if spec.priority is None:
@@ -208,12 +211,26 @@ def admit_pod_priority(store: Store, pod: core.Pod) -> core.Pod:
     if pc is not None:
         if not name:
             update["priority_class_name"] = pc.metadata.name
+        policy = pc.preemption_policy
         if spec.preemption_policy is None:
-            update["preemption_policy"] = pc.preemption_policy
+            update["preemption_policy"] = policy
+        elif policy is not None and spec.preemption_policy != policy:
+            raise Forbidden(
+                f'pods "{pod.metadata.name}" is forbidden: the string value of PreemptionPolicy '
+                f"({spec.preemption_policy}) must not be provided in pod spec; priority "
+                f"admission controller computed {policy} from the given PriorityClass name"
+            )
+    return with_spec_update(pod, update)
+
+
+def with_spec_update(pod: core.Pod, update: dict[str, Any]) -> core.Pod:
+    """`pod` with its spec fields changed as admission changes them. Pods of
+    one template share one spec; so do their admitted specs, which keeps
+    memory per pod down and validation verdicts cached. `update`'s values
+    must be hashable (names, numbers, tuples)."""
     if not update:
         return pod
-    # Pods of one template share one spec; so do their admitted specs, which
-    # keeps memory per pod down and validation verdicts cached.
+    spec = pod.spec
     key = (id(spec), tuple(sorted(update.items())))
     known = _ADMITTED_SPECS.get(key)
     if known is None or known[0] is not spec:
@@ -295,8 +312,8 @@ def check_update(current: Resource, new: Resource) -> None:
     spec_new: Any = getattr(new, "spec", None)
     spec_old: Any = getattr(current, "spec", None)
     if isinstance(current, core.Pod) and isinstance(new, core.Pod):
-        if spec_old.node_name and spec_new.node_name != spec_old.node_name:
-            errors.append(FieldError("spec.nodeName", "field is immutable once set"))
+        if spec_new is not spec_old:
+            errors.extend(_pod_update_errors(spec_old, spec_new))
     elif (
         # The cheap test first: hasattr on a model without the field goes through
         # pydantic's __getattr__ and an AttributeError (every Lease renewal).
@@ -309,6 +326,73 @@ def check_update(current: Resource, new: Resource) -> None:
         errors.extend(_job_update_errors(current, new))
     if errors:
         raise Invalid(f'{current.kind} "{current.metadata.name}"', errors)
+
+
+_POD_UPDATABLE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def _pod_update_errors(old: core.PodSpec, new: core.PodSpec) -> list[FieldError]:
+    """Kubernetes' ValidatePodUpdate: a pod's spec is fixed once created, but
+    for containers' images, a shorter (or a first) activeDeadlineSeconds,
+    tolerations added, scheduling gates removed (and, while the pod is gated,
+    its node selector and affinity), nodeName set once (binding), and a
+    negative grace period raised to 1. Anything else is refused with
+    Kubernetes' message; `kubectl apply` of another pod under the same name
+    gets it (delete and re-create instead)."""
+    if old == new:
+        return []
+    errors: list[FieldError] = []
+    if old.node_name and new.node_name != old.node_name:
+        errors.append(FieldError("spec.nodeName", "field is immutable once set"))
+    munged: dict[str, Any] = {"node_name": old.node_name}
+    for field in ("containers", "init_containers"):
+        olds, news = getattr(old, field), getattr(new, field)
+        if len(olds) == len(news):
+            munged[field] = [
+                n if n.image == o.image else n.model_copy(update={"image": o.image})
+                for o, n in zip(olds, news, strict=True)
+            ]
+    if new.active_deadline_seconds != old.active_deadline_seconds:
+        if new.active_deadline_seconds is None:
+            errors.append(
+                FieldError(
+                    "spec.activeDeadlineSeconds",
+                    "Invalid value: must not update from a positive integer to nil value",
+                )
+            )
+        elif (
+            old.active_deadline_seconds is not None
+            and new.active_deadline_seconds > old.active_deadline_seconds
+        ):
+            errors.append(
+                FieldError(
+                    "spec.activeDeadlineSeconds",
+                    f"Invalid value: {new.active_deadline_seconds}: "
+                    "must be less than or equal to previous value",
+                )
+            )
+        munged["active_deadline_seconds"] = old.active_deadline_seconds
+    if all(t in new.tolerations for t in old.tolerations):
+        munged["tolerations"] = old.tolerations
+    if all(g in old.scheduling_gates for g in new.scheduling_gates):
+        munged["scheduling_gates"] = old.scheduling_gates
+    if old.scheduling_gates:
+        munged["node_selector"] = old.node_selector
+        munged["affinity"] = old.affinity
+    grace_old, grace_new = (
+        old.termination_grace_period_seconds,
+        new.termination_grace_period_seconds,
+    )
+    if grace_old is not None and grace_old < 0 and grace_new == 1:
+        munged["termination_grace_period_seconds"] = grace_old
+    if new.model_copy(update=munged) != old:
+        errors.append(FieldError("spec", f"Forbidden: {_POD_UPDATABLE}"))
+    return errors
 
 
 _JOB_IMMUTABLE = (

@@ -24,6 +24,9 @@ from controllers.scheduler.podinfo import PodInfo
 __all__ = [
     "ASSIGNED_POD",
     "NODE",
+    "PV",
+    "PVC",
+    "STORAGE_CLASS",
     "UNSCHEDULED_POD",
     "Action",
     "ClusterEvent",
@@ -36,6 +39,9 @@ ASSIGNED_POD: Final = "AssignedPod"
 UNSCHEDULED_POD: Final = "UnscheduledPod"
 NAMESPACE: Final = "Namespace"
 PDB: Final = "PodDisruptionBudget"
+PVC: Final = "PersistentVolumeClaim"
+PV: Final = "PersistentVolume"
+STORAGE_CLASS: Final = "StorageClass"
 
 
 class Action(Flag):

@@ -5,9 +5,10 @@ A pod is plain when, under the default plugins, only NodeResourcesFit filters
 it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
 differently (so NodeAffinity has no `addedAffinity`): it names no node, asks
 for no host port, has no node selector or node affinity, no pod
-(anti-)affinity, no spread constraints (and no default ones apply), is not
-nominated; and the cluster has no tainted or cordoned
-node, no node reporting images and no pod carrying affinity terms. Other
+(anti-)affinity, no spread constraints (and no default ones apply), no
+PersistentVolumeClaim volume (VolumeBinding), is not nominated; and the
+cluster has no tainted or cordoned node, no node reporting images and no pod
+carrying affinity terms. Other
 pods' nominations count as in the generic path: NodeResourcesFit's filter
 keeps the room nominated pods of equal or higher priority hold. Every other
 default plugin would then Skip or give every node the same score, which
@@ -97,6 +98,7 @@ class FastPath:
             and not table.images
             and handle.cache.groups.empty
             and not self.spread.constraints_for(pod)
+            and not any(v.persistent_volume_claim for v in pod.pod.spec.volumes)
         )
 
     def filter(self, state: CycleState, pod: PodInfo, window: Window) -> BoolMask:

@@ -25,8 +25,9 @@ from controllers.scheduler.cache.cache import SchedulerCache
 from controllers.scheduler.cache.snapshot import NodeTable
 from controllers.scheduler.nominator import Nominator
 from controllers.scheduler.status import Status
+from engine.api import StorageClass
 from engine.api.apps import ReplicaSet, StatefulSet
-from engine.api.core import Service
+from engine.api.core import PersistentVolume, PersistentVolumeClaim, Service
 from engine.api.policy import PodDisruptionBudget
 from engine.client import Client
 from engine.clock import Clock, RealClock
@@ -51,6 +52,11 @@ class Listers:
     stateful_sets: Callable[[str], list[StatefulSet]] = _nothing
     workloads_version: Callable[[], int] = lambda: 0
     """Changes whenever a Service, ReplicaSet or StatefulSet changes (memo key)."""
+    claim: Callable[[str, str], PersistentVolumeClaim | None] = lambda _ns, _name: None
+    """A PersistentVolumeClaim by (namespace, name)."""
+    volume: Callable[[str], PersistentVolume | None] = lambda _name: None
+    volumes: Callable[[], list[PersistentVolume]] = list
+    storage_class: Callable[[str], StorageClass | None] = lambda _name: None
 
 
 class WaitingPod:

@@ -53,6 +53,7 @@ import anyio.abc
 
 from controllers.scheduler.algorithm import Algorithm, SchedulingError
 from controllers.scheduler.cache.cache import SchedulerCache
+from controllers.scheduler.cluster_events import PV, PVC, STORAGE_CLASS, Action, ClusterEvent
 from controllers.scheduler.config import PluginFactory, SchedulerConfig
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.diagnostics import AttemptRecord, FitError
@@ -65,8 +66,16 @@ from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.queue import QueuedPodInfo, SchedulingQueue
 from controllers.scheduler.status import Code, Status
 from controllers.scheduler.status_writer import KEEP, Outcome, PodStatusWriter
+from engine.api import StorageClass
 from engine.api.apps import ReplicaSet, StatefulSet
-from engine.api.core import Namespace, Node, Pod, Service
+from engine.api.core import (
+    Namespace,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    Service,
+)
 from engine.api.policy import PodDisruptionBudget
 from engine.api.scheduling import PriorityClass
 from engine.client import Client
@@ -116,6 +125,21 @@ class _BindJob:
     waiting: bool
 
 
+def _volume_events(queue: SchedulingQueue, resource: str) -> EventHandler[Any]:
+    """Claim, volume and StorageClass adds and updates are cluster events (the
+    VolumeBinding plugin's pods wait on them)."""
+    added = ClusterEvent(resource, Action.ADD)
+    updated = ClusterEvent(resource, Action.UPDATE)
+
+    def add(obj: Any) -> None:
+        queue.on_event(added, None, obj)
+
+    def update(old: Any, new: Any) -> None:
+        queue.on_event(updated, old, new)
+
+    return EventHandler(add=add, update=update)
+
+
 class Scheduler:
     """See the module docstring."""
 
@@ -141,6 +165,9 @@ class Scheduler:
         self.services: SharedInformer[Service] = factory.informer(Service)
         self.replica_sets: SharedInformer[ReplicaSet] = factory.informer(ReplicaSet)
         self.stateful_sets: SharedInformer[StatefulSet] = factory.informer(StatefulSet)
+        self.claims: SharedInformer[PersistentVolumeClaim] = factory.informer(PersistentVolumeClaim)
+        self.volumes: SharedInformer[PersistentVolume] = factory.informer(PersistentVolume)
+        self.storage_classes: SharedInformer[StorageClass] = factory.informer(StorageClass)
         self.cache = SchedulerCache(
             assumed_ttl=config.assumed_pod_ttl_seconds,
             namespace_labels=self._namespace_labels,
@@ -161,6 +188,10 @@ class Scheduler:
                 replica_sets=lambda ns: self.replica_sets.cache.list(ns),
                 stateful_sets=lambda ns: self.stateful_sets.cache.list(ns),
                 workloads_version=lambda: self._workloads_version,
+                claim=lambda ns, name: self.claims.cache.get(name, ns),
+                volume=lambda name: self.volumes.cache.get(name),
+                volumes=lambda: self.volumes.cache.list(),
+                storage_class=lambda name: self.storage_classes.cache.get(name),
             ),
             client=client,
             clock=clock,
@@ -224,6 +255,14 @@ class Scheduler:
                     delete=self._workloads_changed,
                 )
             )
+
+        volume_informers: tuple[tuple[SharedInformer[Any], str], ...] = (
+            (self.claims, PVC),
+            (self.volumes, PV),
+            (self.storage_classes, STORAGE_CLASS),
+        )
+        for volume_informer, resource in volume_informers:
+            volume_informer.add_event_handler(_volume_events(self.queue, resource))
 
     def _busy(self) -> bool:
         return self.queue.has_active() or bool(self._bind_jobs)

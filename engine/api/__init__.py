@@ -5,7 +5,7 @@ and re-exports the kinds and their parts, so `from engine.api import Pod,
 Deployment, Container` works. The groups: `core` (v1), `apps`, `batch`,
 `networking` (networking.k8s.io), `autoscaling` (v2), `policy`,
 `coordination` (coordination.k8s.io), `scheduling` (scheduling.k8s.io),
-`discovery` (discovery.k8s.io). `engine.api.defaulting` and
+`discovery` (discovery.k8s.io), `storage` (storage.k8s.io StorageClass). `engine.api.defaulting` and
 `engine.api.validation` hold the per-kind rules beyond types.
 
 Import order: `engine.registry` imports `engine.api.base`, which runs this
@@ -43,6 +43,7 @@ GROUP_MODULES = (
     "engine.api.coordination",
     "engine.api.scheduling",
     "engine.api.discovery",
+    "engine.api.storage",
 )
 
 
@@ -144,6 +145,11 @@ if TYPE_CHECKING or _registry_ready():
         LeaseSpec,
     )
     from engine.api.core import (
+        ANN_BIND_COMPLETED,
+        ANN_BOUND_BY_CONTROLLER,
+        ANN_PROVISIONED_BY,
+        ANN_SELECTED_NODE,
+        ANN_STORAGE_PROVISIONER,
         VOLUME_SOURCE_FIELDS,
         Affinity,
         AppArmorProfile,
@@ -218,11 +224,14 @@ if TYPE_CHECKING or _registry_ready():
         NodeSystemInfo,
         ObjectFieldSelector,
         ObjectReference,
+        PersistentVolume,
         PersistentVolumeClaim,
         PersistentVolumeClaimCondition,
         PersistentVolumeClaimSpec,
         PersistentVolumeClaimStatus,
         PersistentVolumeClaimVolumeSource,
+        PersistentVolumeSpec,
+        PersistentVolumeStatus,
         Pod,
         PodAffinity,
         PodAffinityTerm,
@@ -277,6 +286,7 @@ if TYPE_CHECKING or _registry_ready():
         VolumeDevice,
         VolumeMount,
         VolumeMountStatus,
+        VolumeNodeAffinity,
         VolumeProjection,
         VolumeResourceRequirements,
         WeightedPodAffinityTerm,
@@ -322,9 +332,19 @@ if TYPE_CHECKING or _registry_ready():
     from engine.api.scheduling import (
         PriorityClass,
     )
+    from engine.api.storage import (
+        IS_DEFAULT_CLASS_ANNOTATION,
+        StorageClass,
+    )
 
 __all__ = [
+    "ANN_BIND_COMPLETED",
+    "ANN_BOUND_BY_CONTROLLER",
+    "ANN_PROVISIONED_BY",
+    "ANN_SELECTED_NODE",
+    "ANN_STORAGE_PROVISIONER",
     "GROUP_MODULES",
+    "IS_DEFAULT_CLASS_ANNOTATION",
     "VOLUME_SOURCE_FIELDS",
     "Affinity",
     "AppArmorProfile",
@@ -467,11 +487,14 @@ __all__ = [
     "ObjectMetricStatus",
     "ObjectReference",
     "OwnerReference",
+    "PersistentVolume",
     "PersistentVolumeClaim",
     "PersistentVolumeClaimCondition",
     "PersistentVolumeClaimSpec",
     "PersistentVolumeClaimStatus",
     "PersistentVolumeClaimVolumeSource",
+    "PersistentVolumeSpec",
+    "PersistentVolumeStatus",
     "Pod",
     "PodAffinity",
     "PodAffinityTerm",
@@ -543,6 +566,7 @@ __all__ = [
     "StatefulSetSpec",
     "StatefulSetStatus",
     "StatefulSetUpdateStrategy",
+    "StorageClass",
     "SuccessPolicy",
     "SuccessPolicyRule",
     "Sysctl",
@@ -557,6 +581,7 @@ __all__ = [
     "VolumeDevice",
     "VolumeMount",
     "VolumeMountStatus",
+    "VolumeNodeAffinity",
     "VolumeProjection",
     "VolumeResourceRequirements",
     "WeightedPodAffinityTerm",

@@ -1,7 +1,9 @@
 """Validation of the service and policy kinds outside core/v1 and the
 workloads: networking.k8s.io Ingress and IngressClass, autoscaling/v2
 HorizontalPodAutoscaler, policy/v1 PodDisruptionBudget, scheduling.k8s.io
-PriorityClass, coordination.k8s.io Lease, discovery.k8s.io EndpointSlice.
+PriorityClass, coordination.k8s.io Lease, discovery.k8s.io EndpointSlice,
+core/v1 PersistentVolume (StorageClass registers its own, in
+`engine.api.storage`).
 
 `VALIDATORS` maps each kind to its check; `engine.api.validation` dispatches.
 
@@ -16,6 +18,7 @@ from typing import Any, Final
 from engine.api.autoscaling import HorizontalPodAutoscaler, MetricTarget
 from engine.api.base import Resource
 from engine.api.coordination import Lease
+from engine.api.core import PersistentVolume
 from engine.api.discovery import EndpointSlice
 from engine.api.networking import Ingress, IngressBackend, IngressClass
 from engine.api.policy import PodDisruptionBudget
@@ -228,6 +231,26 @@ def _validate_endpoint_slice(obj: EndpointSlice, errors: Errors) -> None:
             check_port_number(errors, f"ports[{index}].port", port.port)
 
 
+_ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+
+
+def _validate_persistent_volume(obj: PersistentVolume, errors: Errors) -> None:
+    spec = obj.spec
+    if not spec.access_modes:
+        errors.append(required("spec.accessModes"))
+    for i, mode in enumerate(spec.access_modes):
+        check_enum(errors, f"spec.accessModes[{i}]", mode, _ACCESS_MODES)
+    if "storage" not in spec.capacity:
+        errors.append(required("spec.capacity"))
+    check_enum(
+        errors,
+        "spec.persistentVolumeReclaimPolicy",
+        spec.persistent_volume_reclaim_policy,
+        ("Delete", "Recycle", "Retain"),
+    )
+    check_enum(errors, "spec.volumeMode", spec.volume_mode, ("Block", "Filesystem"))
+
+
 VALIDATORS: Final[dict[type[Resource], Callable[[Any, Errors], None]]] = {
     Ingress: _validate_ingress,
     IngressClass: _validate_ingress_class,
@@ -236,4 +259,5 @@ VALIDATORS: Final[dict[type[Resource], Callable[[Any, Errors], None]]] = {
     PriorityClass: _validate_priority_class,
     Lease: _validate_lease,
     EndpointSlice: _validate_endpoint_slice,
+    PersistentVolume: _validate_persistent_volume,
 }

@@ -8,7 +8,8 @@
 It assembles, from one `ClusterConfig`: the clock (a `VirtualClock` installed
 on the running loop, or the real one), the store and client, the informer
 factory and `Manager`, the controllers named in the config, the scheduler, and
-one kubelet per node in a `NodePool` of simulated or real-process nodes.
+one kubelet per node in a `NodePool` of simulated or real-process nodes,
+and the default StorageClass `standard` (`runtime.cluster.storage`).
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
 runtime started), leaving no task behind. With the mutation detector on
@@ -63,10 +64,18 @@ from engine.mutation import detector
 from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
-from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
+from runtime.cluster.apply import (
+    Applied,
+    ApplySource,
+    ServerSide,
+    apply_objects,
+    load_configuration_sources,
+    load_sources,
+)
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
+from runtime.cluster.storage import default_storage_class
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -168,6 +177,11 @@ class Cluster:
             )
             if config.data_dir is not None:
                 self._open_durable_state(store, stack)
+            if config.default_storage_class:
+                standard = default_storage_class()
+                # A cluster restored from its data directory has it already.
+                if store.try_get(type(standard), standard.metadata.name) is None:
+                    store.create(standard)
             store.observers.append(self.tracker)
             store.observers.append(self._on_write)
             for obj in store.all_objects():  # restored from `data_dir`, if any
@@ -299,8 +313,10 @@ class Cluster:
         reported per object (`ApplyError`) while the others are written (see
         `runtime.cluster.apply`)."""
         _, client = self._require()
-        options = ServerSide(field_manager, force) if server_side else None
-        return await apply_objects(client, load_sources(source), options)
+        if server_side:
+            options = ServerSide(field_manager, force)
+            return await apply_objects(client, load_configuration_sources(source), options)
+        return await apply_objects(client, load_sources(source))
 
     async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
         return await self._require()[1].get(kind, name, namespace=namespace)
@@ -486,7 +502,8 @@ class Cluster:
         """Every workload with its pods by state and what is wrong with it
         (see `runtime.cluster.workloads`); O(pods)."""
         store, _ = self._require()
-        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS)
+        schedulers = frozenset(self.scheduler.frameworks) if self.scheduler is not None else None
+        return workload_rows(store, self.running_controllers, ALL_CONTROLLERS, schedulers)
 
     def problems(self) -> builtins.list[Problem]:
         """What will never come right without a change from outside: workloads

@@ -3,13 +3,15 @@
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
 the seed every random choice derives from, which controllers run, the log
-level, the network of a process cluster (`runtime.network.config`), and
-where the cluster's state is kept: in memory only (`data_dir` None, the
-default) or also in a SQLite database in `data_dir` (`engine.durable`), from
-which a later cluster with the same `data_dir` starts where this one stopped;
-`fsync` is that database's durability policy. Defaults give a 3-node
-simulated cluster on virtual time with every built-in controller and the
-scheduler, its state in memory only.
+level, the network of a process cluster (`runtime.network.config`),
+whether the cluster starts with the default StorageClass `standard`
+(`runtime.cluster.storage`), and where the cluster's state is kept: in
+memory only (`data_dir` None, the default) or also in a SQLite database in
+`data_dir` (`engine.durable`), from which a later cluster with the same
+`data_dir` starts where this one stopped; `fsync` is that database's
+durability policy. Defaults give a 3-node simulated cluster on virtual time
+with every built-in controller, the scheduler and that StorageClass, its
+state in memory only.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -86,6 +88,7 @@ class ClusterConfig:
     network: ProcessNetworkConfig = field(default_factory=ProcessNetworkConfig)
     """The pod network, kube-proxy, DNS and ingress of a process cluster
     (`runtime.network.config`); simulated nodes ignore it."""
+    default_storage_class: bool = True
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))

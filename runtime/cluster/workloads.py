@@ -19,10 +19,16 @@ available: 3 Insufficient cpu."), a container waits in CrashLoopBackOff
 (with its last exit), or waits on something that is missing or wrong
 (CreateContainerConfigError for a missing ConfigMap or Secret,
 ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
-RunContainerError); or a pod that no controller replaces has Failed. A
+RunContainerError), or cannot mount a volume (its sandbox is not made and
+the kubelet's latest `FailedMount` event says why: a ConfigMap, Secret or
+claim that does not exist, a claim not Bound); or a pod that no controller
+replaces has Failed; or the pod names a scheduler (`spec.schedulerName`)
+that does not run in the cluster, which no other scheduler will place. A
 Deployment whose rollout passed its progress deadline (Progressing=False,
 ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
-problem too.
+problem too, as is a ReplicaSet, ReplicationController or Deployment whose
+ReplicaFailure condition says its pods cannot be created (admission refused
+them: "exceeded quota", a LimitRange bound, PodSecurity).
 `workload_rows` folds pods into the workloads that own them (a Deployment's
 pods through its ReplicaSets) and `problems` lists, per workload, what is
 wrong, each stuck reason once with its pod count.
@@ -37,11 +43,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from engine.api.base import Resource
 from engine.api.batch import CronJob, Job
-from engine.api.core import Pod, ReplicationController
+from engine.api.core import Event, Pod, ReplicationController
 from engine.registry import REGISTRY
 from engine.store import Store
 
@@ -82,6 +89,7 @@ STUCK_WAITING_REASONS = frozenset(
 the pod's status)."""
 
 _STANDALONE = "(standalone)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def undriven_reason(
@@ -98,9 +106,36 @@ def undriven_reason(
     return f"no controller for {name} in kubeloop yet"
 
 
-def stuck_reason(pod: Pod) -> str | None:
+def _waits_for_volumes(pod: Pod) -> bool:
+    """Scheduled and Pending with no sandbox yet: what a failed mount looks like."""
+    if not pod.spec.node_name or pod.status.phase != "Pending" or not pod.spec.volumes:
+        return False
+    for c in pod.status.conditions:
+        if c.type == "PodReadyToStartContainers":
+            return c.status != "True"
+    return False
+
+
+def _failed_mounts(store: Store) -> dict[str, str]:
+    """The latest FailedMount message per pod uid."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for event in store.objects(Event):
+        uid = event.involved_object.uid
+        if event.reason != "FailedMount" or not uid:
+            continue
+        when = event.last_timestamp or event.first_timestamp or _EPOCH
+        if uid not in latest or latest[uid][0] <= when:
+            latest[uid] = (when, event.message or "")
+    return {uid: message for uid, (_, message) in latest.items()}
+
+
+def stuck_reason(
+    pod: Pod, failed_mount: str | None = None, schedulers: Collection[str] | None = None
+) -> str | None:
     """Why `pod` cannot start without a change from outside (see the module
-    docstring), or None."""
+    docstring), or None. `failed_mount` is the kubelet's latest FailedMount
+    message about the pod, if any; `schedulers`, when known, the scheduler
+    names (profiles) that run in the cluster."""
     if pod.metadata.deletion_timestamp is not None or pod.status.phase == "Succeeded":
         return None
     if pod.status.phase == "Failed":
@@ -109,10 +144,16 @@ def stuck_reason(pod: Pod) -> str | None:
         why = pod.status.reason or _last_exit(pod) or "its containers failed"
         return f"Failed: {why}"
     if not pod.spec.node_name:
+        wanted = pod.spec.scheduler_name or DEFAULT_SCHEDULER
+        if schedulers and wanted not in schedulers:
+            running = ", ".join(sorted(schedulers))
+            return f'no scheduler named "{wanted}" runs in this cluster (only {running})'
         for c in pod.status.conditions:
             if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
                 return f"Unschedulable: {c.message or 'no node fits'}"
         return None
+    if failed_mount is not None and _waits_for_volumes(pod):
+        return f"FailedMount: {failed_mount}"
     for status in (*pod.status.init_container_statuses, *pod.status.container_statuses):
         waiting = status.state.waiting
         if waiting is None or waiting.reason not in STUCK_WAITING_REASONS:
@@ -141,6 +182,20 @@ def _stalled(deployment: Deployment) -> str | None:
 
 
 _DEADLINE = "ProgressDeadlineExceeded"
+DEFAULT_SCHEDULER = "default-scheduler"
+
+
+def _replica_failure(obj: Resource) -> str | None:
+    """The ReplicaFailure condition a ReplicaSet, ReplicationController or
+    Deployment carries while its pods cannot be created or deleted (admission
+    refused them: a quota, a LimitRange, PodSecurity), as `kubectl describe`
+    shows it."""
+    if not isinstance(obj, (Deployment, ReplicaSet, ReplicationController)):
+        return None
+    for c in obj.status.conditions:
+        if c.type == "ReplicaFailure" and c.status == "True":
+            return f"ReplicaFailure: {c.reason}: {c.message}" if c.message else "ReplicaFailure"
+    return None
 
 
 def _last_exit(pod: Pod) -> str | None:
@@ -164,6 +219,7 @@ class WorkloadRow:
     ready: int = 0
     undriven: str | None = None
     stalled: str | None = None  # a rollout past its progress deadline
+    failing: str | None = None  # its controller cannot create or delete pods
     stuck: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -171,7 +227,7 @@ class WorkloadRow:
         return f"{self.kind} {self.namespace}/{self.name}"
 
     def problem_lines(self) -> list[str]:
-        lines = [line for line in (self.undriven, self.stalled) if line]
+        lines = [line for line in (self.undriven, self.stalled, self.failing) if line]
         lines += [f"{n} pod(s) {reason}" for reason, n in sorted(self.stuck.items())]
         return lines
 
@@ -202,7 +258,10 @@ class Problem:
 
 
 def workload_rows(
-    store: Store, running: Collection[str], known: Collection[str]
+    store: Store,
+    running: Collection[str],
+    known: Collection[str],
+    schedulers: Collection[str] | None = None,
 ) -> list[WorkloadRow]:
     """Every workload in `store`, sorted, with its pods folded in (see the
     module docstring); pods no workload owns are one row per namespace
@@ -232,10 +291,17 @@ def workload_rows(
                 replicas,
                 undriven=reason,
                 stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
+                failing=_replica_failure(obj),
             )
             by_uid[meta.uid] = key
+    mounts: dict[str, str] | None = None  # read only when some pod may wait on a mount
     for pod in store.objects(Pod):
-        reason = stuck_reason(pod)
+        failed_mount = None
+        if _waits_for_volumes(pod):
+            if mounts is None:
+                mounts = _failed_mounts(store)
+            failed_mount = mounts.get(pod.metadata.uid)
+        reason = stuck_reason(pod, failed_mount, schedulers)
         key = _owner_key(pod, folded, by_uid)
         if key[2] == _STANDALONE and reason is not None:
             key = ("Pod", pod.metadata.namespace, pod.metadata.name)  # name the stuck pod
@@ -271,7 +337,7 @@ def problems(rows: Iterable[WorkloadRow]) -> list[Problem]:
     for row in rows:
         out.extend(
             Problem(row.kind, row.namespace, row.name, line)
-            for line in (row.undriven, row.stalled)
+            for line in (row.undriven, row.stalled, row.failing)
             if line
         )
         out.extend(

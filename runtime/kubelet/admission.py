@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.api import core
+from engine.nodeselectors import node_selector_matches
 from engine.podresources import pod_requests, resource_amount
 
 __all__ = ["AdmitResult", "admit", "node_affinity_matches"]
@@ -38,45 +39,6 @@ class AdmitResult:
 
 
 ADMITTED = AdmitResult(True)
-
-
-def _requirement_matches(
-    requirement: core.NodeSelectorRequirement, value: str | None, present: bool
-) -> bool:
-    op = requirement.operator
-    if op == "In":
-        return present and value in requirement.values
-    if op == "NotIn":
-        return not present or value not in requirement.values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        if not present or len(requirement.values) != 1:
-            return False
-        try:
-            actual, bound = int(value or ""), int(requirement.values[0])
-        except ValueError:
-            return False
-        return actual > bound if op == "Gt" else actual < bound
-    return False
-
-
-def _term_matches(term: core.NodeSelectorTerm, node: core.Node) -> bool:
-    if not term.match_expressions and not term.match_fields:
-        return False
-    labels = node.metadata.labels
-    for requirement in term.match_expressions:
-        present = requirement.key in labels
-        if not _requirement_matches(requirement, labels.get(requirement.key), present):
-            return False
-    for requirement in term.match_fields:
-        if requirement.key != "metadata.name":
-            return False
-        if not _requirement_matches(requirement, node.metadata.name, True):
-            return False
-    return True
 
 
 def node_affinity_matches(spec: core.PodSpec, node: core.Node) -> bool:
@@ -93,7 +55,7 @@ def node_affinity_matches(spec: core.PodSpec, node: core.Node) -> bool:
     )
     if required is None:
         return True
-    return any(_term_matches(term, node) for term in required.node_selector_terms)
+    return node_selector_matches(required, node)
 
 
 def admit(

@@ -7,10 +7,11 @@ them the Service variables of `runtime.kubelet.serviceenv`), ports,
 probes (named ports resolved), requests and limits.
 
 Contract: `container_config(...)` returns a `ContainerConfig`, or a
-`ConfigError` when a referenced ConfigMap, Secret or key is missing and not
-optional; the kubelet then reports the container waiting with reason
-CreateContainerConfigError and the message, and retries on its next sync,
-as Kubernetes does. `$(VAR)` expands variables defined earlier in the list
+`ConfigError` when the image reference does not parse (InvalidImageName,
+`runtime.kubelet.imageref`) or a referenced ConfigMap, Secret or key is
+missing and not optional (CreateContainerConfigError); the kubelet then
+reports the container waiting with that reason and the message, and retries
+on its next sync, as Kubernetes does. `$(VAR)` expands variables defined earlier in the list
 (and `$$` escapes a dollar); unknown references stay as written.
 
 Neighbours: `runtime.kubelet.kubelet` (the caller), `runtime.kubelet.probes`
@@ -28,6 +29,7 @@ from engine.api import core
 from engine.client import Client
 from engine.errors import ApiError, NotFound
 from engine.quantity import Quantity
+from runtime.kubelet.imageref import image_reference_error
 from runtime.kubelet.probes import probe_action
 from runtime.kubelet.serviceenv import MASTER_SERVICE, service_environment
 from runtime.runtimes.protocol import ContainerConfig, PortMapping, ProbeAction, ProbeType
@@ -213,6 +215,9 @@ async def container_config(
     allocatable: dict[str, Quantity],
 ) -> ContainerConfig | ConfigError:
     """The runtime's view of `container` (see the module docstring)."""
+    invalid_image = image_reference_error(container.image or "")
+    if invalid_image is not None:
+        return ConfigError("InvalidImageName", invalid_image)
     try:
         env = await _env(client, pod, container, pod_ip, host_ip, allocatable)
     except _Missing as missing:

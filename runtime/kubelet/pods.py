@@ -64,6 +64,7 @@ from runtime.kubelet.ipam import PodIPAllocator
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.kubelet.podstatus import build_status, compute_phase, init_progress
 from runtime.kubelet.probes import Prober
+from runtime.kubelet.volumes import FailedMountEvents, mount_failures, mount_retry_delay
 from runtime.runtimes.protocol import (
     ContainerEvent,
     ContainerRuntime,
@@ -112,6 +113,7 @@ class PodManager:
             config.crash_loop_initial_backoff, config.crash_loop_max_backoff
         )
         self.prober = Prober(clock, runtime, self.on_probe_result)
+        self.mount_events = FailedMountEvents(client, clock, config.node_name)
         self.writes_enabled = True
         self.adoptable: set[str] = set()
         self.status_writes = 0
@@ -255,6 +257,9 @@ class PodManager:
                     await self.write_status(record)
                     return
         if not record.sandbox:
+            if not await self._mount_volumes(record):
+                await self.write_status(record)
+                return
             await self._run_sandbox(record)
         await self._apply_kills(record)
         await self._start_containers(record)
@@ -265,6 +270,32 @@ class PodManager:
                 record, float(record.pod.spec.termination_grace_period_seconds or 0)
             )
         await self.write_status(record)
+
+    async def _mount_volumes(self, record: PodRecord) -> bool:
+        """Whether the pod's volumes can be set up; until then FailedMount events
+        and a retry with back-off (`runtime.kubelet.volumes`)."""
+        if record.volumes_ready:
+            return True
+        if record.mount_retry_at is not None:
+            return False  # a retry timer is pending
+        failures = await mount_failures(self.client, record.pod)
+        if not failures:
+            record.volumes_ready = True
+            record.mount_retry_at = None
+            self.mount_events.forget(record.uid)
+            return True
+        record.mount_failures += 1
+        delay = mount_retry_delay(record.mount_failures)
+        record.mount_retry_at = self.clock.monotonic() + delay
+        self.clock.call_later(delay, lambda: self._mount_retry_due(record))
+        if self.writes_enabled:
+            for message in failures:
+                await self.mount_events.record(record.pod, message)
+        return False
+
+    def _mount_retry_due(self, record: PodRecord) -> None:
+        record.mount_retry_at = None
+        self._mark_dirty(record.uid)
 
     async def _run_sandbox(self, record: PodRecord) -> None:
         pod = record.pod
@@ -424,6 +455,7 @@ class PodManager:
             return
         if record.deleted:
             self.records.pop(record.uid, None)
+            self.mount_events.forget(record.uid)
             return
         if not self.writes_enabled:
             return  # finish the deletion once the API is reachable again
@@ -443,6 +475,7 @@ class PodManager:
                 uid=record.uid,
             )
         self.records.pop(record.uid, None)
+        self.mount_events.forget(record.uid)
 
     async def _adopt(self, record: PodRecord) -> None:
         """Take over containers a previous life of this kubelet left running."""
@@ -532,6 +565,7 @@ class PodManager:
                 container.cancel_backoff()
         self.records.clear()
         self.adoptable.clear()
+        self.mount_events = FailedMountEvents(self.client, self.clock, self.config.node_name)
         self.ipam = PodIPAllocator(self.config.pod_cidr)
         self.backoff = CrashLoopBackOff(
             self.config.crash_loop_initial_backoff, self.config.crash_loop_max_backoff

@@ -91,6 +91,9 @@ class PodRecord:
     finished: bool = False  # terminal or terminated: containers stopped, sandbox removed
     last_written: core.PodStatus | None = None
     requests: dict[str, int] = field(default_factory=dict)  # effective, once admitted
+    volumes_ready: bool = False  # every volume could be set up (runtime.kubelet.volumes)
+    mount_failures: int = 0  # failed set-up attempts so far (their back-off)
+    mount_retry_at: float | None = None  # monotonic time of the next attempt
 
     @property
     def key(self) -> tuple[str, str]:

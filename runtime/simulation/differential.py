@@ -16,7 +16,9 @@ taken, ignoring identities and history:
   images, not their node, IPs or restart counts (faults on one path restart
   containers the other never touched);
 * Leases, Events and Nodes' heartbeat times are dropped; nodes keep their
-  readiness and taints.
+  readiness and taints;
+* a provisioned PersistentVolume is named by its claim (its name holds the
+  claim's uid), as is the claim's `volumeName`.
 
 `desired_manifests(store)` extracts what a user asked for (the workloads and
 bare pods nobody owns, as manifests), to apply on a fresh cluster;
@@ -37,11 +39,20 @@ from typing import Any
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
-from engine.api.core import Event, Namespace, Node, Pod
+from engine.api.core import (
+    ANN_PROVISIONED_BY,
+    Event,
+    Namespace,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+)
 from engine.api.scheduling import PriorityClass
 from engine.managedfields import SERVER_METADATA
 from engine.store import Store
 from engine.strategies import SYSTEM_PRIORITY_CLASSES
+from runtime.cluster.storage import DEFAULT_STORAGE_CLASS
 
 __all__ = ["compare", "desired_manifests", "normalize"]
 
@@ -126,13 +137,14 @@ def normalize(store: Store) -> dict[str, list[str]]:
         owner_names[rs.metadata.uid] = name
     for d in store.objects(Deployment):
         owner_names[d.metadata.uid] = d.metadata.name
+    provisioned = _provisioned_volumes(store)
     result: dict[str, list[str]] = {}
     for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
         if issubclass(info.model, _SKIPPED):
             continue
         lines: list[str] = []
         for obj in store.objects(info.model):
-            entry = _normalize_one(obj, owner_names, store)
+            entry = _normalize_one(obj, owner_names, store, provisioned)
             if entry is not None:
                 lines.append(json.dumps(entry, sort_keys=True, default=str))
         if lines:
@@ -140,8 +152,19 @@ def normalize(store: Store) -> dict[str, list[str]]:
     return result
 
 
+def _provisioned_volumes(store: Store) -> dict[str, str]:
+    """Dynamically provisioned volumes' names (`pvc-<claim uid>`), each mapped to
+    a name that does not depend on the path: its claim's namespace and name."""
+    out: dict[str, str] = {}
+    for pv in store.objects(PersistentVolume):
+        ref = pv.spec.claim_ref
+        if ANN_PROVISIONED_BY in pv.metadata.annotations and ref is not None:
+            out[pv.metadata.name] = f"provisioned-for:{ref.namespace}/{ref.name}"
+    return out
+
+
 def _normalize_one(
-    obj: Resource, owner_names: dict[str, str], store: Store
+    obj: Resource, owner_names: dict[str, str], store: Store, provisioned: dict[str, str]
 ) -> dict[str, Any] | None:
     if isinstance(obj, Pod):
         return _pod(obj, owner_names)
@@ -174,6 +197,13 @@ def _normalize_one(
         return {"metadata": meta, "spec": data.get("spec"), "status": _workload_status(obj)}
     if isinstance(obj, Deployment):
         return {"metadata": meta, "spec": data.get("spec"), "status": _workload_status(obj)}
+    if isinstance(obj, PersistentVolume) and obj.metadata.name in provisioned:
+        meta["name"] = provisioned[obj.metadata.name]
+        data["spec"]["claimRef"] = {
+            k: v for k, v in data["spec"]["claimRef"].items() if k not in ("uid", "resourceVersion")
+        }
+    if isinstance(obj, PersistentVolumeClaim) and obj.spec.volume_name in provisioned:
+        data["spec"]["volumeName"] = provisioned[obj.spec.volume_name]
     data["metadata"] = meta
     data.pop("status", None)
     return data
@@ -195,7 +225,12 @@ def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
 
 def desired_manifests(store: Store) -> list[dict[str, Any]]:
     """The objects a user created (nobody owns them; not nodes, namespaces,
-    leases, events or the system PriorityClasses), as manifests without identity or status."""
+    leases, events, the system PriorityClasses, the cluster's default
+    StorageClass, the `default` ServiceAccounts the serviceaccount controller
+    makes or the volumes it provisions), as manifests without identity or
+    status. A claim keeps no binding to a provisioned volume: the fresh
+    cluster provisions its own."""
+    provisioned = _provisioned_volumes(store)
     out = []
     for info in sorted(store.kinds(), key=lambda i: (i.group, i.kind)):
         if issubclass(info.model, (*_SKIPPED, Node, Namespace)):
@@ -206,8 +241,16 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
                 continue
             if isinstance(obj, PriorityClass) and meta.name in _SYSTEM_PRIORITY_CLASSES:
                 continue  # made by the store at start, as the apiserver makes them
+            if info.kind == "ServiceAccount" and not info.group and meta.name == "default":
+                continue
+            if info.kind == "StorageClass" and meta.name == DEFAULT_STORAGE_CLASS:
+                continue  # made by the cluster at start, as kind and minikube make it
+            if meta.name in provisioned and isinstance(obj, PersistentVolume):
+                continue
             data = obj.to_dict()
             data.pop("status", None)
+            if isinstance(obj, PersistentVolumeClaim) and obj.spec.volume_name in provisioned:
+                data["spec"].pop("volumeName")
             kept = {"name": meta.name, "namespace": meta.namespace}
             if meta.labels:
                 kept["labels"] = dict(meta.labels)  # type: ignore[assignment]

@@ -322,8 +322,32 @@ def test_pod_priority_comes_from_its_priority_class(store: Store) -> None:
     missing = pod("d").model_copy(
         update={"spec": pod("d").spec.model_copy(update={"priority_class_name": "gold"})}
     )
-    with pytest.raises(Forbidden, match="no PriorityClass with name gold"):
+    with pytest.raises(Forbidden) as refused:
         store.create(missing)
+    # Kubernetes' words (admission.NewForbidden around the Priority plugin's error)
+    assert str(refused.value) == (
+        'pods "d" is forbidden: no PriorityClass with name gold was found'
+    )
+    wrong = pod("e").model_copy(
+        update={
+            "spec": pod("e").spec.model_copy(update={"priority_class_name": "high", "priority": 5})
+        }
+    )
+    with pytest.raises(Forbidden) as refused:
+        store.create(wrong)
+    assert str(refused.value) == (
+        'pods "e" is forbidden: the integer value of priority (5) must not be provided in pod '
+        "spec; priority admission controller computed 1000 from the given PriorityClass name"
+    )
+    preempting = pod("f").model_copy(
+        update={
+            "spec": pod("f").spec.model_copy(
+                update={"priority_class_name": "high", "preemption_policy": "PreemptLowerPriority"}
+            )
+        }
+    )
+    with pytest.raises(Forbidden, match=r"string value of PreemptionPolicy \(PreemptLowerPriority"):
+        store.create(preempting)
 
 
 def test_the_system_priority_classes_exist_from_the_start(store: Store) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from engine.api.apps import Deployment
 from engine.api.core import ConfigMap
+from engine.errors import Invalid
 from engine.ownership import ApplyConflict
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 from runtime.cluster.apply import LAST_APPLIED, load_sources
@@ -165,3 +166,43 @@ async def test_server_side_apply_through_the_cluster() -> None:
 
 def configmap_manifest(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+
+
+REPLICAS_ONLY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {replicas: 3}
+"""
+
+
+async def test_server_side_apply_of_a_partial_configuration_hands_a_field_over() -> None:
+    """The docs' "transferring ownership" steps: a manifest with only
+    `spec.replicas` is no whole object, yet server-side apply takes it (only
+    the merged object must be valid); the first manager then drops the field
+    and it stays, owned by the other."""
+    async with Cluster(config()) as cluster:
+        await cluster.apply(web(replicas="replicas: 3"), server_side=True, field_manager="kubectl")
+        [handed] = await cluster.apply(
+            REPLICAS_ONLY, server_side=True, field_manager="handover-to-hpa"
+        )
+        assert handed.action == "configured"
+        await cluster.apply(web(replicas=""), server_side=True, field_manager="kubectl")
+        live = await cluster.get(Deployment, "web")
+        assert live.spec.replicas == 3
+        owners = {
+            e.manager: set((e.fields_v1 or {}).get("f:spec", {}))
+            for e in live.metadata.managed_fields
+        }
+        assert "f:replicas" in owners["handover-to-hpa"]
+        assert "f:replicas" not in owners["kubectl"]
+        # A partial configuration cannot create an object (it is no object), and
+        # client-side apply sends whole objects only: both say why.
+        with pytest.raises(Invalid, match=r"spec\.template\.spec\.containers: Required value"):
+            await cluster.apply(
+                REPLICAS_ONLY.replace("name: web", "name: other"),
+                server_side=True,
+                field_manager="hpa",
+            )
+        with pytest.raises(Invalid, match=r"spec\.template\.spec\.containers: Required value"):
+            await cluster.apply(REPLICAS_ONLY)

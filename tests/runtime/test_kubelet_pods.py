@@ -9,6 +9,7 @@ import pytest
 from engine.api import core
 from engine.clock import VirtualClock
 from runtime.kubelet import KubeletConfig
+from runtime.kubelet.imageref import image_reference_error
 from tests.runtime.kubelet_env import pod_manifest, sim, simulated_nodes
 
 
@@ -212,7 +213,60 @@ async def test_missing_configmap_is_a_config_error_until_it_exists(clock: Virtua
         assert env.pod("cfg").status.phase == "Running"
 
 
+async def test_an_image_reference_that_does_not_parse_waits_as_invalid_image_name(
+    clock: VirtualClock,
+) -> None:
+    """As the kubelet does before pulling (the docs' private-registry example
+    still says `image: <your-private-image>`); the other pod runs."""
+    async with simulated_nodes(clock) as env:
+        env.store.create(
+            pod_manifest("bad", containers=[{"name": "app", "image": "<your-private-image>"}])
+        )
+        env.store.create(
+            pod_manifest(
+                "good",
+                containers=[
+                    {"name": "app", "image": "registry.k8s.io/e2e/agnhost:2.45@sha256:" + "a" * 64}
+                ],
+            )
+        )
+        await clock.advance(5)
+        waiting = env.container("bad").state.waiting
+        assert waiting is not None and waiting.reason == "InvalidImageName"
+        assert waiting.message == (
+            'Failed to apply default image tag "<your-private-image>": couldn\'t parse image '
+            'name "<your-private-image>": invalid reference format'
+        )
+        assert env.pod("bad").status.phase == "Pending"
+        assert env.pod("good").status.phase == "Running"
+
+
+def test_image_references_parse_as_the_container_runtime_parses_them() -> None:
+    for good in (
+        "nginx",
+        "nginx:1.27",
+        "docker.io/library/bash:5",
+        "localhost:5000/a/b_c",
+        "registry.k8s.io/pause:3.8",
+        "[::1]:5000/app",
+        "app@sha256:" + "0" * 64,
+    ):
+        assert image_reference_error(good) is None, good
+    for bad in (
+        "<your-private-image>",
+        "Nginx",
+        "nginx:",
+        "a//b",
+        "nginx:t@g",
+        ":latest",
+        "app@sha256:xyz",
+        "-app",
+    ):
+        assert image_reference_error(bad) is not None, bad
+
+
 async def test_usage_reported_per_container_and_node(clock: VirtualClock) -> None:
+
     async with simulated_nodes(clock) as env:
         env.store.create(
             pod_manifest(

@@ -141,6 +141,26 @@ def test_a_missing_configmap_is_named(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "settings" in problem["reason"]
 
 
+def test_a_missing_secret_volume_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "rs.yaml"
+    manifest.write_text(
+        REPLICASET.replace(
+            "containers: [{name: nginx, image: nginx}]",
+            "containers: [{name: nginx, image: nginx}]\n"
+            "      volumes: [{name: creds, secret: {secretName: token}}]",
+        )
+    )
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert problem["pods"] == 2
+    assert problem["reason"] == (
+        'FailedMount: MountVolume.SetUp failed for volume "creds" : secret "token" not found'
+    )
+
+
 def test_the_progress_table_shows_problems() -> None:
     async def render() -> str:
         # The cronjob controller left out: its CronJobs are nobody's work.
@@ -204,3 +224,54 @@ def test_a_rollout_past_its_progress_deadline_is_a_problem(
     reasons = [p["reason"] for p in summary["problems"] if p["kind"] == "Deployment"]
     assert reasons[0].startswith("ProgressDeadlineExceeded: ")
     assert reasons[1].startswith("Unschedulable: ")
+
+
+QUOTA = """\
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: two-pods}
+spec: {hard: {pods: "2"}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["ReplicaSet", "Deployment", "ReplicationController"])
+def test_pods_refused_by_admission_are_named_with_the_replica_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    workload = REPLICASET.replace("kind: ReplicaSet", f"kind: {kind}").replace(
+        "replicas: 2", "replicas: 3"
+    )
+    if kind == "ReplicationController":
+        workload = workload.replace("apiVersion: apps/v1", "apiVersion: v1").replace(
+            "selector: {matchLabels: {app: web}}", "selector: {app: web}"
+        )
+    manifest = tmp_path / "quota.yaml"
+    manifest.write_text(QUOTA + "---\n" + workload)
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert code == 1
+    [problem] = [p for p in summary["problems"] if p["kind"] == kind]
+    reason = problem["reason"]
+    assert reason.startswith('ReplicaFailure: FailedCreate: pods "web-'), reason
+    assert reason.endswith(
+        '" is forbidden: exceeded quota: two-pods, requested: pods=1, used: pods=2, limited: pods=2'
+    )
+
+
+def test_a_pod_for_a_scheduler_that_does_not_run_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The docs' multiple-schedulers example: a pod naming `my-scheduler` stays
+    Pending until that scheduler is deployed; kubeloop runs only
+    default-scheduler, so the run says so instead of timing out silently."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: second}\n"
+        "spec: {schedulerName: my-scheduler, containers: [{name: c, image: pause}]}\n"
+    )
+    code, summary = run_json(capsys, str(manifest), "--timeout", "30")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert (problem["kind"], problem["name"]) == ("Pod", "second")
+    assert problem["reason"] == (
+        'no scheduler named "my-scheduler" runs in this cluster (only default-scheduler)'
+    )

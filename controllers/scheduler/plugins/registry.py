@@ -24,6 +24,7 @@ from controllers.scheduler.plugins import (
     priority_sort,
     scheduling_gates,
     taint_toleration,
+    volume_binding,
 )
 
 __all__ = ["default_registry"]
@@ -39,6 +40,7 @@ def default_registry() -> dict[str, PluginFactory]:
         "NodeAffinity": node_affinity.new,
         "NodePorts": node_ports.new,
         "NodeResourcesFit": node_resources_fit.new,
+        "VolumeBinding": volume_binding.new,
         "PodTopologySpread": pod_topology_spread.new,
         "InterPodAffinity": inter_pod_affinity.new,
         "DefaultPreemption": default_preemption.new,

@@ -1,6 +1,6 @@
 """The core/v1 API group (apiVersion `v1`): Pod, Node, Namespace, Service,
 Endpoints, ConfigMap, Secret, Event, Binding, PersistentVolumeClaim,
-ReplicationController, and the
+PersistentVolume, ReplicationController, and the
 parts they are made of. One module per concept; this package re-exports them
 all, so `from engine.api.core import Pod, Container` is the way to import.
 
@@ -150,10 +150,19 @@ from engine.api.core.service import (
     SessionAffinityConfig,
 )
 from engine.api.core.storage import (
+    ANN_BIND_COMPLETED,
+    ANN_BOUND_BY_CONTROLLER,
+    ANN_PROVISIONED_BY,
+    ANN_SELECTED_NODE,
+    ANN_STORAGE_PROVISIONER,
+    PersistentVolume,
     PersistentVolumeClaim,
     PersistentVolumeClaimCondition,
     PersistentVolumeClaimSpec,
     PersistentVolumeClaimStatus,
+    PersistentVolumeSpec,
+    PersistentVolumeStatus,
+    VolumeNodeAffinity,
     VolumeResourceRequirements,
 )
 from engine.api.core.volumes import (
@@ -178,6 +187,11 @@ from engine.api.core.volumes import (
 )
 
 __all__ = [
+    "ANN_BIND_COMPLETED",
+    "ANN_BOUND_BY_CONTROLLER",
+    "ANN_PROVISIONED_BY",
+    "ANN_SELECTED_NODE",
+    "ANN_STORAGE_PROVISIONER",
     "VOLUME_SOURCE_FIELDS",
     "Affinity",
     "AppArmorProfile",
@@ -252,11 +266,14 @@ __all__ = [
     "NodeSystemInfo",
     "ObjectFieldSelector",
     "ObjectReference",
+    "PersistentVolume",
     "PersistentVolumeClaim",
     "PersistentVolumeClaimCondition",
     "PersistentVolumeClaimSpec",
     "PersistentVolumeClaimStatus",
     "PersistentVolumeClaimVolumeSource",
+    "PersistentVolumeSpec",
+    "PersistentVolumeStatus",
     "Pod",
     "PodAffinity",
     "PodAffinityTerm",
@@ -311,6 +328,7 @@ __all__ = [
     "VolumeDevice",
     "VolumeMount",
     "VolumeMountStatus",
+    "VolumeNodeAffinity",
     "VolumeProjection",
     "VolumeResourceRequirements",
     "WeightedPodAffinityTerm",

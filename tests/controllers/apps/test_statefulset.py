@@ -72,6 +72,9 @@ async def test_docs_example_converges_with_identities_and_claims() -> None:
             assert volume.persistent_volume_claim.claim_name == f"www-web-{i}"
         claims = (await cluster.list(PersistentVolumeClaim)).items
         assert sorted(c.metadata.name for c in claims) == ["www-web-0", "www-web-1", "www-web-2"]
+        assert {(c.spec.storage_class_name, c.status.phase) for c in claims} == {
+            ("my-storage-class", "Bound")
+        }
         s = sts.status
         assert (s.replicas, s.ready_replicas, s.available_replicas) == (3, 3, 3)
         assert (s.current_replicas, s.updated_replicas) == (3, 3)
@@ -225,6 +228,30 @@ async def test_claim_retention_when_scaled_and_when_deleted() -> None:
             lambda: not list(cluster.store.objects(PersistentVolumeClaim)),  # type: ignore[union-attr]
             timeout=600,
         )
+
+
+async def test_claims_of_a_missing_class_hold_the_first_pod_pending() -> None:
+    """As in Kubernetes: the claim waits for its class, the scheduler keeps the
+    pod back ("unbound immediate PersistentVolumeClaims"), and OrderedReady
+    makes no second pod; creating the class lets the set come up."""
+    manifest = sts_manifest(replicas=2, claims=True).replace(
+        "accessModes: [ReadWriteOnce]", "accessModes: [ReadWriteOnce]\n      storageClassName: fast"
+    )
+    async with Cluster(config()) as cluster:
+        await cluster.apply(manifest)
+        await cluster.clock.sleep(60)
+        [pod] = live_pods(cluster)
+        assert (pod.metadata.name, pod.spec.node_name) == ("db-0", None)
+        [claim] = (await cluster.list(PersistentVolumeClaim)).items
+        assert (claim.spec.storage_class_name, claim.status.phase) == ("fast", "Pending")
+        [problem] = [str(p) for p in cluster.problems()]
+        assert "pod has unbound immediate PersistentVolumeClaims" in problem
+        await cluster.apply(
+            "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\n"
+            "provisioner: example.com/fast\n"
+        )
+        await cluster.wait_converged(timeout=600)
+        assert [p.metadata.name for p in live_pods(cluster)] == ["db-0", "db-1"]
 
 
 async def test_failed_pod_is_recreated_with_the_same_identity() -> None:

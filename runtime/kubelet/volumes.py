@@ -1,0 +1,198 @@
+"""The kubelet's volume set-up: can a pod's volumes be mounted yet?
+
+Role: what Kubernetes' volume manager does before a pod's sandbox is made
+(WaitForAttachAndMount): every configMap, secret and persistentVolumeClaim
+volume (and the configMap / secret sources of a projected volume) must
+exist; a claim must be Bound. Until then the pod stays Pending with its
+containers waiting in ContainerCreating, and each failure is a `FailedMount`
+Warning event with the kubelet's message:
+
+* `MountVolume.SetUp failed for volume "config" : configmap "settings" not found`
+  (`secret "..." not found`, `configmap references non-existent config key: k`);
+* for a claim, `Unable to attach or mount volumes: unmounted volumes=[data],
+  unattached volumes=[data]: error processing PVC default/data: failed to fetch
+  PVC from API server: persistentvolumeclaims "data" not found` (or `PVC
+  default/data has non-bound phase ("Pending") or empty pvc.Spec.VolumeName
+  ("")`), as the volume manager's populator words it.
+
+A volume marked `optional: true` never blocks (a missing optional item key
+does not either). The caller retries with the volume manager's exponential
+back-off (`mount_retry_delay`: 0.5 s doubling to 2m2s); once everything is
+there the pod starts, and later changes to the objects do not stop it (as
+in Kubernetes, a mounted volume stays mounted).
+
+`FailedMountEvents` writes the events itself, folding repeats of one message
+into a rising `count` as client-go's recorder does.
+
+Neighbours: `runtime.kubelet.pods` (calls `mount_failures` before the
+sandbox), `runtime.cluster.workloads` (reports pods stuck on FailedMount).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from engine.api import core
+from engine.api.base import ObjectMeta
+from engine.client import Client
+from engine.clock import Clock
+from engine.errors import ApiError, NotFound
+from engine.logging import get_logger
+
+__all__ = ["FailedMountEvents", "mount_failures", "mount_retry_delay"]
+
+log = get_logger("kubelet.volumes")
+
+_INITIAL_DELAY: Final = 0.5
+_MAX_DELAY: Final = 122.0  # 2m2s, the volume manager's exponential back-off cap
+
+
+def mount_retry_delay(failures: int) -> float:
+    """The wait before set-up attempt `failures + 1` (`failures` >= 1)."""
+    return min(_INITIAL_DELAY * 2.0 ** (failures - 1), _MAX_DELAY)
+
+
+def _sources(
+    volume: core.Volume,
+) -> Iterator[tuple[str, str | None, list[core.KeyToPath], bool]]:
+    """(kind, name, items, optional) of each configMap / secret the volume reads."""
+    if volume.config_map is not None:
+        source = volume.config_map
+        yield "configmap", source.name, source.items, bool(source.optional)
+    if volume.secret is not None:
+        secret = volume.secret
+        yield "secret", secret.secret_name, secret.items, bool(secret.optional)
+    if volume.projected is not None:
+        for projection in volume.projected.sources:
+            if projection.config_map is not None:
+                cm = projection.config_map
+                yield "configmap", cm.name, cm.items, bool(cm.optional)
+            if projection.secret is not None:
+                sp = projection.secret
+                yield "secret", sp.name, sp.items, bool(sp.optional)
+
+
+async def _object_problem(
+    client: Client, kind: str, name: str, items: list[core.KeyToPath], namespace: str
+) -> str | None:
+    model: type[core.ConfigMap] | type[core.Secret] = (
+        core.ConfigMap if kind == "configmap" else core.Secret
+    )
+    try:
+        obj = await client.get(model, name, namespace=namespace)
+    except NotFound:
+        return f'{kind} "{name}" not found'
+    keys = set(obj.data)
+    if isinstance(obj, core.ConfigMap):
+        keys |= set(obj.binary_data)
+    else:
+        keys |= set(obj.string_data)
+    for item in items:
+        if item.key not in keys:
+            return f"{kind} references non-existent config key: {item.key}"
+    return None
+
+
+async def _claim_problem(client: Client, claim: str, namespace: str) -> str | None:
+    prefix = f"error processing PVC {namespace}/{claim}"
+    try:
+        pvc = await client.get(core.PersistentVolumeClaim, claim, namespace=namespace)
+    except NotFound:
+        return (
+            f"{prefix}: failed to fetch PVC from API server: "
+            f'persistentvolumeclaims "{claim}" not found'
+        )
+    if pvc.status.phase != "Bound" or not pvc.spec.volume_name:
+        return (
+            f"{prefix}: PVC {namespace}/{claim} has non-bound phase "
+            f'("{pvc.status.phase}") or empty pvc.Spec.VolumeName ("{pvc.spec.volume_name or ""}")'
+        )
+    return None
+
+
+async def mount_failures(client: Client, pod: core.Pod) -> list[str]:
+    """The FailedMount messages for `pod`'s volumes; empty when all can be set up."""
+    namespace = pod.metadata.namespace
+    messages: list[str] = []
+    claims: list[tuple[str, str]] = []
+    for volume in pod.spec.volumes:
+        for kind, name, items, optional in _sources(volume):
+            if not name:
+                continue
+            problem = await _object_problem(client, kind, name, items, namespace)
+            if problem is not None and not (optional and "not found" in problem):
+                messages.append(f'MountVolume.SetUp failed for volume "{volume.name}" : {problem}')
+                break
+        if volume.persistent_volume_claim is not None:
+            problem = await _claim_problem(
+                client, volume.persistent_volume_claim.claim_name, namespace
+            )
+            if problem is not None:
+                claims.append((volume.name, problem))
+    if claims:
+        names = " ".join(name for name, _ in claims)
+        messages.append(
+            f"Unable to attach or mount volumes: unmounted volumes=[{names}], "
+            f"unattached volumes=[{names}]: {claims[0][1]}"
+        )
+    return messages
+
+
+class FailedMountEvents:
+    """Writes the kubelet's FailedMount events (one per message, then counts)."""
+
+    def __init__(self, client: Client, clock: Clock, node_name: str) -> None:
+        self.client = client
+        self.clock = clock
+        self.node_name = node_name
+        self._seen: dict[tuple[str, str], core.Event] = {}
+        self._sequence = 0
+
+    async def record(self, pod: core.Pod, message: str) -> None:
+        meta = pod.metadata
+        key = (meta.uid, message)
+        now = self.clock.now()
+        previous = self._seen.get(key)
+        try:
+            if previous is not None:
+                stored = await self.client.update(
+                    previous.model_copy(
+                        update={"count": (previous.count or 1) + 1, "last_timestamp": now}
+                    )
+                )
+            else:
+                self._sequence += 1
+                nanos = int(now.timestamp() * 1e9) + self._sequence
+                stored = await self.client.create(
+                    core.Event(
+                        metadata=ObjectMeta(
+                            name=f"{meta.name}.{nanos:x}", namespace=meta.namespace
+                        ),
+                        involved_object=core.ObjectReference(
+                            api_version="v1",
+                            kind="Pod",
+                            namespace=meta.namespace,
+                            name=meta.name,
+                            uid=meta.uid or None,
+                        ),
+                        reason="FailedMount",
+                        message=message,
+                        type="Warning",
+                        source=core.EventSource(component="kubelet", host=self.node_name),
+                        first_timestamp=now,
+                        last_timestamp=now,
+                        count=1,
+                        reporting_component="kubelet",
+                        reporting_instance=self.node_name,
+                    )
+                )
+        except ApiError as error:
+            self._seen.pop(key, None)
+            log.debug("event not written", reason="FailedMount", error=str(error))
+            return
+        self._seen[key] = stored
+
+    def forget(self, uid: str) -> None:
+        for key in [k for k in self._seen if k[0] == uid]:
+            del self._seen[key]
