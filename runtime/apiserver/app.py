@@ -37,10 +37,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from engine.errors import ApiError, Forbidden, InternalError, MethodNotAllowed, NotFound
+from engine.errors import ApiError, BadRequest, Forbidden, InternalError, MethodNotAllowed, NotFound
+from engine.selectors import InvalidSelector
 from engine.store import Store
 from runtime.apiserver import discovery, patching, resources, subresources, watching
-from runtime.apiserver.context import ApiContext, Limits
+from runtime.apiserver.context import USER_KEY, ApiContext, Limits
 from runtime.apiserver.encoding import Query, dumps
 from runtime.apiserver.hooks import ADMIN, Hooks, User
 from runtime.apiserver.kubeconfig import Endpoint
@@ -89,7 +90,7 @@ def _authorize(request: web.Request, ctx: ApiContext, target: Target | None) -> 
     authorizer = ctx.hooks.authorizer
     if authorizer is None:
         return  # no RBAC plugged in: every authenticated user is cluster-admin
-    user: User = request["user"]
+    user = request[USER_KEY]
     if user is ADMIN:
         return
     attrs = ctx.hooks.attributes(
@@ -152,14 +153,16 @@ class ApiServer:
         if self.endpoint is not None:
             return self.endpoint
         app = self.application()
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await runner.setup()
         ssl_context = None
         if self.tls:
             self.certificates = make_certificates([self.address])
             ssl_context = self.certificates.server_context()
         sock = socket.create_server((self.address, self.port), reuse_port=False)
-        site = web.SockSite(runner, sock, ssl_context=ssl_context, shutdown_timeout=0.5)
+        site = web.SockSite(runner, sock, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         host, port = sock.getsockname()[:2]
@@ -214,11 +217,13 @@ class ApiServer:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             if request.path not in PUBLIC_PATHS:
-                request["user"] = _authenticate(request, self.token, self.context.hooks)
+                request[USER_KEY] = _authenticate(request, self.token, self.context.hooks)
                 _check_accept(request)
             return await handler(request)
         except ApiError as error:
             return status_response(error)
+        except InvalidSelector as error:
+            return status_response(BadRequest(str(error)))
         except web.HTTPNotFound:
             return status_response(NotFound("the server could not find the requested resource"))
         except web.HTTPMethodNotAllowed as error:

@@ -99,6 +99,9 @@ def storage_model(target: Target) -> type[Resource]:
     return model
 
 
+USER_KEY = web.RequestKey("user", User)
+"""Who made the request (set by the server's authentication)."""
+
+
 def request_user(request: web.Request) -> User:
-    user: User = request["user"]
-    return user
+    return request[USER_KEY]

@@ -49,7 +49,7 @@ def api_server(cluster: Cluster, options: ServeOptions) -> ApiServer:
         pod: Pod, container: str, *, tail: int | None, follow: bool, previous: bool
     ) -> AsyncIterator[str]:
         try:
-            runtime = cluster.kubelet(pod.spec.node_name).runtime
+            runtime = cluster.kubelet(pod.spec.node_name or "").runtime
             lines = runtime.logs(
                 pod.metadata.uid, container, tail=tail, follow=follow, previous=previous
             )

@@ -1,0 +1,103 @@
+"""kubeloop's pytest plugin (entry point `pytest11`, loaded wherever kubeloop
+is installed): a fresh cluster per test.
+
+Fixtures:
+
+* `kubeloop_cluster` (async): a `Cluster` in the test's event loop, on virtual
+  time (a simulated hour passes in milliseconds), for tests that use
+  kubeloop's own API.
+* `kubeloop_served`: a `ServedCluster`, serving the Kubernetes HTTP API from a
+  thread of its own on real time, for code that talks HTTP (kubectl, the
+  official clients, kopf). `kubeloop_served.endpoint` has the URL, token and CA.
+* `kubeconfig`: the served cluster's kubeconfig written to the test's temporary
+  directory, with `KUBECONFIG` set to it for the test (and restored after).
+
+The cluster's shape comes from the `kubeloop` marker, else from the command
+line options, else the defaults (3 simulated nodes):
+
+    @pytest.mark.kubeloop(nodes=5, runtime="process")
+    def test_something(kubeconfig): ...
+
+    pytest --kubeloop-nodes 1 --kubeloop-runtime simulated
+
+Neighbours: `runtime.cluster` (`Cluster`, `ServedCluster`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["cluster_config"]
+
+MARKER = "kubeloop"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubeloop", "kubeloop clusters")
+    group.addoption(
+        "--kubeloop-nodes", type=int, default=None, help="nodes per kubeloop cluster (default 3)"
+    )
+    group.addoption(
+        "--kubeloop-runtime",
+        choices=("simulated", "process"),
+        default=None,
+        help="container runtime of kubeloop clusters (default simulated)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(nodes=3, runtime='simulated', seed=0): the shape of this test's "
+        "kubeloop cluster",
+    )
+
+
+def cluster_config(request: pytest.FixtureRequest, *, virtual_time: bool) -> Any:
+    """The `ClusterConfig` for this test (marker, then options, then defaults)."""
+    from runtime.cluster import ClusterConfig, NodePool
+
+    marker = request.node.get_closest_marker(MARKER)
+    settings: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    unknown = sorted(set(settings) - {"nodes", "runtime", "seed"})
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER}: unknown argument(s) {', '.join(unknown)} "
+            "(nodes, runtime, seed)"
+        )
+    option = request.config.getoption
+    nodes = settings.get("nodes", option("--kubeloop-nodes") or 3)
+    runtime = settings.get("runtime", option("--kubeloop-runtime") or "simulated")
+    return ClusterConfig(
+        node_pools=(NodePool(count=nodes),),
+        runtime=runtime,
+        virtual_time=virtual_time,
+        seed=settings.get("seed", 0),
+    )
+
+
+@pytest.fixture
+async def kubeloop_cluster(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    from runtime.cluster import Cluster
+
+    async with Cluster(cluster_config(request, virtual_time=True)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def kubeloop_served(request: pytest.FixtureRequest) -> Iterator[Any]:
+    from runtime.cluster.background import ServedCluster
+
+    with ServedCluster(cluster_config(request, virtual_time=False)) as served:
+        yield served
+
+
+@pytest.fixture
+def kubeconfig(kubeloop_served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path: Path = kubeloop_served.endpoint.write_kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
