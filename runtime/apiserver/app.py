@@ -218,7 +218,8 @@ class ApiServer:
         try:
             if request.path not in PUBLIC_PATHS:
                 request[USER_KEY] = _authenticate(request, self.token, self.context.hooks)
-                _check_accept(request)
+                if not request.path.startswith("/openapi/"):
+                    _check_accept(request)
             return await handler(request)
         except ApiError as error:
             return status_response(error)

@@ -26,8 +26,12 @@ from aiohttp import web
 from engine.api.base import Resource
 from engine.documents import MAX_REQUEST_BYTES, decode_documents
 from engine.errors import BadRequest, RequestEntityTooLarge
+from runtime.apiserver.status import UnsupportedMediaType
 
 __all__ = ["MAX_REQUEST_BYTES", "ObjectEncoder", "Query", "decode_object", "dumps", "read_body"]
+
+
+BINARY_TYPES = frozenset({"application/vnd.kubernetes.protobuf", "application/cbor"})
 
 
 def dumps(value: Any) -> bytes:
@@ -35,7 +39,13 @@ def dumps(value: Any) -> bytes:
 
 
 async def read_body(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> str:
-    """The request body as text; 413 over `limit` bytes, 400 if not UTF-8."""
+    """The request body as text; 413 over `limit` bytes, 400 if not UTF-8, 415
+    for binary encodings (protobuf, CBOR: clients then send JSON)."""
+    if request.content_type in BINARY_TYPES:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format ({request.content_type}) - "
+            "accepted media types include: application/json, application/yaml"
+        )
     length = request.content_length
     too_large = RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
     if length is not None and length > limit:

@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from engine import crd
-from engine.errors import BadRequest, FieldError, Invalid
+from engine.errors import BadRequest
 from engine.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from runtime.apiserver.context import ApiContext, storage_model
 from runtime.apiserver.encoding import Query, decode_object, read_body
@@ -40,7 +40,7 @@ from runtime.apiserver.objects import (
     parse_body,
 )
 from runtime.apiserver.paths import Target
-from runtime.apiserver.status import UnsupportedMediaType
+from runtime.apiserver.status import UnprocessableEntity, UnsupportedMediaType
 
 __all__ = ["PATCH_TYPES", "apply_patch_document", "patch", "patch_type"]
 
@@ -85,9 +85,7 @@ def apply_patch_document(kind: str, document: dict[str, Any], body: Any) -> dict
                 raise BadRequest("a strategic merge patch must be a JSON object")
             patched = strategic_merge_patch(document, body)
     except PatchError as error:
-        raise Invalid(
-            subject, [FieldError("", f"the patch could not be applied: {error}")]
-        ) from None
+        raise UnprocessableEntity(f"{subject}: the patch could not be applied: {error}") from None
     if not isinstance(patched, dict):
         raise BadRequest("the patched object is not a JSON object")
     for field in ("apiVersion", "kind"):

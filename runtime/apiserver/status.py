@@ -26,6 +26,7 @@ __all__ = [
     "NotAcceptable",
     "StatusDetails",
     "Unauthorized",
+    "UnprocessableEntity",
     "UnsupportedMediaType",
     "status_body",
     "status_response",
@@ -41,6 +42,14 @@ class Unauthorized(ApiError):
 class NotAcceptable(ApiError):
     reason = "NotAcceptable"
     code = 406
+
+
+class UnprocessableEntity(ApiError):
+    """A well-formed request that cannot be carried out (a JSON patch whose
+    `test` fails): 422 with reason Invalid, as the apiserver answers."""
+
+    reason = "Invalid"
+    code = 422
 
 
 class UnsupportedMediaType(ApiError):
