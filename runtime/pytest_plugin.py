@@ -10,7 +10,9 @@ Fixtures:
   thread of its own on real time, for code that talks HTTP (kubectl, the
   official clients, kopf). `kubeloop_served.endpoint` has the URL, token and CA.
 * `kubeconfig`: the served cluster's kubeconfig written to the test's temporary
-  directory, with `KUBECONFIG` set to it for the test (and restored after).
+  directory, with `KUBECONFIG` set to it for the test (and restored after);
+  the `kubernetes` and `kubernetes_asyncio` clients, which read `KUBECONFIG`
+  when first imported, are pointed at it as well if already imported.
 
 The cluster's shape comes from the `kubeloop` marker, else from the command
 line options, else the defaults (3 simulated nodes):
@@ -25,6 +27,7 @@ Neighbours: `runtime.cluster` (`Cluster`, `ServedCluster`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,4 +103,10 @@ def kubeloop_served(request: pytest.FixtureRequest) -> Iterator[Any]:
 def kubeconfig(kubeloop_served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path: Path = kubeloop_served.endpoint.write_kubeconfig(tmp_path / "kubeconfig")
     monkeypatch.setenv("KUBECONFIG", str(path))
+    # The official clients read KUBECONFIG once, when first imported: point an
+    # already imported one at this cluster too (kopf's login goes through it).
+    for module_name in ("kubernetes.config.kube_config", "kubernetes_asyncio.config.kube_config"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            monkeypatch.setattr(module, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     return path

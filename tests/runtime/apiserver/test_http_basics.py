@@ -155,8 +155,10 @@ async def test_list_with_selectors_pages_and_resource_versions(api: Api) -> None
 
 
 async def test_delete_options_and_deletecollection(api: Api) -> None:
-    _, _created, _ = await api.call("POST", PODS, pod("keep", app="x"))
-    status, body, _ = await api.call("DELETE", f"{PODS}/keep", {"preconditions": {"uid": "not-it"}})
+    await api.call("POST", PODS, pod("keep", app="x"))
+    precondition = {"preconditions": {"uid": "not-it"}}
+    status, body, _ = await api.call("DELETE", f"{PODS}/keep", precondition)
+    assert body["reason"] == "Conflict"
     assert status == 409
     status, _body, _ = await api.call("DELETE", f"{PODS}/keep", {"propagationPolicy": "Sideways"})
     assert status == 400
