@@ -35,25 +35,31 @@ def _deployment(name: str, replicas: int) -> dict[str, Any]:
     }
 
 
+def _apps() -> Any:
+    return kubernetes.client.AppsV1Api()
+
+
+def _core() -> Any:
+    return kubernetes.client.CoreV1Api()
+
+
 @kopf.on.create(GROUP, VERSION, PLURAL)
-def create(spec: Any, name: str, namespace: str, body: Any, **_: Any) -> dict[str, Any]:
+def create(spec: Any, name: str, namespace: Any, body: Any, **_: Any) -> Any:
     document = _deployment(name, spec.get("replicas", 1))
     kopf.adopt(document, owner=body)
-    kubernetes.client.AppsV1Api().create_namespaced_deployment(namespace, document)
+    _apps().create_namespaced_deployment(namespace, document)
     return {"deployment": document["metadata"]["name"]}
 
 
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec.replicas")
-def update(new: Any, name: str, namespace: str, **_: Any) -> dict[str, Any]:
-    kubernetes.client.AppsV1Api().patch_namespaced_deployment(
-        f"{name}-web", namespace, {"spec": {"replicas": new}}
-    )
+def update(new: Any, name: str, namespace: Any, **_: Any) -> Any:
+    _apps().patch_namespaced_deployment(f"{name}-web", namespace, {"spec": {"replicas": new}})
     return {"replicas": new}
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-def delete(name: str, namespace: str, **_: Any) -> None:
-    kubernetes.client.CoreV1Api().create_namespaced_config_map(
+def delete(name: str, namespace: Any, **_: Any) -> Any:
+    _core().create_namespaced_config_map(
         namespace,
         {"metadata": {"name": f"{name}-cleaned-up"}, "data": {"by": "finalizer"}},
     )

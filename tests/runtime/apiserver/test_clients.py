@@ -10,7 +10,6 @@ from typing import Any
 import kubernetes
 import kubernetes_asyncio
 import pytest
-from kubernetes.client.rest import ApiException
 
 NS = "default"
 
@@ -37,19 +36,22 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(kubeconfig: Path) -> kubernetes.client.ApiClient:
-    return kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+def client(kubeconfig: Path) -> Any:
+    """An API client of the official library; its objects are typed `Any` here,
+    as the tests hand it plain dicts where its stubs want its models."""
+    new_client: Any = kubernetes.config.new_client_from_config
+    return new_client(config_file=str(kubeconfig))
 
 
-def test_official_client_crud_and_errors(client: kubernetes.client.ApiClient) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+def test_official_client_crud_and_errors(client: Any) -> None:
+    core: Any = kubernetes.client.CoreV1Api(client)
     created = core.create_namespaced_config_map(NS, configmap("settings", a="1"))
     assert created.metadata.uid and created.data == {"a": "1"}
     read = core.read_namespaced_config_map("settings", NS)
     read.data["b"] = "2"
     replaced = core.replace_namespaced_config_map("settings", NS, read)
     assert replaced.data == {"a": "1", "b": "2"}
-    with pytest.raises(ApiException) as conflict:
+    with pytest.raises(kubernetes.client.ApiException) as conflict:
         core.replace_namespaced_config_map("settings", NS, read)
     assert conflict.value.status == 409
     patched = core.patch_namespaced_config_map("settings", NS, {"data": {"c": "3"}})
@@ -62,15 +64,15 @@ def test_official_client_crud_and_errors(client: kubernetes.client.ApiClient) ->
     core.delete_namespaced_config_map(
         "settings", NS, body=kubernetes.client.V1DeleteOptions(propagation_policy="Foreground")
     )
-    with pytest.raises(ApiException) as missing:
+    with pytest.raises(kubernetes.client.ApiException) as missing:
         core.read_namespaced_config_map("settings", NS)
     assert missing.value.status == 404
 
 
 def test_official_client_list_then_watch_resumes_from_the_lists_revision(
-    client: kubernetes.client.ApiClient,
+    client: Any,
 ) -> None:
-    core = kubernetes.client.CoreV1Api(client)
+    core: Any = kubernetes.client.CoreV1Api(client)
     core.create_namespaced_config_map(NS, configmap("before"))
     listed = core.list_namespaced_config_map(NS)
     revision = listed.metadata.resource_version
@@ -78,7 +80,7 @@ def test_official_client_list_then_watch_resumes_from_the_lists_revision(
         core.create_namespaced_config_map(NS, configmap(f"after-{i}"))
     core.delete_namespaced_config_map("after-0", NS)
     seen: list[tuple[str, str]] = []
-    watch = kubernetes.watch.Watch()
+    watch: Any = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
     for event in watch.stream(
         core.list_namespaced_config_map, NS, resource_version=revision, timeout_seconds=10
     ):
@@ -93,10 +95,8 @@ def test_official_client_list_then_watch_resumes_from_the_lists_revision(
     ]
 
 
-def test_official_client_scale_status_and_rollout(
-    client: kubernetes.client.ApiClient, kubeloop_served: Any
-) -> None:
-    apps = kubernetes.client.AppsV1Api(client)
+def test_official_client_scale_status_and_rollout(client: Any, kubeloop_served: Any) -> None:
+    apps: Any = kubernetes.client.AppsV1Api(client)
     apps.create_namespaced_deployment(NS, deployment("web", 2))
     scale = apps.read_namespaced_deployment_scale("web", NS)
     assert scale.spec.replicas == 2
@@ -116,14 +116,14 @@ def test_official_client_scale_status_and_rollout(
 async def test_kubernetes_asyncio_crud_watch_and_status(kubeconfig: Path) -> None:
     api_client = await kubernetes_asyncio.config.new_client_from_config(config_file=str(kubeconfig))
     async with api_client:
-        core = kubernetes_asyncio.client.CoreV1Api(api_client)
+        core: Any = kubernetes_asyncio.client.CoreV1Api(api_client)
         await core.create_namespaced_config_map(NS, configmap("a", x="1"))
         listed = await core.list_namespaced_config_map(NS)
         revision = listed.metadata.resource_version
         await core.patch_namespaced_config_map("a", NS, {"data": {"x": "2"}})
         await core.delete_namespaced_config_map("a", NS)
-        watch = kubernetes_asyncio.watch.Watch()
-        seen = []
+        watch: Any = kubernetes_asyncio.watch.Watch()
+        seen: list[tuple[str, Any]] = []
         async with watch.stream(
             core.list_namespaced_config_map, NS, resource_version=revision, timeout_seconds=10
         ) as stream:
@@ -132,7 +132,7 @@ async def test_kubernetes_asyncio_crud_watch_and_status(kubeconfig: Path) -> Non
                 if len(seen) == 2:
                     watch.stop()
         assert seen == [("MODIFIED", {"x": "2"}), ("DELETED", {"x": "2"})]
-        apps = kubernetes_asyncio.client.AppsV1Api(api_client)
+        apps: Any = kubernetes_asyncio.client.AppsV1Api(api_client)
         await apps.create_namespaced_deployment(NS, deployment("api", 1))
         scaled = await apps.replace_namespaced_deployment_scale(
             "api", NS, {"spec": {"replicas": 2}, "metadata": {"name": "api"}}

@@ -56,12 +56,13 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 def test_a_kopf_operator_manages_its_custom_resource(kubeconfig: Path) -> None:
-    kubernetes.config.load_kube_config(config_file=str(kubeconfig))
-    extensions = kubernetes.client.ApiextensionsV1Api()
+    load: Any = kubernetes.config.load_kube_config
+    load(config_file=str(kubeconfig))
+    extensions: Any = kubernetes.client.ApiextensionsV1Api()
     extensions.create_custom_resource_definition(WEBSITE_CRD)
-    custom = kubernetes.client.CustomObjectsApi()
-    apps = kubernetes.client.AppsV1Api()
-    core = kubernetes.client.CoreV1Api()
+    custom: Any = kubernetes.client.CustomObjectsApi()
+    apps: Any = kubernetes.client.AppsV1Api()
+    core: Any = kubernetes.client.CoreV1Api()
     args = ["run", "--standalone", "--namespace", "default", str(OPERATOR)]
     with KopfRunner(args, timeout=60) as runner:
         custom.create_namespaced_custom_object(
@@ -106,7 +107,7 @@ def test_a_kopf_operator_manages_its_custom_resource(kubeconfig: Path) -> None:
                     "example.com", "v1", "default", "websites", "blog"
                 )
             except kubernetes.client.ApiException as error:
-                return error.status == 404
+                return bool(error.status == 404)
             return False
 
         eventually(gone)
