@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -105,10 +105,6 @@ def served(pods: int) -> Iterator[tuple[str, dict[str, str]]]:
 def _client(url: str, headers: dict[str, str], limit: int = 200) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=limit)
     return aiohttp.ClientSession(base_url=url, headers=headers, connector=connector)
-
-
-def _run(fn: Callable[[], Awaitable[float]]) -> Callable[[], float]:
-    return lambda: asyncio.run(fn())
 
 
 # -- figures ---------------------------------------------------------------------------
