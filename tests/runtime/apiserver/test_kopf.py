@@ -14,7 +14,7 @@ from kopf.testing import KopfRunner
 
 from tests.runtime.apiserver.test_http_patch import CRD
 
-OPERATOR = Path(__file__).with_name("kopf_operator.py")
+OPERATOR = Path(__file__).parents[3] / "examples" / "kopf_operator.py"
 WEBSITE_CRD: dict[str, Any] = {
     **CRD,
     "metadata": {"name": "websites.example.com"},
