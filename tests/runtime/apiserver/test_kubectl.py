@@ -165,3 +165,43 @@ def test_custom_resources_through_kubectl(kubeconfig: Path, tmp_path: Path) -> N
     got = json.loads(kubectl(kubeconfig, "get", "widget", "w1", "-o", "json"))
     assert (got["spec"]["size"], got["spec"]["replicas"]) == (5, 4)
     kubectl(kubeconfig, "delete", "widget", "w1")
+
+
+TALKER = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "for i in 1 2 3; do echo line $i; done; sleep 30"]
+"""
+
+
+@pytest.mark.kubeloop(nodes=1, runtime="process")
+def test_logs_describe_and_delete_of_a_process_pod(kubeconfig: Path) -> None:
+    assert KUBECTL is not None
+    kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", "-", stdin=TALKER)
+    kubectl(kubeconfig, "wait", "--for=condition=Ready", "pod/talker", "--timeout=60s")
+    deadline = time.monotonic() + 30
+    while kubectl(kubeconfig, "logs", "talker").count("line") < 3:
+        assert time.monotonic() < deadline, "the container's output never showed"
+        time.sleep(0.1)
+    assert kubectl(kubeconfig, "logs", "talker", "--tail=1") == "line 3\n"
+    follow = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "logs", "-f", "talker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        followed = [follow.stdout.readline() for _ in range(3)]
+    finally:
+        follow.kill()
+        follow.communicate(timeout=10)
+    assert followed == ["line 1\n", "line 2\n", "line 3\n"]
+    described = kubectl(kubeconfig, "describe", "pod", "talker")
+    assert "Successfully assigned default/talker to node-0" in described
+    assert "deleted" in kubectl(kubeconfig, "delete", "pod", "talker", "--timeout=60s")
