@@ -27,6 +27,7 @@ Neighbours: `runtime.cluster` (`Cluster`, `ServedCluster`).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -87,8 +88,29 @@ def cluster_config(request: pytest.FixtureRequest, *, virtual_time: bool) -> Any
 async def kubeloop_cluster(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     from runtime.cluster import Cluster
 
-    async with Cluster(cluster_config(request, virtual_time=True)) as cluster:
-        yield cluster
+    # The cluster is entered and left in a task of its own: pytest-asyncio may
+    # set a fixture up and tear it down in different tasks, and the cluster's
+    # task groups must be left in the task that entered them.
+    config = cluster_config(request, virtual_time=True)
+    started: asyncio.Future[Cluster] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+
+    async def host() -> None:
+        try:
+            async with Cluster(config) as cluster:
+                started.set_result(cluster)
+                await stop.wait()
+        except BaseException as error:
+            if not started.done():
+                started.set_exception(error)
+            raise
+
+    task = asyncio.create_task(host())
+    try:
+        yield await started
+    finally:
+        stop.set()
+        await task
 
 
 @pytest.fixture

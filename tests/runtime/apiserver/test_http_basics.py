@@ -3,6 +3,8 @@ as Status objects."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from engine.api.core import Pod
@@ -167,3 +169,12 @@ async def test_delete_options_and_deletecollection(api: Api) -> None:
     status, listed, _ = await api.call("DELETE", PODS, params={"labelSelector": "app=gone"})
     assert status == 200 and len(listed["items"]) == 3
     assert [p.metadata.name for p in api.store.list(Pod).items] == ["keep"]
+
+
+async def test_the_in_process_cluster_fixture_runs_a_deployment(kubeloop_cluster: Any) -> None:
+    from engine.api.apps import Deployment
+
+    await kubeloop_cluster.apply(deployment("web", replicas=2))
+    await kubeloop_cluster.wait_converged(timeout=60)
+    web = await kubeloop_cluster.get(Deployment, "web", "default")
+    assert web.status.ready_replicas == 2
