@@ -60,6 +60,11 @@ def api_server(cluster: Cluster, options: ServeOptions) -> ApiServer:
                 f'container "{container}" in pod "{pod.metadata.name}" has no log: {error}'
             ) from None
 
+    # Where a cluster's server gets its hooks. The node side's logs are
+    # plugged in here; the modules that print tables (engine.printers.table),
+    # make OpenAPI documents (engine.openapi), check ServiceAccount tokens
+    # (engine.satokens.authenticate) and authorize with RBAC (engine.rbac's
+    # Authorizer, with attributes=engine.rbac.Attributes) belong here too.
     hooks = options.hooks
     if hooks.logs is None:
         hooks = dataclasses.replace(hooks, logs=logs)
