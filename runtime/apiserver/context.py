@@ -24,7 +24,14 @@ from runtime.apiserver.encoding import ObjectEncoder, dumps
 from runtime.apiserver.hooks import Hooks, User
 from runtime.apiserver.paths import Target
 
-__all__ = ["ApiContext", "Limits", "storage_model"]
+__all__ = [
+    "USER_KEY",
+    "ApiContext",
+    "Limits",
+    "request_user",
+    "storage_model",
+    "warning_headers",
+]
 
 
 @dataclass(frozen=True, slots=True)

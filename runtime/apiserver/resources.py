@@ -25,7 +25,14 @@ from typing import Any
 from aiohttp import web
 
 from engine.api.base import Resource
-from engine.errors import BadRequest, Conflict, Gone, MethodNotAllowed, ServerTimeout
+from engine.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    MethodNotAllowed,
+    NotFound,
+    ServerTimeout,
+)
 from engine.store import ObjectList
 from runtime.apiserver.context import ApiContext, storage_model, warning_headers
 from runtime.apiserver.encoding import Query, decode_object, dumps, read_body
@@ -288,13 +295,16 @@ async def delete_collection(
         if dry:
             results.append(obj)
             continue
-        result = ctx.store.delete(
-            type(obj),
-            obj.metadata.name,
-            obj.metadata.namespace or None,
-            propagation_policy=policy,
-            grace_period_seconds=grace,
-        )
+        try:
+            result = ctx.store.delete(
+                type(obj),
+                obj.metadata.name,
+                obj.metadata.namespace or None,
+                propagation_policy=policy,
+                grace_period_seconds=grace,
+            )
+        except NotFound:
+            continue  # gone since the list (an owner's deletion took it along)
         results.append(result if result is not None else obj)
     done = ObjectList(results, ctx.store.revision)
     return web.Response(
