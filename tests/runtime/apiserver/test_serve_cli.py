@@ -100,3 +100,39 @@ def test_serve_refuses_bad_input_before_starting(tmp_path: Path, capsys: Any) ->
     assert cli.main(["serve", str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
     assert cli.main(["kubeconfig", "--kubeconfig", str(tmp_path / "none")]) == 1
+
+
+def test_serve_over_plain_http_at_a_faster_pace(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "serve",
+            "--nodes",
+            "1",
+            "--insecure-http",
+            "--speed",
+            "10",
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(kubeconfig, process)
+        config = yaml.safe_load(kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        assert cluster["server"].startswith("http://127.0.0.1:")
+        assert "certificate-authority-data" not in cluster
+        token = config["users"][0]["user"]["token"]
+        status, body = _get(f"{cluster['server']}/api/v1/nodes", None, token)
+        assert status == 200 and [n["metadata"]["name"] for n in body["items"]] == ["node-0"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert not kubeconfig.exists()
