@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import convergence, informer, scheduler, simulation, storage, workloads
+from benchmarks import api, convergence, informer, scheduler, simulation, storage, workloads
 from benchmarks.harness import Figure, print_table, quick_figures, write_json
 from runtime.gctuning import simulation_gc
 
@@ -20,6 +20,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "simulation": simulation.run,
     "workloads": workloads.run,
     "storage": storage.run,
+    "api": api.run,
 }
 
 

@@ -104,7 +104,9 @@ class CustomResource(Unstructured):
         if schema is None:
             return []
         data = self.to_dict()
-        data.pop("metadata", None)
+        # The envelope is the apiserver's, allowed whether the schema lists it or not.
+        for envelope in ("apiVersion", "kind", "metadata"):
+            data.pop(envelope, None)
         return schema.validate(data)
 
 

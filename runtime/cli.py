@@ -7,6 +7,7 @@
     kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
     kubeloop snapshot save|restore FILE --data-dir DIR   (see `runtime.cli_snapshot`)
+    kubeloop serve [FILES...] / kubeloop kubeconfig   (see `runtime.cli_serve`)
 
 `run` starts a cluster, applies the manifests (or runs the scenario file),
 shows live progress per workload, stops once converged (unless `--watch`),
@@ -63,7 +64,7 @@ from rich.console import Console
 from engine.clock import VirtualClock
 from engine.documents import read_text
 from engine.errors import ApiError
-from runtime import cli_bench, cli_fuzz, cli_snapshot, stopsignals
+from runtime import cli_bench, cli_fuzz, cli_serve, cli_snapshot, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
 from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
@@ -177,11 +178,14 @@ def _parser() -> argparse.ArgumentParser:
     cli_bench.register(sub)
     cli_fuzz.register(sub)
     cli_snapshot.register(sub)
+    cli_serve.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in cli_serve.COMMANDS:
+        return cli_serve.main(args)
     if args.command != "run":
         try:
             with stopsignals.raising():  # a benchmark's subprocess dies with the command

@@ -63,6 +63,7 @@ from engine.manager import Manager
 from engine.mutation import detector
 from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
+from runtime.apiserver import ApiServer, Endpoint
 from runtime.cluster import workloads
 from runtime.cluster.apply import (
     Applied,
@@ -76,6 +77,7 @@ from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
 from runtime.cluster.storage import default_storage_class
+from runtime.cluster.serving import ServeOptions, api_server
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -124,9 +126,16 @@ class Cluster:
     """See the module docstring."""
 
     def __init__(
-        self, config: ClusterConfig | None = None, *, registry: Registry = REGISTRY
+        self,
+        config: ClusterConfig | None = None,
+        *,
+        registry: Registry = REGISTRY,
+        api: bool | ServeOptions = False,
     ) -> None:
         self.config = config or ClusterConfig()
+        self._serve_on_start = ServeOptions() if api is True else api or None
+        self.api: ApiServer | None = None
+        """The HTTP API server, once serving (`api=True` or `serve()`)."""
         self.registry = registry
         """The kinds the cluster's store serves (default: the process-wide ones)."""
         self.rng = random.Random(self.config.seed)
@@ -227,6 +236,12 @@ class Cluster:
                 )
                 await stack.enter_async_context(self.network)
             self._stack = stack.pop_all()
+        if self._serve_on_start is not None:
+            try:
+                await self.serve(self._serve_on_start)
+            except BaseException as error:
+                await self.__aexit__(type(error), error, error.__traceback__)
+                raise
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -239,6 +254,20 @@ class Cluster:
                 raise
         if detector.enabled and exc_info[1] is None:
             detector.check()  # a shared object changed in place fails the `async with`
+
+    async def serve(self, options: ServeOptions | None = None) -> Endpoint:
+        """Serve the Kubernetes HTTP API (`runtime.cluster.serving`); returns
+        its endpoint (URL, token, CA, `kubeconfig_text()`). Serving already: the
+        same endpoint. The server stops when the cluster does, before the rest."""
+        if self.api is not None and self.api.endpoint is not None:
+            return self.api.endpoint
+        if self._stack is None:
+            raise RuntimeError("the cluster is not running: use `async with Cluster(...)`")
+        server = api_server(self, options or ServeOptions())
+        endpoint = await server.start()
+        self.api = server
+        self._stack.push_async_callback(server.stop)
+        return endpoint
 
     def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
         config = self.config

@@ -39,6 +39,8 @@ T = TypeVar("T")
 NOT_MIRRORED: dict[str, str] = {
     "kubelet": "returns a live Kubelet whose methods are coroutines: use "
     "call(lambda c: c.kubelet(name).method())",
+    "serve": "the API would answer only while a call runs the loop: serve from a thread "
+    "of its own with runtime.cluster.background.ServedCluster",
 }
 """Public `Cluster` methods `SyncCluster` does not offer, and why."""
 

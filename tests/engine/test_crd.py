@@ -250,3 +250,34 @@ def test_empty_objects_inside_a_custom_object_are_kept() -> None:
     model = REGISTRY.lookup(API, "CronJob").model
     patched: Any = store.patch(model, "nightly", "default", {"metadata": {"labels": {"a": "b"}}})
     assert patched.spec["jobTemplate"] == {}
+
+
+def test_a_schema_without_apiversion_kind_and_metadata_still_takes_them() -> None:
+    """Kubernetes always allows a custom object's envelope at the schema's root,
+    whether or not the schema lists apiVersion, kind and metadata."""
+    store = Store()
+    (crd,) = load_manifests(
+        """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+"""
+    )
+    store.create(crd)
+    (obj,) = load_manifests(
+        "{apiVersion: example.com/v1, kind: Gadget, metadata: {name: g}, spec: {size: 1}}"
+    )
+    assert store.create(obj).metadata.name == "g"

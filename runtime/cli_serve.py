@@ -1,0 +1,201 @@
+"""`kubeloop serve` and `kubeloop kubeconfig`: a cluster behind the Kubernetes
+HTTP API, for kubectl and any client.
+
+    kubeloop serve [FILES...] [--nodes N] [--runtime simulated|process]
+                   [--address A] [--port P] [--kubeconfig PATH] [--speed X]
+                   [--insecure-http]
+    kubeloop kubeconfig [--kubeconfig PATH]
+
+`serve` starts a cluster and its API (TLS with a CA made for this run unless
+`--insecure-http`; 127.0.0.1 and a free port unless told), applies FILES,
+writes the kubeconfig atomically once all of that is ready (so a script may
+wait for the file to appear), prints how to point kubectl at it, and runs
+until SIGINT, SIGTERM or SIGHUP. It then stops every process it started and
+removes the kubeconfig it wrote (the token in it dies with the server). Time
+is real by default; `--speed X` runs cluster time X times as fast as the wall
+clock (a virtual clock paced at X; timeouts such as a watch's
+`timeoutSeconds` pass X times faster too). Exit status: 0 after a stop
+signal, 2 for bad input (one line on stderr, nothing started).
+
+`kubeconfig` prints the kubeconfig a running `serve` wrote (default path:
+`~/.kube/kubeloop.yaml`), or fails with status 1 if there is none.
+
+Neighbours: `runtime.cli` (registers these), `runtime.cluster` (`Cluster.serve`),
+`runtime.apiserver`, `runtime.stopsignals`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from engine.clock import VirtualClock
+from engine.errors import ApiError
+from runtime import stopsignals
+from runtime.apiserver import DEFAULT_KUBECONFIG, Endpoint
+from runtime.cluster import Cluster, ClusterConfig, NodePool
+from runtime.cluster.config import MAX_NODES
+from runtime.cluster.serving import ServeOptions
+
+__all__ = ["COMMANDS", "main", "register"]
+
+COMMANDS = ("serve", "kubeconfig")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {value}")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add `serve` and `kubeconfig` to `kubeloop`'s subparsers."""
+    serve = sub.add_parser(
+        "serve",
+        help="run a cluster behind the Kubernetes HTTP API (for kubectl and clients)",
+        description="Start a cluster with its Kubernetes HTTP API, apply FILES, write the "
+        "kubeconfig, and run until Ctrl-C.",
+    )
+    serve.add_argument("files", nargs="*", type=Path, help="manifests to apply at start")
+    serve.add_argument("--nodes", type=int, default=3, help="simulated nodes (default 3)")
+    serve.add_argument(
+        "--runtime",
+        choices=("simulated", "process"),
+        default="simulated",
+        help="container runtime: simulated, or real local processes",
+    )
+    serve.add_argument("--address", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
+    _kubeconfig_option(serve)
+    serve.add_argument(
+        "--speed",
+        type=_positive,
+        default=None,
+        metavar="X",
+        help="cluster time runs X times as fast as the wall clock (default: real time)",
+    )
+    serve.add_argument(
+        "--insecure-http", action="store_true", help="serve plain HTTP instead of TLS"
+    )
+    show = sub.add_parser("kubeconfig", help="print the kubeconfig of a running `kubeloop serve`")
+    _kubeconfig_option(show)
+
+
+def _kubeconfig_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=DEFAULT_KUBECONFIG,
+        metavar="PATH",
+        help=f"the kubeconfig file (default {DEFAULT_KUBECONFIG})",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.command == "kubeconfig":
+        path = args.kubeconfig.expanduser()
+        try:
+            sys.stdout.write(path.read_text())
+        except OSError as error:
+            print(
+                f"kubeloop: no kubeconfig at {path} ({error.strerror}); is `kubeloop serve` "
+                "running?",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    try:
+        config, files = _plan(args)
+    except (ApiError, OSError, ValueError) as error:
+        print(f"kubeloop: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    stop = stopsignals.StopSignals()
+    try:
+        asyncio.run(_serve(args, config, files, stop))
+    except (ApiError, OSError) as error:
+        print(f"kubeloop: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    if stop.signal is not None:
+        with contextlib.suppress(OSError):
+            print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> tuple[ClusterConfig, list[Path]]:
+    from engine.manifests import load_manifest_files
+
+    if not 0 <= args.nodes <= MAX_NODES:
+        raise ValueError(f"--nodes must be 0 to {MAX_NODES}")
+    files: list[Path] = args.files
+    for path in files:
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or directory")
+    load_manifest_files(files)  # every file checked before anything starts
+    config = ClusterConfig(
+        node_pools=(NodePool(count=args.nodes),),
+        runtime=args.runtime,
+        virtual_time=args.speed is not None,
+    )
+    return config, files
+
+
+async def _serve(
+    args: argparse.Namespace,
+    config: ClusterConfig,
+    files: list[Path],
+    stop: stopsignals.StopSignals,
+) -> None:
+    options = ServeOptions(address=args.address, port=args.port, tls=not args.insecure_http)
+    with stop.installed(), stop.scope:
+        async with Cluster(config) as cluster:
+            if isinstance(cluster.clock, VirtualClock):
+                cluster.clock.pace(args.speed)
+            endpoint = await cluster.serve(options)
+            if files:
+                await cluster.apply(files)
+            path = endpoint.write_kubeconfig(args.kubeconfig)
+            try:
+                _announce(endpoint, path)
+                await anyio.sleep_forever()
+            finally:
+                _remove_if_ours(path, endpoint)
+
+
+def _announce(endpoint: Endpoint, path: Path) -> None:
+    print(
+        f"kubeloop: serving the Kubernetes API at {endpoint.url}\n"
+        f"kubeloop: kubeconfig written to {path}\n"
+        f"  export KUBECONFIG={path}\n"
+        "  kubectl get nodes\n"
+        "kubeloop: Ctrl-C stops the cluster",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _remove_if_ours(path: Path, endpoint: Endpoint) -> None:
+    with contextlib.suppress(OSError):
+        if path.read_text() == endpoint.kubeconfig_text():
+            path.unlink()
