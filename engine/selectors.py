@@ -32,9 +32,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from engine.api.base import LabelSelector
+if TYPE_CHECKING:  # engine.api imports this module's name checks: no cycle at run time
+    from engine.api.base import LabelSelector
 
 __all__ = [
     "InvalidSelector",

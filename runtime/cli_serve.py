@@ -3,7 +3,7 @@ HTTP API, for kubectl and any client.
 
     kubeloop serve [FILES...] [--nodes N] [--runtime simulated|process]
                    [--address A] [--port P] [--kubeconfig PATH] [--speed X]
-                   [--insecure-http]
+                   [--insecure-http] [--data-dir DIR]
     kubeloop kubeconfig [--kubeconfig PATH]
 
 `serve` starts a cluster and its API (TLS with a CA made for this run unless
@@ -97,6 +97,13 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--insecure-http", action="store_true", help="serve plain HTTP instead of TLS"
     )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the cluster's state in DIR and start from what it holds (engine.durable)",
+    )
     show = sub.add_parser("kubeconfig", help="print the kubeconfig of a running `kubeloop serve`")
     _kubeconfig_option(show)
 
@@ -157,6 +164,7 @@ def _plan(args: argparse.Namespace) -> tuple[ClusterConfig, list[Path]]:
         node_pools=(NodePool(count=args.nodes),),
         runtime=args.runtime,
         virtual_time=args.speed is not None,
+        data_dir=args.data_dir,
     )
     return config, files
 

@@ -38,6 +38,7 @@ import structlog
 from aiohttp import web
 
 from engine.errors import ApiError, BadRequest, Forbidden, InternalError, MethodNotAllowed, NotFound
+from engine.openapi_proto import PROTOBUF_CONTENT_TYPE
 from engine.selectors import InvalidSelector
 from engine.store import Store
 from runtime.apiserver import discovery, patching, resources, subresources, watching
@@ -54,7 +55,6 @@ __all__ = ["ApiServer"]
 log = structlog.get_logger("kubeloop.apiserver")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 READ_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}
 
@@ -220,7 +220,10 @@ class ApiServer:
                 request[USER_KEY] = _authenticate(request, self.token, self.context.hooks)
                 if not request.path.startswith("/openapi/"):
                     _check_accept(request)
-            return await handler(request)
+            response = await handler(request)
+            if self.context.hooks.flush is not None:
+                self.context.hooks.flush()  # durable before the client hears of it
+            return response
         except ApiError as error:
             return status_response(error)
         except InvalidSelector as error:
@@ -286,9 +289,8 @@ class ApiServer:
         if "protobuf" in request.headers.get("Accept", ""):
             return web.Response(
                 body=openapi.openapi_v2_protobuf(document),
-                headers={
-                    "Content-Type": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-                },
+                # kube-apiserver's spelling (a dot before v1.0): kubectl refuses the "@" form.
+                headers={"Content-Type": PROTOBUF_CONTENT_TYPE},
             )
         return _json(document)
 

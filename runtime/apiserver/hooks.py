@@ -18,6 +18,9 @@ and until one is given it behaves as documented here:
   then needs `--validate=false`).
 * `logs(pod, container, tail=, follow=, previous=)`: a container's log lines
   (the cluster's node agents provide it). Without it `pods/log` is 404.
+* `flush()`: makes every write so far durable; called before each response
+  is sent, so no client is told of a write that a crash could lose
+  (`engine.durable`'s group commit). Without it responses go out at once.
 
 Neighbours: `runtime.apiserver.app` (takes a `Hooks`), `runtime.cluster`
 (fills `logs`).
@@ -141,6 +144,7 @@ class Hooks:
     table: TablePrinter | None = None
     openapi: OpenAPI | None = None
     logs: LogSource | None = None
+    flush: Callable[[], None] | None = None
     attributes: Callable[..., Any] = AccessAttributes
     """Builds what `authorizer` reads from keyword arguments (verb, api_group,
     resource, subresource, namespace, name, path): `engine.rbac.Attributes`."""

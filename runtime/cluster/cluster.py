@@ -61,7 +61,9 @@ from engine.errors import NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
 from engine.mutation import detector
+from engine.rbac_bootstrap import ensure_bootstrap_policy
 from engine.registry import REGISTRY, Registry
+from engine.satokens import ServiceAccountTokens
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.apiserver import ApiServer, Endpoint
 from runtime.cluster import workloads
@@ -76,8 +78,8 @@ from runtime.cluster.apply import (
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
-from runtime.cluster.storage import default_storage_class
 from runtime.cluster.serving import ServeOptions, api_server
+from runtime.cluster.storage import default_storage_class
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -136,6 +138,10 @@ class Cluster:
         self._serve_on_start = ServeOptions() if api is True else api or None
         self.api: ApiServer | None = None
         """The HTTP API server, once serving (`api=True` or `serve()`)."""
+        self.journal: SqliteJournal | None = None
+        """Where the state is kept durable, with `config.data_dir`."""
+        self.service_account_tokens: ServiceAccountTokens | None = None
+        """Issues and checks ServiceAccount tokens, once serving (`engine.satokens`)."""
         self.registry = registry
         """The kinds the cluster's store serves (default: the process-wide ones)."""
         self.rng = random.Random(self.config.seed)
@@ -166,6 +172,7 @@ class Cluster:
         if journal.revision:
             journal.restore(store)
         journal.attach(store)
+        self.journal = journal
 
     async def __aenter__(self) -> Cluster:
         config = self.config
@@ -263,6 +270,10 @@ class Cluster:
             return self.api.endpoint
         if self._stack is None:
             raise RuntimeError("the cluster is not running: use `async with Cluster(...)`")
+        assert self.client is not None
+        # What kube-apiserver's RBAC bootstrap makes at start: the default
+        # ClusterRoles and bindings (cluster-admin, admin, edit, view, ...).
+        await ensure_bootstrap_policy(self.client)
         server = api_server(self, options or ServeOptions())
         endpoint = await server.start()
         self.api = server

@@ -1,6 +1,5 @@
 """The real kubectl against a served cluster (skipped where kubectl is not
-installed). `--validate=false` stands in for the OpenAPI documents until the
-server serves them: kubectl's client-side validation downloads them first."""
+installed), validating with the OpenAPI documents the server serves."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import yaml
 EXAMPLES = Path(__file__).parents[3] / "examples"
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed here")
-NO_OPENAPI = "--validate=false"
 
 
 def kubectl(kubeconfig: Path, *args: str, check: bool = True, stdin: str | None = None) -> str:
@@ -41,9 +39,9 @@ def deployment(kubeconfig: Path, name: str) -> dict[str, Any]:
 
 def test_apply_get_scale_label_annotate_patch_rollout_delete(kubeconfig: Path) -> None:
     manifest = str(EXAMPLES / "nginx-deployment.yaml")
-    out = kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", manifest)
+    out = kubectl(kubeconfig, "apply", "-f", manifest)
     assert "deployment.apps/nginx-deployment created" in out
-    assert "unchanged" in kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", manifest)
+    assert "unchanged" in kubectl(kubeconfig, "apply", "-f", manifest)
     kubectl(kubeconfig, "rollout", "status", "deploy/nginx-deployment", "--timeout=60s")
     got = deployment(kubeconfig, "nginx-deployment")
     assert got["status"]["readyReplicas"] == 3
@@ -83,7 +81,7 @@ def test_apply_get_scale_label_annotate_patch_rollout_delete(kubeconfig: Path) -
 
 def test_server_side_apply_and_jsonpath(kubeconfig: Path) -> None:
     manifest = str(EXAMPLES / "service.yaml")
-    out = kubectl(kubeconfig, "apply", NO_OPENAPI, "--server-side", "-f", manifest)
+    out = kubectl(kubeconfig, "apply", "--server-side", "-f", manifest)
     assert "serverside-applied" in out
     names = kubectl(kubeconfig, "get", "svc", "-o", "jsonpath={.items[*].metadata.name}")
     assert "my-service" in names.split()
@@ -96,7 +94,7 @@ def test_server_side_apply_and_jsonpath(kubeconfig: Path) -> None:
 def test_get_watch_streams_changes(kubeconfig: Path) -> None:
     assert KUBECTL is not None
     configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {a: '1'}\n"
-    kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", "-", stdin=configmap)
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=configmap)
     watcher = subprocess.Popen(
         [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "configmaps", "-w", "-o", "name"],
         stdout=subprocess.PIPE,
@@ -128,7 +126,7 @@ def test_custom_resources_through_kubectl(kubeconfig: Path, tmp_path: Path) -> N
 
     crd_file = tmp_path / "crd.yaml"
     crd_file.write_text(yaml.safe_dump(CRD))
-    kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", str(crd_file))
+    kubectl(kubeconfig, "apply", "-f", str(crd_file))
     widget = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
@@ -145,7 +143,6 @@ def test_custom_resources_through_kubectl(kubeconfig: Path, tmp_path: Path) -> N
                 "--kubeconfig",
                 str(kubeconfig),
                 "apply",
-                NO_OPENAPI,
                 "-f",
                 str(widget_file),
             ],
@@ -182,7 +179,7 @@ spec:
 @pytest.mark.kubeloop(nodes=1, runtime="process")
 def test_logs_describe_and_delete_of_a_process_pod(kubeconfig: Path) -> None:
     assert KUBECTL is not None
-    kubectl(kubeconfig, "apply", NO_OPENAPI, "-f", "-", stdin=TALKER)
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=TALKER)
     kubectl(kubeconfig, "wait", "--for=condition=Ready", "pod/talker", "--timeout=60s")
     deadline = time.monotonic() + 30
     while kubectl(kubeconfig, "logs", "talker").count("line") < 3:
