@@ -26,6 +26,7 @@ from controllers import (
     job,
     namespace,
     nodelifecycle,
+    podautoscaler,
     replicaset,
     statefulset,
     ttlafterfinished,
@@ -61,5 +62,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "job": job.setup,
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
+        "horizontalpodautoscaler": podautoscaler.setup,
     }
 )

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from engine import conversion, crd, strategies
+from engine.aggregated import AggregatedAPI
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.api.integers import INT32_MAX, out_of_range
@@ -55,7 +56,9 @@ from engine.errors import (
     Gone,
     Invalid,
     KindNotServed,
+    MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
 )
 from engine.fieldselectors import FieldSelector, parse_field_selector
 from engine.managedfields import list_kinds
@@ -99,9 +102,6 @@ class ObjectList(Generic[R]):
     items: list[R]
     resource_version: int
     continue_: str | None = None
-
-
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +199,7 @@ class Store:
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
+        self._aggregated: dict[type[Resource], AggregatedAPI] = {}
         if namespace_lifecycle:
             # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
@@ -213,6 +214,38 @@ class Store:
         """The revision of the last write."""
         return self._revision
 
+    def add_aggregated(self, provider: AggregatedAPI) -> None:
+        """Serve `provider`'s kinds from it, read only (`engine.aggregated`)."""
+        for served in provider.served_kinds():
+            self._aggregated[served] = provider
+
+    def remove_aggregated(self, provider: AggregatedAPI) -> None:
+        """Stop serving `provider`'s kinds (its component stopped)."""
+        for served, owner in list(self._aggregated.items()):
+            if owner is provider:
+                del self._aggregated[served]
+
+    def _aggregated_list(
+        self,
+        provider: AggregatedAPI,
+        kind: type[Resource],
+        namespace: str | None,
+        label_selector: LabelSelectorArg,
+        field_selector: FieldSelectorArg,
+    ) -> builtins.list[Resource]:
+        sel = _label_selector(label_selector)
+        fsel = _field_selector(field_selector, self.registry.info(kind))
+        items = provider.list_objects(kind, namespace if kind.namespaced else None)
+        return sorted(
+            (
+                obj
+                for obj in items
+                if (sel is None or sel.matches(obj.metadata.labels))
+                and (fsel is None or fsel.matches(obj))
+            ),
+            key=lambda obj: (obj.metadata.namespace, obj.metadata.name),
+        )
+
     def table(self, kind: type[Resource]) -> _Table:
         # Every call (read or write) comes through here before it changes
         # anything: a shared object found changed in place fails it.
@@ -220,6 +253,14 @@ class Store:
             detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
+            if kind.read_only:
+                resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
+                if kind in self._aggregated:
+                    raise MethodNotAllowed(f"{resource} is served read only (get and list)")
+                raise ServiceUnavailable(
+                    f"the server is currently unable to handle the request ({resource}: "
+                    "no aggregated API serves it; is the metrics server running?)"
+                )
             try:
                 info = self.registry.info(kind)
             except KeyError:
@@ -351,6 +392,10 @@ class Store:
         return cast(R, obj)
 
     def try_get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = provider.get_object(kind, name, (namespace or "default") * kind.namespaced)
+            return cast("R | None", found)
         storage = self._storage_of(kind)
         if storage is not None:
             found = self.try_get(storage, name, namespace)
@@ -370,6 +415,10 @@ class Store:
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
         that all see the revision of the first page (an expired token is Gone)."""
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = self._aggregated_list(provider, kind, namespace, label_selector, field_selector)
+            return ObjectList(cast(builtins.list[R], found), self._revision)
         storage = self._storage_of(kind)
         if storage is not None:
             stored = self.list(
@@ -796,7 +845,7 @@ class Store:
         if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
             replicas, status_replicas, selector = scale
             return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
-        if kind.kind_name not in SCALABLE_KINDS:
+        if not kind.has_scale_subresource:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         spec_selector = obj.spec.selector
         if isinstance(spec_selector, dict):  # ReplicationController: an equality map
@@ -829,7 +878,7 @@ class Store:
             )
         current: Any = self.get(kind, name, namespace)
         custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
-        if not custom and kind.kind_name not in SCALABLE_KINDS:
+        if not custom and not kind.has_scale_subresource:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         if resource_version and resource_version != current.metadata.resource_version:
             raise Conflict(

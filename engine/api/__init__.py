@@ -43,6 +43,7 @@ GROUP_MODULES = (
     "engine.api.coordination",
     "engine.api.scheduling",
     "engine.api.discovery",
+    "engine.api.metrics",
 )
 
 
