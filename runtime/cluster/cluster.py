@@ -64,6 +64,7 @@ from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_object
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
+from runtime.cluster.top import TopRow, top_rows
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -73,6 +74,7 @@ from runtime.cluster.workloads import (
     workload_rows,
 )
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
+from runtime.metrics import CustomMetrics, MetricsServer
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
@@ -123,6 +125,10 @@ class Cluster:
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
         unless a host such as the simulation runs them itself and says so)."""
+        self.metrics: MetricsServer | None = None
+        """The metrics server (resource metrics), once the cluster runs."""
+        self.custom_metrics = CustomMetrics(self.clock)
+        """Publish custom and external metrics here (`runtime.metrics.custom`)."""
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
@@ -158,9 +164,15 @@ class Cluster:
                 if isinstance(built, Scheduler):
                     self.scheduler = built
             await stack.enter_async_context(manager)
-            self.nodes = self._node_pool(client, manager)
+            self.nodes = nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)
-            await stack.enter_async_context(self.nodes)
+            await stack.enter_async_context(nodes)
+            self.metrics = MetricsServer(
+                lambda: nodes, self.clock, resolution=config.metric_resolution
+            )
+            store.add_aggregated(self.metrics)
+            store.add_aggregated(self.custom_metrics)
+            manager.add_runnable(self.metrics.run)
             self._stack = stack.pop_all()
         return self
 
@@ -196,6 +208,7 @@ class Cluster:
             rng=random.Random(f"{config.seed}/nodes"),
             runtime_factory=factory,
             pod_informer=manager.factory.informer(Pod),
+            request_rate=config.request_rate,
         )
         index = 0
         for node_pool in config.node_pools:
@@ -325,6 +338,17 @@ class Cluster:
             grace_period_seconds=grace_period_seconds,
             force=force,
         )
+
+    async def top(
+        self, what: str = "pods", *, namespace: str | None = None
+    ) -> builtins.list[TopRow]:
+        """`kubectl top pods|nodes`: the metrics server's latest usage, read
+        through the metrics API (scraped now if no round ran yet)."""
+        _, client = self._require()
+        assert self.metrics is not None
+        if self.metrics.rounds == 0:
+            await self.metrics.scrape()
+        return await top_rows(client, what, namespace=namespace)
 
     async def events(self, namespace: str | None = None) -> builtins.list[Event]:
         """Events, oldest first."""

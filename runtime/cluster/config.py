@@ -12,7 +12,7 @@ Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,6 +74,13 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    metric_resolution: float = 15.0
+    """How often the metrics server scrapes the kubelets (metrics-server's
+    --metric-resolution), in seconds of the cluster's clock."""
+    request_rate: Callable[[str], float] | None = None
+    """Requests per second each pod receives, by pod uid: the simulated
+    runtime's load-driven CPU (`sim.kubeloop.io/cpu-per-request`) multiplies
+    it. None: no traffic. Simulated Service traffic plugs in here."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
@@ -84,6 +91,8 @@ class ClusterConfig:
             )
         if self.runtime not in ("simulated", "process"):
             raise ValueError(f"runtime must be 'simulated' or 'process', got {self.runtime!r}")
+        if not self.metric_resolution > 0:
+            raise ValueError(f"metric_resolution must be > 0 seconds, got {self.metric_resolution}")
         if self.node_count > MAX_NODES:
             raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
         names = [p.name for p in self.node_pools]

@@ -1,0 +1,192 @@
+"""`MetricsServer`: metrics-server in the process. Every metric resolution
+(15 s on the injected clock) it scrapes every running kubelet's stats
+(`Kubelet.pod_stats`: real processes for the process runtime, the usage
+model for the simulated one) and serves the last round as metrics.k8s.io
+PodMetrics and NodeMetrics, read only, through the store
+(`Store.add_aggregated`), so `client.list(PodMetrics, ...)` and the HPA read
+them like any kind.
+
+A round keeps plain tuples per pod; the PodMetrics objects are built on
+first read and kept until the next round (they are shared and immutable).
+A pod's PodMetrics carries its labels (list by label selector works) and its
+containers' cpu (millicores) and memory (working set bytes); a node's
+NodeMetrics the sums. Kubelets that are stopped, crashed or partitioned are
+not scraped (their pods have no metrics, as when metrics-server cannot reach
+a node).
+
+Neighbours: `runtime.kubelet.kubelet` (scraped), `engine.aggregated`,
+`engine.api.metrics` (the kinds), `runtime.metrics.custom` (the custom and
+external metrics beside it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from engine.api.base import ObjectMeta, Resource
+from engine.api.metrics import ContainerMetrics, NodeMetrics, PodMetrics
+from engine.clock import Clock
+from engine.quantity import Quantity, QuantityFormat
+from runtime.kubelet.kubelet import Kubelet
+
+__all__ = ["METRIC_RESOLUTION", "MetricsServer", "PodSample"]
+
+METRIC_RESOLUTION: Final = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class PodSample:
+    """One pod's usage in one round: (container, cpu millicores, memory bytes)."""
+
+    namespace: str
+    name: str
+    node: str
+    labels: dict[str, str]
+    containers: tuple[tuple[str, float, int], ...]
+
+    @property
+    def cpu_millicores(self) -> float:
+        return sum(c[1] for c in self.containers)
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(c[2] for c in self.containers)
+
+
+def _cpu(millicores: float) -> Quantity:
+    return Quantity.from_milli(int(millicores + 0.5))
+
+
+def _memory(num_bytes: int) -> Quantity:
+    return Quantity.from_int(num_bytes, QuantityFormat.BINARY_SI)
+
+
+def _window(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+class MetricsServer:
+    """Scrapes kubelets every `resolution` seconds (see the module docstring)."""
+
+    def __init__(
+        self,
+        kubelets: Callable[[], Iterable[Kubelet]],
+        clock: Clock,
+        *,
+        resolution: float = METRIC_RESOLUTION,
+    ) -> None:
+        if resolution <= 0:
+            raise ValueError(f"metric resolution must be > 0 seconds, got {resolution}")
+        self.kubelets = kubelets
+        self.clock = clock
+        self.resolution = resolution
+        self.timestamp: datetime | None = None
+        self.pods: dict[tuple[str, str], PodSample] = {}
+        self.nodes: dict[str, tuple[float, int]] = {}
+        self.rounds = 0
+        self._pod_objects: dict[tuple[str, str], PodMetrics] = {}
+        self._node_objects: dict[str, NodeMetrics] = {}
+
+    # -- scraping ---------------------------------------------------------------------
+
+    async def scrape(self) -> None:
+        """One round over every reachable kubelet."""
+        pods: dict[tuple[str, str], PodSample] = {}
+        nodes: dict[str, tuple[float, int]] = {}
+        for kubelet in self.kubelets():
+            if kubelet.state != "running" or kubelet.partitioned:
+                continue
+            node_cpu = 0.0
+            node_memory = 0
+            for pod, stats in await kubelet.pod_stats():
+                meta = pod.metadata
+                containers = tuple(
+                    (s.name, s.cpu_millicores, s.memory_working_set_bytes) for s in stats
+                )
+                pods[(meta.namespace, meta.name)] = PodSample(
+                    meta.namespace, meta.name, kubelet.node_name, meta.labels, containers
+                )
+                for _, cpu, memory in containers:
+                    node_cpu += cpu
+                    node_memory += memory
+            nodes[kubelet.node_name] = (node_cpu, node_memory)
+        self.pods = pods
+        self.nodes = nodes
+        self.timestamp = self.clock.now()
+        self.rounds += 1
+        self._pod_objects = {}
+        self._node_objects = {}
+
+    async def run(self) -> None:
+        """Scrape now and then every `resolution` seconds, until cancelled."""
+        while True:
+            await self.scrape()
+            await self.clock.sleep(self.resolution)
+
+    # -- serving (engine.aggregated.AggregatedAPI) -------------------------------------
+
+    def served_kinds(self) -> Sequence[type[Resource]]:
+        return (PodMetrics, NodeMetrics)
+
+    def _pod_metrics(self, key: tuple[str, str]) -> PodMetrics | None:
+        obj = self._pod_objects.get(key)
+        if obj is None:
+            sample = self.pods.get(key)
+            if sample is None:
+                return None
+            obj = PodMetrics(
+                metadata=ObjectMeta(
+                    name=sample.name,
+                    namespace=sample.namespace,
+                    labels=dict(sample.labels),
+                    creation_timestamp=self.timestamp,
+                ),
+                timestamp=self.timestamp,
+                window=_window(self.resolution),
+                containers=[
+                    ContainerMetrics(name=name, usage={"cpu": _cpu(cpu), "memory": _memory(mem)})
+                    for name, cpu, mem in sample.containers
+                ],
+            )
+            self._pod_objects[key] = obj
+        return obj
+
+    def _node_metrics(self, name: str) -> NodeMetrics | None:
+        obj = self._node_objects.get(name)
+        if obj is None:
+            usage = self.nodes.get(name)
+            if usage is None:
+                return None
+            obj = NodeMetrics(
+                metadata=ObjectMeta(name=name, creation_timestamp=self.timestamp),
+                timestamp=self.timestamp,
+                window=_window(self.resolution),
+                usage={"cpu": _cpu(usage[0]), "memory": _memory(usage[1])},
+            )
+            self._node_objects[name] = obj
+        return obj
+
+    def get_object(self, kind: type[Resource], name: str, namespace: str) -> Resource | None:
+        if kind is PodMetrics:
+            return self._pod_metrics((namespace, name))
+        if kind is NodeMetrics:
+            return self._node_metrics(name)
+        return None
+
+    def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
+        found: list[Resource] = []
+        if kind is PodMetrics:
+            for key in self.pods:
+                if namespace is None or key[0] == namespace:
+                    obj = self._pod_metrics(key)
+                    if obj is not None:
+                        found.append(obj)
+        elif kind is NodeMetrics:
+            for name in self.nodes:
+                node = self._node_metrics(name)
+                if node is not None:
+                    found.append(node)
+        return found
