@@ -200,6 +200,9 @@ class Store:
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
         self._aggregated: dict[type[Resource], AggregatedAPI] = {}
+        # Scale subresources by the id of the (immutable) object they were
+        # read from; the object is kept with it so an id is never reused.
+        self._scales: dict[int, tuple[Resource, Scale]] = {}
         if namespace_lifecycle:
             # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
@@ -840,8 +843,19 @@ class Store:
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
         """The scale subresource of a Deployment, ReplicaSet, StatefulSet or
-        ReplicationController, or of a custom kind whose CRD version has one."""
+        ReplicationController, or of a custom kind whose CRD version has one.
+        Kept per object until it changes (the HPA reads it every sync)."""
         obj: Any = self.get(kind, name, namespace)
+        cached = self._scales.get(id(obj))
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        result = self._scale_of(kind, obj)
+        if len(self._scales) >= 4096:
+            self._scales.clear()
+        self._scales[id(obj)] = (obj, result)
+        return result
+
+    def _scale_of(self, kind: type[Resource], obj: Any) -> Scale:
         if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
             replicas, status_replicas, selector = scale
             return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)

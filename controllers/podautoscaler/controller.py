@@ -33,6 +33,7 @@ Neighbours: `controllers.podautoscaler.metrics` (what it reads),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -182,6 +183,9 @@ class HorizontalController:
         self._state: dict[str, Recommendations] = {}
         self._selectors: dict[str, Selector] = {}
         self._kinds: dict[tuple[str | None, str], type[Resource] | None] = {}
+        # Metric statuses by what they say: a steady HPA's status reuses the
+        # same objects, so comparing it with the stored one is cheap.
+        self._statuses: dict[tuple[Any, ...], MetricStatus] = {}
         self.syncs = 0
 
     # -- events -----------------------------------------------------------------------
@@ -371,18 +375,29 @@ class HorizontalController:
         desired: int | None = None,
     ) -> None:
         old = hpa.status
-        status = HorizontalPodAutoscalerStatus.model_construct(
-            observed_generation=hpa.metadata.generation,
-            last_scale_time=sync.now if rescaled else old.last_scale_time,
+        generation = hpa.metadata.generation
+        last_scale_time = sync.now if rescaled else old.last_scale_time
+        desired_replicas = old.desired_replicas if desired is None else desired
+        current_metrics = (
+            old.current_metrics if statuses is None and desired is None else (statuses or [])
+        )
+        if (
+            old.observed_generation == generation
+            and old.last_scale_time == last_scale_time
+            and old.current_replicas == current
+            and old.desired_replicas == desired_replicas
+            and old.current_metrics == current_metrics
+            and old.conditions == sync.conditions
+        ):
+            return  # the steady state: nothing to write
+        status = HorizontalPodAutoscalerStatus(
+            observed_generation=generation,
+            last_scale_time=last_scale_time,
             current_replicas=current,
-            desired_replicas=old.desired_replicas if desired is None else desired,
-            current_metrics=old.current_metrics
-            if statuses is None and desired is None
-            else (statuses or []),
+            desired_replicas=desired_replicas,
+            current_metrics=current_metrics,
             conditions=sync.conditions,
         )
-        if status == old:
-            return
         await self.client.update_status(hpa.model_copy(update={"status": status}))
 
     # -- metrics ----------------------------------------------------------------------
@@ -541,13 +556,23 @@ class HorizontalController:
                 raise CalculationError(
                     f"failed to get {source.name} utilization: {error}"
                 ) from None
-            value = MetricValueStatus(
-                average_utilization=proposal.utilization, average_value=_milli(proposal.raw)
+            key = (spec.type, source.name, container, proposal.utilization, proposal.raw)
+            status = self._status(
+                key,
+                lambda: self._resource_status(
+                    spec.type,
+                    source.name,
+                    container,
+                    MetricValueStatus(
+                        average_utilization=proposal.utilization,
+                        average_value=_milli(proposal.raw),
+                    ),
+                ),
             )
             return (
                 proposal.replicas,
                 f"{source.name} {label} utilization (percentage of request)",
-                self._resource_status(spec.type, source.name, container, value),
+                status,
             )
         if spec.type == "Pods":
             pods = spec.pods
@@ -658,6 +683,14 @@ class HorizontalController:
             type="External", external=ExternalMetricStatus(metric=external.metric, current=value)
         )
         return replicas, f"external metric {external.metric.name}", status
+
+    def _status(self, key: tuple[Any, ...], build: Callable[[], MetricStatus]) -> MetricStatus:
+        status = self._statuses.get(key)
+        if status is None:
+            if len(self._statuses) >= 100_000:
+                self._statuses.clear()
+            status = self._statuses[key] = build()
+        return status
 
     @staticmethod
     def _resource_status(

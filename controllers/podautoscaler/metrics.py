@@ -116,6 +116,22 @@ class ApiMetricsClient:
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        # One PodMetric per (PodMetrics object, resource, container): the
+        # objects are immutable and re-read every sync until the next scrape.
+        self._samples: dict[tuple[int, str, str | None], tuple[PodMetrics, PodMetric | None]] = {}
+
+    def _sample(
+        self, metrics: PodMetrics, resource: str, container: str | None
+    ) -> PodMetric | None:
+        key = (id(metrics), resource, container)
+        cached = self._samples.get(key)
+        if cached is not None and cached[0] is metrics:
+            return cached[1]
+        sample = _pod_sample(metrics, resource, container)
+        if len(self._samples) >= 100_000:
+            self._samples.clear()
+        self._samples[key] = (metrics, sample)
+        return sample
 
     async def resource_metric(
         self, resource: str, namespace: str, selector: Selector, container: str | None
@@ -133,26 +149,12 @@ class ApiMetricsClient:
         result: PodMetricsInfo = {}
         oldest: datetime | None = None
         for metrics in listed.items:
-            if metrics.timestamp is None:
+            sample = self._sample(metrics, resource, container)
+            if sample is None:
                 continue
-            total = 0
-            found = False
-            missing = False
-            for c in metrics.containers:
-                if container is not None and c.name != container:
-                    continue
-                usage = c.usage.get(resource)
-                if usage is None:
-                    missing = True
-                    break
-                total += usage.milli_value()
-                found = True
-            if missing or not found:
-                continue
-            result[metrics.metadata.name] = PodMetric(
-                metrics.timestamp, window_seconds(metrics.window), total
-            )
-            oldest = _oldest(oldest, metrics.timestamp)
+            result[metrics.metadata.name] = sample
+            if oldest is None or sample.timestamp < oldest:
+                oldest = sample.timestamp
         return result, oldest
 
     async def raw_metric(
@@ -226,6 +228,26 @@ class ApiMetricsClient:
             for v in listed.items
             if v.metric.name == name and _metric_labels_match(metric_selector, v)
         ]
+
+
+def _pod_sample(metrics: PodMetrics, resource: str, container: str | None) -> PodMetric | None:
+    """The pod's usage of `resource` (in one container, or summed), or None
+    when a container's sample lacks it or the named container is absent."""
+    if metrics.timestamp is None:
+        return None
+    total = 0
+    found = False
+    for c in metrics.containers:
+        if container is not None and c.name != container:
+            continue
+        usage = c.usage.get(resource)
+        if usage is None:
+            return None
+        total += usage.milli_value()
+        found = True
+    if not found:
+        return None
+    return PodMetric(metrics.timestamp, window_seconds(metrics.window), total)
 
 
 def _metric_labels_match(selector: LabelSelector | None, value: MetricValue) -> bool:

@@ -61,6 +61,7 @@ from engine.registry import REGISTRY, Registry
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
+from runtime.cluster.autoscalers import ReplicaHistory
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
@@ -122,6 +123,8 @@ class Cluster:
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
         self.tracker = ConvergenceTracker()
+        self.hpa_history = ReplicaHistory(self.clock)
+        """Each HPA's desired replicas over cluster time (the run summary's)."""
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
         unless a host such as the simulation runs them itself and says so)."""
@@ -141,6 +144,7 @@ class Cluster:
             configure_logging(config.log_level)
         if isinstance(self.clock, RealClock):
             self.clock = RealClock()  # cluster time starts at 0 when the cluster does
+            self.hpa_history.clock = self.custom_metrics.clock = self.clock
         async with AsyncExitStack() as stack:
             if isinstance(self.clock, VirtualClock):
                 sync_stack = ExitStack()
@@ -153,6 +157,7 @@ class Cluster:
                 history_size=config.history_size,
             )
             store.observers.append(self.tracker)
+            store.observers.append(self.hpa_history)
             store.observers.append(self._on_write)
             self.store = store
             self.client = client = LocalClient(store)

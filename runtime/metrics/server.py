@@ -85,6 +85,7 @@ class MetricsServer:
         self.resolution = resolution
         self.timestamp: datetime | None = None
         self.pods: dict[tuple[str, str], PodSample] = {}
+        self._by_namespace: dict[str, list[tuple[str, str]]] = {}
         self.nodes: dict[str, tuple[float, int]] = {}
         self.rounds = 0
         self._pod_objects: dict[tuple[str, str], PodMetrics] = {}
@@ -113,7 +114,11 @@ class MetricsServer:
                     node_cpu += cpu
                     node_memory += memory
             nodes[kubelet.node_name] = (node_cpu, node_memory)
+        by_namespace: dict[str, list[tuple[str, str]]] = {}
+        for key in pods:
+            by_namespace.setdefault(key[0], []).append(key)
         self.pods = pods
+        self._by_namespace = by_namespace
         self.nodes = nodes
         self.timestamp = self.clock.now()
         self.rounds += 1
@@ -179,11 +184,11 @@ class MetricsServer:
     def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
         found: list[Resource] = []
         if kind is PodMetrics:
-            for key in self.pods:
-                if namespace is None or key[0] == namespace:
-                    obj = self._pod_metrics(key)
-                    if obj is not None:
-                        found.append(obj)
+            keys = self.pods if namespace is None else self._by_namespace.get(namespace, ())
+            for key in keys:
+                obj = self._pod_metrics(key)
+                if obj is not None:
+                    found.append(obj)
         elif kind is NodeMetrics:
             for name in self.nodes:
                 node = self._node_metrics(name)

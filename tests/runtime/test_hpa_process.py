@@ -16,10 +16,10 @@ from runtime.cluster.config import ALL_CONTROLLERS
 BURN_SECONDS = 4
 BURNER = (
     "import time\n"
-    "end = time.monotonic() + %d\n"
+    f"end = time.monotonic() + {BURN_SECONDS}\n"
     "while time.monotonic() < end:\n"
     "    pass\n"
-    "time.sleep(3600)\n" % BURN_SECONDS
+    "time.sleep(3600)\n"
 )
 
 
