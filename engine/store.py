@@ -385,6 +385,12 @@ class Store:
     def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
         """The object; asked for in another version than its storage version, it
         is converted (the model class asked for decides the version)."""
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = provider.get_object(kind, name, (namespace or "default") * kind.namespaced)
+            if found is None:
+                raise NotFound(f'{kind.plural} "{name}" not found')
+            return cast(R, found)
         storage = self._storage_of(kind)
         if storage is not None:
             return conversion.convert(self.get(storage, name, namespace), kind)
