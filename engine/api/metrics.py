@@ -32,6 +32,7 @@ from pydantic import Field
 from engine.api.autoscaling import MetricIdentifier
 from engine.api.base import KubeModel, Resource
 from engine.api.core import ObjectReference
+from engine.api.integers import Int64
 from engine.quantity import Quantity
 from engine.registry import kind
 
@@ -95,7 +96,7 @@ class MetricValue(Resource):
     described_object: ObjectReference = Field(default_factory=ObjectReference)
     metric: MetricIdentifier = Field(default_factory=lambda: MetricIdentifier(name=""))
     timestamp: datetime | None = None
-    window_seconds: int | None = None
+    window_seconds: Int64 | None = None
     value: Quantity = Field(default_factory=lambda: Quantity("0"))
 
 
@@ -113,5 +114,5 @@ class ExternalMetricValue(Resource):
     metric_name: str = ""
     metric_labels: dict[str, str] = Field(default_factory=dict)
     timestamp: datetime | None = None
-    window_seconds: int | None = None
+    window_seconds: Int64 | None = None
     value: Quantity = Field(default_factory=lambda: Quantity("0"))
