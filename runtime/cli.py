@@ -4,7 +4,8 @@
     kubeloop run [FILES...|-] [--nodes N] [--runtime simulated|process] [--seed S]
                  [--virtual-time | --real-time] [--timeout T] [--wall-timeout W]
                  [--watch] [--json] [--output yaml|json DIR|-]
-    kubeloop top pods|nodes FILES... [-n NS | -A] [--nodes N] [--seed S] [--timeout T]
+    kubeloop top pods|nodes FILES... [-n NS | --all-namespaces] [--nodes N] [--seed S]
+                 [--timeout T]
     kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
 
@@ -193,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("what", choices=["pods", "nodes"], help="pods or nodes")
     top.add_argument("files", nargs="+", type=Path, help="manifests, directories or a scenario")
     top.add_argument("-n", "--namespace", default="default", help="pods of this namespace")
-    top.add_argument("-A", "--all-namespaces", action="store_true", help="pods of every namespace")
+    top.add_argument("--all-namespaces", action="store_true", help="pods of every namespace")
     _cluster_arguments(top)
     cli_bench.register(sub)
     cli_fuzz.register(sub)
