@@ -24,7 +24,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 
 from benchmarks.harness import Figure, measure, run_module
@@ -37,28 +37,8 @@ PODS_PER_TARGET = 2
 
 async def _hpa_syncs(count: int, rounds: int) -> dict[str, float]:
     from engine.api import Deployment, HorizontalPodAutoscaler, Pod
-    from engine.api.base import ObjectMeta, Resource
-    from engine.api.metrics import ContainerMetrics, PodMetrics
-    from engine.quantity import Quantity
     from runtime.cluster import Cluster, ClusterConfig, NodePool
-
-    class Usage:
-        """PodMetrics at exactly the target: steady state, no rescale."""
-
-        def __init__(self) -> None:
-            self.objects: dict[tuple[str, str], PodMetrics] = {}
-            self.by_namespace: dict[str, list[PodMetrics]] = {}
-
-        def served_kinds(self) -> Sequence[type[Resource]]:
-            return (PodMetrics,)
-
-        def get_object(self, kind: type[Resource], name: str, namespace: str) -> Resource | None:
-            return self.objects.get((namespace, name))
-
-        def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
-            if namespace is None:
-                return list(self.objects.values())
-            return list(self.by_namespace.get(namespace, ()))
+    from runtime.metrics import MetricsServer, PodSample
 
     config = ClusterConfig(
         node_pools=(NodePool(count=0),), controllers=("horizontalpodautoscaler",), seed=1
@@ -66,10 +46,13 @@ async def _hpa_syncs(count: int, rounds: int) -> dict[str, float]:
     async with Cluster(config) as cluster:
         store = cluster.store
         assert store is not None
-        usage = Usage()
-        store.add_aggregated(usage)
-        now = cluster.clock.now()
-        started = (now - timedelta(hours=1)).isoformat()
+        # The metrics server's round, recorded as scraped: every pod at 50m,
+        # exactly the 50 % target, so nothing rescales (no kubelets: the pods
+        # are written straight into the store).
+        metrics = MetricsServer(lambda: (), cluster.clock)
+        store.add_aggregated(metrics)
+        samples: list[PodSample] = []
+        started = (cluster.clock.now() - timedelta(hours=1)).isoformat()
         for i in range(count):
             namespace = f"team-{i // PER_NAMESPACE:03d}"
             if i % PER_NAMESPACE == 0:
@@ -127,14 +110,7 @@ async def _hpa_syncs(count: int, rounds: int) -> dict[str, float]:
                         }
                     )
                 )
-                sample = PodMetrics(
-                    metadata=ObjectMeta(name=pod_name, namespace=namespace, labels=labels),
-                    timestamp=now,
-                    window="15s",
-                    containers=[ContainerMetrics(name="app", usage={"cpu": Quantity("50m")})],
-                )
-                usage.objects[(namespace, pod_name)] = sample
-                usage.by_namespace.setdefault(namespace, []).append(sample)
+                samples.append(PodSample(namespace, pod_name, "", labels, (("app", 50.0, 0),)))
             store.create(
                 HorizontalPodAutoscaler.model_validate(
                     {
@@ -151,18 +127,19 @@ async def _hpa_syncs(count: int, rounds: int) -> dict[str, float]:
                     }
                 )
             )
-        controller = next(
-            c for c in cluster.manager.controllers if c.name == "horizontalpodautoscaler"
-        )  # type: ignore[union-attr]
+        metrics.record_round(samples, {})
+        manager = cluster.manager
+        assert manager is not None
+        controller = next(c for c in manager.controllers if c.name == "horizontalpodautoscaler")
         await cluster.clock.sleep(1)  # first syncs: statuses written
         before = controller.reconciles
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await cluster.clock.sleep(15 * rounds)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         syncs = controller.reconciles - before
         for deployment in store.objects(Deployment):
             assert deployment.spec.replicas == PODS_PER_TARGET, deployment.metadata.name
-        return {"syncs": syncs, "wall_s": wall, "per_s": syncs / wall}
+        return {"syncs": syncs, "wall_s": wall, "per_s": syncs / wall, "per_cpu_s": syncs / cpu}
 
 
 async def _scrape(nodes: int, pods: int) -> dict[str, float]:
@@ -203,7 +180,7 @@ async def _scrape(nodes: int, pods: int) -> dict[str, float]:
             start = time.perf_counter()
             await metrics.scrape()
             samples.append((time.perf_counter() - start) * 1000)
-        assert len(metrics.pods) == pods == len(store.objects(Pod))
+        assert len(metrics.pods) == pods == len(list(store.objects(Pod)))
         return {"ms": min(samples)}
 
 

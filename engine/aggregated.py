@@ -6,7 +6,8 @@ custom.metrics.k8s.io). Such kinds answer get and list and nothing else. Here
 a provider registers with `Store.add_aggregated(provider)`; from then on the
 store answers `get`, `try_get` and `list` of the provider's kinds from it
 (applying namespace, label and field selectors itself), and every write or
-watch of them is 405 MethodNotAllowed. Objects a provider hands out are
+watch of them is 405 MethodNotAllowed. The provider selects by labels itself
+(so it may index or cache); the store applies field selectors. Objects a provider hands out are
 shared and immutable like the store's.
 
 Neighbours: `engine.store` (dispatches to providers), `engine.api.metrics`
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from engine.api.base import Resource
+from engine.selectors import Selector
 
 __all__ = ["AggregatedAPI"]
 
@@ -34,6 +36,10 @@ class AggregatedAPI(Protocol):
         """One object (`namespace` is "" for cluster-scoped kinds), or None."""
         ...
 
-    def list_objects(self, kind: type[Resource], namespace: str | None) -> Sequence[Resource]:
-        """Every object of `kind` (in `namespace`, or in all with None)."""
+    def list_objects(
+        self, kind: type[Resource], namespace: str | None, selector: Selector | None
+    ) -> Sequence[Resource]:
+        """Every object of `kind` (in `namespace`, or in all with None) whose
+        labels `selector` matches (every one with None), sorted by (namespace,
+        name) as the store lists them."""
         ...

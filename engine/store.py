@@ -237,17 +237,15 @@ class Store:
         field_selector: FieldSelectorArg,
     ) -> builtins.list[Resource]:
         sel = _label_selector(label_selector)
-        fsel = _field_selector(field_selector, self.registry.info(kind))
-        items = provider.list_objects(kind, namespace if kind.namespaced else None)
-        return sorted(
-            (
-                obj
-                for obj in items
-                if (sel is None or sel.matches(obj.metadata.labels))
-                and (fsel is None or fsel.matches(obj))
-            ),
-            key=lambda obj: (obj.metadata.namespace, obj.metadata.name),
+        fsel = (
+            None
+            if field_selector is None
+            else _field_selector(field_selector, self.registry.info(kind))
         )
+        items = provider.list_objects(kind, namespace if kind.namespaced else None, sel)
+        if fsel is None:
+            return list(items)
+        return [obj for obj in items if fsel.matches(obj)]
 
     def table(self, kind: type[Resource]) -> _Table:
         # Every call (read or write) comes through here before it changes

@@ -82,24 +82,22 @@ class ResourceProposal:
 PodLister = Callable[[str, Selector], Sequence[Pod]]
 
 
-def _pod_requests(pods: Sequence[Pod], container: str | None, resource: str) -> dict[str, int]:
-    requests: dict[str, int] = {}
-    for pod in pods:
-        total = 0
-        spec = pod.spec
-        sidecars = [c for c in spec.init_containers if c.restart_policy == "Always"]
-        for c in (*spec.containers, *sidecars):
-            if container is not None and c.name != container:
-                continue
-            request = c.resources.requests.get(resource)
-            if request is None:
-                raise CalculationError(
-                    f"missing request for {resource} in container {c.name} "
-                    f"of Pod {pod.metadata.name}"
-                )
-            total += request.milli_value()
-        requests[pod.metadata.name] = total
-    return requests
+def pod_request(pod: Pod, container: str | None, resource: str) -> int:
+    """The pod's request of `resource` in thousandths: its containers' and
+    restartable init containers' (sidecars'), or the named container's."""
+    total = 0
+    spec = pod.spec
+    sidecars = [c for c in spec.init_containers if c.restart_policy == "Always"]
+    for c in (*spec.containers, *sidecars):
+        if container is not None and c.name != container:
+            continue
+        request = c.resources.requests.get(resource)
+        if request is None:
+            raise CalculationError(
+                f"missing request for {resource} in container {c.name} of Pod {pod.metadata.name}"
+            )
+        total += request.milli_value()
+    return total
 
 
 def _utilization_ratio(
@@ -142,8 +140,25 @@ class ReplicaCalculator:
         self.now = now
         self.cpu_initialization_period = timedelta(seconds=cpu_initialization_period)
         self.initial_readiness_delay = timedelta(seconds=initial_readiness_delay)
+        self._requests: dict[tuple[int, str | None, str], tuple[Pod, int]] = {}
 
     # -- pod metrics ----------------------------------------------------------------
+
+    def _pod_requests(
+        self, pods: Sequence[Pod], container: str | None, resource: str
+    ) -> dict[str, int]:
+        # Pods are immutable: a pod's request is read once per pod object.
+        requests: dict[str, int] = {}
+        cache = self._requests
+        for pod in pods:
+            key = (id(pod), container, resource)
+            cached = cache.get(key)
+            if cached is None or cached[0] is not pod:
+                if len(cache) >= 100_000:
+                    cache.clear()
+                cached = cache[key] = (pod, pod_request(pod, container, resource))
+            requests[pod.metadata.name] = cached[1]
+        return requests
 
     def _listed(self, namespace: str, selector: Selector) -> Sequence[Pod]:
         pods = self.pods(namespace, selector)
@@ -226,7 +241,7 @@ class ReplicaCalculator:
             raise CalculationError(
                 "did not receive metrics for targeted pods (pods might be unready)"
             )
-        requests = _pod_requests(pods, container, resource)
+        requests = self._pod_requests(pods, container, resource)
         ratio, utilization, raw = _utilization_ratio(metrics, requests, target_utilization)
         scale_up_with_unready = bool(unready) and ratio > 1.0
         if not scale_up_with_unready and not missing:

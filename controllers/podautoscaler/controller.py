@@ -108,39 +108,55 @@ class _MetricFailure(Exception):
 
 
 class _Sync:
-    """One reconcile's conditions (set in Kubernetes' order) and events."""
+    """One reconcile's conditions, set in Kubernetes' order (a condition may be
+    set several times; the last value wins) and events. A condition's
+    lastTransitionTime moves when its status changed at any set, as with
+    Kubernetes' setCondition; the stored objects are reused when nothing did."""
 
     def __init__(self, hpa: HorizontalPodAutoscaler, now: datetime) -> None:
         self.now = now
-        self.conditions: list[HorizontalPodAutoscalerCondition] = list(hpa.status.conditions)
+        self.original = hpa.status.conditions
+        # type -> (status, reason, message, status changed)
+        self._wanted: dict[str, tuple[str, str, str, bool]] = {}
 
     def set(self, type_: str, status: str, reason: str, message: str) -> None:
-        for i, existing in enumerate(self.conditions):
-            if existing.type == type_:
-                if (existing.status, existing.reason, existing.message) == (
-                    status,
-                    reason,
-                    message,
-                ):
-                    return
-                changed = existing.status != status
-                self.conditions[i] = HorizontalPodAutoscalerCondition(
-                    type=type_,
-                    status=status,
-                    reason=reason,
-                    message=message,
-                    last_transition_time=self.now if changed else existing.last_transition_time,
-                )
-                return
-        self.conditions.append(
-            HorizontalPodAutoscalerCondition(
+        previous = self._wanted.get(type_)
+        if previous is not None:
+            moved = previous[3] or previous[0] != status
+        else:
+            existing = next((c for c in self.original if c.type == type_), None)
+            moved = existing is None or existing.status != status
+        self._wanted[type_] = (status, reason, message, moved)
+
+    @property
+    def conditions(self) -> list[HorizontalPodAutoscalerCondition]:
+        result = list(self.original)
+        positions = {c.type: i for i, c in enumerate(result)}
+        for type_, (status, reason, message, moved) in self._wanted.items():
+            i = positions.get(type_)
+            existing = result[i] if i is not None else None
+            if (
+                existing is not None
+                and not moved
+                and (existing.status, existing.reason, existing.message)
+                == (status, reason, message)
+            ):
+                continue
+            condition = HorizontalPodAutoscalerCondition(
                 type=type_,
                 status=status,
                 reason=reason,
                 message=message,
-                last_transition_time=self.now,
+                last_transition_time=self.now
+                if moved or existing is None
+                else existing.last_transition_time,
             )
-        )
+            if i is None:
+                positions[type_] = len(result)
+                result.append(condition)
+            else:
+                result[i] = condition
+        return result
 
 
 def _milli(value: int) -> Quantity:
@@ -180,6 +196,11 @@ class HorizontalController:
         self.hpas.add_event_handler(
             EventHandler(add=self._added, update=self._updated, delete=self._deleted)
         )
+        self.pods.add_event_handler(
+            EventHandler(add=self._pod_changed, update=self._pod_updated, delete=self._pod_deleted)
+        )
+        self._pod_versions: dict[str, int] = {}
+        self._pod_lists: dict[tuple[str, Selector], tuple[int, list[Pod]]] = {}
         self._state: dict[str, Recommendations] = {}
         self._selectors: dict[str, Selector] = {}
         self._kinds: dict[tuple[str | None, str], type[Resource] | None] = {}
@@ -209,7 +230,29 @@ class HorizontalController:
     # -- helpers ----------------------------------------------------------------------
 
     def _list_pods(self, namespace: str, selector: Selector) -> list[Pod]:
-        return [p for p in self.pods.cache.list(namespace) if selector.matches(p.metadata.labels)]
+        # Every sync lists its target's pods; while no pod of the namespace
+        # changed (the steady state) the last answer still holds. The cache is
+        # updated before pod handlers run, so a bump always follows a change.
+        version = self._pod_versions.get(namespace, 0)
+        key = (namespace, selector)
+        cached = self._pod_lists.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        pods = [p for p in self.pods.cache.list(namespace) if selector.matches(p.metadata.labels)]
+        if len(self._pod_lists) >= 100_000:
+            self._pod_lists.clear()
+        self._pod_lists[key] = (version, pods)
+        return pods
+
+    def _pod_changed(self, pod: Pod) -> None:
+        namespace = pod.metadata.namespace
+        self._pod_versions[namespace] = self._pod_versions.get(namespace, 0) + 1
+
+    def _pod_updated(self, old: Pod, new: Pod) -> None:
+        self._pod_changed(new)
+
+    def _pod_deleted(self, obj: Pod | DeletedFinalStateUnknown[Pod]) -> None:
+        self._pod_changed(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)
 
     def _target_kind(self, api_version: str | None, kind_name: str) -> type[Resource] | None:
         key = (api_version, kind_name)
@@ -381,13 +424,14 @@ class HorizontalController:
         current_metrics = (
             old.current_metrics if statuses is None and desired is None else (statuses or [])
         )
+        conditions = sync.conditions
         if (
             old.observed_generation == generation
             and old.last_scale_time == last_scale_time
             and old.current_replicas == current
             and old.desired_replicas == desired_replicas
             and old.current_metrics == current_metrics
-            and old.conditions == sync.conditions
+            and old.conditions == conditions
         ):
             return  # the steady state: nothing to write
         status = HorizontalPodAutoscalerStatus(
@@ -396,7 +440,7 @@ class HorizontalController:
             current_replicas=current,
             desired_replicas=desired_replicas,
             current_metrics=current_metrics,
-            conditions=sync.conditions,
+            conditions=conditions,
         )
         await self.client.update_status(hpa.model_copy(update={"status": status}))
 
@@ -514,7 +558,7 @@ class HorizontalController:
             source: Any = spec.resource if spec.type == "Resource" else spec.container_resource
             if source is None:
                 raise CalculationError(f"missing {spec.type} metric source")
-            container = getattr(source, "container", None)
+            container = source.container if spec.type == "ContainerResource" else None
             target = source.target
             label = "container resource" if container is not None else "resource"
             if target.average_value is not None:

@@ -30,6 +30,7 @@ from engine.api.core import ObjectReference
 from engine.api.metrics import ExternalMetricValue, MetricValue
 from engine.clock import Clock
 from engine.quantity import Quantity
+from engine.selectors import Selector
 
 __all__ = ["CustomMetrics"]
 
@@ -142,11 +143,18 @@ class CustomMetrics:
         )
         return table.get((namespace, name))
 
-    def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
+    def list_objects(
+        self, kind: type[Resource], namespace: str | None, selector: Selector | None
+    ) -> list[Resource]:
         table: Mapping[tuple[str, str], Resource] = (
             self._custom if kind is MetricValue else self._external
         )
-        return [obj for key, obj in table.items() if namespace is None or key[0] == namespace]
+        return [
+            obj
+            for key, obj in sorted(table.items())
+            if (namespace is None or key[0] == namespace)
+            and (selector is None or selector.matches(obj.metadata.labels))
+        ]
 
 
 def _series_id(series: str) -> str:

@@ -21,7 +21,7 @@ external metrics beside it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -30,6 +30,7 @@ from engine.api.base import ObjectMeta, Resource
 from engine.api.metrics import ContainerMetrics, NodeMetrics, PodMetrics
 from engine.clock import Clock
 from engine.quantity import Quantity, QuantityFormat
+from engine.selectors import Selector
 from runtime.kubelet.kubelet import Kubelet
 
 __all__ = ["METRIC_RESOLUTION", "MetricsServer", "PodSample"]
@@ -90,6 +91,8 @@ class MetricsServer:
         self.rounds = 0
         self._pod_objects: dict[tuple[str, str], PodMetrics] = {}
         self._node_objects: dict[str, NodeMetrics] = {}
+        # Answers of this round by (kind, namespace, selector); a new round clears them.
+        self._lists: dict[tuple[type[Resource], str | None, Selector | None], list[Resource]] = {}
 
     # -- scraping ---------------------------------------------------------------------
 
@@ -114,16 +117,27 @@ class MetricsServer:
                     node_cpu += cpu
                     node_memory += memory
             nodes[kubelet.node_name] = (node_cpu, node_memory)
+        self.record_round(pods.values(), nodes)
+
+    def record_round(
+        self, samples: Iterable[PodSample], nodes: Mapping[str, tuple[float, int]]
+    ) -> None:
+        """Serve `samples` (and per node (cpu millicores, memory bytes)) as this
+        round's metrics, taken now: what `scrape` does with what it collected,
+        open to a caller that measures usage its own way."""
+        by_key = {(s.namespace, s.name): s for s in samples}
+        pods = {key: by_key[key] for key in sorted(by_key)}  # served sorted, as the store lists
         by_namespace: dict[str, list[tuple[str, str]]] = {}
         for key in pods:
             by_namespace.setdefault(key[0], []).append(key)
         self.pods = pods
         self._by_namespace = by_namespace
-        self.nodes = nodes
+        self.nodes = dict(nodes)
         self.timestamp = self.clock.now()
         self.rounds += 1
         self._pod_objects = {}
         self._node_objects = {}
+        self._lists = {}
 
     async def run(self) -> None:
         """Scrape now and then every `resolution` seconds, until cancelled."""
@@ -181,17 +195,30 @@ class MetricsServer:
             return self._node_metrics(name)
         return None
 
-    def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
+    def list_objects(
+        self, kind: type[Resource], namespace: str | None, selector: Selector | None
+    ) -> list[Resource]:
+        key = (kind, namespace, selector)
+        cached = self._lists.get(key)
+        if cached is not None:
+            return cached  # the same round, the same question (every HPA sync asks)
         found: list[Resource] = []
         if kind is PodMetrics:
             keys = self.pods if namespace is None else self._by_namespace.get(namespace, ())
-            for key in keys:
-                obj = self._pod_metrics(key)
-                if obj is not None:
-                    found.append(obj)
+            pods = self.pods
+            for pod_key in keys:
+                if selector is None or selector.matches(pods[pod_key].labels):
+                    obj = self._pod_metrics(pod_key)
+                    if obj is not None:
+                        found.append(obj)
         elif kind is NodeMetrics:
-            for name in self.nodes:
+            for name in sorted(self.nodes):
                 node = self._node_metrics(name)
-                if node is not None:
+                if node is not None and (
+                    selector is None or selector.matches(node.metadata.labels)
+                ):
                     found.append(node)
+        if len(self._lists) >= 100_000:
+            self._lists.clear()
+        self._lists[key] = found
         return found

@@ -18,6 +18,7 @@ from engine.api.metrics import ExternalMetricValue, MetricValue, NodeMetrics, Po
 from engine.clock import VirtualClock
 from engine.errors import MethodNotAllowed, NotFound, ServiceUnavailable
 from engine.registry import Registry, kind
+from engine.selectors import Selector
 from engine.store import Store
 from runtime.cli import main
 from runtime.metrics import CustomMetrics
@@ -73,8 +74,15 @@ class Static:
     def get_object(self, kind: type[Resource], name: str, namespace: str) -> Resource | None:
         return next((o for o in self.objects if o.key == (namespace, name)), None)
 
-    def list_objects(self, kind: type[Resource], namespace: str | None) -> list[Resource]:
-        return [o for o in self.objects if namespace is None or o.metadata.namespace == namespace]
+    def list_objects(
+        self, kind: type[Resource], namespace: str | None, selector: Selector | None
+    ) -> list[Resource]:
+        return [
+            o
+            for o in self.objects
+            if (namespace is None or o.metadata.namespace == namespace)
+            and (selector is None or selector.matches(o.metadata.labels))
+        ]
 
 
 def test_metrics_kinds_are_read_only_and_need_a_provider() -> None:
