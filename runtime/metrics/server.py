@@ -21,10 +21,10 @@ external metrics beside it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from engine.api.base import ObjectMeta, Resource
 from engine.api.metrics import ContainerMetrics, NodeMetrics, PodMetrics
@@ -38,8 +38,7 @@ __all__ = ["METRIC_RESOLUTION", "MetricsServer", "PodSample"]
 METRIC_RESOLUTION: Final = 15.0
 
 
-@dataclass(frozen=True, slots=True)
-class PodSample:
+class PodSample(NamedTuple):
     """One pod's usage in one round: (container, cpu millicores, memory bytes)."""
 
     namespace: str
@@ -55,6 +54,10 @@ class PodSample:
     @property
     def memory_bytes(self) -> int:
         return sum(c[2] for c in self.containers)
+
+
+# PodSample(...) without the named tuple's Python-level __new__ (one per pod a round).
+_new_sample = functools.partial(tuple.__new__, PodSample)
 
 
 def _cpu(millicores: float) -> Quantity:
@@ -93,31 +96,42 @@ class MetricsServer:
         self._node_objects: dict[str, NodeMetrics] = {}
         # Answers of this round by (kind, namespace, selector); a new round clears them.
         self._lists: dict[tuple[type[Resource], str | None, Selector | None], list[Resource]] = {}
+        self._sorted: set[str | None] = set()
 
     # -- scraping ---------------------------------------------------------------------
 
     async def scrape(self) -> None:
         """One round over every reachable kubelet."""
         pods: dict[tuple[str, str], PodSample] = {}
+        by_namespace: dict[str, list[tuple[str, str]]] = {}
         nodes: dict[str, tuple[float, int]] = {}
         for kubelet in self.kubelets():
             if kubelet.state != "running" or kubelet.partitioned:
                 continue
+            node = kubelet.node_name
             node_cpu = 0.0
             node_memory = 0
             for pod, stats in await kubelet.pod_stats():
                 meta = pod.metadata
-                containers = tuple(
-                    (s.name, s.cpu_millicores, s.memory_working_set_bytes) for s in stats
-                )
-                pods[(meta.namespace, meta.name)] = PodSample(
-                    meta.namespace, meta.name, kubelet.node_name, meta.labels, containers
-                )
-                for _, cpu, memory in containers:
-                    node_cpu += cpu
-                    node_memory += memory
-            nodes[kubelet.node_name] = (node_cpu, node_memory)
-        self.record_round(pods.values(), nodes)
+                namespace = meta.namespace
+                key = (namespace, meta.name)
+                # (name, cpu millicores, memory bytes) of each container
+                if len(stats) == 1:
+                    one = stats[0]
+                    containers: tuple[tuple[str, float, int], ...] = ((one[1], one[3], one[4]),)
+                else:
+                    containers = tuple([(s[1], s[3], s[4]) for s in stats])
+                pods[key] = _new_sample((namespace, meta.name, node, meta.labels, containers))
+                keys = by_namespace.get(namespace)
+                if keys is None:
+                    by_namespace[namespace] = [key]
+                else:
+                    keys.append(key)
+                for s in stats:
+                    node_cpu += s[3]
+                    node_memory += s[4]
+            nodes[node] = (node_cpu, node_memory)
+        self._publish(pods, by_namespace, nodes)
 
     def record_round(
         self, samples: Iterable[PodSample], nodes: Mapping[str, tuple[float, int]]
@@ -125,14 +139,26 @@ class MetricsServer:
         """Serve `samples` (and per node (cpu millicores, memory bytes)) as this
         round's metrics, taken now: what `scrape` does with what it collected,
         open to a caller that measures usage its own way."""
-        by_key = {(s.namespace, s.name): s for s in samples}
-        pods = {key: by_key[key] for key in sorted(by_key)}  # served sorted, as the store lists
+        pods: dict[tuple[str, str], PodSample] = {}
         by_namespace: dict[str, list[tuple[str, str]]] = {}
-        for key in pods:
-            by_namespace.setdefault(key[0], []).append(key)
+        for sample in samples:
+            key = (sample.namespace, sample.name)
+            pods[key] = sample
+            by_namespace.setdefault(sample.namespace, []).append(key)
+        self._publish(pods, by_namespace, dict(nodes))
+
+    def _publish(
+        self,
+        pods: dict[tuple[str, str], PodSample],
+        by_namespace: dict[str, list[tuple[str, str]]],
+        nodes: dict[str, tuple[float, int]],
+    ) -> None:
+        # Served sorted, as the store lists: each namespace is sorted when first
+        # listed in a round (most rounds list a few namespaces, or none).
         self.pods = pods
         self._by_namespace = by_namespace
-        self.nodes = dict(nodes)
+        self._sorted = set()
+        self.nodes = nodes
         self.timestamp = self.clock.now()
         self.rounds += 1
         self._pod_objects = {}
@@ -188,6 +214,18 @@ class MetricsServer:
             self._node_objects[name] = obj
         return obj
 
+    def _pod_keys(self, namespace: str | None) -> list[tuple[str, str]]:
+        if namespace is None:
+            if None not in self._sorted:
+                self.pods = dict(sorted(self.pods.items()))
+                self._sorted.add(None)
+            return list(self.pods)
+        keys = self._by_namespace.get(namespace, [])
+        if namespace not in self._sorted:
+            keys.sort()
+            self._sorted.add(namespace)
+        return keys
+
     def get_object(self, kind: type[Resource], name: str, namespace: str) -> Resource | None:
         if kind is PodMetrics:
             return self._pod_metrics((namespace, name))
@@ -204,7 +242,7 @@ class MetricsServer:
             return cached  # the same round, the same question (every HPA sync asks)
         found: list[Resource] = []
         if kind is PodMetrics:
-            keys = self.pods if namespace is None else self._by_namespace.get(namespace, ())
+            keys = self._pod_keys(namespace)
             pods = self.pods
             for pod_key in keys:
                 if selector is None or selector.matches(pods[pod_key].labels):

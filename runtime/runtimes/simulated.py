@@ -42,6 +42,7 @@ Neighbours: `runtime.runtimes.protocol` (the contract), `runtime.kubelet`
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 from collections import deque
@@ -440,15 +441,12 @@ class SimulatedRuntime:
                     container.load_sampled_at = now_mono
                     cpu += load
                     cpu_seconds += container.load_cpu_seconds
+                status = container.status
+                # ContainerStats(pod_uid, name, timestamp, cpu, memory, cpu seconds),
+                # made without the named tuple's Python-level __new__ (a metrics
+                # round makes one per container of the cluster).
                 result.append(
-                    ContainerStats(
-                        pod_uid=container.status.pod_uid,
-                        name=container.status.name,
-                        timestamp=now,
-                        cpu_millicores=cpu,
-                        memory_working_set_bytes=memory,
-                        cpu_usage_core_seconds=cpu_seconds,
-                    )
+                    _new_stats((status.pod_uid, status.name, now, cpu, memory, cpu_seconds))
                 )
         return result
 
@@ -468,6 +466,7 @@ class SimulatedRuntime:
 
 
 _IMMEDIATELY = Distribution.constant(0.0)
+_new_stats = functools.partial(tuple.__new__, ContainerStats)
 
 
 def _usage(container: _Container, elapsed: float) -> tuple[float, float, int]:
