@@ -49,7 +49,7 @@ from engine.api.base import LabelSelector
 from engine.api.core import Pod
 from engine.selectors import Selector
 
-__all__ = ["CalculationError", "ReplicaCalculator", "Tolerances"]
+__all__ = ["CalculationError", "ReplicaCalculator", "Tolerances", "per_pod_replicas"]
 
 DEFAULT_TOLERANCE = 0.1
 CPU_INITIALIZATION_PERIOD = 300.0
@@ -384,44 +384,27 @@ class ReplicaCalculator:
             raise CalculationError(f"unable to calculate ready pods: {error}") from None
         return math.ceil(ratio * ready)
 
-    async def object_replicas(
+    def value_replicas(
         self,
         current: int,
-        target_usage: int,
-        name: str,
+        usage: int,
+        target: int,
         tolerances: Tolerances,
         namespace: str,
-        ref: CrossVersionObjectReference,
         selector: Selector,
-        metric_selector: LabelSelector | None,
-    ) -> tuple[int, int, datetime | None]:
-        """GetObjectMetricReplicas: an Object metric's Value target."""
-        usage, timestamp = await self._object(name, namespace, ref, metric_selector)
-        ratio = usage / target_usage
-        replicas = self._usage_ratio_replicas(current, ratio, tolerances, namespace, selector)
-        return replicas, usage, timestamp
+    ) -> int:
+        """GetObjectMetricReplicas / GetExternalMetricReplicas: a Value target
+        for one usage (an object's metric, or an external metric's sum)."""
+        return self._usage_ratio_replicas(current, usage / target, tolerances, namespace, selector)
 
-    async def object_per_pod_replicas(
-        self,
-        status_replicas: int,
-        target_average: int,
-        name: str,
-        tolerances: Tolerances,
-        namespace: str,
-        ref: CrossVersionObjectReference,
-        metric_selector: LabelSelector | None,
-    ) -> tuple[int, int, datetime | None]:
-        """GetObjectPerPodMetricReplicas: an Object metric's AverageValue target."""
-        usage, timestamp = await self._object(name, namespace, ref, metric_selector)
-        return (*_per_pod(usage, status_replicas, target_average, tolerances), timestamp)
-
-    async def _object(
+    async def object_usage(
         self,
         name: str,
         namespace: str,
         ref: CrossVersionObjectReference,
         metric_selector: LabelSelector | None,
     ) -> tuple[int, datetime | None]:
+        """The Object metric `name` of `ref`."""
         try:
             return await self.metrics.object_metric(name, namespace, ref, metric_selector)
         except MetricsUnavailable as error:
@@ -429,38 +412,10 @@ class ReplicaCalculator:
                 f"unable to get metric {name}: {error} on {ref.kind} {namespace}/{ref.name}"
             ) from None
 
-    async def external_replicas(
-        self,
-        current: int,
-        target_usage: int,
-        name: str,
-        tolerances: Tolerances,
-        namespace: str,
-        metric_selector: LabelSelector | None,
-        selector: Selector,
-    ) -> tuple[int, int, datetime | None]:
-        """GetExternalMetricReplicas: an External metric's Value target."""
-        usage, timestamp = await self._external(name, namespace, metric_selector)
-        ratio = usage / target_usage
-        replicas = self._usage_ratio_replicas(current, ratio, tolerances, namespace, selector)
-        return replicas, usage, timestamp
-
-    async def external_per_pod_replicas(
-        self,
-        status_replicas: int,
-        target_average: int,
-        name: str,
-        tolerances: Tolerances,
-        namespace: str,
-        metric_selector: LabelSelector | None,
-    ) -> tuple[int, int, datetime | None]:
-        """GetExternalPerPodMetricReplicas: an External metric's AverageValue target."""
-        usage, timestamp = await self._external(name, namespace, metric_selector)
-        return (*_per_pod(usage, status_replicas, target_average, tolerances), timestamp)
-
-    async def _external(
+    async def external_usage(
         self, name: str, namespace: str, metric_selector: LabelSelector | None
     ) -> tuple[int, datetime | None]:
+        """The sum of the External metric's series the selector matches."""
         try:
             values, timestamp = await self.metrics.external_metric(name, namespace, metric_selector)
         except MetricsUnavailable as error:
@@ -470,9 +425,11 @@ class ReplicaCalculator:
         return sum(values), timestamp
 
 
-def _per_pod(
+def per_pod_replicas(
     usage: int, status_replicas: int, target_average: int, tolerances: Tolerances
 ) -> tuple[int, int]:
+    """GetObjectPerPodMetricReplicas / GetExternalPerPodMetricReplicas: an
+    AverageValue target for a whole usage: (replicas, usage per pod)."""
     replicas = status_replicas
     if status_replicas > 0:
         ratio = usage / (target_average * status_replicas)

@@ -45,6 +45,7 @@ from controllers.podautoscaler.calculator import (
     CalculationError,
     ReplicaCalculator,
     Tolerances,
+    per_pod_replicas,
 )
 from controllers.podautoscaler.metrics import ApiMetricsClient, MetricsClient
 from controllers.podautoscaler.normalize import Recommendations
@@ -553,7 +554,7 @@ class HorizontalController:
     ) -> tuple[int, str, MetricStatus]:
         namespace = hpa.metadata.namespace
         calc = self.calculator
-        current, status_replicas = scale.replicas, scale.status_replicas
+        current = scale.replicas
         if spec.type in ("Resource", "ContainerResource"):
             source: Any = spec.resource if spec.type == "Resource" else spec.container_resource
             if source is None:
@@ -641,92 +642,64 @@ class HorizontalController:
                 ),
             )
             return replicas, f"pods metric {pods.metric.name}", status
-        if spec.type == "Object":
-            obj = spec.object
-            if obj is None:
-                raise CalculationError("missing Object metric source")
-            target = obj.target
-            if target.type == "Value" and target.value is not None:
-                try:
-                    replicas, usage, _ = await calc.object_replicas(
-                        current,
-                        target.value.milli_value(),
-                        obj.metric.name,
-                        tolerances,
-                        namespace,
-                        obj.described_object,
-                        selector,
-                        obj.metric.selector,
-                    )
-                except CalculationError as error:
-                    raise CalculationError(f"failed to get object metric value: {error}") from None
-                value = MetricValueStatus(value=_milli(usage))
-            elif target.type == "AverageValue" and target.average_value is not None:
-                try:
-                    replicas, usage, _ = await calc.object_per_pod_replicas(
-                        status_replicas,
-                        target.average_value.milli_value(),
-                        obj.metric.name,
-                        tolerances,
-                        namespace,
-                        obj.described_object,
-                        obj.metric.selector,
-                    )
-                except CalculationError as error:
-                    raise CalculationError(f"failed to get object metric value: {error}") from None
-                value = MetricValueStatus(average_value=_milli(usage))
-            else:
-                raise CalculationError(
-                    "invalid object metric source: neither a value target nor an average "
-                    "value target was set"
+        return await self._whole_metric(spec, namespace, selector, tolerances, scale)
+
+    async def _whole_metric(
+        self,
+        spec: MetricSpec,
+        namespace: str,
+        selector: Selector,
+        tolerances: Tolerances,
+        scale: Scale,
+    ) -> tuple[int, str, MetricStatus]:
+        """An Object or External metric: one usage against a Value target
+        (ratio x ready pods) or an AverageValue one (per status replica)."""
+        calc = self.calculator
+        source: Any = spec.object if spec.type == "Object" else spec.external
+        if source is None:
+            raise CalculationError(f"missing {spec.type} metric source")
+        label = spec.type.lower()
+        target = source.target
+        if target.type == "Value" and target.value is not None:
+            goal, whole = target.value.milli_value(), True
+        elif target.type == "AverageValue" and target.average_value is not None:
+            goal, whole = target.average_value.milli_value(), False
+        else:
+            raise CalculationError(
+                f"invalid {label} metric source: neither a value target nor an average "
+                "value target was set"
+            )
+        try:
+            if spec.type == "Object":
+                usage, _ = await calc.object_usage(
+                    source.metric.name, namespace, source.described_object, source.metric.selector
                 )
+            else:
+                usage, _ = await calc.external_usage(
+                    source.metric.name, namespace, source.metric.selector
+                )
+            if whole:
+                replicas = calc.value_replicas(
+                    scale.replicas, usage, goal, tolerances, namespace, selector
+                )
+                value = MetricValueStatus(value=_milli(usage))
+            else:
+                replicas, average = per_pod_replicas(usage, scale.status_replicas, goal, tolerances)
+                value = MetricValueStatus(average_value=_milli(average))
+        except CalculationError as error:
+            raise CalculationError(f"failed to get {label} metric value: {error}") from None
+        if spec.type == "Object":
             status = MetricStatus(
                 type="Object",
                 object=ObjectMetricStatus(
-                    metric=obj.metric, current=value, described_object=obj.described_object
+                    metric=source.metric, current=value, described_object=source.described_object
                 ),
             )
-            return replicas, f"{obj.described_object.kind} metric {obj.metric.name}", status
-        external = spec.external
-        if external is None:
-            raise CalculationError("missing External metric source")
-        target = external.target
-        if target.type == "Value" and target.value is not None:
-            try:
-                replicas, usage, _ = await calc.external_replicas(
-                    current,
-                    target.value.milli_value(),
-                    external.metric.name,
-                    tolerances,
-                    namespace,
-                    external.metric.selector,
-                    selector,
-                )
-            except CalculationError as error:
-                raise CalculationError(f"failed to get external metric value: {error}") from None
-            value = MetricValueStatus(value=_milli(usage))
-        elif target.type == "AverageValue" and target.average_value is not None:
-            try:
-                replicas, usage, _ = await calc.external_per_pod_replicas(
-                    status_replicas,
-                    target.average_value.milli_value(),
-                    external.metric.name,
-                    tolerances,
-                    namespace,
-                    external.metric.selector,
-                )
-            except CalculationError as error:
-                raise CalculationError(f"failed to get external metric value: {error}") from None
-            value = MetricValueStatus(average_value=_milli(usage))
-        else:
-            raise CalculationError(
-                "invalid external metric source: neither a value target nor an average "
-                "value target was set"
-            )
+            return replicas, f"{source.described_object.kind} metric {source.metric.name}", status
         status = MetricStatus(
-            type="External", external=ExternalMetricStatus(metric=external.metric, current=value)
+            type="External", external=ExternalMetricStatus(metric=source.metric, current=value)
         )
-        return replicas, f"external metric {external.metric.name}", status
+        return replicas, f"external metric {source.metric.name}", status
 
     def _status(self, key: tuple[Any, ...], build: Callable[[], MetricStatus]) -> MetricStatus:
         status = self._statuses.get(key)

@@ -7,6 +7,7 @@ Kubernetes), the scale-down window 0 s (behavior)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from controllers import podautoscaler
 from engine.api import Deployment
@@ -23,7 +24,7 @@ BURNER = (
 )
 
 
-def manifests() -> list[dict[str, object]]:
+def manifests() -> list[dict[str, Any]]:
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controllers.podautoscaler.calculator import CalculationError, ReplicaCalculator, Tolerances
+from controllers.podautoscaler.calculator import (
+    CalculationError,
+    ReplicaCalculator,
+    Tolerances,
+    per_pod_replicas,
+)
 from controllers.podautoscaler.metrics import MetricsUnavailable, PodMetric
 from engine.api.autoscaling import CrossVersionObjectReference
 from engine.api.base import LabelSelector
@@ -269,35 +274,29 @@ async def test_object_value_target_scales_by_ready_pods() -> None:
     pods = [pod("a"), pod("b"), pod("c", ready="False")]
     calc = calculator(pods, FakeMetrics(object_value=30_000))
     ref = CrossVersionObjectReference(kind="Ingress", name="main")
-    replicas, usage, _ = await calc.object_replicas(
-        3, 10_000, "hits", T, "default", ref, SELECTOR, None
-    )
-    assert (replicas, usage) == (6, 30_000)  # ratio 3 x 2 ready pods
+    usage, _ = await calc.object_usage("hits", "default", ref, None)
+    assert usage == 30_000
+    assert calc.value_replicas(3, usage, 10_000, T, "default", SELECTOR) == 6  # 3 x 2 ready
 
 
-async def test_object_average_value_uses_status_replicas() -> None:
-    calc = calculator([pod("a")], FakeMetrics(object_value=50_000))
-    ref = CrossVersionObjectReference(kind="Ingress", name="main")
-    replicas, usage, _ = await calc.object_per_pod_replicas(
-        2, 10_000, "hits", T, "default", ref, None
-    )
-    assert (replicas, usage) == (5, 25_000)
+async def test_value_target_within_tolerance_and_from_zero() -> None:
+    calc = calculator([pod("a"), pod("b")], FakeMetrics())
+    assert calc.value_replicas(2, 10_500, 10_000, T, "default", SELECTOR) == 2
+    assert calc.value_replicas(0, 25_000, 10_000, T, "default", SELECTOR) == 3  # by ratio alone
 
 
-async def test_external_value_and_average_value() -> None:
+def test_average_value_target_uses_status_replicas() -> None:
+    assert per_pod_replicas(50_000, 2, 10_000, T) == (5, 25_000)
+    assert per_pod_replicas(21_000, 2, 10_000, T) == (2, 10_500)  # within tolerance
+
+
+async def test_external_sums_the_series() -> None:
     calc = calculator([pod("a"), pod("b")], FakeMetrics(external=[10_000, 20_000]))
-    replicas, usage, _ = await calc.external_replicas(
-        2, 10_000, "queue", T, "default", None, SELECTOR
-    )
-    assert (replicas, usage) == (6, 30_000)
-    replicas, usage, _ = await calc.external_per_pod_replicas(2, 3_000, "queue", T, "default", None)
-    assert (replicas, usage) == (10, 15_000)
-
-
-async def test_external_from_zero_replicas_scales_by_ratio() -> None:
-    calc = calculator([], FakeMetrics(external=[25_000]))
-    replicas, _, _ = await calc.external_replicas(0, 10_000, "queue", T, "default", None, SELECTOR)
-    assert replicas == 3
+    usage, _ = await calc.external_usage("queue", "default", None)
+    assert usage == 30_000
+    assert calc.value_replicas(2, usage, 10_000, T, "default", SELECTOR) == 6
+    with pytest.raises(CalculationError, match="unable to get external metric"):
+        await calculator([], FakeMetrics()).external_usage("queue", "default", None)
 
 
 def test_tolerances_bounds() -> None:
