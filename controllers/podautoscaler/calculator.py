@@ -213,6 +213,16 @@ class ReplicaCalculator:
         names = {p.metadata.name for p in pods}
         return {name: m for name, m in metrics.items() if name in names}
 
+    async def _resource_metric(
+        self, resource: str, namespace: str, selector: Selector, container: str | None
+    ) -> tuple[PodMetricsInfo, datetime | None]:
+        try:
+            return await self.metrics.resource_metric(resource, namespace, selector, container)
+        except MetricsUnavailable as error:
+            raise CalculationError(
+                f"unable to get metrics for resource {resource}: {error}"
+            ) from None
+
     async def resource_replicas(
         self,
         current: int,
@@ -224,14 +234,7 @@ class ReplicaCalculator:
         container: str | None,
     ) -> ResourceProposal:
         """GetResourceReplicas: a Utilization target (percent of requests)."""
-        try:
-            metrics, timestamp = await self.metrics.resource_metric(
-                resource, namespace, selector, container
-            )
-        except MetricsUnavailable as error:
-            raise CalculationError(
-                f"unable to get metrics for resource {resource}: {error}"
-            ) from None
+        metrics, timestamp = await self._resource_metric(resource, namespace, selector, container)
         pods = self._listed(namespace, selector)
         metrics = self._known(pods, metrics)
         ready, unready, missing, ignored = self.group_pods(pods, metrics, resource)
@@ -289,14 +292,7 @@ class ReplicaCalculator:
         container: str | None,
     ) -> tuple[int, int, datetime | None]:
         """GetRawResourceReplicas: an AverageValue target on a resource."""
-        try:
-            metrics, timestamp = await self.metrics.resource_metric(
-                resource, namespace, selector, container
-            )
-        except MetricsUnavailable as error:
-            raise CalculationError(
-                f"unable to get metrics for resource {resource}: {error}"
-            ) from None
+        metrics, timestamp = await self._resource_metric(resource, namespace, selector, container)
         replicas, usage = self._plain(
             metrics, current, target_usage, tolerances, namespace, selector, resource
         )

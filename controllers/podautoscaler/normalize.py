@@ -36,6 +36,18 @@ from engine.api.autoscaling import HorizontalPodAutoscalerBehavior, HPAScalingRu
 
 __all__ = ["Normalized", "Recommendations", "scale_up_limit"]
 
+_SCALE_UP_LIMIT = (
+    "ScaleUpLimit",
+    "the desired replica count is increasing faster than the maximum scale rate",
+)
+_SCALE_DOWN_LIMIT = (
+    "ScaleDownLimit",
+    "the desired replica count is decreasing faster than the maximum scale rate",
+)
+_TOO_MANY = ("TooManyReplicas", "the desired replica count is more than the maximum replica count")
+_TOO_FEW = ("TooFewReplicas", "the desired replica count is less than the minimum replica count")
+_WITHIN = ("DesiredWithinRange", "the desired count is within the acceptable range")
+
 SCALE_UP_LIMIT_FACTOR = 2.0
 SCALE_UP_LIMIT_MINIMUM = 4.0
 INT32_MAX = 2**31 - 1
@@ -103,26 +115,14 @@ def _clamp(
     desired: int, minimum: int, maximum: int, legacy_limit: int | None
 ) -> tuple[int, str, str]:
     if legacy_limit is not None and maximum > legacy_limit:
-        top, reason, message = (
-            legacy_limit,
-            "ScaleUpLimit",
-            "the desired replica count is increasing faster than the maximum scale rate",
-        )
+        top, limit = legacy_limit, _SCALE_UP_LIMIT
     else:
-        top, reason, message = (
-            maximum,
-            "TooManyReplicas",
-            "the desired replica count is more than the maximum replica count",
-        )
+        top, limit = maximum, _TOO_MANY
     if desired < minimum:
-        return (
-            minimum,
-            "TooFewReplicas",
-            "the desired replica count is less than the minimum replica count",
-        )
+        return (minimum, *_TOO_FEW)
     if desired > top:
-        return top, reason, message
-    return desired, "DesiredWithinRange", "the desired count is within the acceptable range"
+        return (top, *limit)
+    return (desired, *_WITHIN)
 
 
 @dataclass(slots=True)
@@ -239,40 +239,18 @@ class Recommendations:
                 current,
                 _policy_limit(current, self.up_events, self.down_events, up_rules, now, up=True),
             )
-            if maximum > limit:
-                top, reason, message = (
-                    limit,
-                    "ScaleUpLimit",
-                    "the desired replica count is increasing faster than the maximum scale rate",
-                )
-            else:
-                top, reason, message = (
-                    maximum,
-                    "TooManyReplicas",
-                    "the desired replica count is more than the maximum replica count",
-                )
+            top, why = (limit, _SCALE_UP_LIMIT) if maximum > limit else (maximum, _TOO_MANY)
             if desired > top:
-                return top, reason, message
+                return (top, *why)
         elif desired < current:
             limit = min(
                 current,
                 _policy_limit(current, self.up_events, self.down_events, down_rules, now, up=False),
             )
-            if minimum < limit:
-                bottom, reason, message = (
-                    limit,
-                    "ScaleDownLimit",
-                    "the desired replica count is decreasing faster than the maximum scale rate",
-                )
-            else:
-                bottom, reason, message = (
-                    minimum,
-                    "TooFewReplicas",
-                    "the desired replica count is less than the minimum replica count",
-                )
+            bottom, why = (limit, _SCALE_DOWN_LIMIT) if minimum < limit else (minimum, _TOO_FEW)
             if desired < bottom:
-                return bottom, reason, message
-        return desired, "DesiredWithinRange", "the desired count is within the acceptable range"
+                return (bottom, *why)
+        return (desired, *_WITHIN)
 
     def record_scale(
         self,
