@@ -165,7 +165,7 @@ class FaultyClient:
         if self.dead:
             await self._hang()
         revision = self._stale_revision(kind)
-        if revision is None or self.injector.history is None:
+        if revision is None or self.injector.history is None or kind.read_only:
             return await self.inner.get(kind, name, namespace=namespace)
         info = REGISTRY.info(kind)
         ns = (namespace or "default") if info.namespaced else ""
