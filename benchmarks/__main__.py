@@ -9,7 +9,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import api, convergence, informer, scheduler, simulation, storage, workloads
+from benchmarks import (
+    api,
+    autoscaling,
+    convergence,
+    informer,
+    scheduler,
+    simulation,
+    storage,
+    workloads,
+)
 from benchmarks.harness import Figure, print_table, quick_figures, write_json
 from runtime.gctuning import simulation_gc
 
@@ -21,6 +30,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "workloads": workloads.run,
     "storage": storage.run,
     "api": api.run,
+    "autoscaling": autoscaling.run,
 }
 
 

@@ -27,6 +27,7 @@ from controllers import (
     job,
     namespace,
     nodelifecycle,
+    podautoscaler,
     replicaset,
     resourcequota,
     serviceaccount,
@@ -69,5 +70,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "serviceaccount": serviceaccount.setup,
         "resourcequota": resourcequota.setup,
         "persistentvolume-binder": volume.setup,
+        "horizontalpodautoscaler": podautoscaler.setup,
     }
 )

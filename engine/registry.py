@@ -52,6 +52,9 @@ class KindInfo:
     plural: str
     namespaced: bool
     has_status_subresource: bool
+    has_scale_subresource: bool = False
+    read_only: bool = False
+    """Served by an aggregated API (get and list only; `engine.aggregated`)."""
 
     @property
     def api_version(self) -> str:
@@ -87,6 +90,8 @@ class Registry:
             plural=model.plural,
             namespaced=model.namespaced,
             has_status_subresource=model.has_status_subresource,
+            has_scale_subresource=model.has_scale_subresource,
+            read_only=model.read_only,
         )
         existing = self._by_gvk.get((info.api_version, info.kind))
         if existing is not None and existing.model is not model:
@@ -239,9 +244,15 @@ def kind(
     plural: str | None = None,
     namespaced: bool = True,
     status_subresource: bool = True,
+    scale_subresource: bool = False,
+    read_only: bool = False,
     registry: Registry | None = None,
 ) -> Callable[[R], R]:
     """Class decorator registering a `Resource` subclass as a kind.
+
+    `scale_subresource`: the kind has the scale subresource at `spec.replicas`
+    (`Store.get_scale`/`scale`; the HorizontalPodAutoscaler scales it).
+    `read_only`: an aggregated API serves it (get and list only).
 
     >>> @kind("example.com/v1", "Widget")
     ... class Widget(Resource): ...
@@ -253,6 +264,8 @@ def kind(
         model.plural = plural or default_plural(kind_name)
         model.namespaced = namespaced
         model.has_status_subresource = status_subresource
+        model.has_scale_subresource = scale_subresource
+        model.read_only = read_only
         (registry or REGISTRY).register(model)
         return model
 

@@ -49,6 +49,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from engine import admission, conversion, crd, strategies
 from engine.admission import AdmissionRequest
+from engine.aggregated import AggregatedAPI
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
 from engine.api.integers import INT32_MAX, out_of_range
@@ -61,7 +62,9 @@ from engine.errors import (
     Gone,
     Invalid,
     KindNotServed,
+    MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
 )
 from engine.fieldselectors import FieldSelector, parse_field_selector
 from engine.managedfields import list_kinds
@@ -107,9 +110,6 @@ class ObjectList(Generic[R]):
     items: list[R]
     resource_version: int
     continue_: str | None = None
-
-
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +220,10 @@ class Store:
         self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
         self._snapshot_ids = 0
         self.observers: list[Callable[[WriteRecord], None]] = []
+        self._aggregated: dict[type[Resource], AggregatedAPI] = {}
+        # Scale subresources by the id of the (immutable) object they were
+        # read from; the object is kept with it so an id is never reused.
+        self._scales: dict[int, tuple[Resource, Scale]] = {}
         if namespace_lifecycle:
             # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
@@ -234,6 +238,36 @@ class Store:
         """The revision of the last write."""
         return self._revision
 
+    def add_aggregated(self, provider: AggregatedAPI) -> None:
+        """Serve `provider`'s kinds from it, read only (`engine.aggregated`)."""
+        for served in provider.served_kinds():
+            self._aggregated[served] = provider
+
+    def remove_aggregated(self, provider: AggregatedAPI) -> None:
+        """Stop serving `provider`'s kinds (its component stopped)."""
+        for served, owner in list(self._aggregated.items()):
+            if owner is provider:
+                del self._aggregated[served]
+
+    def _aggregated_list(
+        self,
+        provider: AggregatedAPI,
+        kind: type[Resource],
+        namespace: str | None,
+        label_selector: LabelSelectorArg,
+        field_selector: FieldSelectorArg,
+    ) -> builtins.list[Resource]:
+        sel = _label_selector(label_selector)
+        fsel = (
+            None
+            if field_selector is None
+            else _field_selector(field_selector, self.registry.info(kind))
+        )
+        items = provider.list_objects(kind, namespace if kind.namespaced else None, sel)
+        if fsel is None:
+            return list(items)
+        return [obj for obj in items if fsel.matches(obj)]
+
     def table(self, kind: type[Resource]) -> _Table:
         # Every call (read or write) comes through here before it changes
         # anything: a shared object found changed in place fails it.
@@ -241,6 +275,14 @@ class Store:
             detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
+            if kind.read_only:
+                resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
+                if kind in self._aggregated:
+                    raise MethodNotAllowed(f"{resource} is served read only (get and list)")
+                raise ServiceUnavailable(
+                    f"the server is currently unable to handle the request ({resource}: "
+                    "no aggregated API serves it; is the metrics server running?)"
+                )
             try:
                 info = self.registry.info(kind)
             except KeyError:
@@ -436,6 +478,12 @@ class Store:
     def get(self, kind: type[R], name: str, namespace: str | None = None) -> R:
         """The object; asked for in another version than its storage version, it
         is converted (the model class asked for decides the version)."""
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = provider.get_object(kind, name, (namespace or "default") * kind.namespaced)
+            if found is None:
+                raise NotFound(f'{kind.plural} "{name}" not found')
+            return cast(R, found)
         storage = self._storage_of(kind)
         if storage is not None:
             return conversion.convert(self.get(storage, name, namespace), kind)
@@ -446,6 +494,10 @@ class Store:
         return cast(R, obj)
 
     def try_get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = provider.get_object(kind, name, (namespace or "default") * kind.namespaced)
+            return cast("R | None", found)
         storage = self._storage_of(kind)
         if storage is not None:
             found = self.try_get(storage, name, namespace)
@@ -465,6 +517,10 @@ class Store:
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
         that all see the revision of the first page (an expired token is Gone)."""
+        provider = self._aggregated.get(kind)
+        if provider is not None:
+            found = self._aggregated_list(provider, kind, namespace, label_selector, field_selector)
+            return ObjectList(cast(builtins.list[R], found), self._revision)
         storage = self._storage_of(kind)
         if storage is not None:
             stored = self.list(
@@ -894,12 +950,23 @@ class Store:
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
         """The scale subresource of a Deployment, ReplicaSet, StatefulSet or
-        ReplicationController, or of a custom kind whose CRD version has one."""
+        ReplicationController, or of a custom kind whose CRD version has one.
+        Kept per object until it changes (the HPA reads it every sync)."""
         obj: Any = self.get(kind, name, namespace)
+        cached = self._scales.get(id(obj))
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        result = self._scale_of(kind, obj)
+        if len(self._scales) >= 4096:
+            self._scales.clear()
+        self._scales[id(obj)] = (obj, result)
+        return result
+
+    def _scale_of(self, kind: type[Resource], obj: Any) -> Scale:
         if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
             replicas, status_replicas, selector = scale
             return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
-        if kind.kind_name not in SCALABLE_KINDS:
+        if not kind.has_scale_subresource:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         spec_selector = obj.spec.selector
         if isinstance(spec_selector, dict):  # ReplicationController: an equality map
@@ -932,7 +999,7 @@ class Store:
             )
         current: Any = self.get(kind, name, namespace)
         custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
-        if not custom and kind.kind_name not in SCALABLE_KINDS:
+        if not custom and not kind.has_scale_subresource:
             raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
         if resource_version and resource_version != current.metadata.resource_version:
             raise Conflict(

@@ -4,6 +4,8 @@
     kubeloop run [FILES...|-] [--nodes N] [--runtime simulated|process] [--seed S]
                  [--virtual-time | --real-time] [--timeout T] [--wall-timeout W]
                  [--watch] [--json] [--output yaml|json DIR|-]
+    kubeloop top pods|nodes FILES... [-n NS | --all-namespaces] [--nodes N] [--seed S]
+                 [--timeout T]
     kubeloop bench [SUITE] [--quick] [--json PATH] [--repeat N]   (see `runtime.cli_bench`)
     kubeloop replay FILE / kubeloop fuzz [...]   (see `runtime.cli_fuzz`)
     kubeloop snapshot save|restore FILE --data-dir DIR   (see `runtime.cli_snapshot`)
@@ -27,6 +29,10 @@ nothing applied), including a scenario step the API refuses (named); 128+N
 when stopped by signal N (SIGTERM, SIGHUP or SIGINT: the run stops as it
 would at its end, every container process killed and every file removed,
 and the summary is printed; see `runtime.stopsignals`).
+
+`top` runs the files like `run` (without progress or summary) and prints
+`kubectl top pods|nodes` of the end state, from the metrics API
+(`runtime.metrics`): CPU in millicores, memory working set in Mi.
 
 `--timeout` bounds cluster time and wall time alike (`--wall-timeout` sets
 the wall bound apart): on virtual time a cluster that is never idle holds
@@ -66,6 +72,7 @@ from engine.documents import read_text
 from engine.errors import ApiError
 from runtime import cli_bench, cli_fuzz, cli_serve, cli_snapshot, stopsignals
 from runtime.cluster import Cluster, ClusterConfig, ConvergenceTimeout
+from runtime.cluster.top import TopRow, format_top
 from runtime.gctuning import simulation_gc
 from runtime.output import FORMATS, Format, write_objects
 from runtime.progress import ProgressView
@@ -102,26 +109,8 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kubeloop", description="The Kubernetes control plane in one process."
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"kubeloop {_version()}", help="print the version"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser(
-        "run",
-        help="start a cluster, apply manifests or run a scenario",
-        description="Start a cluster, apply manifests (or run one scenario file), "
-        "show progress until converged, and print a summary.",
-    )
-    run.add_argument(
-        "files",
-        nargs="*",
-        type=Path,
-        help="manifests, directories or one scenario file; - reads manifests from stdin",
-    )
+def _cluster_arguments(run: argparse.ArgumentParser) -> None:
+    """The arguments `run` and `top` share: the cluster and how long to run."""
     run.add_argument("--nodes", type=int, default=None, help="simulated nodes (default 3)")
     run.add_argument(
         "--runtime",
@@ -153,6 +142,29 @@ def _parser() -> argparse.ArgumentParser:
         default=600.0,
         help="seconds to converge, of cluster time and of wall time, whichever runs out first",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubeloop", description="The Kubernetes control plane in one process."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"kubeloop {_version()}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="start a cluster, apply manifests or run a scenario",
+        description="Start a cluster, apply manifests (or run one scenario file), "
+        "show progress until converged, and print a summary.",
+    )
+    run.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="manifests, directories or one scenario file; - reads manifests from stdin",
+    )
+    _cluster_arguments(run)
     run.add_argument(
         "--wall-timeout",
         type=_seconds,
@@ -175,6 +187,17 @@ def _parser() -> argparse.ArgumentParser:
         "DEST - for one List on stdout (the summary then goes to stderr), or a directory "
         "for one List file per kind (Leases and Events are left out)",
     )
+    top = sub.add_parser(
+        "top",
+        help="resource usage of pods or nodes at the end of a run (kubectl top)",
+        description="Run manifests or a scenario file like `run` (quietly), then print "
+        "the metrics server's CPU and memory usage of pods or nodes at the end state.",
+    )
+    top.add_argument("what", choices=["pods", "nodes"], help="pods or nodes")
+    top.add_argument("files", nargs="+", type=Path, help="manifests, directories or a scenario")
+    top.add_argument("-n", "--namespace", default="default", help="pods of this namespace")
+    top.add_argument("--all-namespaces", action="store_true", help="pods of every namespace")
+    _cluster_arguments(top)
     cli_bench.register(sub)
     cli_fuzz.register(sub)
     cli_snapshot.register(sub)
@@ -186,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in cli_serve.COMMANDS:
         return cli_serve.main(args)
+    if args.command == "top":
+        return _top_command(args)
     if args.command != "run":
         try:
             with stopsignals.raising():  # a benchmark's subprocess dies with the command
@@ -376,6 +401,37 @@ async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSi
                 fmt, dest = plan.output
                 write_objects(cluster.store, cast(Format, fmt), dest, sys.stdout)
             return summary
+
+
+def _top_command(args: argparse.Namespace) -> int:
+    args.output = None
+    try:
+        plan = _plan(args)
+        with simulation_gc():
+            rows = asyncio.run(_top(plan, args))
+    except (UserError, ApiError, OSError, ValueError, AssertionError) as error:
+        print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except (TimeoutError, ConvergenceTimeout):
+        print("kubeloop: error: the run did not converge within --timeout", file=sys.stderr)
+        return 1
+    if not rows:
+        print("No resources found", file=sys.stderr)
+        return 0
+    print(format_top(rows, args.what, all_namespaces=args.all_namespaces))
+    return 0
+
+
+async def _top(plan: RunPlan, args: argparse.Namespace) -> list[TopRow]:
+    """Run the plan to its end state, then read the metrics API there."""
+    async with Cluster(plan.config) as cluster:
+        with anyio.fail_after(args.timeout):
+            await run_scenario(cluster, plan.scenario, [])
+            last = plan.scenario.steps[-1] if plan.scenario.steps else None
+            if last is None or last.wait != "converged":
+                await cluster.wait_converged()
+        namespace = None if args.all_namespaces or args.what == "nodes" else args.namespace
+        return await cluster.top(args.what, namespace=namespace)
 
 
 async def _watch(cluster: Cluster, view: ProgressView) -> None:

@@ -15,6 +15,8 @@
         restore_node: node-3
       - delete: {kind: Deployment, name: web}
       - assert: {kind: Deployment, name: web, path: status.availableReplicas, equals: 10}
+      - metric: {kind: Pod, name: web-0, metric: rps, value: "12"}   # custom metric
+      - metric: {external: queue_ready, value: 30, labels: {queue: jobs}}
 
 Each step has exactly one action; `at` (absolute cluster seconds), `after`
 (seconds after the previous step) and `timeout` (for waits and drains) are
@@ -70,6 +72,7 @@ ACTIONS = (
     "restore_node",
     "drain",
     "assert",
+    "metric",
 )
 
 
@@ -100,6 +103,28 @@ class AssertArgs(ObjectRef):
     equals: Any
 
 
+class MetricArgs(_Strict):
+    """Publish a custom metric (`kind`, `name`, `metric`) or an external one
+    (`external`, optional `labels`) with `value` (`runtime.metrics.custom`)."""
+
+    value: str | int | float
+    namespace: str = "default"
+    kind: str | None = None
+    name: str | None = None
+    metric: str | None = None
+    external: str | None = None
+    labels: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MetricArgs:
+        custom = (self.kind, self.name, self.metric)
+        if self.external is None and None in custom:
+            raise ValueError("a metric step needs kind, name and metric, or external")
+        if self.external is not None and any(v is not None for v in custom):
+            raise ValueError("a metric step is either custom (kind, name, metric) or external")
+        return self
+
+
 class Step(_Strict):
     """One scenario step (see the module docstring)."""
 
@@ -117,6 +142,7 @@ class Step(_Strict):
     restore_node: str | None = None
     drain: str | None = None
     assert_: AssertArgs | None = Field(None, alias="assert")
+    metric: MetricArgs | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -350,6 +376,30 @@ async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step
     elif action == "assert":
         assert step.assert_ is not None
         await check_assertion(cluster, index, step.assert_)
+    elif action == "metric":
+        assert step.metric is not None
+        publish_metric(cluster, step.metric)
+
+
+def publish_metric(cluster: Cluster, args: MetricArgs) -> None:
+    """A `metric` step: publish a custom or external metric value."""
+    try:
+        if args.external is not None:
+            cluster.custom_metrics.publish_external(
+                args.external, args.value, namespace=args.namespace, labels=args.labels
+            )
+        else:
+            assert args.kind is not None and args.name is not None and args.metric is not None
+            cluster.custom_metrics.publish(
+                args.kind,
+                args.name,
+                args.metric,
+                args.value,
+                namespace=args.namespace,
+                metric_labels=args.labels,
+            )
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
 
 
 async def set_image(cluster: Cluster, args: SetImageArgs) -> None:

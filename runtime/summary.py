@@ -6,7 +6,9 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 "pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
 "not_converged": [...], "workloads": [{"kind", "namespace", "name",
 "desired", "scheduled", "running", "ready", "problems"}], "problems":
-[{"kind", "namespace", "name", "reason", "pods"}]}`. A step's `result` is
+[{"kind", "namespace", "name", "reason", "pods"}], "autoscalers": [{"namespace",
+"name", "replicas": [[cluster seconds, desired replicas], ...]}]}` (each
+HorizontalPodAutoscaler's count whenever it changed). A step's `result` is
 "ok", "timed out: ...", "failed: ...", "stopped" or "not run" (see
 `runtime.scenario.StepResult`).
 
@@ -61,6 +63,7 @@ class Summary:
     ended: str = "converged"
     workloads: list[WorkloadRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    autoscalers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +115,7 @@ class Summary:
                 for w in self.workloads
             ],
             "problems": [p.to_json() for p in self.problems],
+            "autoscalers": self.autoscalers,
             "ended": self.ended,
         }
 
@@ -203,4 +207,5 @@ def summarize(
         workloads=workloads,
         problems=problems(workloads),
         ended=ended,
+        autoscalers=cluster.hpa_history.to_json(),
     )

@@ -75,7 +75,11 @@ class Monitors:
         """Watch every kind registered since the last sync; returns the new ones."""
         added = []
         for info in self.registry:
-            if info.model in self.informers or issubclass(info.model, SchemaResource):
+            if (
+                info.model in self.informers
+                or issubclass(info.model, SchemaResource)
+                or info.read_only  # aggregated (metrics): no owners, no watch
+            ):
                 continue
             informer = self.factory.informer(info.model)
             informer.add_event_handler(self._handler)

@@ -62,7 +62,7 @@ class ContentDeleter:
         failures: list[str] = []
         estimate = 0.0
         for info in self.registry:
-            if not info.namespaced:
+            if not info.namespaced or info.read_only:  # read-only: served, not stored
                 continue
             resource = resource_name(info)
             try:

@@ -44,6 +44,7 @@ GROUP_MODULES = (
     "engine.api.scheduling",
     "engine.api.discovery",
     "engine.api.storage",
+    "engine.api.metrics",
 )
 
 

@@ -113,7 +113,14 @@ class DeploymentStatus(KubeModel):
         return find_condition(self.conditions, condition_type)
 
 
-@kind("apps/v1", "Deployment", plural="deployments", namespaced=True, status_subresource=True)
+@kind(
+    "apps/v1",
+    "Deployment",
+    plural="deployments",
+    namespaced=True,
+    status_subresource=True,
+    scale_subresource=True,
+)
 class Deployment(Resource):
     spec: DeploymentSpec = Field(default_factory=DeploymentSpec)
     status: DeploymentStatus = Field(default_factory=DeploymentStatus)
@@ -150,7 +157,14 @@ class ReplicaSetStatus(KubeModel):
         return find_condition(self.conditions, condition_type)
 
 
-@kind("apps/v1", "ReplicaSet", plural="replicasets", namespaced=True, status_subresource=True)
+@kind(
+    "apps/v1",
+    "ReplicaSet",
+    plural="replicasets",
+    namespaced=True,
+    status_subresource=True,
+    scale_subresource=True,
+)
 class ReplicaSet(Resource):
     spec: ReplicaSetSpec = Field(default_factory=ReplicaSetSpec)
     status: ReplicaSetStatus = Field(default_factory=ReplicaSetStatus)
@@ -229,7 +243,14 @@ class StatefulSetStatus(KubeModel):
         return find_condition(self.conditions, condition_type)
 
 
-@kind("apps/v1", "StatefulSet", plural="statefulsets", namespaced=True, status_subresource=True)
+@kind(
+    "apps/v1",
+    "StatefulSet",
+    plural="statefulsets",
+    namespaced=True,
+    status_subresource=True,
+    scale_subresource=True,
+)
 class StatefulSet(Resource):
     spec: StatefulSetSpec = Field(default_factory=StatefulSetSpec)
     status: StatefulSetStatus = Field(default_factory=StatefulSetStatus)

@@ -195,6 +195,8 @@ class Resource(KubeModel):
     plural: ClassVar[str] = ""
     namespaced: ClassVar[bool] = True
     has_status_subresource: ClassVar[bool] = False
+    has_scale_subresource: ClassVar[bool] = False
+    read_only: ClassVar[bool] = False
 
     api_version: str = ""
     kind: str = ""

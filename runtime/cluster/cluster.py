@@ -75,11 +75,13 @@ from runtime.cluster.apply import (
     load_configuration_sources,
     load_sources,
 )
+from runtime.cluster.autoscalers import ReplicaHistory
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
 from runtime.cluster.drain import drain
 from runtime.cluster.serving import ServeOptions, api_server
 from runtime.cluster.storage import default_storage_class
+from runtime.cluster.top import TopRow, top_rows
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -94,6 +96,7 @@ from runtime.network.config import loopback_node_address, loopback_pod_cidr
 from runtime.network.netns import NamespacePodNetwork
 from runtime.network.plane import NetworkPlane
 from runtime.network.podnetwork import LoopbackPodNetwork, PodNetwork
+from runtime.metrics import CustomMetrics, MetricsServer
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
@@ -152,9 +155,15 @@ class Cluster:
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
         self.tracker = ConvergenceTracker()
+        self.hpa_history = ReplicaHistory(self.clock)
+        """Each HPA's desired replicas over cluster time (the run summary's)."""
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
         unless a host such as the simulation runs them itself and says so)."""
+        self.metrics: MetricsServer | None = None
+        """The metrics server (resource metrics), once the cluster runs."""
+        self.custom_metrics = CustomMetrics(self.clock)
+        """Publish custom and external metrics here (`runtime.metrics.custom`)."""
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
@@ -180,6 +189,7 @@ class Cluster:
             configure_logging(config.log_level)
         if isinstance(self.clock, RealClock):
             self.clock = RealClock()  # cluster time starts at 0 when the cluster does
+            self.hpa_history.clock = self.custom_metrics.clock = self.clock
         async with AsyncExitStack() as stack:
             if isinstance(self.clock, VirtualClock):
                 sync_stack = ExitStack()
@@ -199,6 +209,7 @@ class Cluster:
                 if store.try_get(type(standard), standard.metadata.name) is None:
                     store.create(standard)
             store.observers.append(self.tracker)
+            store.observers.append(self.hpa_history)
             store.observers.append(self._on_write)
             for obj in store.all_objects():  # restored from `data_dir`, if any
                 if isinstance(obj, (Pod, Node)):
@@ -229,9 +240,15 @@ class Cluster:
                 if why is not None:
                     raise RuntimeError(f"the namespaces network mode cannot run here: {why}")
                 await asyncio.to_thread(iproute.sweep_stale)  # a killed run's leftovers
-            self.nodes = self._node_pool(client, manager)
+            self.nodes = nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)
-            await stack.enter_async_context(self.nodes)
+            await stack.enter_async_context(nodes)
+            self.metrics = MetricsServer(
+                lambda: nodes, self.clock, resolution=config.metric_resolution
+            )
+            store.add_aggregated(self.metrics)
+            store.add_aggregated(self.custom_metrics)
+            manager.add_runnable(self.metrics.run)
             if config.runtime == "process" and config.node_count:
                 self.network = NetworkPlane(
                     manager.factory,
@@ -312,6 +329,7 @@ class Cluster:
             rng=random.Random(f"{config.seed}/nodes"),
             runtime_factory=factory,
             pod_informer=manager.factory.informer(Pod),
+            request_rate=config.request_rate,
         )
         index = 0
         for node_pool in config.node_pools:
@@ -442,6 +460,17 @@ class Cluster:
             grace_period_seconds=grace_period_seconds,
             force=force,
         )
+
+    async def top(
+        self, what: str = "pods", *, namespace: str | None = None
+    ) -> builtins.list[TopRow]:
+        """`kubectl top pods|nodes`: the metrics server's latest usage, read
+        through the metrics API (scraped now if no round ran yet)."""
+        _, client = self._require()
+        assert self.metrics is not None
+        if self.metrics.rounds == 0:
+            await self.metrics.scrape()
+        return await top_rows(client, what, namespace=namespace)
 
     async def events(self, namespace: str | None = None) -> builtins.list[Event]:
         """Events, oldest first."""

@@ -19,7 +19,7 @@ Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -89,6 +89,13 @@ class ClusterConfig:
     """The pod network, kube-proxy, DNS and ingress of a process cluster
     (`runtime.network.config`); simulated nodes ignore it."""
     default_storage_class: bool = True
+    metric_resolution: float = 15.0
+    """How often the metrics server scrapes the kubelets (metrics-server's
+    --metric-resolution), in seconds of the cluster's clock."""
+    request_rate: Callable[[str], float] | None = None
+    """Requests per second each pod receives, by pod uid: the simulated
+    runtime's load-driven CPU (`sim.kubeloop.io/cpu-per-request`) multiplies
+    it. None: no traffic. Simulated Service traffic plugs in here."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
@@ -99,6 +106,8 @@ class ClusterConfig:
             )
         if self.runtime not in ("simulated", "process"):
             raise ValueError(f"runtime must be 'simulated' or 'process', got {self.runtime!r}")
+        if not self.metric_resolution > 0:
+            raise ValueError(f"metric_resolution must be > 0 seconds, got {self.metric_resolution}")
         if self.node_count > MAX_NODES:
             raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
         if self.fsync not in ("normal", "always"):

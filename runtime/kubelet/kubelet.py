@@ -59,7 +59,7 @@ from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.heartbeat import Heartbeat
 from runtime.kubelet.pods import PodManager
 from runtime.kubelet.podsource import InformerPodSource, PodSource
-from runtime.runtimes.protocol import ContainerEvent, ContainerRuntime
+from runtime.runtimes.protocol import ContainerEvent, ContainerRuntime, ContainerStats
 
 __all__ = ["ContainerUsage", "Kubelet", "KubeletStatistics", "NodeUsage"]
 
@@ -387,6 +387,21 @@ class Kubelet:
         self.pods.prober.stop_all()
 
     # -- usage -------------------------------------------------------------------------
+
+    async def pod_stats(self) -> list[tuple[core.Pod, list[ContainerStats]]]:
+        """The running containers' stats grouped by pod, with the pod object
+        (the kubelet's /stats/summary; the metrics server scrapes it)."""
+        records = self.pods.records
+        grouped: dict[str, tuple[core.Pod, list[ContainerStats]]] = {}
+        for stats in await self.runtime.stats():
+            entry = grouped.get(stats.pod_uid)
+            if entry is None:
+                record = records.get(stats.pod_uid)
+                if record is None:
+                    continue
+                entry = grouped[stats.pod_uid] = (record.pod, [])
+            entry[1].append(stats)
+        return list(grouped.values())
 
     async def usage(self) -> NodeUsage:
         """Current CPU and memory use of the node's containers, and their sums."""

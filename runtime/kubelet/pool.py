@@ -53,7 +53,7 @@ from runtime.kubelet.kubelet import Kubelet
 from runtime.kubelet.podsource import InformerPodSource
 from runtime.runtimes.behavior import SimulationPolicy
 from runtime.runtimes.protocol import ContainerRuntime
-from runtime.runtimes.simulated import SimulatedRuntime
+from runtime.runtimes.simulated import RequestRate, SimulatedRuntime
 
 __all__ = ["NodeAgentPool", "PoolStatistics", "RuntimeFactory"]
 
@@ -84,8 +84,10 @@ class NodeAgentPool:
         policy: SimulationPolicy | None = None,
         runtime_factory: RuntimeFactory | None = None,
         pod_informer: SharedInformer[core.Pod] | None = None,
+        request_rate: RequestRate | None = None,
     ) -> None:
         self.client = client
+        self.request_rate = request_rate
         self.clock = clock
         self.seed = (rng or random.Random(0)).getrandbits(64)
         self.policy = policy or SimulationPolicy()
@@ -105,7 +107,9 @@ class NodeAgentPool:
         self.wakeups = 0
 
     def _simulated_runtime(self, config: KubeletConfig, rng: random.Random) -> ContainerRuntime:
-        return SimulatedRuntime(clock=self.clock, rng=rng, policy=self.policy)
+        return SimulatedRuntime(
+            clock=self.clock, rng=rng, policy=self.policy, request_rate=self.request_rate
+        )
 
     # -- nodes -------------------------------------------------------------------------
 

@@ -32,11 +32,15 @@ liveness-probe       `success,2m=failure`                  outcome over time
 readiness-probe      `success,30s=failure,40s=success`     outcome over time
 cpu                  `100m`, `200m,1m=800m`                usage over time
 memory               `64Mi`, `64Mi,5m=512Mi`               usage over time
+cpu-per-request      `5m`                                  cpu added per request/s
 shutdown-after       `5s`, `never` (ignores SIGTERM)       SIGTERM -> exit 0
 start-error          `exec: "app": not found`              the start fails
 ==================== ===================================== =====================
 
-Times in timelines count from the moment the container runs. A readiness
+Times in timelines count from the moment the container runs. `cpu-per-request`
+adds load-driven CPU: that many millicores per request per second the pod
+receives, as the runtime's request-rate source reports it (see
+`SimulatedRuntime`); 0 by default. A readiness
 probe without a `readiness-probe` timeline fails before `ready-after` and
 succeeds after. Init containers (that must run to completion) exit 0 right
 after starting unless `exit-after` says otherwise; so do the containers of
@@ -257,6 +261,7 @@ class ContainerBehavior:
     readiness_probe: Timeline[bool] | None = None
     cpu: Timeline[float] | None = None
     memory: Timeline[int] | None = None
+    cpu_per_request: float = 0.0
     shutdown_after: float | None = 0.0
     start_error: str | None = None
 
@@ -314,6 +319,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "readiness-probe": lambda text: Timeline.parse(text, _probe_outcome),
     "cpu": lambda text: Timeline.parse(text, _millicores),
     "memory": lambda text: Timeline.parse(text, _bytes),
+    "cpu-per-request": _millicores,
     "shutdown-after": _never_or(parse_duration),
     "start-error": lambda text: text,
 }

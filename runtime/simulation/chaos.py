@@ -165,7 +165,7 @@ class FaultyClient:
         if self.dead:
             await self._hang()
         revision = self._stale_revision(kind)
-        if revision is None or self.injector.history is None:
+        if revision is None or self.injector.history is None or kind.read_only:
             return await self.inner.get(kind, name, namespace=namespace)
         info = REGISTRY.info(kind)
         ns = (namespace or "default") if info.namespaced else ""
@@ -187,7 +187,8 @@ class FaultyClient:
         if self.dead:
             await self._hang()
         revision = None if (limit or continue_) else self._stale_revision(kind)
-        if revision is None or self.injector.history is None:
+        # Aggregated (read-only) kinds keep no history: they are read fresh.
+        if revision is None or self.injector.history is None or kind.read_only:
             return await self.inner.list(
                 kind,
                 namespace=namespace,

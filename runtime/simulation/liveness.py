@@ -32,7 +32,9 @@ The built-in checks (registry `DESIRED`):
 * `garbage`: no object whose owners are all gone, none stuck deleting;
 * `namespaces`: no namespace stuck terminating;
 * `statefulsets`, `daemonsets`, `replicationcontrollers`,
-  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`.
+  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`;
+* `autoscalers`: an HPA under constant load settles on the formula's count,
+  never outside [min, max]: see `runtime.simulation.oracles_autoscaling`.
 
 Users add checks for their own kinds: `DESIRED.register("name", fn)`.
 
@@ -458,3 +460,7 @@ DESIRED.register("statefulsets", oracles_apps.statefulsets)
 DESIRED.register("daemonsets", oracles_apps.daemonsets)
 DESIRED.register("replicationcontrollers", oracles_apps.replicationcontrollers)
 DESIRED.register("poddisruptionbudgets", oracles_apps.poddisruptionbudgets)
+
+from runtime.simulation import oracles_autoscaling  # noqa: E402
+
+DESIRED.register("autoscalers", oracles_autoscaling.autoscalers)

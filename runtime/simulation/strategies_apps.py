@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 from runtime.simulation.strategies import _template, app_label, workloads
 
 __all__ = [
+    "HPA_TARGETS",
     "WORKLOAD_KINDS",
     "all_workloads",
+    "autoscalers",
     "daemon_sets",
     "disruption_budgets",
     "replication_controllers",
@@ -149,13 +151,59 @@ def disruption_budgets(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+HPA_TARGETS = {"web": "api", "api": "db", "db": "web"}
+"""The Deployment each workload name's HorizontalPodAutoscaler scales: never
+its own slot's, and never one another HPA scales (two HPAs on one target
+fight, which Kubernetes leaves undefined)."""
+
+
+@st.composite
+def autoscalers(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """An autoscaling/v2 HPA on the Deployment `HPA_TARGETS[name]`, on cpu
+    utilization. The simulated pods use half their cpu request (constant load),
+    so a target of 30 % scales to max, 70 or 90 % to min, 50 % holds."""
+    minimum = draw(st.integers(1, 2))
+    spec: dict[str, Any] = {
+        "scaleTargetRef": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": HPA_TARGETS[name],
+        },
+        "minReplicas": minimum,
+        "maxReplicas": draw(st.integers(minimum, 5)),
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "averageUtilization": draw(st.sampled_from((30, 50, 70, 90))),
+                    },
+                },
+            }
+        ],
+    }
+    if draw(st.booleans()):
+        window = draw(st.sampled_from((0, 60)))
+        spec["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": window}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
 def all_workloads(
     name: str, *, kinds: Sequence[str] = ("Deployment", "ReplicaSet")
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Any workload kind the built-in controllers drive (`kinds` of those
-    `strategies.workloads` makes, and every apps kind), or a disruption budget."""
+    `strategies.workloads` makes, and every apps kind), a disruption budget,
+    or a HorizontalPodAutoscaler (on the Deployment of another name)."""
     return st.one_of(
         workloads(name, kinds=kinds),
+        autoscalers(name),
         stateful_sets(name),
         daemon_sets(name),
         replication_controllers(name),

@@ -6,8 +6,9 @@ of manifests per workload name), which kinds the scale, set_image and
 delete_pod operations apply to, which controllers faults may target, and the
 oracles (invariant and desired-state registries). `BUILTIN` fuzzes the
 built-in controllers with Deployments, ReplicaSets, Jobs, CronJobs,
-StatefulSets, DaemonSets, ReplicationControllers and PodDisruptionBudgets
-(and evictions), under every fault class, sparing them nothing.
+StatefulSets, DaemonSets, ReplicationControllers, PodDisruptionBudgets
+(and evictions) and HorizontalPodAutoscalers, under every fault class,
+sparing them nothing.
 
 A target is referred to in scenario files by `ref`, "module:attribute", so
 `kubeloop replay` can import it again (a user's target module must be
@@ -86,6 +87,7 @@ class FuzzTarget:
         "DaemonSet",
         "ControllerRevision",
         "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
     )
     fault_kinds: tuple[str, ...] = ALL_FAULT_KINDS
     stale_scopes: tuple[str, ...] = ("cache",)

@@ -104,6 +104,7 @@ EXPECTED_OUTPUT = {
     ],
     "SyncCluster(": ['deployment "nginx-deployment" successfully rolled out', "pods,"],
     "Simulation(": ["desired state reached"],
+    "request_rate=": ["replicas: 10", "250"],
 }
 
 

@@ -58,7 +58,13 @@ class ReplicationControllerStatus(KubeModel):
         return find_condition(self.conditions, condition_type)
 
 
-@kind("v1", "ReplicationController", plural="replicationcontrollers", namespaced=True)
+@kind(
+    "v1",
+    "ReplicationController",
+    plural="replicationcontrollers",
+    namespaced=True,
+    scale_subresource=True,
+)
 class ReplicationController(Resource):
     spec: ReplicationControllerSpec = Field(default_factory=ReplicationControllerSpec)
     status: ReplicationControllerStatus = Field(default_factory=ReplicationControllerStatus)
