@@ -21,7 +21,6 @@ from typing import Any, Final
 
 from engine import crd
 from engine.registry import KindInfo, Registry
-from engine.store import SCALABLE_KINDS
 
 __all__ = [
     "KUBERNETES_VERSION",
@@ -177,7 +176,7 @@ def _subresources(info: KindInfo) -> Iterable[dict[str, Any]]:
     custom_scale = issubclass(model, crd.CustomResource) and (
         model.version_info is not None and model.version_info.scale is not None
     )
-    if (info.kind in SCALABLE_KINDS and not issubclass(model, crd.CustomResource)) or custom_scale:
+    if (info.has_scale_subresource and not issubclass(model, crd.CustomResource)) or custom_scale:
         yield sub("scale", "Scale", ["get", "patch", "update"], group="autoscaling", version="v1")
     if info.group == "" and info.plural == "pods":
         yield sub("log", "Pod", ["get"])

@@ -91,12 +91,12 @@ from runtime.cluster.workloads import (
     workload_rows,
 )
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
+from runtime.metrics import CustomMetrics, MetricsServer
 from runtime.network import iproute
 from runtime.network.config import loopback_node_address, loopback_pod_cidr
 from runtime.network.netns import NamespacePodNetwork
 from runtime.network.plane import NetworkPlane
 from runtime.network.podnetwork import LoopbackPodNetwork, PodNetwork
-from runtime.metrics import CustomMetrics, MetricsServer
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
