@@ -70,6 +70,7 @@ from engine.patch import (
 )
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, from_label_selector, parse_selector
+from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
 from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
 
 __all__ = [
@@ -185,9 +186,15 @@ class Store:
         watch_capacity: int = 50_000,
         bookmark_interval: float = 60.0,
         namespace_lifecycle: bool = True,
+        service_cidr: str = DEFAULT_SERVICE_CIDR,
+        node_port_range: str = DEFAULT_NODE_PORT_RANGE,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
+        self.service_ips = ServiceAllocator(
+            service_cidr, node_port_range, rng=random.Random(self.rng.getrandbits(64))
+        )
+        """Cluster IPs and node ports of the stored Services (`engine.serviceips`)."""
         self.registry = registry
         self.history_size = history_size
         self.watch_capacity = watch_capacity
@@ -205,6 +212,10 @@ class Store:
                 self.create(strategies.new_namespace(name))
             for priority_class in strategies.SYSTEM_PRIORITY_CLASSES:
                 self.create(priority_class)
+            self.create(strategies.kubernetes_service(self.service_ips.kubernetes_ip))
+            service_cidr_object = strategies.default_service_cidr(self.registry, service_cidr)
+            if service_cidr_object is not None:
+                self.create(service_cidr_object)
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -472,9 +483,13 @@ class Store:
         stored = cast(R, strategies.prepare_for_create(stored))
         if table.crd:
             stored = cast(R, crd.admit(self, stored))
+        if isinstance(stored, core.Service):
+            stored = cast(R, self.service_ips.admit(stored, None))
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
+        if isinstance(stored, core.Service):
+            self.service_ips.record(stored)
         return stored
 
     def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
@@ -525,6 +540,8 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)
+        if isinstance(obj, core.Service):
+            obj = cast(R, self.service_ips.admit(obj, cast(core.Service, current)))
         if info.has_status_subresource and obj.__dict__.get("status") is not current.__dict__.get(
             "status"
         ):
@@ -583,6 +600,8 @@ class Store:
             return cast(R, self._remove(table, obj, "update"))
         table.objects[obj.key] = obj
         self._commit(table, "update", MODIFIED, obj, current)
+        if isinstance(obj, core.Service):
+            self.service_ips.record(obj)
         return obj
 
     def update_status(self, obj: R) -> R:
@@ -661,6 +680,8 @@ class Store:
         self._commit(table, verb, DELETED, final, previous)
         if table.crd:
             crd.remove(self, final)
+        if isinstance(final, core.Service):
+            self.service_ips.release(final)
         return final
 
     def write(self, obj: R, *, verb: str = "update") -> R:
