@@ -22,6 +22,7 @@ from controllers import (
     daemonset,
     deployment,
     disruption,
+    endpointslice,
     garbagecollector,
     job,
     namespace,
@@ -61,5 +62,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "job": job.setup,
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
+        "endpointslice": endpointslice.setup,
     }
 )
