@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from controllers.common.endpoints import LABEL_MANAGED_BY, LABEL_SERVICE_NAME, selects
+from controllers.common.network import NetworkSettings
 from controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     DEFAULT_MAX_ENDPOINTS_PER_SLICE,
@@ -249,16 +250,17 @@ def setup(
     manager: Manager,
     *,
     workers: int = 5,
-    max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+    network: NetworkSettings | None = None,
     batch_period: float = 0.0,
 ) -> EndpointSliceController:
-    """Create the EndpointSlice controller on `manager`'s informers and add it."""
+    """Create the EndpointSlice controller on `manager`'s informers and add it
+    (at most `network.max_endpoints_per_slice` endpoints per slice)."""
     controller = EndpointSliceController(
         manager.client,
         manager.factory,
         manager.clock,
         workers=workers,
-        max_endpoints_per_slice=max_endpoints_per_slice,
+        max_endpoints_per_slice=(network or NetworkSettings()).max_endpoints_per_slice,
         batch_period=batch_period,
     )
     manager.add(controller.controller)

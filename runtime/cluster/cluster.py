@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import anyio
 
 from controllers import daemonset, deployment, statefulset
+from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
@@ -76,7 +77,7 @@ from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry"]
+__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry", "with_network"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -97,6 +98,15 @@ def on_registry(setup: Setup, registry: Registry) -> Setup:
         return setup
     takes_registry: Callable[..., Any] = setup  # the signature was just checked
     return functools.partial(takes_registry, registry=registry)
+
+
+def with_network(setup: Setup, network: NetworkSettings) -> Setup:
+    """`setup` given the cluster's address plan, if it takes a `network`
+    (node IPAM, the load balancer, the EndpointSlice controller)."""
+    if "network" not in inspect.signature(setup).parameters:
+        return setup
+    takes_network: Callable[..., Any] = setup  # the signature was just checked
+    return functools.partial(takes_network, network=network)
 
 
 class ConvergenceTimeout(TimeoutError):
@@ -145,6 +155,8 @@ class Cluster:
                 clock=self.clock,
                 rng=random.Random(f"{config.seed}/store"),
                 history_size=config.history_size,
+                service_cidr=config.network.service_cidr,
+                node_port_range=config.network.node_port_range,
             )
             store.observers.append(self.tracker)
             store.observers.append(self._on_write)
@@ -154,7 +166,8 @@ class Cluster:
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
             for name in config.controllers:
-                built = on_registry(CONTROLLERS[name], self.registry)(manager)
+                setup = with_network(on_registry(CONTROLLERS[name], self.registry), config.network)
+                built = setup(manager)
                 if isinstance(built, Scheduler):
                     self.scheduler = built
             await stack.enter_async_context(manager)
@@ -202,7 +215,11 @@ class Cluster:
             for i in range(node_pool.count):
                 pool.add_node(
                     KubeletConfig.for_node(
-                        f"{node_pool.name}-{i}", index, **_node_overrides(node_pool, i)
+                        f"{node_pool.name}-{i}",
+                        index,
+                        # the CIDR node IPAM gives the index-th node (kubelet --pod-cidr)
+                        pod_cidr=config.network.node_cidr(index),
+                        **_node_overrides(node_pool, i),
                     )
                 )
                 index += 1

@@ -2,9 +2,11 @@
 
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
-the seed every random choice derives from, which controllers run, and the log
-level. Defaults give a 3-node simulated cluster on virtual time with every
-built-in controller and the scheduler.
+the seed every random choice derives from, which controllers run, the log
+level, and the address plan (`network`: kubeadm's service and pod ranges; a
+cluster of more than 256 nodes on the default plan gets 10.128.0.0/9 for its
+pods, so every node has its /24). Defaults give a 3-node simulated cluster on
+virtual time with every built-in controller and the scheduler.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -13,9 +15,10 @@ Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
@@ -74,8 +77,26 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    """The address plan: service CIDR and node ports (the store allocates),
+    cluster CIDR and per-node mask (node IPAM), the load-balancer pool."""
 
     def __post_init__(self) -> None:
+        if self.network.node_cidrs() < self.node_count:
+            if self.network.cluster_cidr != NetworkSettings().cluster_cidr:
+                raise ValueError(
+                    f"cluster CIDR {self.network.cluster_cidr} with /"
+                    f"{self.network.node_cidr_mask_size} per node holds "
+                    f"{self.network.node_cidrs()} nodes, not {self.node_count}"
+                )
+            # A big simulated cluster on the default plan: a wider pod range
+            # (as a user sizing --cluster-cidr for it would choose).
+            wide = replace(
+                self.network,
+                cluster_cidr="10.128.0.0/9",
+                node_cidr_mask_size=24 if self.node_count <= 32768 else 25,
+            )
+            object.__setattr__(self, "network", wide)
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
         if unknown:
             raise ValueError(

@@ -60,7 +60,7 @@ from runtime.kubelet.admission import admit
 from runtime.kubelet.backoff import CrashLoopBackOff
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.containerconfig import ConfigError, container_config
-from runtime.kubelet.ipam import PodIPAllocator
+from runtime.kubelet.ipam import PodAddresses, PodIPAllocator
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.kubelet.podstatus import build_status, compute_phase, init_progress
 from runtime.kubelet.probes import Prober
@@ -99,7 +99,7 @@ class PodManager:
         self._node = node
         self._mark_dirty = mark_dirty
         self.records: dict[str, PodRecord] = {}
-        self.ipam = PodIPAllocator(config.pod_cidr)
+        self.ipam: PodAddresses = PodIPAllocator(config.pod_cidr)
         self.backoff = CrashLoopBackOff(
             config.crash_loop_initial_backoff, config.crash_loop_max_backoff
         )
@@ -263,6 +263,7 @@ class PodManager:
         if pod.spec.host_network:
             ip = self.config.internal_ip
         else:
+            self._follow_node_cidr()
             ip = self.ipam.allocate(record.uid)
         await self.runtime.run_pod_sandbox(
             PodSandboxConfig(
@@ -434,6 +435,12 @@ class PodManager:
             )
         self.records.pop(record.uid, None)
 
+    def _follow_node_cidr(self) -> None:
+        node = self._node()
+        cidr = node.spec.pod_cidr if node is not None else None
+        if cidr:
+            self.ipam.follow(cidr)
+
     async def _adopt(self, record: PodRecord) -> None:
         """Take over containers a previous life of this kubelet left running."""
         self.adoptable.discard(record.uid)
@@ -442,6 +449,7 @@ class PodManager:
         if record.pod.spec.host_network:
             record.pod_ip = self.config.internal_ip
         elif known:
+            self._follow_node_cidr()
             record.pod_ip = self.ipam.reserve(record.uid, known)
         else:
             record.pod_ip = self.ipam.allocate(record.uid)

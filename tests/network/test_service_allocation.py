@@ -31,7 +31,7 @@ def test_kubernetes_service_holds_the_first_address() -> None:
 def test_cluster_ip_allocated_from_the_service_cidr_and_defaults() -> None:
     store = Store()
     created = store.create(service("web"))
-    ip = ipaddress.ip_address(created.spec.cluster_ip)
+    ip = ipaddress.ip_address(created.spec.cluster_ip or "")
     assert ip in ipaddress.ip_network("10.96.0.0/12")
     assert created.spec.cluster_ips == [created.spec.cluster_ip]
     assert created.spec.ip_families == ["IPv4"]
@@ -41,7 +41,7 @@ def test_cluster_ip_allocated_from_the_service_cidr_and_defaults() -> None:
 def test_configured_service_cidr() -> None:
     store = Store(service_cidr="10.100.0.0/24")
     assert store.get(Service, "kubernetes", "default").spec.cluster_ip == "10.100.0.1"
-    ip = store.create(service("web")).spec.cluster_ip
+    ip = store.create(service("web")).spec.cluster_ip or ""
     assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.100.0.0/24")
 
 
