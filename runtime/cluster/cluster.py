@@ -38,6 +38,7 @@ import asyncio
 import builtins
 import functools
 import inspect
+import math
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -74,6 +75,7 @@ from runtime.cluster.workloads import (
     workload_rows,
 )
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
+from runtime.network.traffic import Target, TrafficRouter, TrafficStats
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
@@ -136,6 +138,8 @@ class Cluster:
         self._changed = asyncio.Event()
         self._stack: AsyncExitStack | None = None
         self._process_runtimes: list[ProcessRuntime] = []
+        self._router: TrafficRouter | None = None
+        self._traffic_tasks: builtins.list[asyncio.Task[TrafficStats]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -178,6 +182,11 @@ class Cluster:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
+        for task in self._traffic_tasks:
+            task.cancel()
+        if self._traffic_tasks:
+            await asyncio.gather(*self._traffic_tasks, return_exceptions=True)
+        self._traffic_tasks.clear()
         stack, self._stack = self._stack, None
         if stack is not None:
             try:
@@ -454,6 +463,83 @@ class Cluster:
 
     def pod_counts(self) -> PodCounts:
         return self.tracker.counts()
+
+    # -- traffic ------------------------------------------------------------------------
+
+    @property
+    def router(self) -> TrafficRouter:
+        """The simulated traffic router (`runtime.network.traffic`), made on first use."""
+        store, _ = self._require()
+        if self._router is None:
+            policy = self.nodes.policy if self.nodes is not None else None
+            self._router = TrafficRouter(store, seed=self.config.seed, policy=policy)
+        return self._router
+
+    async def traffic(
+        self,
+        *,
+        service: str | None = None,
+        ingress: str | None = None,
+        namespace: str | None = None,
+        rps: float,
+        duration: float,
+        path: str = "/",
+        host: str | None = None,
+        port: int | str | None = None,
+        external: bool = False,
+        step: float = 0.1,
+    ) -> TrafficStats:
+        """Send simulated requests to a Service or an Ingress: `rps` per cluster
+        second for `duration` seconds, in batches every `step` seconds, each
+        routed as kube-proxy and the Ingress route it against the state of
+        that instant, to pods that answer by their state (see
+        `runtime.network.traffic`). Returns the target's accumulated stats
+        (`traffic_stats()` has every target's)."""
+        if rps < 0 or duration < 0 or step <= 0:
+            raise ValueError("traffic needs rps >= 0, duration >= 0 and step > 0")
+        target = Target(
+            namespace=namespace or "default",
+            service=service,
+            ingress=ingress,
+            port=port,
+            host=host,
+            path=path,
+            external=external,
+        )
+        router = self.router
+        stats = router.stats.setdefault(target.name, TrafficStats())
+        start = self.clock.monotonic()
+        sent = 0.0
+        batches = max(1, math.ceil(duration / step - 1e-9)) if duration > 0 else 0
+        for index in range(batches):
+            due = rps * min(duration, (index + 1) * step)
+            count = int(due - sent)
+            sent += count
+            router.route(target, count)
+            wake = min(start + (index + 1) * step, start + duration)
+            await self.clock.sleep(max(0.0, wake - self.clock.monotonic()))
+        return stats
+
+    def start_traffic(self, **kwargs: Any) -> asyncio.Task[TrafficStats]:
+        """`traffic(...)` in the background; `wait_traffic()` waits for every one started."""
+        task = asyncio.get_running_loop().create_task(self.traffic(**kwargs))
+        self._traffic_tasks.append(task)
+        return task
+
+    async def wait_traffic(self) -> None:
+        tasks, self._traffic_tasks = self._traffic_tasks, []
+        for task in tasks:
+            await task
+
+    def traffic_stats(self) -> dict[str, TrafficStats]:
+        """Every traffic target's stats so far, by `service/NS/NAME` or `ingress/NS/NAME`."""
+        return dict(self._router.stats) if self._router is not None else {}
+
+    def request_rates(self) -> dict[str, float]:
+        """Requests per second each pod (by uid) received over the last window
+        of simulated traffic (`RequestRates`; the router's `rates` is the same
+        as a live mapping)."""
+        return self.router.rates.snapshot() if self._router is not None else {}
 
     # -- nodes ------------------------------------------------------------------------
 

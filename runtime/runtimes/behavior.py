@@ -34,6 +34,7 @@ cpu                  `100m`, `200m,1m=800m`                usage over time
 memory               `64Mi`, `64Mi,5m=512Mi`               usage over time
 shutdown-after       `5s`, `never` (ignores SIGTERM)       SIGTERM -> exit 0
 start-error          `exec: "app": not found`              the start fails
+latency              `20ms`, `normal(20ms,5ms)`            time to answer a request
 ==================== ===================================== =====================
 
 Times in timelines count from the moment the container runs. A readiness
@@ -259,6 +260,9 @@ class ContainerBehavior:
     memory: Timeline[int] | None = None
     shutdown_after: float | None = 0.0
     start_error: str | None = None
+    latency: Distribution = Distribution("normal", 0.002, 0.0005)
+    """How long the container takes to answer one simulated request
+    (`runtime.network.traffic`)."""
 
     def overridden(self, overrides: Mapping[str, str], *, source: str = "") -> ContainerBehavior:
         """A copy with `overrides` (field name in kebab-case -> text) applied."""
@@ -316,6 +320,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "memory": lambda text: Timeline.parse(text, _bytes),
     "shutdown-after": _never_or(parse_duration),
     "start-error": lambda text: text,
+    "latency": Distribution.parse,
 }
 assert set(_PARSERS) == {f.name.replace("_", "-") for f in fields(ContainerBehavior)}
 
