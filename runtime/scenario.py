@@ -15,10 +15,16 @@
         restore_node: node-3
       - delete: {kind: Deployment, name: web}
       - assert: {kind: Deployment, name: web, path: status.availableReplicas, equals: 10}
+      - traffic: {service: web, rps: 1000, duration: 60}   # or ingress: NAME (host, path)
 
 Each step has exactly one action; `at` (absolute cluster seconds), `after`
 (seconds after the previous step) and `timeout` (for waits and drains) are
 optional.
+A `traffic` step starts simulated requests to a Service (or through an
+Ingress, with `host` and `path`) and returns at once: they flow for
+`duration` cluster seconds while the next steps run (a rolling update under
+traffic), and the run waits for them before it ends. Each target's requests,
+errors and latency p50/p99 are in the summary (`runtime.network.traffic`).
 The whole file is validated before the cluster starts; a bad step is an error
 naming its index and field. `run_scenario` returns each step's timing and
 result; a step that ends the run (a wait that timed out, a failed step) is
@@ -53,6 +59,7 @@ __all__ = [
     "Step",
     "StepRejected",
     "StepResult",
+    "TrafficArgs",
     "load_scenario",
     "not_run",
     "run_scenario",
@@ -70,6 +77,7 @@ ACTIONS = (
     "restore_node",
     "drain",
     "assert",
+    "traffic",
 )
 
 
@@ -100,6 +108,25 @@ class AssertArgs(ObjectRef):
     equals: Any
 
 
+class TrafficArgs(_Strict):
+    service: str | None = None
+    ingress: str | None = None
+    namespace: str | None = None
+    rps: float = Field(gt=0)
+    duration: float = Field(gt=0)
+    path: str = "/"
+    host: str | None = None
+    port: int | str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TrafficArgs:
+        if (self.service is None) == (self.ingress is None):
+            raise ValueError("traffic needs exactly one of service or ingress")
+        if not self.path.startswith("/"):
+            raise ValueError(f"traffic path must start with '/', got {self.path!r}")
+        return self
+
+
 class Step(_Strict):
     """One scenario step (see the module docstring)."""
 
@@ -117,6 +144,7 @@ class Step(_Strict):
     restore_node: str | None = None
     drain: str | None = None
     assert_: AssertArgs | None = Field(None, alias="assert")
+    traffic: TrafficArgs | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -296,6 +324,7 @@ async def run_scenario(
             raise
         previous_end = clock.monotonic()
         results.append(StepResult(index, step.describe(), started, previous_end - started))
+    await cluster.wait_traffic()  # traffic steps still flowing
     return results
 
 
@@ -350,6 +379,9 @@ async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step
     elif action == "assert":
         assert step.assert_ is not None
         await check_assertion(cluster, index, step.assert_)
+    elif action == "traffic":
+        assert step.traffic is not None
+        cluster.start_traffic(**step.traffic.model_dump())
 
 
 async def set_image(cluster: Cluster, args: SetImageArgs) -> None:

@@ -54,10 +54,12 @@ async def rollout_under_traffic(max_unavailable: str) -> tuple[int, int, float]:
         await cluster.clock.sleep(5)
         await set_image(cluster, SetImageArgs(deployment="web", image="nginx:1.28"))
         await cluster.wait_for(
-            lambda: cluster.converged()
-            and all(
-                d.status.updated_replicas == 4
-                for d in (cluster.store.objects(Deployment) if cluster.store else ())
+            lambda: (
+                cluster.converged()
+                and all(
+                    d.status.updated_replicas == 4
+                    for d in (cluster.store.objects(Deployment) if cluster.store else ())
+                )
             ),
             timeout=80,
         )
