@@ -52,7 +52,9 @@ steps:
             http:
               paths:
                 - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-                - {path: /empty, pathType: Prefix, backend: {service: {name: empty, port: {number: 80}}}}
+                - path: /empty
+                  pathType: Prefix
+                  backend: {service: {name: empty, port: {number: 80}}}
   - wait: converged
     timeout: 120
   - wait: 2
