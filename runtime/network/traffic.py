@@ -77,6 +77,7 @@ __all__ = [
     "Target",
     "TrafficRouter",
     "TrafficStats",
+    "answers",
 ]
 
 
@@ -316,7 +317,7 @@ class TrafficRouter:
             if not per_backend[i]:
                 continue
             pod = self._pod(backend, namespace)
-            if pod is not None and _answers(pod, now):
+            if pod is not None and answers(pod, now):
                 dist = self._distribution(pod)
                 if isinstance(dist, str):
                     stats.fail(dist, int(per_backend[i]))
@@ -371,7 +372,7 @@ class TrafficRouter:
         return dist
 
 
-def _answers(pod: Pod, now: datetime) -> bool:
+def answers(pod: Pod, now: datetime) -> bool:
     """Whether the pod's application answers now (see the module docstring)."""
     status = pod.status
     if status.phase != "Running":

@@ -32,7 +32,8 @@ The built-in checks (registry `DESIRED`):
 * `garbage`: no object whose owners are all gone, none stuck deleting;
 * `namespaces`: no namespace stuck terminating;
 * `statefulsets`, `daemonsets`, `replicationcontrollers`,
-  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`.
+  `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`;
+* `endpointslices`: see `runtime.simulation.oracles_network`.
 
 Users add checks for their own kinds: `DESIRED.register("name", fn)`.
 
@@ -99,6 +100,8 @@ class DesiredContext:
     now: datetime
     node_up: Callable[[str], bool]
     """Whether a node's kubelet is running and reachable (faults over)."""
+    controllers: frozenset[str] | None = None
+    """The built-in controllers the simulation runs (None: unknown, all)."""
 
     @property
     def store(self) -> Any:
@@ -458,3 +461,7 @@ DESIRED.register("statefulsets", oracles_apps.statefulsets)
 DESIRED.register("daemonsets", oracles_apps.daemonsets)
 DESIRED.register("replicationcontrollers", oracles_apps.replicationcontrollers)
 DESIRED.register("poddisruptionbudgets", oracles_apps.poddisruptionbudgets)
+
+from runtime.simulation import oracles_network  # noqa: E402
+
+DESIRED.register("endpointslices", oracles_network.endpointslices)
