@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import convergence, informer, scheduler, simulation, workloads
+from benchmarks import convergence, informer, network, scheduler, simulation, workloads
 from benchmarks.harness import Figure, print_table, quick_figures, write_json
 from runtime.gctuning import simulation_gc
 
@@ -19,6 +19,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "scheduler": scheduler.run,
     "simulation": simulation.run,
     "workloads": workloads.run,
+    "network": network.run,
 }
 
 

@@ -1,6 +1,7 @@
 """`NetworkSettings`: the cluster's address plan, as the controllers that hand
 out addresses read it (kube-controller-manager's --cluster-cidr,
---node-cidr-mask-size and --max-endpoints-per-slice; a MetalLB address pool).
+--node-cidr-mask-size, --max-endpoints-per-slice and
+--endpointslice-updates-batch-period; a MetalLB address pool).
 
 Defaults are kubeadm's and kind's: pods in 10.244.0.0/16, a /24 per node,
 Services in 10.96.0.0/12 (the store allocates those, `engine.serviceips`),
@@ -47,6 +48,10 @@ class NetworkSettings:
     node_cidr_mask_size: int = 24
     load_balancer_pool: str = "172.18.255.200-172.18.255.250"
     max_endpoints_per_slice: int = 100
+    endpoint_updates_batch_period: float = 0.0
+    """Seconds pod updates wait so that a burst costs one EndpointSlice sync
+    (kube-controller-manager's --endpointslice-updates-batch-period, 0 by
+    default; large clusters set about 1 s)."""
 
     def __post_init__(self) -> None:
         network = ipaddress.ip_network(self.cluster_cidr, strict=True)
@@ -58,6 +63,8 @@ class NetworkSettings:
         parse_pool(self.load_balancer_pool)
         if self.max_endpoints_per_slice < 1:
             raise ValueError("max_endpoints_per_slice must be at least 1")
+        if self.endpoint_updates_batch_period < 0:
+            raise ValueError("endpoint_updates_batch_period must be >= 0")
 
     def node_cidrs(self) -> int:
         """How many node pod CIDRs the cluster CIDR holds."""

@@ -41,6 +41,7 @@ from controllers.common.network import NetworkSettings
 from controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+    EndpointCache,
     plan,
 )
 from engine.api import Node, Pod, Service
@@ -168,6 +169,7 @@ class EndpointSliceController:
         self.slices = factory.informer(EndpointSlice)
         self.nodes = factory.informer(Node)
         self.tracker = _Tracker()
+        self._endpoints: dict[tuple[str, str], EndpointCache] = {}
         self.writes = 0
         self.controller = Controller("endpointslice", self, clock=clock, workers=workers)
         services = self.services
@@ -200,6 +202,7 @@ class EndpointSliceController:
         service = self.services.cache.get(request.name, request.namespace)
         if service is None or service.metadata.deletion_timestamp is not None:
             self.tracker.forget(key)
+            self._endpoints.pop(key, None)
             return Result()  # the garbage collector removes its slices
         if service.spec.type == "ExternalName" or not service.spec.selector:
             return Result()
@@ -211,7 +214,14 @@ class EndpointSliceController:
             for p in self.pods.cache.by_index("namespace", request.namespace)
             if selects(service, p)
         ]
-        todo = plan(service, pods, self._zones(), existing, max_endpoints=self.max_endpoints)
+        todo = plan(
+            service,
+            pods,
+            self._zones(),
+            existing,
+            max_endpoints=self.max_endpoints,
+            cache=self._endpoints.setdefault(key, {}),
+        )
         for slice_ in todo.delete:
             with contextlib.suppress(NotFound):
                 await self.client.delete(
@@ -251,17 +261,17 @@ def setup(
     *,
     workers: int = 5,
     network: NetworkSettings | None = None,
-    batch_period: float = 0.0,
 ) -> EndpointSliceController:
     """Create the EndpointSlice controller on `manager`'s informers and add it
-    (at most `network.max_endpoints_per_slice` endpoints per slice)."""
+    (`network`: max endpoints per slice and the updates batch period)."""
+    settings = network or NetworkSettings()
     controller = EndpointSliceController(
         manager.client,
         manager.factory,
         manager.clock,
         workers=workers,
-        max_endpoints_per_slice=(network or NetworkSettings()).max_endpoints_per_slice,
-        batch_period=batch_period,
+        max_endpoints_per_slice=settings.max_endpoints_per_slice,
+        batch_period=settings.endpoint_updates_batch_period,
     )
     manager.add(controller.controller)
     return controller

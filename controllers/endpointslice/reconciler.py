@@ -47,6 +47,7 @@ __all__ = [
     "CONTROLLER_NAME",
     "DEFAULT_MAX_ENDPOINTS_PER_SLICE",
     "LABEL_HEADLESS",
+    "EndpointCache",
     "Plan",
     "desired_endpoints",
     "plan",
@@ -131,13 +132,28 @@ def pod_endpoint(pod: Pod, service: Service, zone: str | None) -> Endpoint:
     )
 
 
+EndpointCache = dict[
+    str, tuple[Pod, Service, "str | None", PortKey, list[EndpointSlicePort], Endpoint]
+]
+"""Per pod uid, the endpoint last made from that (shared, immutable) pod
+object for that Service object: a reconcile that finds the same objects
+reuses it, so an unchanged endpoint costs a lookup and compares by identity."""
+
+
 def desired_endpoints(
-    service: Service, pods: Iterable[Pod], zones: Mapping[str, str | None]
+    service: Service,
+    pods: Iterable[Pod],
+    zones: Mapping[str, str | None],
+    cache: EndpointCache | None = None,
 ) -> tuple[dict[PortKey, tuple[list[EndpointSlicePort], dict[str, Endpoint]]], bool]:
     """Endpoints by port set, each keyed by pod uid; and whether a pod's node
-    was unknown (`zones` maps every known node to its zone or None)."""
+    was unknown (`zones` maps every known node to its zone or None). With
+    `cache` (filled here), endpoints of unchanged pods are reused."""
     groups: dict[PortKey, tuple[list[EndpointSlicePort], dict[str, Endpoint]]] = {}
     missing = False
+    previous = dict(cache) if cache is not None else {}
+    if cache is not None:
+        cache.clear()  # keeps only the pods of this reconcile
     for pod in pods:
         if not should_be_in_endpoints(pod, include_terminating=True):
             continue
@@ -145,12 +161,19 @@ def desired_endpoints(
         if node and node not in zones:
             missing = True
             continue
-        ports = _ports(service, pod)
-        key = _port_key(ports)
+        zone = zones.get(node) if node else None
+        uid = pod.metadata.uid
+        entry = previous.get(uid)
+        if entry is None or entry[0] is not pod or entry[1] is not service or entry[2] != zone:
+            ports = _ports(service, pod)
+            entry = (pod, service, zone, _port_key(ports), ports, pod_endpoint(pod, service, zone))
+        if cache is not None:
+            cache[uid] = entry
+        key = entry[3]
         group = groups.get(key)
         if group is None:
-            group = groups[key] = (ports, {})
-        group[1][pod.metadata.uid] = pod_endpoint(pod, service, zones.get(node) if node else None)
+            group = groups[key] = (entry[4], {})
+        group[1][uid] = entry[5]
     return groups, missing
 
 
@@ -166,9 +189,11 @@ def plan(
     existing: Iterable[EndpointSlice],
     *,
     max_endpoints: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+    cache: EndpointCache | None = None,
 ) -> Plan:
-    """What to write so that the Service's slices list exactly its endpoints."""
-    groups, missing = desired_endpoints(service, pods, zones)
+    """What to write so that the Service's slices list exactly its endpoints
+    (`cache`: see `desired_endpoints`)."""
+    groups, missing = desired_endpoints(service, pods, zones, cache)
     labels = slice_labels(service)
     owner = new_controller_ref(service)
     result = Plan(missing_nodes=missing)
@@ -219,7 +244,7 @@ def _plan_group(
             if desired is None:
                 changed = True  # no longer desired (or a duplicate)
                 continue
-            if desired != endpoint:
+            if desired is not endpoint and desired != endpoint:
                 changed = True
             kept.append(desired)
         if len(kept) > max_endpoints:
