@@ -179,7 +179,7 @@ def test_a_failure_recorded_by_hand_without_a_trace_hash_matches_on_oracle_and_m
 
 def test_rerecording_writes_the_failure_as_it_happens_now(tmp_path: Path) -> None:
     stale = tmp_path / RECONNECT.name
-    stale.write_text(RECONNECT.read_text().replace("trace_hash: 650f", "trace_hash: 0000"))
+    stale.write_text(RECONNECT.read_text().replace("trace_hash: 1a7d", "trace_hash: 0000"))
     assert "re-recorded" in rerecord(stale)
     assert stale.read_text() == RECONNECT.read_text()
     assert rerecord(stale).endswith("unchanged")
