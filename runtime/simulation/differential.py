@@ -16,7 +16,10 @@ taken, ignoring identities and history:
   images, not their node, IPs or restart counts (faults on one path restart
   containers the other never touched);
 * Leases, Events and Nodes' heartbeat times are dropped; nodes keep their
-  readiness and taints.
+  readiness and taints;
+* EndpointSlices and Endpoints (derived from pods, whose names and
+  addresses are path dependent) are dropped, and Services lose the
+  addresses and node ports allocated to them.
 
 `desired_manifests(store)` extracts what a user asked for (the workloads and
 bare pods nobody owns, as manifests), to apply on a fresh cluster;
@@ -34,10 +37,12 @@ import json
 from collections import Counter
 from typing import Any
 
+from controllers.endpoints import LABEL_SKIP_MIRROR
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
-from engine.api.core import Event, Namespace, Node, Pod
+from engine.api.core import Endpoints, Event, Namespace, Node, Pod, Service
+from engine.api.discovery import EndpointSlice
 from engine.api.scheduling import PriorityClass
 from engine.managedfields import SERVER_METADATA
 from engine.store import Store
@@ -45,7 +50,8 @@ from engine.strategies import SYSTEM_PRIORITY_CLASSES
 
 __all__ = ["compare", "desired_manifests", "normalize"]
 
-_SKIPPED = (Lease, Event)
+_SKIPPED = (Lease, Event, EndpointSlice, Endpoints)
+_ALLOCATED = ("clusterIP", "clusterIPs", "healthCheckNodePort")
 _SYSTEM_PRIORITY_CLASSES = frozenset(p.metadata.name for p in SYSTEM_PRIORITY_CLASSES)
 _HASH_LABEL = "pod-template-hash"
 _IGNORED_ANNOTATIONS = (
@@ -176,7 +182,17 @@ def _normalize_one(
         return {"metadata": meta, "spec": data.get("spec"), "status": _workload_status(obj)}
     data["metadata"] = meta
     data.pop("status", None)
+    if isinstance(obj, Service):
+        _drop_allocations(data)
     return data
+
+
+def _drop_allocations(data: dict[str, Any]) -> None:
+    spec = data.get("spec", {})
+    for key in _ALLOCATED:
+        spec.pop(key, None)
+    for port in spec.get("ports", []):
+        port.pop("nodePort", None)
 
 
 def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
@@ -206,6 +222,10 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
                 continue
             if isinstance(obj, PriorityClass) and meta.name in _SYSTEM_PRIORITY_CLASSES:
                 continue  # made by the store at start, as the apiserver makes them
+            if meta.name == "kubernetes" and info.kind in ("Service", "ServiceCIDR"):
+                continue  # likewise
+            if isinstance(obj, Endpoints) and meta.labels.get(LABEL_SKIP_MIRROR) == "true":
+                continue  # the Endpoints controller's
             data = obj.to_dict()
             data.pop("status", None)
             kept = {"name": meta.name, "namespace": meta.namespace}
@@ -214,5 +234,7 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
             data["metadata"] = kept
             if isinstance(obj, Pod):
                 data["spec"] = {k: v for k, v in data["spec"].items() if k != "nodeName"}
+            if isinstance(obj, Service):
+                _drop_allocations(data)
             out.append(data)
     return out
