@@ -33,6 +33,7 @@ SUITES: dict[str, str] = {
     "scheduler": "scheduler_perf workloads on 5,000 nodes, pods scheduled per second",
     "simulation": "a virtual hour of 1k nodes, fuzz examples per second",
     "workloads": "a 10,000-completion Indexed Job, 100 CronJobs through a virtual day",
+    "network": "EndpointSlice writes in a 10k-pod rollout, simulated requests per second",
 }
 """Every suite by name, with what it measures (the suite's module says more)."""
 
