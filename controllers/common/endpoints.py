@@ -15,6 +15,9 @@ of them belong in its endpoints, and the port each serves (Kubernetes'
   that Service port.
 - `should_set_hostname(pod, service)`: a pod with `hostname` whose `subdomain`
   is the Service's name (StatefulSet pods behind their headless Service).
+- `slice_service(slice, managed_by)`: the Service a slice belongs to (its
+  `kubernetes.io/service-name` label), if that manager made it;
+  `service_slices(slices, namespace, name, managed_by)`: a Service's slices.
 
 Neighbours: the endpointslice, endpoints and mirroring controllers, and the
 traffic router (`controllers.common.routing`).
@@ -22,17 +25,21 @@ traffic router (`controllers.common.routing`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from engine.api import Pod, Service
+from engine.api.discovery import EndpointSlice
 
 __all__ = [
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
     "find_port",
     "selects",
+    "service_slices",
     "should_be_in_endpoints",
     "should_set_hostname",
+    "slice_service",
 ]
 
 LABEL_SERVICE_NAME: Final = "kubernetes.io/service-name"
@@ -77,3 +84,24 @@ def should_set_hostname(pod: Pod, service: Service) -> bool:
         and pod.spec.subdomain == service.metadata.name
         and pod.metadata.namespace == service.metadata.namespace
     )
+
+
+def slice_service(slice_: EndpointSlice, managed_by: str | None = None) -> str | None:
+    """The name of the Service `slice_` belongs to, if `managed_by` (when
+    given) manages it; None otherwise."""
+    labels = slice_.metadata.labels
+    name = labels.get(LABEL_SERVICE_NAME)
+    if not name or (managed_by is not None and labels.get(LABEL_MANAGED_BY) != managed_by):
+        return None
+    return name
+
+
+def service_slices(
+    slices: Iterable[EndpointSlice], namespace: str, name: str, managed_by: str | None = None
+) -> list[EndpointSlice]:
+    """The slices of Service `namespace/name` (those `managed_by` manages, when given)."""
+    return [
+        s
+        for s in slices
+        if s.metadata.namespace == namespace and slice_service(s, managed_by) == name
+    ]

@@ -36,7 +36,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from controllers.common.endpoints import LABEL_MANAGED_BY, LABEL_SERVICE_NAME, selects
+from controllers.common.endpoints import selects, service_slices, slice_service
 from controllers.common.network import NetworkSettings
 from controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
@@ -190,12 +190,8 @@ class EndpointSliceController:
         return {n.metadata.name: n.metadata.labels.get(LABEL_ZONE) for n in self.nodes.cache.list()}
 
     def owned_slices(self, namespace: str, name: str) -> list[EndpointSlice]:
-        return [
-            s
-            for s in self.slices.cache.by_index("namespace", namespace)
-            if s.metadata.labels.get(LABEL_SERVICE_NAME) == name
-            and s.metadata.labels.get(LABEL_MANAGED_BY) == CONTROLLER_NAME
-        ]
+        candidates = self.slices.cache.by_index("namespace", namespace)
+        return service_slices(candidates, namespace, name, CONTROLLER_NAME)
 
     async def reconcile(self, request: Request) -> Result:
         key = (request.namespace, request.name)
@@ -249,11 +245,8 @@ class EndpointSliceController:
 
 
 def _slice_service(slice_: EndpointSlice) -> Iterable[Request]:
-    labels = slice_.metadata.labels
-    name = labels.get(LABEL_SERVICE_NAME)
-    if not name or labels.get(LABEL_MANAGED_BY) != CONTROLLER_NAME:
-        return ()
-    return (Request(Service, slice_.metadata.namespace, name),)
+    name = slice_service(slice_, CONTROLLER_NAME)
+    return () if name is None else (Request(Service, slice_.metadata.namespace, name),)
 
 
 def setup(

@@ -27,7 +27,12 @@ import contextlib
 from collections.abc import Iterable
 from typing import Final
 
-from controllers.common.endpoints import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
+from controllers.common.endpoints import (
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE_NAME,
+    service_slices,
+    slice_service,
+)
 from controllers.common.ownership import new_controller_ref
 from engine.api import Service
 from engine.api.base import ObjectMeta
@@ -95,15 +100,9 @@ class EndpointSliceMirroringController:
         self.controller.watches(self.slices, _slice_owner)
 
     def _owned(self, namespace: str, name: str) -> list[EndpointSlice]:
-        return sorted(
-            (
-                s
-                for s in self.slices.cache.by_index("namespace", namespace)
-                if s.metadata.labels.get(LABEL_SERVICE_NAME) == name
-                and s.metadata.labels.get(LABEL_MANAGED_BY) == CONTROLLER_NAME
-            ),
-            key=lambda s: s.metadata.name,
-        )
+        candidates = self.slices.cache.by_index("namespace", namespace)
+        owned = service_slices(candidates, namespace, name, CONTROLLER_NAME)
+        return sorted(owned, key=lambda s: s.metadata.name)
 
     async def reconcile(self, request: Request) -> Result:
         namespace, name = request.namespace, request.name
@@ -175,11 +174,8 @@ def _same_name(service: Service) -> Iterable[Request]:
 
 
 def _slice_owner(slice_: EndpointSlice) -> Iterable[Request]:
-    labels = slice_.metadata.labels
-    name = labels.get(LABEL_SERVICE_NAME)
-    if not name or labels.get(LABEL_MANAGED_BY) != CONTROLLER_NAME:
-        return ()
-    return (Request(Endpoints, slice_.metadata.namespace, name),)
+    name = slice_service(slice_, CONTROLLER_NAME)
+    return () if name is None else (Request(Endpoints, slice_.metadata.namespace, name),)
 
 
 def setup(manager: Manager, *, workers: int = 5) -> EndpointSliceMirroringController:

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from controllers.common.endpoints import LABEL_SERVICE_NAME
+from controllers.common.endpoints import service_slices
 from controllers.common.ingressmatch import match
 from controllers.common.pods import is_pod_ready
 from controllers.common.routing import (
@@ -212,12 +212,7 @@ class TrafficRouter:
     # -- resolution ---------------------------------------------------------------------
 
     def _slices(self, namespace: str, service: str) -> list[EndpointSlice]:
-        return [
-            s
-            for s in self.store.objects(EndpointSlice)
-            if s.metadata.namespace == namespace
-            and s.metadata.labels.get(LABEL_SERVICE_NAME) == service
-        ]
+        return service_slices(self.store.objects(EndpointSlice), namespace, service)
 
     def resolve(self, target: Target) -> tuple[Service | None, int | str | None, str | None]:
         """The backend Service and port of a target, or the HTTP-like reason it has none."""

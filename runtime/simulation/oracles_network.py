@@ -35,10 +35,9 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common.endpoints import (
-    LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
     find_port,
     selects,
+    service_slices,
     should_be_in_endpoints,
 )
 from controllers.common.pods import is_pod_ready
@@ -64,13 +63,8 @@ def _diff(obj: Any, what: str, have: Any, want: Any) -> Any:
 
 
 def _managed(store: Store, service: Service) -> list[EndpointSlice]:
-    return [
-        s
-        for s in store.objects(EndpointSlice)
-        if s.metadata.namespace == service.metadata.namespace
-        and s.metadata.labels.get(LABEL_SERVICE_NAME) == service.metadata.name
-        and s.metadata.labels.get(LABEL_MANAGED_BY) == CONTROLLER_NAME
-    ]
+    meta = service.metadata
+    return service_slices(store.objects(EndpointSlice), meta.namespace, meta.name, CONTROLLER_NAME)
 
 
 def _serves(service: Service, pod: Pod) -> bool:
