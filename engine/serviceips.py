@@ -238,8 +238,6 @@ class ServiceAllocator:
                 )
             )
             return None, {}
-        if requested == "None":
-            return None, {"cluster_ip": "None", "cluster_ips": ["None"]}
         if current is not None and current.spec.type != "ExternalName":
             kept = current.spec.cluster_ip
             if requested not in (None, "", kept):
@@ -247,6 +245,8 @@ class ServiceAllocator:
                 return None, {}
             value = previous.ip if previous is not None else self._ip_value(kept)
             return value, {"cluster_ip": kept, "cluster_ips": [kept] if kept else []}
+        if requested == "None":
+            return None, {"cluster_ip": "None", "cluster_ips": ["None"]}
         if requested:
             try:
                 value = int(ipaddress.IPv4Address(requested))

@@ -50,7 +50,12 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import AlreadyExists, Conflict, NotFound
-from engine.informer import InformerFactory, SharedInformer
+from engine.informer import (
+    DeletedFinalStateUnknown,
+    EventHandler,
+    InformerFactory,
+    SharedInformer,
+)
 from engine.manager import Manager
 
 __all__ = [
@@ -147,6 +152,12 @@ class _Tracker:
     def forget(self, key: tuple[str, str]) -> None:
         self.written.pop(key, None)
 
+    def deleted(self, key: tuple[str, str], name: str) -> None:
+        """A slice is gone (whoever deleted it): nothing more to wait for."""
+        expected = self.written.get(key)
+        if expected is not None:
+            expected.pop(name, None)
+
 
 class EndpointSliceController:
     def __init__(
@@ -181,7 +192,14 @@ class EndpointSliceController:
             update_delay=batch_period,
         )
         self.controller.watches(self.slices, _slice_service)
+        self.slices.add_event_handler(EventHandler(delete=self._slice_deleted))
         self.controller.watches(self.nodes, self._all_services, _NodeZoneChanged())
+
+    def _slice_deleted(self, obj: Any) -> None:
+        slice_ = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+        name = slice_service(slice_, CONTROLLER_NAME)
+        if name is not None:
+            self.tracker.deleted((slice_.metadata.namespace, name), slice_.metadata.name)
 
     def _all_services(self, node: Node) -> Iterable[Request]:
         return [Request.for_object(s) for s in self.services.cache.list()]

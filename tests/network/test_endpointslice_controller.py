@@ -111,3 +111,32 @@ async def test_relabelled_pod_leaves_the_service() -> None:
         # the ReplicaSet replaces it; the slice lists the replacement
         await cluster.wait_for(lambda: len(ready_ips(cluster)) == 3, timeout=120)
         assert ready_ips(cluster) == pod_ips(cluster)
+
+
+async def test_a_slice_deleted_behind_the_controllers_back_is_made_again() -> None:
+    async with Cluster(config()) as cluster:
+        await cluster.apply(APP)
+        await cluster.wait_converged(timeout=120)
+        await cluster.wait_for(lambda: len(ready_ips(cluster)) == 3, timeout=30)
+        assert cluster.store is not None
+        for round_ in range(3):
+            mine = [
+                s
+                for s in cluster.store.objects(EndpointSlice)
+                if s.metadata.labels.get("kubernetes.io/service-name") == "web"
+            ]
+            for s in mine:
+                await cluster.delete(EndpointSlice, s.metadata.name, "default")
+            await cluster.wait_for(lambda: len(ready_ips(cluster)) == 3, timeout=30)
+            assert ready_ips(cluster) == pod_ips(cluster), round_
+
+
+def test_tracker_stops_waiting_for_a_slice_that_was_deleted() -> None:
+    from controllers.endpointslice.controller import _Tracker
+
+    tracker = _Tracker()
+    key = ("default", "web")
+    tracker.wrote(key, "web-abcde", 10)
+    assert tracker.stale(key, {})  # written, not in the cache yet
+    tracker.deleted(key, "web-abcde")  # then deleted by someone else
+    assert not tracker.stale(key, {})

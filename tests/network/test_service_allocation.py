@@ -164,3 +164,15 @@ def test_allocation_is_deterministic_per_seed() -> None:
     a = Store(rng=random.Random(7)).create(service("web")).spec.cluster_ip
     b = Store(rng=random.Random(7)).create(service("web")).spec.cluster_ip
     assert a == b
+
+
+def test_a_service_cannot_become_headless_by_update() -> None:
+    store = Store()
+    created = store.create(service("web"))
+    headless = created.model_copy(
+        update={
+            "spec": created.spec.model_copy(update={"cluster_ip": "None", "cluster_ips": ["None"]})
+        }
+    )
+    with pytest.raises(Invalid, match="field is immutable"):
+        store.update(headless)
