@@ -127,8 +127,11 @@ class TrafficStats:
     def succeed(self, latencies_ms: np.ndarray) -> None:
         self.requests += int(latencies_ms.size)
         if latencies_ms.size:
-            ratio = np.maximum(latencies_ms, _BASE_MS) / _BASE_MS
-            buckets = np.minimum((np.log(ratio) / _GROWTH).astype(np.int64), _BUCKETS - 1)
+            scaled = np.maximum(latencies_ms, _BASE_MS)
+            np.log(scaled, out=scaled)
+            scaled -= math.log(_BASE_MS)
+            scaled *= 1 / _GROWTH
+            buckets = np.minimum(scaled.astype(np.int64), _BUCKETS - 1)
             self.histogram += np.bincount(buckets, minlength=_BUCKETS)
 
     def percentile(self, q: float) -> float:
@@ -326,17 +329,38 @@ class TrafficRouter:
         stats.fail("pod not serving", failed)
         good = picks[ok[picks]]
         if good.size:
-            stats.succeed(self._sample(params[good]))
+            stats.succeed(self._sample(params, good))
 
-    def _sample(self, params: np.ndarray) -> np.ndarray:
-        kind, a, b = params[:, 0], params[:, 1], params[:, 2]
-        u = self.np_rng.random(kind.size)
+    def _sample(self, params: np.ndarray, picks: np.ndarray) -> np.ndarray:
+        """A latency in ms for each request, from the distribution of the
+        backend it picked (`params` per backend: kind, a, b in ms)."""
+        kinds = params[:, 0]
+        a: np.ndarray = params[:, 1][picks]
+        result: np.ndarray
+        if picks.size and np.all(kinds == kinds[picks[0]]):  # one kind for all: no masks
+            kind = int(kinds[0])
+            if kind == 0:
+                return a
+            b: np.ndarray = params[:, 2][picks]
+            if kind == 3:
+                result = self.np_rng.standard_normal(picks.size)
+                result *= b
+                result += a
+                np.maximum(result, 0.0, out=result)
+            elif kind == 1:
+                result = a + (b - a) * self.np_rng.random(picks.size)
+            else:
+                result = -a * np.log1p(-self.np_rng.random(picks.size))
+            return result
+        kind_of = kinds[picks]
+        b = params[:, 2][picks]
+        u = self.np_rng.random(picks.size)
         out = a.copy()  # constant
-        uniform = kind == 1
+        uniform = kind_of == 1
         out[uniform] = a[uniform] + (b[uniform] - a[uniform]) * u[uniform]
-        exponential = kind == 2
+        exponential = kind_of == 2
         out[exponential] = -a[exponential] * np.log1p(-u[exponential])
-        normal = kind == 3
+        normal = kind_of == 3
         if normal.any():
             z = self.np_rng.standard_normal(int(normal.sum()))
             out[normal] = np.maximum(0.0, a[normal] + b[normal] * z)

@@ -62,3 +62,24 @@ def test_histogram_percentiles_within_one_percent() -> None:
     assert stats.percentile(50) == pytest.approx(50.5, rel=0.01)
     assert stats.percentile(99) == pytest.approx(99.0, rel=0.01)
     assert stats.to_json()["requests"] == 10_000
+
+
+@pytest.mark.parametrize(
+    ("rows", "mean"),
+    [
+        ([(0, 5.0, 0.0)], 5.0),  # constant 5 ms
+        ([(1, 10.0, 20.0)], 15.0),  # uniform(10ms, 20ms)
+        ([(2, 4.0, 0.0)], 4.0),  # exponential, mean 4 ms
+        ([(3, 30.0, 2.0)], 30.0),  # normal(30ms, 2ms)
+        ([(0, 5.0, 0.0), (3, 30.0, 2.0)], 17.5),  # mixed kinds, half each
+    ],
+)
+def test_latency_sampling_per_distribution(
+    rows: list[tuple[float, float, float]], mean: float
+) -> None:
+    router, _ = _router_fixture(1)
+    params = np.array(rows, dtype=float)
+    picks = np.arange(200_000) % len(rows)
+    sampled = router._sample(params, picks)
+    assert sampled.size == picks.size and sampled.min() >= 0
+    assert sampled.mean() == pytest.approx(mean, rel=0.02)
