@@ -161,13 +161,12 @@ class ServiceAllocator:
         previous = self._by_service.get(_key(service)) if current is not None else None
         families = self._families(spec, errors)
         update.update(families)
-        ip, ip_update = self._cluster_ip(spec, current, previous, errors)
+        _, ip_update = self._cluster_ip(spec, current, previous, errors)
         update.update(ip_update)
-        ports, port_update = self._node_port_plan(spec, current, previous, errors)
+        _, port_update = self._node_port_plan(spec, current, previous, errors)
         update.update(port_update)
         if errors:
             raise Invalid(f'Service "{service.metadata.name}"', errors)
-        del ip, ports  # recorded from the stored object by `record`
         new_spec = spec.model_copy(update=update) if update else spec
         return service if new_spec is spec else service.model_copy(update={"spec": new_spec})
 
