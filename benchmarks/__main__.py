@@ -14,6 +14,7 @@ from benchmarks import (
     autoscaling,
     convergence,
     informer,
+    network,
     scheduler,
     simulation,
     storage,
@@ -31,6 +32,7 @@ SUITES: dict[str, Callable[[bool, int], list[Figure]]] = {
     "storage": storage.run,
     "api": api.run,
     "autoscaling": autoscaling.run,
+    "network": network.run,
 }
 
 

@@ -79,6 +79,7 @@ from engine.patch import (
 )
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, from_label_selector, parse_selector
+from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
 from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
 
 __all__ = [
@@ -195,9 +196,15 @@ class Store:
         namespace_lifecycle: bool = True,
         event_ttl: float | None = EVENT_TTL_SECONDS,
         admission: bool = True,
+        service_cidr: str = DEFAULT_SERVICE_CIDR,
+        node_port_range: str = DEFAULT_NODE_PORT_RANGE,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
+        self.service_ips = ServiceAllocator(
+            service_cidr, node_port_range, rng=random.Random(self.rng.getrandbits(64))
+        )
+        """Cluster IPs and node ports of the stored Services (`engine.serviceips`)."""
         self.registry = registry
         self.history_size = history_size
         self.watch_capacity = watch_capacity
@@ -230,6 +237,10 @@ class Store:
                 self.create(strategies.new_namespace(name))
             for priority_class in strategies.SYSTEM_PRIORITY_CLASSES:
                 self.create(priority_class)
+            self.create(strategies.kubernetes_service(self.service_ips.kubernetes_ip))
+            service_cidr_object = strategies.default_service_cidr(self.registry, service_cidr)
+            if service_cidr_object is not None:
+                self.create(service_cidr_object)
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -628,9 +639,13 @@ class Store:
             stored = cast(R, crd.admit(self, stored))
         if request is not None:
             admission.validate(request, stored)
+        if isinstance(stored, core.Service):
+            stored = cast(R, self.service_ips.admit(stored, None))
         self._revision = revision
         table.objects[key] = stored
         self._commit(table, "create", ADDED, stored, None)
+        if isinstance(stored, core.Service):
+            self.service_ips.record(stored)
         if request is not None:
             for after in request.after_commit:
                 after()
@@ -684,6 +699,8 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)
+        if isinstance(obj, core.Service):
+            obj = cast(R, self.service_ips.admit(obj, cast(core.Service, current)))
         if info.has_status_subresource and obj.__dict__.get("status") is not current.__dict__.get(
             "status"
         ):
@@ -742,6 +759,8 @@ class Store:
             return cast(R, self._remove(table, obj, "update"))
         table.objects[obj.key] = obj
         self._commit(table, "update", MODIFIED, obj, current)
+        if isinstance(obj, core.Service):
+            self.service_ips.record(obj)
         return obj
 
     def update_status(self, obj: R) -> R:
@@ -820,6 +839,8 @@ class Store:
         self._commit(table, verb, DELETED, final, previous)
         if table.crd:
             crd.remove(self, final)
+        if isinstance(final, core.Service):
+            self.service_ips.release(final)
         return final
 
     def write(self, obj: R, *, verb: str = "update") -> R:

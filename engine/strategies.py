@@ -25,9 +25,10 @@ from engine.api.validation import (
     validate_metadata,
     validate_spec,
 )
-from engine.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from engine.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
+    from engine.registry import Registry
     from engine.store import Store
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "check_namespace_accepts",
     "check_update",
     "default_object",
+    "default_service_cidr",
+    "kubernetes_service",
     "new_namespace",
     "plan_deletion",
     "prepare_for_create",
@@ -79,6 +82,43 @@ SYSTEM_PRIORITY_CLASSES: tuple[PriorityClass, ...] = (
         "to another node if necessary.",
     ),
 )
+
+
+def kubernetes_service(cluster_ip: str) -> core.Service:
+    """The `kubernetes` Service in `default` that the apiserver keeps (its
+    bootstrap controller): the first address of the service range, port 443
+    (https) to the apiserver's 6443, no selector."""
+    return core.Service.model_validate(
+        {
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": cluster_ip,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            },
+        }
+    )
+
+
+def default_service_cidr(registry: Registry, cidr: str) -> Resource | None:
+    """The `kubernetes` ServiceCIDR the apiserver makes for its service range,
+    when the kind is served (networking.k8s.io/v1, Kubernetes 1.33+)."""
+    try:
+        model = registry.lookup("networking.k8s.io/v1", "ServiceCIDR").model
+    except BadRequest:
+        return None  # a registry without the catalogue (a simulation's own)
+    return model.model_validate(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "ServiceCIDR",
+            "metadata": {"name": "kubernetes"},
+            "spec": {"cidrs": [cidr]},
+        }
+    )
 
 
 def default_object(obj: Resource) -> Resource:

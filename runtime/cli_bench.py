@@ -36,6 +36,7 @@ SUITES: dict[str, str] = {
     "storage": "durable state in SQLite: acknowledged writes per second, restart of 100k objects",
     "api": "the HTTP API: GET p99 at 1,000 req/s, creates/s, watch events/s, a 10k-pod list",
     "autoscaling": "HPA syncs per second over 1,000 HPAs, one metrics round over 10k pods",
+    "network": "EndpointSlice writes in a 10k-pod rollout, simulated requests per second",
 }
 """Every suite by name, with what it measures (the suite's module says more)."""
 

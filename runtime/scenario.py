@@ -17,10 +17,16 @@
       - assert: {kind: Deployment, name: web, path: status.availableReplicas, equals: 10}
       - metric: {kind: Pod, name: web-0, metric: rps, value: "12"}   # custom metric
       - metric: {external: queue_ready, value: 30, labels: {queue: jobs}}
+      - traffic: {service: web, rps: 1000, duration: 60}   # or ingress: NAME (host, path)
 
 Each step has exactly one action; `at` (absolute cluster seconds), `after`
 (seconds after the previous step) and `timeout` (for waits and drains) are
 optional.
+A `traffic` step starts simulated requests to a Service (or through an
+Ingress, with `host` and `path`) and returns at once: they flow for
+`duration` cluster seconds while the next steps run (a rolling update under
+traffic), and the run waits for them before it ends. Each target's requests,
+errors and latency p50/p99 are in the summary (`runtime.network.traffic`).
 The whole file is validated before the cluster starts; a bad step is an error
 naming its index and field. `run_scenario` returns each step's timing and
 result; a step that ends the run (a wait that timed out, a failed step) is
@@ -55,6 +61,7 @@ __all__ = [
     "Step",
     "StepRejected",
     "StepResult",
+    "TrafficArgs",
     "load_scenario",
     "not_run",
     "run_scenario",
@@ -73,6 +80,7 @@ ACTIONS = (
     "drain",
     "assert",
     "metric",
+    "traffic",
 )
 
 
@@ -125,6 +133,25 @@ class MetricArgs(_Strict):
         return self
 
 
+class TrafficArgs(_Strict):
+    service: str | None = None
+    ingress: str | None = None
+    namespace: str | None = None
+    rps: float = Field(gt=0)
+    duration: float = Field(gt=0)
+    path: str = "/"
+    host: str | None = None
+    port: int | str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TrafficArgs:
+        if (self.service is None) == (self.ingress is None):
+            raise ValueError("traffic needs exactly one of service or ingress")
+        if not self.path.startswith("/"):
+            raise ValueError(f"traffic path must start with '/', got {self.path!r}")
+        return self
+
+
 class Step(_Strict):
     """One scenario step (see the module docstring)."""
 
@@ -143,6 +170,7 @@ class Step(_Strict):
     drain: str | None = None
     assert_: AssertArgs | None = Field(None, alias="assert")
     metric: MetricArgs | None = None
+    traffic: TrafficArgs | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -322,6 +350,7 @@ async def run_scenario(
             raise
         previous_end = clock.monotonic()
         results.append(StepResult(index, step.describe(), started, previous_end - started))
+    await cluster.wait_traffic()  # traffic steps still flowing
     return results
 
 
@@ -379,6 +408,9 @@ async def _run_step(cluster: Cluster, scenario: Scenario, index: int, step: Step
     elif action == "metric":
         assert step.metric is not None
         publish_metric(cluster, step.metric)
+    elif action == "traffic":
+        assert step.traffic is not None
+        cluster.start_traffic(**step.traffic.model_dump())
 
 
 def publish_metric(cluster: Cluster, args: MetricArgs) -> None:

@@ -4,6 +4,8 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 {"total", "running", "ready", "pending", "unschedulable"}, "pod_startup_p50_s",
 "pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
 "pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
+"traffic": {"service/NS/NAME" | "ingress/NS/NAME": {"requests", "errors",
+"p50_ms", "p99_ms"}},
 "not_converged": [...], "workloads": [{"kind", "namespace", "name",
 "desired", "scheduled", "running", "ready", "problems"}], "problems":
 [{"kind", "namespace", "name", "reason", "pods"}], "autoscalers": [{"namespace",
@@ -64,6 +66,7 @@ class Summary:
     workloads: list[WorkloadRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     autoscalers: list[dict[str, Any]] = field(default_factory=list)
+    traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -116,6 +119,7 @@ class Summary:
             ],
             "problems": [p.to_json() for p in self.problems],
             "autoscalers": self.autoscalers,
+            "traffic": self.traffic,
             "ended": self.ended,
         }
 
@@ -164,6 +168,19 @@ class Summary:
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)
+        if self.traffic:
+            traffic = Table(title="traffic")
+            for column in ("target", "requests", "errors", "p50 ms", "p99 ms"):
+                traffic.add_column(column, justify="left" if column == "target" else "right")
+            for target, figures in self.traffic.items():
+                traffic.add_row(
+                    target,
+                    str(figures["requests"]),
+                    str(figures["errors"]),
+                    f"{figures['p50_ms']:.2f}",
+                    f"{figures['p99_ms']:.2f}",
+                )
+            console.print(traffic)
         if self.ended != "converged":
             console.print(f"  stopped: {_ENDED.get(self.ended, self.ended)}")
         for line in self.left:
@@ -208,4 +225,5 @@ def summarize(
         problems=problems(workloads),
         ended=ended,
         autoscalers=cluster.hpa_history.to_json(),
+        traffic={name: stats.to_json() for name, stats in cluster.traffic_stats().items()},
     )

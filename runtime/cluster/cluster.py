@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import functools
 import inspect
 import ipaddress
+import math
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -49,6 +51,7 @@ from typing import Any, TypeVar
 import anyio
 
 from controllers import daemonset, deployment, statefulset
+from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
@@ -93,14 +96,20 @@ from runtime.cluster.workloads import (
 from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.metrics import CustomMetrics, MetricsServer
 from runtime.network import iproute
-from runtime.network.config import loopback_node_address, loopback_pod_cidr
+from runtime.network.config import (
+    LOOPBACK_LOAD_BALANCER_POOL,
+    LOOPBACK_SERVICE_CIDR,
+    loopback_node_address,
+    loopback_pod_cidr,
+)
 from runtime.network.netns import NamespacePodNetwork
 from runtime.network.plane import NetworkPlane
 from runtime.network.podnetwork import LoopbackPodNetwork, PodNetwork
+from runtime.network.traffic import Target, TrafficRouter, TrafficStats
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry"]
+__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry", "with_network"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -121,6 +130,15 @@ def on_registry(setup: Setup, registry: Registry) -> Setup:
         return setup
     takes_registry: Callable[..., Any] = setup  # the signature was just checked
     return functools.partial(takes_registry, registry=registry)
+
+
+def with_network(setup: Setup, network: NetworkSettings) -> Setup:
+    """`setup` given the cluster's address plan, if it takes a `network`
+    (node IPAM, the load balancer, the EndpointSlice controller)."""
+    if "network" not in inspect.signature(setup).parameters:
+        return setup
+    takes_network: Callable[..., Any] = setup  # the signature was just checked
+    return functools.partial(takes_network, network=network)
 
 
 class ConvergenceTimeout(TimeoutError):
@@ -169,6 +187,9 @@ class Cluster:
         self._process_runtimes: list[ProcessRuntime] = []
         self.network: NetworkPlane | None = None
         """A process cluster's kube-proxy, DNS and ingress (`runtime.network.plane`)."""
+        self._router: TrafficRouter | None = None
+        self._rates: tuple[float, dict[str, float]] = (-1.0, {})
+        self._traffic_tasks: builtins.list[asyncio.Task[TrafficStats]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -200,6 +221,8 @@ class Cluster:
                 clock=self.clock,
                 rng=random.Random(f"{config.seed}/store"),
                 history_size=config.history_size,
+                service_cidr=self.addresses.service_cidr,
+                node_port_range=self.addresses.node_port_range,
             )
             if config.data_dir is not None:
                 self._open_durable_state(store, stack)
@@ -231,7 +254,8 @@ class Cluster:
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
             for name in config.controllers:
-                built = on_registry(CONTROLLERS[name], self.registry)(manager)
+                setup = with_network(on_registry(CONTROLLERS[name], self.registry), self.addresses)
+                built = setup(manager)
                 if isinstance(built, Scheduler):
                     self.scheduler = built
             await stack.enter_async_context(manager)
@@ -269,6 +293,11 @@ class Cluster:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
+        for task in self._traffic_tasks:
+            task.cancel()
+        if self._traffic_tasks:
+            await asyncio.gather(*self._traffic_tasks, return_exceptions=True)
+        self._traffic_tasks.clear()
         stack, self._stack = self._stack, None
         if stack is not None:
             try:
@@ -297,8 +326,26 @@ class Cluster:
         self._stack.push_async_callback(server.stop)
         return endpoint
 
+    @property
+    def addresses(self) -> NetworkSettings:
+        """The address plan in force: `config.addresses`, whose default service
+        range and load-balancer pool a loopback process cluster swaps for
+        loopback ones, so the host can bind and reach them
+        (`runtime.network.config`)."""
+        config = self.config
+        plan = config.addresses
+        if config.runtime != "process" or config.network.mode != "loopback":
+            return plan
+        defaults = NetworkSettings()
+        if plan.service_cidr == defaults.service_cidr:
+            plan = dataclasses.replace(plan, service_cidr=LOOPBACK_SERVICE_CIDR)
+        if plan.load_balancer_pool == defaults.load_balancer_pool:
+            plan = dataclasses.replace(plan, load_balancer_pool=LOOPBACK_LOAD_BALANCER_POOL)
+        return plan
+
     def _node_pool(self, client: LocalClient, manager: Manager) -> NodeAgentPool:
         config = self.config
+        addresses = self.addresses
         factory = None
         network = config.network
         if config.runtime == "process":
@@ -329,14 +376,20 @@ class Cluster:
             rng=random.Random(f"{config.seed}/nodes"),
             runtime_factory=factory,
             pod_informer=manager.factory.informer(Pod),
-            request_rate=config.request_rate,
+            request_rate=config.request_rate or self._pod_request_rate,
         )
         index = 0
         for node_pool in config.node_pools:
             for i in range(node_pool.count):
-                overrides = _node_overrides(node_pool, i)
+                overrides = {
+                    # the CIDR node IPAM gives the index-th node (kubelet --pod-cidr)
+                    "pod_cidr": addresses.node_cidr(index),
+                    **_node_overrides(node_pool, i),
+                }
                 if config.runtime == "process":
-                    overrides.update(_process_node_addresses(network.mode, index))
+                    overrides.update(
+                        _process_node_addresses(network.mode, index, overrides["pod_cidr"])
+                    )
                 pool.add_node(KubeletConfig.for_node(f"{node_pool.name}-{i}", index, **overrides))
                 index += 1
         return pool
@@ -585,6 +638,94 @@ class Cluster:
     def pod_counts(self) -> PodCounts:
         return self.tracker.counts()
 
+    # -- traffic ------------------------------------------------------------------------
+
+    @property
+    def router(self) -> TrafficRouter:
+        """The simulated traffic router (`runtime.network.traffic`), made on first use."""
+        store, _ = self._require()
+        if self._router is None:
+            policy = self.nodes.policy if self.nodes is not None else None
+            self._router = TrafficRouter(store, seed=self.config.seed, policy=policy)
+        return self._router
+
+    async def traffic(
+        self,
+        *,
+        service: str | None = None,
+        ingress: str | None = None,
+        namespace: str | None = None,
+        rps: float,
+        duration: float,
+        path: str = "/",
+        host: str | None = None,
+        port: int | str | None = None,
+        external: bool = False,
+        step: float = 0.1,
+    ) -> TrafficStats:
+        """Send simulated requests to a Service or an Ingress: `rps` per cluster
+        second for `duration` seconds, in batches every `step` seconds, each
+        routed as kube-proxy and the Ingress route it against the state of
+        that instant, to pods that answer by their state (see
+        `runtime.network.traffic`). Returns the target's accumulated stats
+        (`traffic_stats()` has every target's)."""
+        if rps < 0 or duration < 0 or step <= 0:
+            raise ValueError("traffic needs rps >= 0, duration >= 0 and step > 0")
+        target = Target(
+            namespace=namespace or "default",
+            service=service,
+            ingress=ingress,
+            port=port,
+            host=host,
+            path=path,
+            external=external,
+        )
+        router = self.router
+        stats = router.stats.setdefault(target.name, TrafficStats())
+        start = self.clock.monotonic()
+        sent = 0.0
+        batches = max(1, math.ceil(duration / step - 1e-9)) if duration > 0 else 0
+        for index in range(batches):
+            due = rps * min(duration, (index + 1) * step)
+            count = int(due - sent)
+            sent += count
+            router.route(target, count)
+            wake = min(start + (index + 1) * step, start + duration)
+            await self.clock.sleep(max(0.0, wake - self.clock.monotonic()))
+        return stats
+
+    def start_traffic(self, **kwargs: Any) -> asyncio.Task[TrafficStats]:
+        """`traffic(...)` in the background; `wait_traffic()` waits for every one started."""
+        task = asyncio.get_running_loop().create_task(self.traffic(**kwargs))
+        self._traffic_tasks.append(task)
+        return task
+
+    async def wait_traffic(self) -> None:
+        tasks, self._traffic_tasks = self._traffic_tasks, []
+        for task in tasks:
+            await task
+
+    def traffic_stats(self) -> dict[str, TrafficStats]:
+        """Every traffic target's stats so far, by `service/NS/NAME` or `ingress/NS/NAME`."""
+        return dict(self._router.stats) if self._router is not None else {}
+
+    def _pod_request_rate(self, uid: str) -> float:
+        """The simulated traffic a pod receives, for its load-driven CPU
+        (`sim.kubeloop.io/cpu-per-request`): `ClusterConfig.request_rate`'s
+        default. One snapshot of the router's rates serves a whole instant."""
+        if self._router is None:
+            return 0.0
+        now = self.clock.monotonic()
+        if self._rates[0] != now:
+            self._rates = (now, self._router.rates.snapshot())
+        return self._rates[1].get(uid, 0.0)
+
+    def request_rates(self) -> dict[str, float]:
+        """Requests per second each pod (by uid) received over the last window
+        of simulated traffic (`RequestRates`; the router's `rates` is the same
+        as a live mapping)."""
+        return self.router.rates.snapshot() if self._router is not None else {}
+
     # -- nodes ------------------------------------------------------------------------
 
     def kubelet(self, node: str) -> Kubelet:
@@ -627,13 +768,12 @@ class Cluster:
             yield line
 
 
-def _process_node_addresses(mode: str, index: int) -> dict[str, Any]:
+def _process_node_addresses(mode: str, index: int, pod_cidr: str) -> dict[str, Any]:
     """A process node's podCIDR and address (`runtime.network.config`): loopback
     ones, or in the namespaces mode the usual podCIDR with its bridge's
     address (the podCIDR's first) as the node's."""
     if mode == "loopback":
         return {"pod_cidr": loopback_pod_cidr(index), "internal_ip": loopback_node_address(index)}
-    pod_cidr = KubeletConfig.for_node("", index).pod_cidr
     gateway = ipaddress.IPv4Network(pod_cidr).network_address + 1
     return {"internal_ip": str(gateway)}
 

@@ -3,15 +3,17 @@
 A frozen value: node pools (count, capacity, labels, taints, zones), the
 container runtime (simulated or real processes), the clock (virtual or real),
 the seed every random choice derives from, which controllers run, the log
-level, the network of a process cluster (`runtime.network.config`),
-whether the cluster starts with the default StorageClass `standard`
-(`runtime.cluster.storage`), and where the cluster's state is kept: in
-memory only (`data_dir` None, the default) or also in a SQLite database in
-`data_dir` (`engine.durable`), from which a later cluster with the same
-`data_dir` starts where this one stopped; `fsync` is that database's
-durability policy. Defaults give a 3-node simulated cluster on virtual time
-with every built-in controller, the scheduler and that StorageClass, its
-state in memory only.
+level, the network of a process cluster (`network`, `runtime.network.config`),
+the address plan (`addresses`: kubeadm's service and pod ranges; a cluster of
+more than 256 nodes on the default plan gets 10.128.0.0/9 for its pods, so
+every node has its /24), whether the cluster starts with the default
+StorageClass `standard` (`runtime.cluster.storage`), and where the cluster's
+state is kept: in memory only (`data_dir` None, the default) or also in a
+SQLite database in `data_dir` (`engine.durable`), from which a later cluster
+with the same `data_dir` starts where this one stopped; `fsync` is that
+database's durability policy. Defaults give a 3-node simulated cluster on
+virtual time with every built-in controller, the scheduler and that
+StorageClass, its state in memory only.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -20,10 +22,11 @@ Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
@@ -95,9 +98,28 @@ class ClusterConfig:
     request_rate: Callable[[str], float] | None = None
     """Requests per second each pod receives, by pod uid: the simulated
     runtime's load-driven CPU (`sim.kubeloop.io/cpu-per-request`) multiplies
-    it. None: no traffic. Simulated Service traffic plugs in here."""
+    it. None: the cluster's own simulated traffic (`Cluster.traffic`, the
+    `traffic` scenario step)."""
+    addresses: NetworkSettings = field(default_factory=NetworkSettings)
+    """The address plan: service CIDR and node ports (the store allocates),
+    cluster CIDR and per-node mask (node IPAM), the load-balancer pool."""
 
     def __post_init__(self) -> None:
+        if self.addresses.node_cidrs() < self.node_count:
+            if self.addresses.cluster_cidr != NetworkSettings().cluster_cidr:
+                raise ValueError(
+                    f"cluster CIDR {self.addresses.cluster_cidr} with /"
+                    f"{self.addresses.node_cidr_mask_size} per node holds "
+                    f"{self.addresses.node_cidrs()} nodes, not {self.node_count}"
+                )
+            # A big simulated cluster on the default plan: a wider pod range
+            # (as a user sizing --cluster-cidr for it would choose).
+            wide = replace(
+                self.addresses,
+                cluster_cidr="10.128.0.0/9",
+                node_cidr_mask_size=24 if self.node_count <= 32768 else 25,
+            )
+            object.__setattr__(self, "addresses", wide)
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
         if unknown:
             raise ValueError(

@@ -6,25 +6,68 @@ host-local IPAM plugin does: the network address, the first host address
 lowest free address is, so a run is deterministic; an address is free again
 once its pod's sandbox is gone.
 
-Neighbours: `runtime.kubelet.kubelet` (allocates at sandbox creation and
+The pod CIDR is the Node's `spec.podCIDR` (given by the node IPAM
+controller, or by the kubelet's own `pod_cidr` when it registers with one,
+as `kubelet --pod-cidr`): `PodIPAllocator.follow(cidr)` moves an allocator
+with no pods to a new CIDR, so the addresses a kubelet reports always lie in
+its Node's podCIDR.
+
+`PodAddresses` is the interface the kubelet uses (allocate at sandbox
+creation, reserve for adopted pods, release at removal, look up). A runtime
+that decides addresses itself (the process runtime's loopback mode, which
+hands out 127.x addresses) supplies its own implementation of it; the
+simulated runtime uses `PodIPAllocator`.
+
+Neighbours: `runtime.kubelet.pods` (allocates at sandbox creation and
 releases at removal).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Protocol
 
-__all__ = ["PodCIDRExhausted", "PodIPAllocator"]
+__all__ = ["PodAddresses", "PodCIDRExhausted", "PodIPAllocator"]
 
 
 class PodCIDRExhausted(Exception):
     """No free address is left in the node's pod CIDR."""
 
 
+class PodAddresses(Protocol):
+    """Where pods' addresses come from, keyed by pod uid (see the module docstring)."""
+
+    def allocate(self, pod_uid: str) -> str: ...
+
+    def reserve(self, pod_uid: str, address: str) -> str: ...
+
+    def release(self, pod_uid: str) -> None: ...
+
+    def get(self, pod_uid: str) -> str | None: ...
+
+    def follow(self, cidr: str) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class PodIPAllocator:
     """Addresses of one pod CIDR, keyed by pod uid."""
 
     def __init__(self, cidr: str) -> None:
+        self._setup(cidr)
+
+    def follow(self, cidr: str) -> None:
+        """Use `cidr` from now on, if it differs and no pod holds an address
+        (a Node's podCIDR never changes once set, so this happens only when
+        the Node first gets one)."""
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            return
+        if network != self.network and not self._by_pod:
+            self._setup(cidr)
+
+    def _setup(self, cidr: str) -> None:
         try:
             self.network = ipaddress.ip_network(cidr, strict=False)
         except ValueError as error:

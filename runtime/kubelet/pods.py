@@ -60,7 +60,7 @@ from runtime.kubelet.admission import admit
 from runtime.kubelet.backoff import CrashLoopBackOff
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.containerconfig import ConfigError, container_config
-from runtime.kubelet.ipam import PodIPAllocator
+from runtime.kubelet.ipam import PodAddresses, PodIPAllocator
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.kubelet.podstatus import build_status, compute_phase, init_progress
 from runtime.kubelet.probes import Prober
@@ -108,7 +108,7 @@ class PodManager:
         self._node = node
         self._mark_dirty = mark_dirty
         self.records: dict[str, PodRecord] = {}
-        self.ipam = PodIPAllocator(config.pod_cidr)
+        self.ipam: PodAddresses = PodIPAllocator(config.pod_cidr)
         self.backoff = CrashLoopBackOff(
             config.crash_loop_initial_backoff, config.crash_loop_max_backoff
         )
@@ -302,6 +302,7 @@ class PodManager:
         if pod.spec.host_network:
             ip = self.config.internal_ip
         else:
+            self._follow_node_cidr()
             ip = self.ipam.allocate(record.uid)
         await self.runtime.run_pod_sandbox(
             PodSandboxConfig(
@@ -477,6 +478,12 @@ class PodManager:
         self.records.pop(record.uid, None)
         self.mount_events.forget(record.uid)
 
+    def _follow_node_cidr(self) -> None:
+        node = self._node()
+        cidr = node.spec.pod_cidr if node is not None else None
+        if cidr:
+            self.ipam.follow(cidr)
+
     async def _adopt(self, record: PodRecord) -> None:
         """Take over containers a previous life of this kubelet left running."""
         self.adoptable.discard(record.uid)
@@ -485,6 +492,7 @@ class PodManager:
         if record.pod.spec.host_network:
             record.pod_ip = self.config.internal_ip
         elif known:
+            self._follow_node_cidr()
             record.pod_ip = self.ipam.reserve(record.uid, known)
         else:
             record.pod_ip = self.ipam.allocate(record.uid)

@@ -1,8 +1,9 @@
-"""The process runtime's pod network and data plane: pod addresses (loopback or
-network namespaces), kube-proxy, cluster DNS and the ingress controller.
+"""The data plane: simulated traffic routed to simulated pods
+(`runtime.network.traffic`), and the process runtime's pod network, where
+real packets move: pod addresses (loopback or network namespaces),
+kube-proxy, cluster DNS and the ingress controller.
 
-Everything here moves real packets on this machine, so it serves clusters of
-process nodes only; simulated nodes model traffic elsewhere. The parts:
+The process runtime's parts serve clusters of process nodes only:
 
 * `config` (the knobs of a process cluster's network) and `addresses` (the
   loopback address plan);
@@ -14,5 +15,20 @@ process nodes only; simulated nodes model traffic elsewhere. The parts:
 * `plane` assembles them for a `Cluster`.
 
 Neighbours: `runtime.runtimes.process` (uses a pod network),
-`runtime.cluster.cluster` (starts the plane), `engine.api` (the kinds read).
+`runtime.cluster.cluster` (starts the plane and the router), `engine.api`
+(the kinds read), `controllers.common.routing` (kube-proxy's choice, shared).
 """
+
+from runtime.network.traffic import (
+    RequestRates,
+    Target,
+    TrafficRouter,
+    TrafficStats,
+)
+
+__all__ = [
+    "RequestRates",
+    "Target",
+    "TrafficRouter",
+    "TrafficStats",
+]

@@ -38,6 +38,7 @@ from typing import Literal
 
 __all__ = [
     "LOOPBACK_CLUSTER_CIDR",
+    "LOOPBACK_LOAD_BALANCER_POOL",
     "LOOPBACK_SERVICE_CIDR",
     "NetworkMode",
     "ProcessNetworkConfig",
@@ -49,6 +50,9 @@ NetworkMode = Literal["loopback", "namespaces"]
 
 LOOPBACK_SERVICE_CIDR = "127.96.0.0/12"
 """The service range of a loopback process cluster (ClusterIPs the host can bind)."""
+
+LOOPBACK_LOAD_BALANCER_POOL = "127.112.0.1-127.112.0.250"
+"""The load-balancer addresses of a loopback process cluster (bindable too)."""
 
 LOOPBACK_CLUSTER_CIDR = "127.128.0.0/9"
 """Where a loopback process cluster's node podCIDRs (/24 each) come from."""

@@ -35,6 +35,7 @@ memory               `64Mi`, `64Mi,5m=512Mi`               usage over time
 cpu-per-request      `5m`                                  cpu added per request/s
 shutdown-after       `5s`, `never` (ignores SIGTERM)       SIGTERM -> exit 0
 start-error          `exec: "app": not found`              the start fails
+latency              `20ms`, `normal(20ms,5ms)`            time to answer a request
 ==================== ===================================== =====================
 
 Times in timelines count from the moment the container runs. `cpu-per-request`
@@ -264,6 +265,9 @@ class ContainerBehavior:
     cpu_per_request: float = 0.0
     shutdown_after: float | None = 0.0
     start_error: str | None = None
+    latency: Distribution = Distribution("normal", 0.002, 0.0005)
+    """How long the container takes to answer one simulated request
+    (`runtime.network.traffic`)."""
 
     def overridden(self, overrides: Mapping[str, str], *, source: str = "") -> ContainerBehavior:
         """A copy with `overrides` (field name in kebab-case -> text) applied."""
@@ -322,6 +326,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "cpu-per-request": _millicores,
     "shutdown-after": _never_or(parse_duration),
     "start-error": lambda text: text,
+    "latency": Distribution.parse,
 }
 assert set(_PARSERS) == {f.name.replace("_", "-") for f in fields(ContainerBehavior)}
 

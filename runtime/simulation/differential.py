@@ -19,6 +19,9 @@ taken, ignoring identities and history:
   readiness and taints;
 * a provisioned PersistentVolume is named by its claim (its name holds the
   claim's uid), as is the claim's `volumeName`.
+* EndpointSlices and Endpoints (derived from pods, whose names and
+  addresses are path dependent) are dropped, and Services lose the
+  addresses and node ports allocated to them.
 
 `desired_manifests(store)` extracts what a user asked for (the workloads and
 bare pods nobody owns, as manifests), to apply on a fresh cluster;
@@ -36,18 +39,22 @@ import json
 from collections import Counter
 from typing import Any
 
+from controllers.endpoints import LABEL_SKIP_MIRROR
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
 from engine.api.core import (
     ANN_PROVISIONED_BY,
+    Endpoints,
     Event,
     Namespace,
     Node,
     PersistentVolume,
     PersistentVolumeClaim,
     Pod,
+    Service,
 )
+from engine.api.discovery import EndpointSlice
 from engine.api.scheduling import PriorityClass
 from engine.managedfields import SERVER_METADATA
 from engine.store import Store
@@ -56,7 +63,8 @@ from runtime.cluster.storage import DEFAULT_STORAGE_CLASS
 
 __all__ = ["compare", "desired_manifests", "normalize"]
 
-_SKIPPED = (Lease, Event)
+_SKIPPED = (Lease, Event, EndpointSlice, Endpoints)
+_ALLOCATED = ("clusterIP", "clusterIPs", "healthCheckNodePort")
 _SYSTEM_PRIORITY_CLASSES = frozenset(p.metadata.name for p in SYSTEM_PRIORITY_CLASSES)
 _HASH_LABEL = "pod-template-hash"
 _IGNORED_ANNOTATIONS = (
@@ -206,7 +214,17 @@ def _normalize_one(
         data["spec"]["volumeName"] = provisioned[obj.spec.volume_name]
     data["metadata"] = meta
     data.pop("status", None)
+    if isinstance(obj, Service):
+        _drop_allocations(data)
     return data
+
+
+def _drop_allocations(data: dict[str, Any]) -> None:
+    spec = data.get("spec", {})
+    for key in _ALLOCATED:
+        spec.pop(key, None)
+    for port in spec.get("ports", []):
+        port.pop("nodePort", None)
 
 
 def compare(a: dict[str, list[str]], b: dict[str, list[str]]) -> list[str]:
@@ -247,6 +265,10 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
                 continue  # made by the cluster at start, as kind and minikube make it
             if meta.name in provisioned and isinstance(obj, PersistentVolume):
                 continue
+            if meta.name == "kubernetes" and info.kind in ("Service", "ServiceCIDR"):
+                continue  # likewise
+            if isinstance(obj, Endpoints) and meta.labels.get(LABEL_SKIP_MIRROR) == "true":
+                continue  # the Endpoints controller's
             data = obj.to_dict()
             data.pop("status", None)
             if isinstance(obj, PersistentVolumeClaim) and obj.spec.volume_name in provisioned:
@@ -257,5 +279,7 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
             data["metadata"] = kept
             if isinstance(obj, Pod):
                 data["spec"] = {k: v for k, v in data["spec"].items() if k != "nodeName"}
+            if isinstance(obj, Service):
+                _drop_allocations(data)
             out.append(data)
     return out

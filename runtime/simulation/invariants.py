@@ -35,7 +35,9 @@ The built-in registry, `SAFETY`:
   no other Job of that CronJob is still running;
 * `statefulset-one-pod-per-identity`, `statefulset-ordered-ready`,
   `daemonset-one-pod-per-node`, `eviction-within-budget`: see
-  `runtime.simulation.oracles_apps`.
+  `runtime.simulation.oracles_apps`;
+* `service-availability` (only Services that opt in): see
+  `runtime.simulation.oracles_network`.
 
 Users add their own: `SAFETY.register("name", factory)` or, for a stateless
 check, `@SAFETY.invariant("name")` on a function `(record, view) -> str | None`.
@@ -483,3 +485,7 @@ SAFETY.invariant("statefulset-one-pod-per-identity")(statefulset_one_pod_per_ide
 SAFETY.register(StatefulSetOrderedReady.name, StatefulSetOrderedReady)
 SAFETY.register(DaemonSetOnePodPerNode.name, DaemonSetOnePodPerNode)
 SAFETY.register(EvictionWithinBudget.name, EvictionWithinBudget)
+
+from runtime.simulation.oracles_network import ServiceAvailability  # noqa: E402
+
+SAFETY.register(ServiceAvailability.name, ServiceAvailability)

@@ -35,6 +35,7 @@ The built-in checks (registry `DESIRED`):
   `poddisruptionbudgets`: see `runtime.simulation.oracles_apps`;
 * `autoscalers`: an HPA under constant load settles on the formula's count,
   never outside [min, max]: see `runtime.simulation.oracles_autoscaling`.
+* `endpointslices`: see `runtime.simulation.oracles_network`.
 
 Users add checks for their own kinds: `DESIRED.register("name", fn)`.
 
@@ -101,6 +102,8 @@ class DesiredContext:
     now: datetime
     node_up: Callable[[str], bool]
     """Whether a node's kubelet is running and reachable (faults over)."""
+    controllers: frozenset[str] | None = None
+    """The built-in controllers the simulation runs (None: unknown, all)."""
 
     @property
     def store(self) -> Any:
@@ -464,3 +467,6 @@ DESIRED.register("poddisruptionbudgets", oracles_apps.poddisruptionbudgets)
 from runtime.simulation import oracles_autoscaling  # noqa: E402
 
 DESIRED.register("autoscalers", oracles_autoscaling.autoscalers)
+from runtime.simulation import oracles_network  # noqa: E402
+
+DESIRED.register("endpointslices", oracles_network.endpointslices)

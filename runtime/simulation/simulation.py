@@ -518,7 +518,9 @@ class Simulation:
         """How the cluster differs from its desired state now (empty: it is there)."""
         if self.view is None:
             raise RuntimeError("liveness checks need oracles=True")
-        ctx = DesiredContext(self.view, self.clock.now(), self.node_up)
+        ctx = DesiredContext(
+            self.view, self.clock.now(), self.node_up, frozenset(self.config.setups())
+        )
         found: list[Difference] = []
         for _, check in self.config.desired_registry.select(self.config.desired_checks):
             found.extend(check(ctx))

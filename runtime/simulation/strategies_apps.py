@@ -1,7 +1,8 @@
 """Hypothesis strategies for the apps workloads and disruption budgets:
 StatefulSets, DaemonSets, ReplicationControllers and PodDisruptionBudgets,
 valid by construction like those of `runtime.simulation.strategies`, and
-`all_workloads(name)`, the mix the built-in fuzz target applies.
+`all_workloads(name)`, the mix the built-in fuzz target applies, which also
+holds Services over those workloads' pods (for the EndpointSlice oracle).
 
 Small on purpose: up to 4 replicas, OrderedReady or Parallel, a partition
 now and then, a claim template now and then, DaemonSets with maxUnavailable
@@ -29,6 +30,7 @@ __all__ = [
     "daemon_sets",
     "disruption_budgets",
     "replication_controllers",
+    "services",
     "stateful_sets",
 ]
 
@@ -195,12 +197,31 @@ def autoscalers(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@st.composite
+def services(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    """A Service named `name` over another workload's pods (by its `app`
+    label) or over every pod of a tier; now and then headless, or publishing
+    not-ready addresses."""
+    if draw(st.integers(0, 3)) == 0:
+        selector = {"tier": draw(st.sampled_from(("web", "cache", "batch")))}
+    else:
+        kind = draw(st.sampled_from(WORKLOAD_KINDS))
+        selector = {"app": app_label(kind, draw(st.sampled_from(_NAMES)))}
+    spec: dict[str, Any] = {"selector": selector, "ports": [{"port": 80, "targetPort": 8080}]}
+    if draw(st.integers(0, 3)) == 0:
+        spec["clusterIP"] = "None"
+    if draw(st.integers(0, 3)) == 0:
+        spec["publishNotReadyAddresses"] = True
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
 def all_workloads(
     name: str, *, kinds: Sequence[str] = ("Deployment", "ReplicaSet")
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Any workload kind the built-in controllers drive (`kinds` of those
     `strategies.workloads` makes, and every apps kind), a disruption budget,
-    or a HorizontalPodAutoscaler (on the Deployment of another name)."""
+    or a HorizontalPodAutoscaler (on the Deployment of another name), or a
+    Service."""
     return st.one_of(
         workloads(name, kinds=kinds),
         autoscalers(name),
@@ -208,4 +229,5 @@ def all_workloads(
         daemon_sets(name),
         replication_controllers(name),
         disruption_budgets(name),
+        services(name),
     )
