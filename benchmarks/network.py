@@ -13,8 +13,8 @@
 Each rollout is a fresh subprocess. `--quick` shrinks the rollout to 1,000
 pods on 10 nodes and the routing to 100,000-request batches.
 
-The process runtime's figures (proxy and ingress throughput against direct
-connections) are in `benchmarks.network_proxy`, a suite of its own.
+The suite then runs the process runtime's figures (real proxy and ingress
+throughput against direct connections, `benchmarks.network_proxy`).
 
 Neighbours: `benchmarks.harness`, `runtime.network.traffic`,
 `controllers.endpointslice`.
@@ -258,7 +258,15 @@ def simulated_requests(quick: bool, repeat: int) -> list[Figure]:
 
 
 def run(quick: bool, repeat: int) -> list[Figure]:
-    return [*endpointslice_rollout(quick, repeat), *simulated_requests(quick, repeat)]
+    """The suite: the simulated figures here, then the process runtime's
+    real proxy and ingress figures (`benchmarks.network_proxy`)."""
+    from benchmarks import network_proxy
+
+    return [
+        *endpointslice_rollout(quick, repeat),
+        *simulated_requests(quick, repeat),
+        *network_proxy.run(quick, repeat),
+    ]
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from engine.clock import RealClock
 from engine.informer import InformerFactory
 from engine.manifests import parse_object
 from engine.store import Store
+from runtime.network.config import LOOPBACK_SERVICE_CIDR
 from runtime.network.hostaddresses import HostAddresses
 from runtime.network.ingress import IngressController
 from runtime.network.proxier import KubeProxy
@@ -155,7 +156,7 @@ def _data_plane(port: int) -> Iterator[tuple[int, int]]:
     stop: list[asyncio.AbstractEventLoop | asyncio.Event] = []
 
     async def main() -> None:
-        store = Store()
+        store = Store(service_cidr=LOOPBACK_SERVICE_CIDR)
         for obj in _objects(port):
             store.create(obj)
         clock = RealClock()

@@ -16,6 +16,7 @@ from engine.clock import RealClock
 from engine.informer import InformerFactory
 from engine.manifests import parse_object
 from engine.store import Store
+from runtime.network.config import LOOPBACK_SERVICE_CIDR
 from runtime.network.dnsrecords import ClusterRecords
 from runtime.network.dnsserver import ClusterDNS
 from runtime.network.hostaddresses import HostAddresses
@@ -129,7 +130,7 @@ def test_service_headless_statefulset_srv_and_pod_records() -> None:
 
 
 async def test_the_server_answers_over_udp_and_tcp() -> None:
-    store = Store()
+    store = Store(service_cidr=LOOPBACK_SERVICE_CIDR)
     for item in [*SERVICES, *SLICES]:
         store.create(item)
     clock = RealClock()

@@ -22,6 +22,7 @@ from engine.clock import RealClock
 from engine.informer import InformerFactory
 from engine.manifests import parse_object
 from engine.store import Store
+from runtime.network.config import LOOPBACK_SERVICE_CIDR
 from runtime.network.hostaddresses import HostAddresses
 from runtime.network.proxier import KubeProxy
 from tests.runtime.network.netfixtures import eventually, free_loopback_address, free_port
@@ -153,7 +154,7 @@ async def udp_call(address: str, port: int, source: str) -> str:
 async def test_local_traffic_policy_tcp_udp_and_reset() -> None:
     port = free_port(POD_N0)
     cluster_ip = free_loopback_address(port, base="127.96.12.")
-    store = Store()
+    store = Store(service_cidr=LOOPBACK_SERVICE_CIDR)
     store.create(node("n0", "127.128.0.0/24", "127.16.0.1"))
     store.create(node("n1", "127.128.1.0/24", "127.16.0.2"))
     svc = parse_object(
