@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controllers import (
+    clusterautoscaler,
     cronjob,
     daemonset,
     deployment,
@@ -30,10 +31,11 @@ from controllers import (
     statefulset,
     ttlafterfinished,
 )
-from controllers.scheduler import Scheduler
+from controllers.clusterautoscaler import AutoscalingOptions, CloudProvider, ClusterAutoscaler
+from controllers.scheduler import Scheduler, SchedulingSimulator
 from engine.manager import Manager
 
-__all__ = ["CONTROLLERS", "Setup", "setup_scheduler"]
+__all__ = ["CONTROLLERS", "Setup", "setup_cluster_autoscaler", "setup_scheduler"]
 
 Setup = Callable[[Manager], Any]
 """Builds one controller on a manager and returns it."""
@@ -44,6 +46,22 @@ def setup_scheduler(manager: Manager) -> Scheduler:
     scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
     manager.add_runnable(scheduler.run)
     return scheduler
+
+
+def setup_cluster_autoscaler(
+    manager: Manager,
+    *,
+    cloud_provider: CloudProvider | None = None,
+    autoscaling: AutoscalingOptions | None = None,
+) -> ClusterAutoscaler | None:
+    """The cluster autoscaler, deciding with the scheduler's filters
+    (`SchedulingSimulator`); nothing without a cloud provider (a cluster
+    whose node pools have no `max_count`)."""
+    if cloud_provider is None:
+        return None
+    return clusterautoscaler.setup(
+        manager, cloud_provider, SchedulingSimulator(), options=autoscaling
+    )
 
 
 CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
@@ -61,5 +79,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "job": job.setup,
         "cronjob": cronjob.setup,
         "ttlafterfinished": ttlafterfinished.setup,
+        "clusterautoscaler": setup_cluster_autoscaler,
     }
 )

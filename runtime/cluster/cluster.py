@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import anyio
 
 from controllers import daemonset, deployment, statefulset
+from controllers.clusterautoscaler import AutoscalerState, ClusterAutoscaler
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
 from engine.api.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
@@ -62,8 +63,14 @@ from engine.store import ObjectList, Store, WriteRecord
 from runtime.cluster import workloads
 from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_objects, load_sources
 from runtime.cluster.batch import batch_unconverged
-from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig
 from runtime.cluster.drain import drain
+from runtime.cluster.nodegroups import (
+    IndexAllocator,
+    PoolCloudProvider,
+    PoolNodeGroup,
+    node_overrides,
+)
 from runtime.cluster.tracker import ConvergenceTracker, PodCounts
 from runtime.cluster.workloads import (
     WORKLOAD_CONTROLLERS,
@@ -76,7 +83,7 @@ from runtime.kubelet import Kubelet, KubeletConfig, NodeAgentPool
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry"]
+__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_cloud", "on_registry"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -87,6 +94,19 @@ def controller_setups() -> dict[str, Setup]:
     simulation harness hosts each one on a manager of its own, so it can wrap
     that controller's client and crash and restart it alone."""
     return dict(CONTROLLERS)
+
+
+def on_cloud(setup: Setup, cluster: Cluster) -> Setup:
+    """`setup` given the cluster's node groups and autoscaling options, if it
+    takes them (the cluster autoscaler); other setups are returned as they are."""
+    if "cloud_provider" not in inspect.signature(setup).parameters:
+        return setup
+    takes: Callable[..., Any] = setup  # the signature was just checked
+    return functools.partial(
+        takes,
+        cloud_provider=cluster.cloud_provider,
+        autoscaling=cluster.config.cluster_autoscaler,
+    )
 
 
 def on_registry(setup: Setup, registry: Registry) -> Setup:
@@ -119,6 +139,9 @@ class Cluster:
         self.manager: Manager | None = None
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
+        self.cloud_provider: PoolCloudProvider | None = None
+        """The autoscaled node pools as node groups (None: no pool has `max_count`)."""
+        self.autoscaler: ClusterAutoscaler | None = None
         self.tracker = ConvergenceTracker()
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
@@ -153,12 +176,16 @@ class Cluster:
             self.manager = manager = Manager(
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
+            self.nodes = self._node_pool(client, manager)
+            self.cloud_provider = self._cloud_provider(client, self.nodes)
             for name in config.controllers:
-                built = on_registry(CONTROLLERS[name], self.registry)(manager)
+                setup = on_cloud(on_registry(CONTROLLERS[name], self.registry), self)
+                built = setup(manager)
                 if isinstance(built, Scheduler):
                     self.scheduler = built
+                elif isinstance(built, ClusterAutoscaler):
+                    self.autoscaler = built
             await stack.enter_async_context(manager)
-            self.nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)
             await stack.enter_async_context(self.nodes)
             self._stack = stack.pop_all()
@@ -198,15 +225,30 @@ class Cluster:
             pod_informer=manager.factory.informer(Pod),
         )
         index = 0
+        self._pool_nodes: dict[str, dict[str, int]] = {}
         for node_pool in config.node_pools:
+            members = self._pool_nodes[node_pool.name] = {}
             for i in range(node_pool.count):
-                pool.add_node(
-                    KubeletConfig.for_node(
-                        f"{node_pool.name}-{i}", index, **_node_overrides(node_pool, i)
-                    )
-                )
+                name = f"{node_pool.name}-{i}"
+                pool.add_node(KubeletConfig.for_node(name, index, **node_overrides(node_pool, i)))
+                members[name] = index
                 index += 1
         return pool
+
+    def _cloud_provider(
+        self, client: LocalClient, agents: NodeAgentPool
+    ) -> PoolCloudProvider | None:
+        config = self.config
+        if not config.autoscaled:
+            return None
+        indexes = IndexAllocator(config.node_count)
+        return PoolCloudProvider(
+            [
+                PoolNodeGroup(p, agents, client, self.clock, indexes, self._pool_nodes[p.name])
+                for p in config.node_pools
+                if p.autoscaled
+            ]
+        )
 
     async def _close_runtimes(self) -> None:
         for runtime in self._process_runtimes:
@@ -440,6 +482,11 @@ class Cluster:
 
     # -- nodes ------------------------------------------------------------------------
 
+    def autoscaler_state(self) -> AutoscalerState | None:
+        """What the cluster autoscaler knows now (group sizes, unneeded nodes,
+        back-offs, counts of scale-ups and downs); None when it does not run."""
+        return None if self.autoscaler is None else self.autoscaler.state()
+
     def kubelet(self, node: str) -> Kubelet:
         if self.nodes is None:
             raise RuntimeError("the cluster is not running")
@@ -478,20 +525,3 @@ class Cluster:
         runtime = self.kubelet(obj.spec.node_name).runtime
         async for line in runtime.logs(obj.metadata.uid, name, tail=tail, follow=follow):
             yield line
-
-
-def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:
-    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods)}
-    capacity.update(pool.extended_resources)
-    overrides: dict[str, Any] = {
-        "capacity": capacity,
-        "labels": dict(pool.labels),
-        "taints": pool.taints,
-        "container_log_max_size": pool.container_log_max_size,
-        "container_log_max_files": pool.container_log_max_files,
-    }
-    if pool.zones:
-        overrides["zone"] = pool.zones[index % len(pool.zones)]
-    if pool.region:
-        overrides["region"] = pool.region
-    return overrides

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
@@ -35,7 +36,13 @@ ALL_CONTROLLERS: tuple[str, ...] = tuple(CONTROLLERS)
 class NodePool:
     """`count` identical nodes named `<name>-<i>`. With `zones`, nodes are spread
     over them round-robin (label topology.kubernetes.io/zone). The container
-    log limits are the kubelet's (containerLogMaxSize, containerLogMaxFiles)."""
+    log limits are the kubelet's (containerLogMaxSize, containerLogMaxFiles).
+
+    With `max_count`, the pool is a node group the cluster autoscaler sizes
+    between `min_count` (default 0) and `max_count`, starting at `count`; a node
+    it adds registers `provisioning_delay` seconds (of the cluster's clock)
+    after it was requested, with the pool's capacity, labels and taints (the
+    pool's template)."""
 
     name: str = "node"
     count: int = 3
@@ -49,8 +56,36 @@ class NodePool:
     region: str | None = None
     container_log_max_size: str = "10Mi"
     container_log_max_files: int = 5
+    min_count: int | None = None
+    max_count: int | None = None
+    provisioning_delay: float = 60.0
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.max_count is not None
 
     def __post_init__(self) -> None:
+        if self.min_count is not None and self.max_count is None:
+            raise ValueError(f"node pool {self.name!r}: min_count needs max_count")
+        if self.max_count is not None:
+            low = self.min_count or 0
+            if low < 0:
+                raise ValueError(f"node pool {self.name!r}: min_count must be >= 0, got {low}")
+            if self.max_count < low or self.max_count > MAX_NODES:
+                raise ValueError(
+                    f"node pool {self.name!r}: max_count must be within "
+                    f"[min_count={low}, {MAX_NODES}], got {self.max_count}"
+                )
+            if not low <= self.count <= self.max_count:
+                raise ValueError(
+                    f"node pool {self.name!r}: count must be within "
+                    f"[min_count={low}, max_count={self.max_count}], got {self.count}"
+                )
+        if self.provisioning_delay < 0:
+            raise ValueError(
+                f"node pool {self.name!r}: provisioning_delay must be >= 0, "
+                f"got {self.provisioning_delay}"
+            )
         if self.count < 0:
             raise ValueError(f"node pool {self.name!r}: count must be >= 0, got {self.count}")
         if self.count > MAX_NODES:
@@ -74,6 +109,8 @@ class ClusterConfig:
     controllers: tuple[str, ...] = ALL_CONTROLLERS
     log_level: str | None = None
     history_size: int = 20_000
+    cluster_autoscaler: AutoscalingOptions = field(default_factory=AutoscalingOptions)
+    """The cluster autoscaler's options; it runs when a pool has `max_count`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.controllers) - set(ALL_CONTROLLERS))
@@ -93,3 +130,8 @@ class ClusterConfig:
     @property
     def node_count(self) -> int:
         return sum(p.count for p in self.node_pools)
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether some pool is a node group of the cluster autoscaler."""
+        return any(p.autoscaled for p in self.node_pools)
