@@ -244,6 +244,8 @@ class ClusterAutoscaler:
             duration = self.backoff.failed(group.name, now)
             if requested is not None:
                 requested -= set(stale)
+                if not requested:  # what is left of the request failed: no success
+                    del self.requests[group.name]
             log.info("scale-up timed out", group=group.name, nodes=stale, backoff=duration)
             await group.delete_nodes(stale)
             self._event_on_status(

@@ -109,11 +109,12 @@ def find_unneeded(
             sim.remove_pod(pod)
         placed = True
         for pod in moving:
-            target = sim.find_node(pod, exclude=gone | {name})
+            unbound = sim.unbound(pod)
+            target = sim.find_node(unbound, exclude=gone | {name})
             if target is None:
                 placed = False
                 break
-            sim.place(pod, target)
+            sim.place(unbound, target)
         if not placed:
             sim.revert(mark)
             budgets.entries = saved.entries

@@ -13,7 +13,9 @@ Contract:
   `add_pod`, `remove_pod`), typically from informer events, and may add nodes
   that do not exist (a node group's template).
 * `place(pod, node)` counts a pod on a node (a simulated binding);
-  `unplace(pod)` takes one off.
+  `unplace(pod)` takes one off. To move a bound pod, take it off and place
+  `unbound(pod)` (the pod without its nodeName, which the NodeName filter
+  would otherwise hold to its node).
 * `fork()` starts recording; `revert()` undoes every change since, in reverse
   order, and ends the fork (CA's snapshot Fork/Revert); `mark()` and
   `revert(mark)` undo part of a fork and stay in it. Forks do not nest.
@@ -70,6 +72,7 @@ class SchedulingSimulator:
         """Counts changes (nodes and pods): equal versions mean equal answers."""
         self._journal: list[Callable[[], None]] | None = None
         self._infos: dict[str, PodInfo] = {}
+        self._unbound: dict[str, tuple[Pod, Pod]] = {}
 
     # -- state ------------------------------------------------------------------------
 
@@ -80,7 +83,7 @@ class SchedulingSimulator:
 
     def info(self, pod: Pod) -> PodInfo:
         """The scheduler's reading of `pod` (memoised by uid while it is the same object)."""
-        key = pod.metadata.uid or f"{pod.metadata.namespace}/{pod.metadata.name}"
+        key = self._key(pod)
         found = self._infos.get(key)
         if found is not None and found.pod is pod:
             return found
@@ -90,8 +93,29 @@ class SchedulingSimulator:
         self._infos[key] = info
         return info
 
+    @staticmethod
+    def _key(pod: Pod) -> str:
+        uid = pod.metadata.uid or f"{pod.metadata.namespace}/{pod.metadata.name}"
+        return uid if pod.spec.node_name else f"{uid}/unbound"
+
     def forget_info(self, pod: Pod) -> None:
-        self._infos.pop(pod.metadata.uid or f"{pod.metadata.namespace}/{pod.metadata.name}", None)
+        self._infos.pop(self._key(pod), None)
+        self._unbound.pop(self._key(pod), None)
+
+    def unbound(self, pod: Pod) -> Pod:
+        """`pod` without its nodeName, as a pod to reschedule elsewhere (CA
+        clears it before simulating a move); memoised per pod object."""
+        if not pod.spec.node_name:
+            return pod
+        key = self._key(pod)
+        found = self._unbound.get(key)
+        if found is not None and found[0] is pod:
+            return found[1]
+        copy = pod.model_copy(update={"spec": pod.spec.model_copy(update={"node_name": None})})
+        if len(self._unbound) > 200_000:
+            self._unbound.clear()
+        self._unbound[key] = (pod, copy)
+        return copy
 
     def add_node(self, node: Node) -> None:
         """Add or replace a node."""
@@ -244,7 +268,7 @@ class SchedulingSimulator:
             return None
         positions = hits if window.contiguous else window.slots[hits]
         for slot in positions.tolist():
-            name = table.names[slot]
+            name: str = table.names[int(slot)]
             if name not in exclude:
                 return name
         return None
