@@ -84,7 +84,7 @@ async def _day(deployments: int, min_nodes: int, max_nodes: int, hours: int) -> 
                 await cluster.scale(Deployment, f"app-{i:03d}", want, "default")
             for _ in range(60):
                 await asyncio.sleep(60)
-                nodes_seen.append(len(store.objects(Node)))
+                nodes_seen.append(sum(1 for _ in store.objects(Node)))
         wall = time.perf_counter() - start
         state = cluster.autoscaler_state()
         assert state is not None

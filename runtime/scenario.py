@@ -2,7 +2,8 @@
 
     cluster:                  # optional; every key has a default
       nodes: 100              # or node_pools: [{name: big, count: 10, cpu: "16"}]
-      seed: 7
+      seed: 7                 # autoscaled pools: [{name: pool, count: 1, min_count: 1, max_count: 20}]
+      cluster_autoscaler: {expander: least-waste}   # options, as AutoscalingOptions
     steps:
       - apply: nginx.yaml     # a path (relative to the scenario file) or inline manifests
       - wait: converged       # `converged`, or seconds of cluster time
@@ -45,6 +46,7 @@ from engine.documents import decode_documents, read_text
 from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
+from controllers.clusterautoscaler import AutoscalingOptions
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
 __all__ = [
@@ -147,6 +149,7 @@ class Step(_Strict):
 class ClusterSection(_Strict):
     nodes: int | None = Field(None, ge=0)
     node_pools: list[dict[str, Any]] | None = None
+    cluster_autoscaler: dict[str, Any] | None = None
     seed: int = 0
     runtime: Literal["simulated", "process"] = "simulated"
     virtual_time: bool = True
@@ -170,6 +173,8 @@ class Scenario(_Strict):
             "runtime": c.runtime,
             "virtual_time": c.virtual_time,
         }
+        if c.cluster_autoscaler is not None:
+            values["cluster_autoscaler"] = AutoscalingOptions(**c.cluster_autoscaler)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return ClusterConfig(**values)
 

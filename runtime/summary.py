@@ -4,7 +4,9 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 {"total", "running", "ready", "pending", "unschedulable"}, "pod_startup_p50_s",
 "pod_startup_p99_s", "scheduler": {"scheduled", "attempts",
 "pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
-"not_converged": [...], "workloads": [{"kind", "namespace", "name",
+"not_converged": [...], "node_counts": [{"at", "nodes"}] (the number of
+Nodes after each change, in cluster seconds: what a cluster autoscaler did),
+"workloads": [{"kind", "namespace", "name",
 "desired", "scheduled", "running", "ready", "problems"}], "problems":
 [{"kind", "namespace", "name", "reason", "pods"}]}`. A step's `result` is
 "ok", "timed out: ...", "failed: ...", "stopped" or "not run" (see
@@ -61,6 +63,7 @@ class Summary:
     ended: str = "converged"
     workloads: list[WorkloadRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    node_counts: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -98,6 +101,7 @@ class Summary:
                 for s in self.steps
             ],
             "not_converged": self.left,
+            "node_counts": [{"at": at, "nodes": n} for at, n in self.node_counts],
             "workloads": [
                 {
                     "kind": w.kind,
@@ -203,4 +207,5 @@ def summarize(
         workloads=workloads,
         problems=problems(workloads),
         ended=ended,
+        node_counts=list(cluster.node_counts.history),
     )

@@ -65,6 +65,7 @@ from runtime.cluster.apply import Applied, ApplySource, ServerSide, apply_object
 from runtime.cluster.batch import batch_unconverged
 from runtime.cluster.config import ALL_CONTROLLERS, ClusterConfig
 from runtime.cluster.drain import drain
+from runtime.cluster.nodecounts import NodeCounts
 from runtime.cluster.nodegroups import (
     IndexAllocator,
     PoolCloudProvider,
@@ -143,6 +144,8 @@ class Cluster:
         """The autoscaled node pools as node groups (None: no pool has `max_count`)."""
         self.autoscaler: ClusterAutoscaler | None = None
         self.tracker = ConvergenceTracker()
+        self.node_counts = NodeCounts(self.clock)
+        """The number of Nodes over cluster time (see `runtime.cluster.nodecounts`)."""
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
         unless a host such as the simulation runs them itself and says so)."""
@@ -170,6 +173,8 @@ class Cluster:
                 history_size=config.history_size,
             )
             store.observers.append(self.tracker)
+            self.node_counts = NodeCounts(self.clock)
+            store.observers.append(self.node_counts)
             store.observers.append(self._on_write)
             self.store = store
             self.client = client = LocalClient(store)
