@@ -2,7 +2,7 @@
 
     cluster:                  # optional; every key has a default
       nodes: 100              # or node_pools: [{name: big, count: 10, cpu: "16"}]
-      seed: 7                 # autoscaled pools: [{name: pool, count: 1, min_count: 1, max_count: 20}]
+      seed: 7                 # a pool with min_count/max_count is autoscaled
       cluster_autoscaler: {expander: least-waste}   # options, as AutoscalingOptions
     steps:
       - apply: nginx.yaml     # a path (relative to the scenario file) or inline manifests
@@ -40,13 +40,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from engine.api.apps import Deployment
 from engine.api.integers import Int32
 from engine.documents import decode_documents, read_text
 from engine.errors import ApiError, BadRequest, FieldError, Invalid
 from engine.manifests import load_manifests
 from engine.registry import REGISTRY
-from controllers.clusterautoscaler import AutoscalingOptions
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 
 __all__ = [

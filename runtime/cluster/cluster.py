@@ -97,17 +97,24 @@ def controller_setups() -> dict[str, Setup]:
     return dict(CONTROLLERS)
 
 
-def on_cloud(setup: Setup, cluster: Cluster) -> Setup:
+def on_cloud(setup: Setup, cluster: Cluster | Callable[[], Cluster]) -> Setup:
     """`setup` given the cluster's node groups and autoscaling options, if it
-    takes them (the cluster autoscaler); other setups are returned as they are."""
+    takes them (the cluster autoscaler); other setups are returned as they are.
+    `cluster` may be a function giving it, read when `setup` runs (the
+    simulation wraps its setups before its cluster has started)."""
     if "cloud_provider" not in inspect.signature(setup).parameters:
         return setup
     takes: Callable[..., Any] = setup  # the signature was just checked
-    return functools.partial(
-        takes,
-        cloud_provider=cluster.cloud_provider,
-        autoscaling=cluster.config.cluster_autoscaler,
-    )
+
+    def with_cloud(manager: Manager) -> Any:
+        target = cluster if isinstance(cluster, Cluster) else cluster()
+        return takes(
+            manager,
+            cloud_provider=target.cloud_provider,
+            autoscaling=target.config.cluster_autoscaler,
+        )
+
+    return with_cloud
 
 
 def on_registry(setup: Setup, registry: Registry) -> Setup:

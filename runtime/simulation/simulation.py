@@ -45,12 +45,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from engine.api.base import Resource
 from engine.client import LocalClient
 from engine.registry import builtin_registry
 from engine.store import Store, WriteRecord
 from runtime.cluster import Cluster, ClusterConfig, NodePool
-from runtime.cluster.cluster import controller_setups, on_registry
+from runtime.cluster.cluster import controller_setups, on_cloud, on_registry
 from runtime.runtimes.behavior import Distribution
 from runtime.runtimes.simulated import SimulatedRuntime
 from runtime.simulation.faults import ALL_FAULT_KINDS, FAULT_CLASSES, Fault
@@ -65,6 +66,7 @@ from runtime.simulation.liveness import (
     Difference,
 )
 from runtime.simulation.operations import Operation, execute
+from runtime.simulation.oracles_autoscaler import autoscaler_invariants
 from runtime.simulation.trace import Trace
 from runtime.simulation.view import ClusterView
 
@@ -85,6 +87,8 @@ class SimulationConfig:
     all); `oracles=False` runs without any (benchmarks)."""
 
     node_pools: tuple[NodePool, ...] = (NodePool(count=3),)
+    cluster_autoscaler: AutoscalingOptions = field(default_factory=AutoscalingOptions)
+    """Options of the cluster autoscaler, which runs when a pool has `max_count`."""
     seed: int = 0
     controllers: tuple[str, ...] | None = None
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
@@ -170,11 +174,13 @@ class Simulation:
         for model in config.kinds:
             self.registry.register(model)
         self._setups = {
-            name: on_registry(setup, self.registry) for name, setup in config.setups().items()
+            name: on_cloud(on_registry(setup, self.registry), lambda: self.cluster)
+            for name, setup in config.setups().items()
         }
         self.cluster = Cluster(
             ClusterConfig(
                 node_pools=config.node_pools,
+                cluster_autoscaler=config.cluster_autoscaler,
                 seed=config.seed,
                 controllers=(),
                 history_size=config.history_size,
@@ -221,6 +227,7 @@ class Simulation:
             if config.oracles:
                 self.view = ClusterView(store)
                 invariants = config.invariant_registry.create(config.invariants)
+                invariants.extend(autoscaler_invariants(config.node_pools))
                 self.monitor = SafetyMonitor(self.view, invariants, self.now)
                 store.observers.append(self.monitor)
             if "stale_reads" in config.fault_kinds:
