@@ -6,7 +6,7 @@ giving the same trace."""
 
 from __future__ import annotations
 
-from engine.api.core import Node, Taint
+from engine.api.core import Node, Pod, Taint
 from engine.store import WriteRecord
 from runtime.cluster import NodePool
 from runtime.simulation import Apply, Scale, Simulation, SimulationConfig
@@ -100,14 +100,11 @@ def test_pool_bounds_invariant_catches_too_many_and_too_few_nodes() -> None:
 
 
 def test_drain_invariant_catches_a_node_deleted_with_pods_to_move() -> None:
-    from tests.simulation.builders import replica_set
-
     invariant = AutoscalerDrainsBeforeDelete()
     taint = Taint(key="ToBeDeletedByClusterAutoscaler", value="1", effect="NoSchedule")
     view = ClusterView.__new__(ClusterView)
     pod = _bound_pod("web-1", "pool-1")
     view.pods_on = lambda node: [pod] if node == "pool-1" else []  # type: ignore[method-assign]
-    assert replica_set  # the builders module is importable (shared fixtures)
     message = invariant.observe(_node_record("pool-1", removed=True, taints=(taint,)), view)
     assert (
         message == "node pool-1 deleted by the autoscaler with pods still on it: ['default/web-1']"
@@ -116,9 +113,7 @@ def test_drain_invariant_catches_a_node_deleted_with_pods_to_move() -> None:
     assert invariant.observe(_node_record("pool-1", removed=True), view) is None
 
 
-def _bound_pod(name: str, node: str):  # type: ignore[no-untyped-def]
-    from engine.api.core import Pod
-
+def _bound_pod(name: str, node: str) -> Pod:
     return Pod.model_validate(
         {
             "metadata": {
