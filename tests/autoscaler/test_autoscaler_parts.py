@@ -145,7 +145,7 @@ def test_backoff_doubles_up_to_the_maximum_and_resets() -> None:
 
 
 def _blocked(*pods: Pod, budgets: list[PodDisruptionBudget] | None = None) -> str | None:
-    moving, blocking = pods_to_move(pods, Budgets.of(budgets or []))
+    _, blocking = pods_to_move(pods, Budgets.of(budgets or []))
     return None if blocking is None else blocking.reason
 
 
