@@ -188,8 +188,7 @@ class Cluster:
             self.manager = manager = Manager(
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
-            self.nodes = self._node_pool(client, manager)
-            self.cloud_provider = self._cloud_provider(client, self.nodes)
+            self.cloud_provider = self._cloud_provider(client)
             for name in config.controllers:
                 setup = on_cloud(on_registry(CONTROLLERS[name], self.registry), self)
                 built = setup(manager)
@@ -198,6 +197,7 @@ class Cluster:
                 elif isinstance(built, ClusterAutoscaler):
                     self.autoscaler = built
             await stack.enter_async_context(manager)
+            self.nodes = self._node_pool(client, manager)
             stack.push_async_callback(self._close_runtimes)
             await stack.enter_async_context(self.nodes)
             self._stack = stack.pop_all()
@@ -237,30 +237,31 @@ class Cluster:
             pod_informer=manager.factory.informer(Pod),
         )
         index = 0
-        self._pool_nodes: dict[str, dict[str, int]] = {}
         for node_pool in config.node_pools:
-            members = self._pool_nodes[node_pool.name] = {}
             for i in range(node_pool.count):
                 name = f"{node_pool.name}-{i}"
                 pool.add_node(KubeletConfig.for_node(name, index, **node_overrides(node_pool, i)))
-                members[name] = index
                 index += 1
         return pool
 
-    def _cloud_provider(
-        self, client: LocalClient, agents: NodeAgentPool
-    ) -> PoolCloudProvider | None:
+    def _cloud_provider(self, client: LocalClient) -> PoolCloudProvider | None:
         config = self.config
         if not config.autoscaled:
             return None
         indexes = IndexAllocator(config.node_count)
-        return PoolCloudProvider(
-            [
-                PoolNodeGroup(p, agents, client, self.clock, indexes, self._pool_nodes[p.name])
-                for p in config.node_pools
-                if p.autoscaled
-            ]
-        )
+        groups = []
+        index = 0
+        for pool in config.node_pools:
+            names = {f"{pool.name}-{i}": index + i for i in range(pool.count)}
+            index += pool.count
+            if pool.autoscaled:
+                groups.append(PoolNodeGroup(pool, self._agents, client, self.clock, indexes, names))
+        return PoolCloudProvider(groups)
+
+    def _agents(self) -> NodeAgentPool:
+        if self.nodes is None:
+            raise RuntimeError("the cluster's nodes are not up yet")
+        return self.nodes
 
     async def _close_runtimes(self) -> None:
         for runtime in self._process_runtimes:

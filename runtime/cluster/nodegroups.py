@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from controllers.clusterautoscaler import Instance
@@ -83,7 +83,7 @@ class PoolNodeGroup:
     def __init__(
         self,
         pool: NodePool,
-        agents: NodeAgentPool,
+        agents: Callable[[], NodeAgentPool],
         client: Client,
         clock: Clock,
         indexes: IndexAllocator,
@@ -92,6 +92,8 @@ class PoolNodeGroup:
         assert pool.max_count is not None
         self.pool = pool
         self._agents = agents
+        """The cluster's node agents (read when needed: the cluster makes them
+        after its controllers, so informers start in the order they always did)."""
         self._client = client
         self._clock = clock
         self._indexes = indexes
@@ -160,7 +162,7 @@ class PoolNodeGroup:
 
     def _register(self, name: str, config: KubeletConfig) -> None:
         self._creating.pop(name, None)
-        self._agents.add_node(config)
+        self._agents().add_node(config)
 
     async def delete_nodes(self, names: Sequence[str]) -> None:
         for name in names:
@@ -172,7 +174,7 @@ class PoolNodeGroup:
                 timer.cancel()
             else:
                 with contextlib.suppress(KeyError):  # never registered
-                    await self._agents.remove_node(name)
+                    await self._agents().remove_node(name)
                 with contextlib.suppress(NotFound):
                     await self._client.delete(Node, name)
             self._indexes.give_back(entry[0])

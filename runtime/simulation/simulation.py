@@ -121,7 +121,14 @@ class SimulationConfig:
     def setups(self) -> dict[str, Setup]:
         """The controllers to run, by name, in a fixed order."""
         available: dict[str, Setup] = {**controller_setups(), **self.custom_controllers}
-        names = list(available) if self.controllers is None else list(self.controllers)
+        if self.controllers is None:
+            names = list(available)
+            if not any(p.autoscaled for p in self.node_pools):
+                # No node group: no cluster autoscaler (and no host for it, so
+                # runs without autoscaled pools are what they always were).
+                names.remove("clusterautoscaler")
+        else:
+            names = list(self.controllers)
         unknown = [n for n in names if n not in available]
         if unknown:
             raise ValueError(
@@ -435,8 +442,24 @@ class Simulation:
     def node_names(self) -> list[str]:
         return [k.node_name for k in self.cluster.nodes or ()]
 
+    def _removed(self, node: str) -> bool:
+        """A node of an autoscaled pool that the cluster autoscaler deleted:
+        faults and operations on it do nothing (a machine that is gone can
+        neither fail nor come back)."""
+        provider = self.cluster.cloud_provider
+        if provider is None:
+            return False
+        try:
+            self.cluster.kubelet(node)
+        except KeyError:
+            pool = node.rsplit("-", 1)[0]
+            return any(g.name == pool for g in provider.node_groups())
+        return False
+
     async def fail_node(self, node: str, mode: str = "crash") -> None:
         """An operation: the node crashes, stops or is partitioned until `restore_node`."""
+        if self._removed(node):
+            return
         self.cluster.kubelet(node)  # KeyError for an unknown node
         self._op_down[node] = mode
         await self._take_down(node, mode)
@@ -447,6 +470,8 @@ class Simulation:
         await self.end_node_fault(node)
 
     async def _take_down(self, node: str, mode: str) -> None:
+        if self._removed(node):
+            return
         if mode == "partition":
             self.cluster.partition_node(node)
         elif mode == "stop":
@@ -465,9 +490,13 @@ class Simulation:
             return
         if self.injector is not None and self.injector.node_down(node):
             return
+        if self._removed(node):
+            return
         await self.cluster.restore_node(node)
 
     def set_start_latency(self, node: str, latency: float | None) -> None:
+        if self._removed(node):
+            return
         runtime = self.cluster.kubelet(node).runtime
         if not isinstance(runtime, SimulatedRuntime):
             return
@@ -479,6 +508,8 @@ class Simulation:
         runtime.policy = replace(original, defaults=defaults)
 
     async def kill_containers(self, node: str, count: int, rng: random.Random) -> int:
+        if self._removed(node):
+            return 0
         kubelet = self.cluster.kubelet(node)
         if kubelet.state != "running":
             return 0
