@@ -182,6 +182,7 @@ class ClusterAutoscaler:
         self.pending.pop(pod.metadata.uid, None)
         if pod.spec.node_name:
             self.sim.remove_pod(pod)
+        self.sim.forget_info(pod)
 
     # -- loop -------------------------------------------------------------------------
 

@@ -99,8 +99,11 @@ class SchedulingSimulator:
         return uid if pod.spec.node_name else f"{uid}/unbound"
 
     def forget_info(self, pod: Pod) -> None:
-        self._infos.pop(self._key(pod), None)
-        self._unbound.pop(self._key(pod), None)
+        """Drop what is memoised for a pod that is gone (bound and unbound forms)."""
+        uid = pod.metadata.uid or f"{pod.metadata.namespace}/{pod.metadata.name}"
+        for key in (uid, f"{uid}/unbound"):
+            self._infos.pop(key, None)
+            self._unbound.pop(key, None)
 
     def unbound(self, pod: Pod) -> Pod:
         """`pod` without its nodeName, as a pod to reschedule elsewhere (CA
