@@ -43,7 +43,7 @@ import anyio
 import anyio.abc
 
 from controllers.clusterautoscaler.backoff import Backoff
-from controllers.clusterautoscaler.drainability import Budgets
+from controllers.clusterautoscaler.drainability import Budgets, pods_to_move
 from controllers.clusterautoscaler.expander import PRIORITY_CONFIG_MAP, parse_priorities
 from controllers.clusterautoscaler.options import AutoscalingOptions
 from controllers.clusterautoscaler.provider import CloudProvider, NodeGroup, Simulator
@@ -468,10 +468,25 @@ class ClusterAutoscaler:
             self.recorder.record(
                 node, "Normal", "ScaleDown", "marked the node as toBeDeleted/unschedulable"
             )
-            if removal.pods:
-                await self._drain(removal.pods)
+            # Pods bound between the plan and the taint must go too: what is on
+            # the node now is drained, unless one of them may not be moved.
+            now_on, blocking = pods_to_move(
+                self.sim.pods_on(name),
+                Budgets.of(self.pdbs.cache.list()),
+                skip_nodes_with_system_pods=self.options.skip_nodes_with_system_pods,
+                skip_nodes_with_local_storage=self.options.skip_nodes_with_local_storage,
+            )
+            if blocking is not None:
+                raise RuntimeError(
+                    f"pod {blocking.pod.metadata.namespace}/{blocking.pod.metadata.name} "
+                    f"blocks the scale-down: {blocking.reason}"
+                )
+            planned = {p.metadata.uid for p in removal.pods}
+            to_drain = (*removal.pods, *(p for p in now_on if p.metadata.uid not in planned))
+            if to_drain:
+                await self._drain(to_drain)
                 self.recorder.record(
-                    node, "Normal", "ScaleDown", "nodes removed by cluster autoscaler"
+                    node, "Normal", "ScaleDown", "node removed by cluster autoscaler"
                 )
                 self._event_on_status(
                     "Normal",
