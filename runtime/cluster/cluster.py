@@ -9,6 +9,10 @@ It assembles, from one `ClusterConfig`: the clock (a `VirtualClock` installed
 on the running loop, or the real one), the store and client, the informer
 factory and `Manager`, the controllers named in the config, the scheduler, and
 one kubelet per node in a `NodePool` of simulated or real-process nodes.
+Pools with `max_count` become node groups (`runtime.cluster.nodegroups`) that
+the cluster autoscaler (`controllers.clusterautoscaler`, set up through
+`on_cloud`) grows and shrinks; `autoscaler_state()` shows what it knows and
+`node_counts` the number of nodes over cluster time.
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
 runtime started), leaving no task behind. With the mutation detector on
