@@ -4,8 +4,8 @@ A frozen value: node pools (count, capacity, labels, taints, zones, and for
 autoscaled pools min_count, max_count and provisioning_delay), the cluster
 autoscaler's options, the container runtime (simulated or real processes),
 the clock (virtual or real), the seed every random choice derives from, which
-controllers run, and the log level. Defaults give a 3-node simulated cluster on virtual time with every
-built-in controller and the scheduler.
+controllers run, and the log level. Defaults give a 3-node simulated cluster
+on virtual time with every built-in controller and the scheduler.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
