@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controllers import (
+    clusterautoscaler,
     clusterroleaggregation,
     cronjob,
     daemonset,
@@ -40,10 +41,11 @@ from controllers import (
     ttlafterfinished,
     volume,
 )
-from controllers.scheduler import Scheduler
+from controllers.clusterautoscaler import AutoscalingOptions, CloudProvider, ClusterAutoscaler
+from controllers.scheduler import Scheduler, SchedulingSimulator
 from engine.manager import Manager
 
-__all__ = ["CONTROLLERS", "Setup", "setup_scheduler"]
+__all__ = ["CONTROLLERS", "Setup", "setup_cluster_autoscaler", "setup_scheduler"]
 
 Setup = Callable[[Manager], Any]
 """Builds one controller on a manager and returns it."""
@@ -54,6 +56,22 @@ def setup_scheduler(manager: Manager) -> Scheduler:
     scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
     manager.add_runnable(scheduler.run)
     return scheduler
+
+
+def setup_cluster_autoscaler(
+    manager: Manager,
+    *,
+    cloud_provider: CloudProvider | None = None,
+    autoscaling: AutoscalingOptions | None = None,
+) -> ClusterAutoscaler | None:
+    """The cluster autoscaler, deciding with the scheduler's filters
+    (`SchedulingSimulator`); nothing without a cloud provider (a cluster
+    whose node pools have no `max_count`)."""
+    if cloud_provider is None:
+        return None
+    return clusterautoscaler.setup(
+        manager, cloud_provider, SchedulingSimulator(), options=autoscaling
+    )
 
 
 CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
@@ -81,5 +99,6 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "endpointslicemirroring": endpointslicemirroring.setup,
         "nodeipam": nodeipam.setup,
         "loadbalancer": loadbalancer.setup,
+        "clusterautoscaler": setup_cluster_autoscaler,
     }
 )

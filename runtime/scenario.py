@@ -2,7 +2,8 @@
 
     cluster:                  # optional; every key has a default
       nodes: 100              # or node_pools: [{name: big, count: 10, cpu: "16"}]
-      seed: 7
+      seed: 7                 # a pool with min_count/max_count is autoscaled
+      cluster_autoscaler: {expander: least-waste}   # options, as AutoscalingOptions
     steps:
       - apply: nginx.yaml     # a path (relative to the scenario file) or inline manifests
       - wait: converged       # `converged`, or seconds of cluster time
@@ -47,6 +48,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from engine.api.apps import Deployment
 from engine.api.integers import Int32
 from engine.documents import decode_documents, read_text
@@ -201,6 +203,7 @@ class Step(_Strict):
 class ClusterSection(_Strict):
     nodes: int | None = Field(None, ge=0)
     node_pools: list[dict[str, Any]] | None = None
+    cluster_autoscaler: dict[str, Any] | None = None
     seed: int = 0
     runtime: Literal["simulated", "process"] = "simulated"
     virtual_time: bool = True
@@ -224,6 +227,8 @@ class Scenario(_Strict):
             "runtime": c.runtime,
             "virtual_time": c.virtual_time,
         }
+        if c.cluster_autoscaler is not None:
+            values["cluster_autoscaler"] = AutoscalingOptions(**c.cluster_autoscaler)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return ClusterConfig(**values)
 

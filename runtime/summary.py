@@ -6,7 +6,9 @@ JSON shape: `{"ok", "converged", "seconds", "virtual_seconds", "nodes", "pods":
 "pods_per_second"}, "steps": [{"step", "started_at", "seconds", "result"}],
 "traffic": {"service/NS/NAME" | "ingress/NS/NAME": {"requests", "errors",
 "p50_ms", "p99_ms"}},
-"not_converged": [...], "workloads": [{"kind", "namespace", "name",
+"not_converged": [...], "node_counts": [{"at", "nodes"}] (the number of
+Nodes after each change, in cluster seconds: what a cluster autoscaler did),
+"workloads": [{"kind", "namespace", "name",
 "desired", "scheduled", "running", "ready", "problems"}], "problems":
 [{"kind", "namespace", "name", "reason", "pods"}], "autoscalers": [{"namespace",
 "name", "replicas": [[cluster seconds, desired replicas], ...]}]}` (each
@@ -67,6 +69,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     autoscalers: list[dict[str, Any]] = field(default_factory=list)
     traffic: dict[str, dict[str, Any]] = field(default_factory=dict)
+    node_counts: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,6 +107,7 @@ class Summary:
                 for s in self.steps
             ],
             "not_converged": self.left,
+            "node_counts": [{"at": at, "nodes": n} for at, n in self.node_counts],
             "workloads": [
                 {
                     "kind": w.kind,
@@ -226,4 +230,5 @@ def summarize(
         ended=ended,
         autoscalers=cluster.hpa_history.to_json(),
         traffic={name: stats.to_json() for name, stats in cluster.traffic_stats().items()},
+        node_counts=list(cluster.node_counts.history),
     )

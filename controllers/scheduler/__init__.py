@@ -25,7 +25,8 @@ Your own plugin, next to the defaults (see `config` and `adapters`):
 Modules: `scheduler` (the loop, binding, failure handling), `queue`,
 `algorithm` (one cycle), `fastpath`, `framework` and `interfaces` (plugin
 protocols), `cache` (snapshot, counters, assume/forget), `plugins`,
-`preemption`, `diagnostics`, `config`, `status_writer`, `recorder`.
+`preemption`, `diagnostics`, `config`, `status_writer`, `recorder`, and
+`simulator` (what-if filtering for others, e.g. the cluster autoscaler).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from controllers.scheduler.handle import Handle
 from controllers.scheduler.plugins.registry import default_registry
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.scheduler import Scheduler, SchedulerStatistics
+from controllers.scheduler.simulator import SchedulingSimulator
 from controllers.scheduler.status import Code, Status
 from controllers.scheduler.window import Window
 
@@ -62,6 +64,7 @@ __all__ = [
     "Scheduler",
     "SchedulerConfig",
     "SchedulerStatistics",
+    "SchedulingSimulator",
     "Status",
     "Window",
     "default_registry",

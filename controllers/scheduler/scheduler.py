@@ -51,7 +51,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from controllers.scheduler.algorithm import Algorithm, SchedulingError
+from controllers.scheduler.algorithm import Algorithm, NoNodesAvailable, SchedulingError
 from controllers.scheduler.cache.cache import SchedulerCache
 from controllers.scheduler.cluster_events import PV, PVC, STORAGE_CLASS, Action, ClusterEvent
 from controllers.scheduler.config import PluginFactory, SchedulerConfig
@@ -403,6 +403,12 @@ class Scheduler:
                 self.records[key] = record
             self._unschedulable += 1
             self._fail(qpod, error.diagnosis.unschedulable_plugins(), error.message(), nominated)
+        except NoNodesAvailable as error:
+            # kube-scheduler reports "no nodes available" as UnschedulableAndUnresolvable:
+            # PodScheduled=False reason Unschedulable, which lets a cluster
+            # autoscaler scale a node group up from zero.
+            self._unschedulable += 1
+            self._fail(qpod, (), error.status.message(), KEEP)
         except SchedulingError as error:
             self._errors += 1
             self._fail(qpod, (), error.status.message(), KEEP, reason="SchedulerError")

@@ -10,6 +10,10 @@ on the running loop, or the real one), the store and client, the informer
 factory and `Manager`, the controllers named in the config, the scheduler, and
 one kubelet per node in a `NodePool` of simulated or real-process nodes,
 and the default StorageClass `standard` (`runtime.cluster.storage`).
+Pools with `max_count` become node groups (`runtime.cluster.nodegroups`) that
+the cluster autoscaler (`controllers.clusterautoscaler`, set up through
+`on_cloud`) grows and shrinks; `autoscaler_state()` shows what it knows and
+`node_counts` the number of nodes over cluster time.
 Entering starts everything and returns once informers are synced and every
 node has registered; leaving stops all of it (and every process a process
 runtime started), leaving no task behind. With the mutation detector on
@@ -51,6 +55,7 @@ from typing import Any, TypeVar
 import anyio
 
 from controllers import daemonset, deployment, statefulset
+from controllers.clusterautoscaler import AutoscalerState, ClusterAutoscaler
 from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS, Setup
 from controllers.scheduler.scheduler import Scheduler
@@ -80,8 +85,15 @@ from runtime.cluster.apply import (
 )
 from runtime.cluster.autoscalers import ReplicaHistory
 from runtime.cluster.batch import batch_unconverged
-from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig, NodePool
+from runtime.cluster.config import ALL_CONTROLLERS, MAX_NODES, ClusterConfig
 from runtime.cluster.drain import drain
+from runtime.cluster.nodecounts import NodeCounts
+from runtime.cluster.nodegroups import (
+    IndexAllocator,
+    PoolCloudProvider,
+    PoolNodeGroup,
+    node_overrides,
+)
 from runtime.cluster.serving import ServeOptions, api_server
 from runtime.cluster.storage import default_storage_class
 from runtime.cluster.top import TopRow, top_rows
@@ -109,7 +121,14 @@ from runtime.network.traffic import Target, TrafficRouter, TrafficStats
 from runtime.runtimes.process import ProcessRuntime
 from runtime.runtimes.protocol import ContainerRuntime
 
-__all__ = ["Cluster", "ConvergenceTimeout", "controller_setups", "on_registry", "with_network"]
+__all__ = [
+    "Cluster",
+    "ConvergenceTimeout",
+    "controller_setups",
+    "on_cloud",
+    "on_registry",
+    "with_network",
+]
 
 R = TypeVar("R", bound=Resource)
 
@@ -120,6 +139,26 @@ def controller_setups() -> dict[str, Setup]:
     simulation harness hosts each one on a manager of its own, so it can wrap
     that controller's client and crash and restart it alone."""
     return dict(CONTROLLERS)
+
+
+def on_cloud(setup: Setup, cluster: Cluster | Callable[[], Cluster]) -> Setup:
+    """`setup` given the cluster's node groups and autoscaling options, if it
+    takes them (the cluster autoscaler); other setups are returned as they are.
+    `cluster` may be a function giving it, read when `setup` runs (the
+    simulation wraps its setups before its cluster has started)."""
+    if "cloud_provider" not in inspect.signature(setup).parameters:
+        return setup
+    takes: Callable[..., Any] = setup  # the signature was just checked
+
+    def with_cloud(manager: Manager) -> Any:
+        target = cluster if isinstance(cluster, Cluster) else cluster()
+        return takes(
+            manager,
+            cloud_provider=target.cloud_provider,
+            autoscaling=target.config.cluster_autoscaler,
+        )
+
+    return with_cloud
 
 
 def on_registry(setup: Setup, registry: Registry) -> Setup:
@@ -172,9 +211,14 @@ class Cluster:
         self.manager: Manager | None = None
         self.scheduler: Scheduler | None = None
         self.nodes: NodeAgentPool | None = None
+        self.cloud_provider: PoolCloudProvider | None = None
+        """The autoscaled node pools as node groups (None: no pool has `max_count`)."""
+        self.autoscaler: ClusterAutoscaler | None = None
         self.tracker = ConvergenceTracker()
         self.hpa_history = ReplicaHistory(self.clock)
         """Each HPA's desired replicas over cluster time (the run summary's)."""
+        self.node_counts = NodeCounts(self.clock)
+        """The number of Nodes over cluster time (see `runtime.cluster.nodecounts`)."""
         self.running_controllers: frozenset[str] = frozenset(self.config.controllers)
         """The controllers that drive this cluster's objects (`config.controllers`,
         unless a host such as the simulation runs them itself and says so)."""
@@ -233,6 +277,8 @@ class Cluster:
                     store.create(standard)
             store.observers.append(self.tracker)
             store.observers.append(self.hpa_history)
+            self.node_counts = NodeCounts(self.clock)
+            store.observers.append(self.node_counts)
             store.observers.append(self._on_write)
             for obj in store.all_objects():  # restored from `data_dir`, if any
                 if isinstance(obj, (Pod, Node)):
@@ -253,11 +299,17 @@ class Cluster:
             self.manager = manager = Manager(
                 client, clock=self.clock, rng=random.Random(f"{config.seed}/controllers")
             )
+            self.cloud_provider = self._cloud_provider(client)
             for name in config.controllers:
-                setup = with_network(on_registry(CONTROLLERS[name], self.registry), self.addresses)
+                setup = on_cloud(
+                    with_network(on_registry(CONTROLLERS[name], self.registry), self.addresses),
+                    self,
+                )
                 built = setup(manager)
                 if isinstance(built, Scheduler):
                     self.scheduler = built
+                elif isinstance(built, ClusterAutoscaler):
+                    self.autoscaler = built
             await stack.enter_async_context(manager)
             if config.runtime == "process" and config.network.mode == "namespaces":
                 why = iproute.available()
@@ -384,7 +436,7 @@ class Cluster:
                 overrides = {
                     # the CIDR node IPAM gives the index-th node (kubelet --pod-cidr)
                     "pod_cidr": addresses.node_cidr(index),
-                    **_node_overrides(node_pool, i),
+                    **node_overrides(node_pool, i),
                 }
                 if config.runtime == "process":
                     overrides.update(
@@ -393,6 +445,25 @@ class Cluster:
                 pool.add_node(KubeletConfig.for_node(f"{node_pool.name}-{i}", index, **overrides))
                 index += 1
         return pool
+
+    def _cloud_provider(self, client: LocalClient) -> PoolCloudProvider | None:
+        config = self.config
+        if not config.autoscaled:
+            return None
+        indexes = IndexAllocator(config.node_count)
+        groups = []
+        index = 0
+        for pool in config.node_pools:
+            names = {f"{pool.name}-{i}": index + i for i in range(pool.count)}
+            index += pool.count
+            if pool.autoscaled:
+                groups.append(PoolNodeGroup(pool, self._agents, client, self.clock, indexes, names))
+        return PoolCloudProvider(groups)
+
+    def _agents(self) -> NodeAgentPool:
+        if self.nodes is None:
+            raise RuntimeError("the cluster's nodes are not up yet")
+        return self.nodes
 
     async def _close_runtimes(self) -> None:
         for runtime in self._process_runtimes:
@@ -728,6 +799,11 @@ class Cluster:
 
     # -- nodes ------------------------------------------------------------------------
 
+    def autoscaler_state(self) -> AutoscalerState | None:
+        """What the cluster autoscaler knows now (group sizes, unneeded nodes,
+        back-offs, counts of scale-ups and downs); None when it does not run."""
+        return None if self.autoscaler is None else self.autoscaler.state()
+
     def kubelet(self, node: str) -> Kubelet:
         if self.nodes is None:
             raise RuntimeError("the cluster is not running")
@@ -776,20 +852,3 @@ def _process_node_addresses(mode: str, index: int, pod_cidr: str) -> dict[str, A
         return {"pod_cidr": loopback_pod_cidr(index), "internal_ip": loopback_node_address(index)}
     gateway = ipaddress.IPv4Network(pod_cidr).network_address + 1
     return {"internal_ip": str(gateway)}
-
-
-def _node_overrides(pool: NodePool, index: int) -> dict[str, Any]:
-    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods)}
-    capacity.update(pool.extended_resources)
-    overrides: dict[str, Any] = {
-        "capacity": capacity,
-        "labels": dict(pool.labels),
-        "taints": pool.taints,
-        "container_log_max_size": pool.container_log_max_size,
-        "container_log_max_files": pool.container_log_max_files,
-    }
-    if pool.zones:
-        overrides["zone"] = pool.zones[index % len(pool.zones)]
-    if pool.region:
-        overrides["region"] = pool.region
-    return overrides

@@ -1,19 +1,20 @@
 """`ClusterConfig`: everything that makes a kubeloop cluster what it is.
 
-A frozen value: node pools (count, capacity, labels, taints, zones), the
-container runtime (simulated or real processes), the clock (virtual or real),
-the seed every random choice derives from, which controllers run, the log
-level, the network of a process cluster (`network`, `runtime.network.config`),
-the address plan (`addresses`: kubeadm's service and pod ranges; a cluster of
-more than 256 nodes on the default plan gets 10.128.0.0/9 for its pods, so
-every node has its /24), whether the cluster starts with the default
-StorageClass `standard` (`runtime.cluster.storage`), and where the cluster's
-state is kept: in memory only (`data_dir` None, the default) or also in a
-SQLite database in `data_dir` (`engine.durable`), from which a later cluster
-with the same `data_dir` starts where this one stopped; `fsync` is that
-database's durability policy. Defaults give a 3-node simulated cluster on
-virtual time with every built-in controller, the scheduler and that
-StorageClass, its state in memory only.
+A frozen value: node pools (count, capacity, labels, taints, zones, and for
+autoscaled pools min_count, max_count and provisioning_delay), the cluster
+autoscaler's options, the container runtime (simulated or real processes),
+the clock (virtual or real), the seed every random choice derives from, which
+controllers run, the log level, the network of a process cluster (`network`,
+`runtime.network.config`), the address plan (`addresses`: kubeadm's service
+and pod ranges; a cluster of more than 256 nodes on the default plan gets
+10.128.0.0/9 for its pods, so every node has its /24), whether the cluster
+starts with the default StorageClass `standard` (`runtime.cluster.storage`),
+and where the cluster's state is kept: in memory only (`data_dir` None, the
+default) or also in a SQLite database in `data_dir` (`engine.durable`), from
+which a later cluster with the same `data_dir` starts where this one stopped;
+`fsync` is that database's durability policy. Defaults give a 3-node
+simulated cluster on virtual time with every built-in controller, the
+scheduler and that StorageClass, its state in memory only.
 
 Neighbours: `runtime.cluster.cluster` (reads it), `runtime.kubelet.config`
 (each pool expands to one `KubeletConfig` per node).
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS
 from engine.api.core import Taint
@@ -47,7 +49,13 @@ ALL_CONTROLLERS: tuple[str, ...] = tuple(CONTROLLERS)
 class NodePool:
     """`count` identical nodes named `<name>-<i>`. With `zones`, nodes are spread
     over them round-robin (label topology.kubernetes.io/zone). The container
-    log limits are the kubelet's (containerLogMaxSize, containerLogMaxFiles)."""
+    log limits are the kubelet's (containerLogMaxSize, containerLogMaxFiles).
+
+    With `max_count`, the pool is a node group the cluster autoscaler sizes
+    between `min_count` (default 0) and `max_count`, starting at `count`; a node
+    it adds registers `provisioning_delay` seconds (of the cluster's clock)
+    after it was requested, with the pool's capacity, labels and taints (the
+    pool's template)."""
 
     name: str = "node"
     count: int = 3
@@ -61,8 +69,36 @@ class NodePool:
     region: str | None = None
     container_log_max_size: str = "10Mi"
     container_log_max_files: int = 5
+    min_count: int | None = None
+    max_count: int | None = None
+    provisioning_delay: float = 60.0
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.max_count is not None
 
     def __post_init__(self) -> None:
+        if self.min_count is not None and self.max_count is None:
+            raise ValueError(f"node pool {self.name!r}: min_count needs max_count")
+        if self.max_count is not None:
+            low = self.min_count or 0
+            if low < 0:
+                raise ValueError(f"node pool {self.name!r}: min_count must be >= 0, got {low}")
+            if self.max_count < low or self.max_count > MAX_NODES:
+                raise ValueError(
+                    f"node pool {self.name!r}: max_count must be within "
+                    f"[min_count={low}, {MAX_NODES}], got {self.max_count}"
+                )
+            if not low <= self.count <= self.max_count:
+                raise ValueError(
+                    f"node pool {self.name!r}: count must be within "
+                    f"[min_count={low}, max_count={self.max_count}], got {self.count}"
+                )
+        if self.provisioning_delay < 0:
+            raise ValueError(
+                f"node pool {self.name!r}: provisioning_delay must be >= 0, "
+                f"got {self.provisioning_delay}"
+            )
         if self.count < 0:
             raise ValueError(f"node pool {self.name!r}: count must be >= 0, got {self.count}")
         if self.count > MAX_NODES:
@@ -103,6 +139,8 @@ class ClusterConfig:
     addresses: NetworkSettings = field(default_factory=NetworkSettings)
     """The address plan: service CIDR and node ports (the store allocates),
     cluster CIDR and per-node mask (node IPAM), the load-balancer pool."""
+    cluster_autoscaler: AutoscalingOptions = field(default_factory=AutoscalingOptions)
+    """The cluster autoscaler's options; it runs when a pool has `max_count`."""
 
     def __post_init__(self) -> None:
         if self.addresses.node_cidrs() < self.node_count:
@@ -141,3 +179,8 @@ class ClusterConfig:
     @property
     def node_count(self) -> int:
         return sum(p.count for p in self.node_pools)
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether some pool is a node group of the cluster autoscaler."""
+        return any(p.autoscaled for p in self.node_pools)

@@ -136,6 +136,18 @@ class NodeAgentPool:
             for i in range(start, start + count)
         ]
 
+    async def remove_node(self, node_name: str) -> Kubelet:
+        """Take a node out of the pool: its kubelet stops (containers are
+        stopped, heartbeats end) and is forgotten. Its Node object is the
+        caller's to delete."""
+        kubelet = self.kubelet(node_name)
+        del self._kubelets[node_name]
+        if kubelet in self._to_start:
+            self._to_start.remove(kubelet)
+        await kubelet.stop()
+        kubelet.close()
+        return kubelet
+
     def kubelet(self, node_name: str) -> Kubelet:
         try:
             return self._kubelets[node_name]

@@ -45,12 +45,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from controllers.clusterautoscaler import AutoscalingOptions
 from engine.api.base import Resource
 from engine.client import LocalClient
 from engine.registry import builtin_registry
 from engine.store import Store, WriteRecord
 from runtime.cluster import Cluster, ClusterConfig, NodePool
-from runtime.cluster.cluster import controller_setups, on_registry
+from runtime.cluster.cluster import controller_setups, on_cloud, on_registry
 from runtime.runtimes.behavior import Distribution
 from runtime.runtimes.simulated import SimulatedRuntime
 from runtime.simulation.faults import ALL_FAULT_KINDS, FAULT_CLASSES, Fault
@@ -65,6 +66,7 @@ from runtime.simulation.liveness import (
     Difference,
 )
 from runtime.simulation.operations import Operation, execute
+from runtime.simulation.oracles_autoscaler import autoscaler_invariants
 from runtime.simulation.trace import Trace
 from runtime.simulation.view import ClusterView
 
@@ -91,6 +93,8 @@ class SimulationConfig:
     all); `oracles=False` runs without any (benchmarks)."""
 
     node_pools: tuple[NodePool, ...] = (NodePool(count=3),)
+    cluster_autoscaler: AutoscalingOptions = field(default_factory=AutoscalingOptions)
+    """Options of the cluster autoscaler, which runs when a pool has `max_count`."""
     seed: int = 0
     controllers: tuple[str, ...] | None = None
     custom_controllers: Mapping[str, Setup] = field(default_factory=dict)
@@ -123,11 +127,14 @@ class SimulationConfig:
     def setups(self) -> dict[str, Setup]:
         """The controllers to run, by name, in a fixed order."""
         available: dict[str, Setup] = {**controller_setups(), **self.custom_controllers}
-        names = (
-            [n for n in available if n not in NOT_SIMULATED or n in self.custom_controllers]
-            if self.controllers is None
-            else list(self.controllers)
-        )
+        if self.controllers is None:
+            names = [n for n in available if n not in NOT_SIMULATED or n in self.custom_controllers]
+            if "clusterautoscaler" in names and not any(p.autoscaled for p in self.node_pools):
+                # No node group: no cluster autoscaler (and no host for it, so
+                # runs without autoscaled pools are what they always were).
+                names.remove("clusterautoscaler")
+        else:
+            names = list(self.controllers)
         unknown = [n for n in names if n not in available]
         if unknown:
             raise ValueError(
@@ -180,11 +187,13 @@ class Simulation:
         for model in config.kinds:
             self.registry.register(model)
         self._setups = {
-            name: on_registry(setup, self.registry) for name, setup in config.setups().items()
+            name: on_cloud(on_registry(setup, self.registry), lambda: self.cluster)
+            for name, setup in config.setups().items()
         }
         self.cluster = Cluster(
             ClusterConfig(
                 node_pools=config.node_pools,
+                cluster_autoscaler=config.cluster_autoscaler,
                 seed=config.seed,
                 controllers=(),
                 history_size=config.history_size,
@@ -231,6 +240,7 @@ class Simulation:
             if config.oracles:
                 self.view = ClusterView(store)
                 invariants = config.invariant_registry.create(config.invariants)
+                invariants.extend(autoscaler_invariants(config.node_pools))
                 self.monitor = SafetyMonitor(self.view, invariants, self.now)
                 store.observers.append(self.monitor)
             if "stale_reads" in config.fault_kinds:
@@ -438,8 +448,24 @@ class Simulation:
     def node_names(self) -> list[str]:
         return [k.node_name for k in self.cluster.nodes or ()]
 
+    def _removed(self, node: str) -> bool:
+        """A node of an autoscaled pool that the cluster autoscaler deleted:
+        faults and operations on it do nothing (a machine that is gone can
+        neither fail nor come back)."""
+        provider = self.cluster.cloud_provider
+        if provider is None:
+            return False
+        try:
+            self.cluster.kubelet(node)
+        except KeyError:
+            pool = node.rsplit("-", 1)[0]
+            return any(g.name == pool for g in provider.node_groups())
+        return False
+
     async def fail_node(self, node: str, mode: str = "crash") -> None:
         """An operation: the node crashes, stops or is partitioned until `restore_node`."""
+        if self._removed(node):
+            return
         self.cluster.kubelet(node)  # KeyError for an unknown node
         self._op_down[node] = mode
         await self._take_down(node, mode)
@@ -450,6 +476,8 @@ class Simulation:
         await self.end_node_fault(node)
 
     async def _take_down(self, node: str, mode: str) -> None:
+        if self._removed(node):
+            return
         if mode == "partition":
             self.cluster.partition_node(node)
         elif mode == "stop":
@@ -468,9 +496,13 @@ class Simulation:
             return
         if self.injector is not None and self.injector.node_down(node):
             return
+        if self._removed(node):
+            return
         await self.cluster.restore_node(node)
 
     def set_start_latency(self, node: str, latency: float | None) -> None:
+        if self._removed(node):
+            return
         runtime = self.cluster.kubelet(node).runtime
         if not isinstance(runtime, SimulatedRuntime):
             return
@@ -482,6 +514,8 @@ class Simulation:
         runtime.policy = replace(original, defaults=defaults)
 
     async def kill_containers(self, node: str, count: int, rng: random.Random) -> int:
+        if self._removed(node):
+            return 0
         kubelet = self.cluster.kubelet(node)
         if kubelet.state != "running":
             return 0

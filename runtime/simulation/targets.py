@@ -35,7 +35,7 @@ from runtime.simulation.invariants import SAFETY, InvariantRegistry
 from runtime.simulation.liveness import DESIRED, DesiredStateRegistry
 from runtime.simulation.simulation import SimulationConfig
 
-__all__ = ["BUILTIN", "FuzzTarget", "load_target"]
+__all__ = ["AUTOSCALING", "BUILTIN", "FuzzTarget", "load_target"]
 
 
 BUILTIN_WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "Job", "CronJob")
@@ -145,13 +145,37 @@ class FuzzTarget:
         """The controller names faults may target."""
         if self.fault_controllers is not None:
             return self.fault_controllers
-        return tuple(self.config(seed=0, node_pools=()).setups())
+        return tuple(self.config(seed=0, node_pools=self.node_pools or ()).setups())
 
 
 BUILTIN = FuzzTarget(name="builtin", ref="runtime.simulation.targets:BUILTIN")
 """Every built-in controller (`controllers.registry`) fuzzed with every
 workload kind they drive and disruption budgets, every fault class on and
 nothing exempted."""
+
+
+AUTOSCALING = FuzzTarget(
+    name="autoscaling",
+    ref="runtime.simulation.targets:AUTOSCALING",
+    node_pools=(
+        NodePool(
+            name="node",
+            count=2,
+            min_count=1,
+            max_count=4,
+            cpu="2",
+            memory="4Gi",
+            labels={"disktype": "ssd"},
+            zones=("zone-a", "zone-b"),
+            provisioning_delay=30.0,
+        ),
+    ),
+)
+"""`BUILTIN` with one autoscaled pool (1 to 4 nodes, starting at 2): the
+cluster autoscaler among the controllers under every fault class, with its
+invariants (`runtime.simulation.oracles_autoscaler`). Node faults and
+operations on a node it removed do nothing. `BUILTIN` keeps its drawn,
+fixed-size pools, so its examples stay what they were."""
 
 
 def load_target(ref: str) -> FuzzTarget:
