@@ -6,9 +6,12 @@
   HPA syncs per wall second (target 20,000);
 * metrics_scrape_10k_pods_ms: one metrics-server round over 10,000 simulated
   pods on 100 nodes (every kubelet's stats, grouped per pod): wall
-  milliseconds (target 50).
+  milliseconds (target 50);
+* autoscale_day_1k_nodes_s: a virtual day of diurnal load on 200
+  Deployments with the cluster autoscaler between 100 and 1,000 nodes
+  (`benchmarks.autoscaling_cluster`, which says how the load is driven).
 
-Each also has a `_cpu` twin without a target: the same measured in the
+The first two each also have a `_cpu` twin without a target: the same measured in the
 process's CPU time, which a machine shared with other work inflates far less
 than wall time.
 
@@ -247,7 +250,17 @@ def metrics_scrape(quick: bool, repeat: int) -> list[Figure]:
     ]
 
 
-FIGURES: list[Callable[[bool, int], list[Figure]]] = [hpa_syncs, metrics_scrape]
+def _cluster_autoscaler_day(quick: bool, repeat: int) -> list[Figure]:
+    from benchmarks import autoscaling_cluster
+
+    return autoscaling_cluster.run(quick, repeat)
+
+
+FIGURES: list[Callable[[bool, int], list[Figure]]] = [
+    hpa_syncs,
+    metrics_scrape,
+    _cluster_autoscaler_day,
+]
 """The suite's measurements, in order; each returns its figures."""
 
 
