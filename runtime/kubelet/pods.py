@@ -452,7 +452,8 @@ class PodManager:
         else:
             grace = float(pod.metadata.deletion_grace_period_seconds or 0)
         if not await self._wind_down(record, grace):
-            await self.write_status(record)
+            if not record.deleted:  # a pod gone from the API has no status to write
+                await self.write_status(record)
             return
         if record.deleted:
             self.records.pop(record.uid, None)
@@ -541,8 +542,12 @@ class PodManager:
                 record.pod = fresh
                 status = build_status(record, self.config.internal_ip, self.clock.now())
             except NotFound:
-                record.deleted = True
-                self._mark_dirty(record.uid)
+                # Gone from the API: finish it once (marking it again from here
+                # would spin the node agent without yielding while its
+                # containers take their time to exit).
+                if not record.deleted:
+                    record.deleted = True
+                    self._mark_dirty(record.uid)
                 return
 
     async def _fetch(self, record: PodRecord) -> core.Pod | None:
