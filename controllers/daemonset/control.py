@@ -30,7 +30,7 @@ Neighbours: `controllers.daemonset.placement`, `.status`;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from controllers.common.pods import is_pod_available, ready_condition, seconds_until_available
@@ -71,14 +71,18 @@ def rolling_limits(ds: DaemonSet, desired: int) -> tuple[int, int]:
 _FINISHED = ("Failed", "Succeeded")
 
 
-def _count_readiness(plan: Plan, pod: Pod, min_ready: int | None, now: datetime) -> None:
-    """Count a node's (oldest) pod as ready and available, and note when a
-    ready pod will have been ready for minReadySeconds."""
+def _ready_since(pod: Pod) -> tuple[bool, datetime | None]:
+    """Whether the pod is Ready, and since when."""
     condition = ready_condition(pod)
     if condition is None or condition.status != "True":
-        return
+        return False, None
+    return True, condition.last_transition_time
+
+
+def _count_ready(plan: Plan, since: datetime | None, min_ready: int | None, now: datetime) -> None:
+    """Count a node's (oldest) Ready pod as ready and, once Ready (since
+    `since`) for minReadySeconds, available; note when it will be."""
     plan.counts.ready += 1
-    since = condition.last_transition_time
     if not min_ready:
         plan.counts.available += 1
         return
@@ -117,6 +121,8 @@ class NodePlan:
     misscheduled: int = 0
     updated: int = 0
     ready_pod: Pod | None = None  # the pod whose readiness counts for the node
+    ready: bool = False  # ready_pod is Ready ...
+    ready_since: datetime | None = None  # ... since then
     create: bool = False
     delete: tuple[Pod, ...] = ()
     terminating: bool = False
@@ -124,7 +130,16 @@ class NodePlan:
 
 
 def plan_node(place: Placement, pods: Sequence[Pod], update_hash: str, surge: bool) -> NodePlan:
-    """One node's `NodePlan` (see the module docstring for the rules)."""
+    """One node's `NodePlan` (see the module docstring for the rules), with
+    the readiness of the pod that counts for it."""
+    part = _plan_node(place, pods, update_hash, surge)
+    if part.ready_pod is None:
+        return part
+    ready, since = _ready_since(part.ready_pod)
+    return replace(part, ready=ready, ready_since=since)
+
+
+def _plan_node(place: Placement, pods: Sequence[Pod], update_hash: str, surge: bool) -> NodePlan:
     given = tuple(pods)  # as passed in: what a later sync compares with
     if not pods:
         if place.should_run:
@@ -234,8 +249,8 @@ def plan_sync(
             counts.desired += 1
             counts.current += part.current
             counts.updated += part.updated
-            if part.ready_pod is not None:
-                _count_readiness(plan, part.ready_pod, min_ready, now)
+            if part.ready:
+                _count_ready(plan, part.ready_since, min_ready, now)
         counts.misscheduled += part.misscheduled
         if part.create:
             create_on.append(node)
