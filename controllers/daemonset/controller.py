@@ -31,6 +31,7 @@ from controllers.common.ownership import (
     new_controller_ref,
     orphan_key,
 )
+from controllers.common.selectors import SelectorCache
 from controllers.daemonset.control import REVISION_LABEL, Plan, PlanMemo, plan_sync
 from controllers.daemonset.placement import (
     Placement,
@@ -44,7 +45,6 @@ from controllers.daemonset.status import status_of
 from engine.api import (
     ControllerRevision,
     DaemonSet,
-    LabelSelector,
     Node,
     ObjectMeta,
     Pod,
@@ -58,7 +58,7 @@ from engine.events import EventRecorder
 from engine.expectations import Expectations
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import Selector, from_label_selector
+from engine.selectors import Selector
 
 __all__ = ["BURST_REPLICAS", "DaemonSetController", "setup"]
 
@@ -118,7 +118,7 @@ class DaemonSetController:
         self._targets: dict[int, tuple[Pod, str | None, Selector, bool]] = {}
         # Per DaemonSet uid: its selector (one object while spec.selector is
         # unchanged) and the node plans of its last sync.
-        self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+        self._selectors = SelectorCache()
         self._plans: dict[str, PlanMemo] = {}
 
     # -- event handlers ----------------------------------------------------------------
@@ -187,7 +187,7 @@ class DaemonSetController:
             self._written.pop(key, None)
             self._forget_deleted()
             return Result()
-        selector = self._selector(ds)
+        selector = self._selectors.of(ds.metadata.uid, ds.spec.selector)
         pods = self.pods.cache.by_index(CONTROLLER_INDEX, ds.metadata.uid)
         orphans = self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(ds.metadata.namespace))
         by_node: dict[str, list[Pod]] = {}
@@ -250,18 +250,11 @@ class DaemonSetController:
             wait = EXPECTATIONS_RECHECK if wait is None else min(wait, EXPECTATIONS_RECHECK)
         return Result(requeue_after=wait) if wait is not None else Result()
 
-    def _selector(self, ds: DaemonSet) -> Selector:
-        """The set's selector, one object while `spec.selector` is unchanged."""
-        cached = self._selectors.get(ds.metadata.uid)
-        if cached is None or cached[0] is not ds.spec.selector:
-            cached = (ds.spec.selector, from_label_selector(ds.spec.selector))
-            self._selectors[ds.metadata.uid] = cached
-        return cached[1]
-
     def _forget_deleted(self) -> None:
         """Drop the per-set memos of sets no longer in the cache."""
         live = {ds.metadata.uid for ds in self.sets.cache.list()}
-        for memo in (self._selectors, self._plans, self._specs, self._placements):
+        self._selectors.keep_only(live)
+        for memo in (self._plans, self._specs, self._placements):
             for uid in [u for u in memo if u not in live]:
                 del memo[uid]
         for uid in [u for u in self._last_placements if u not in live]:

@@ -71,6 +71,7 @@ from controllers.common.ownership import (
 )
 from controllers.common.pods import is_pod_ready
 from controllers.common.ranking import pods_to_delete
+from controllers.common.selectors import SelectorCache
 from controllers.job.failures import (
     ACTION_FAIL_INDEX,
     ACTION_FAIL_JOB,
@@ -104,7 +105,6 @@ from engine.events import EventRecorder
 from engine.expectations import Expectations
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import Selector, from_label_selector
 
 __all__ = ["CONTROLLER_NAME", "JobController", "setup"]
 
@@ -200,7 +200,7 @@ class JobController:
         # moved out of uncountedTerminatedPods while the pods' finalizers are
         # gone: acting on it would run completed work again.
         self._written: dict[str, int] = {}
-        self._selectors: dict[str, tuple[object, Selector]] = {}
+        self._selectors = SelectorCache()
 
     # -- event handlers ------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class JobController:
         self.expectations.forget(job.key)
         self._removed.pop(uid, None)
         self._written.pop(uid, None)
-        self._selectors.pop(uid, None)
+        self._selectors.forget(uid)
         self.pod_factory.forget(uid)
         self._enqueue(job)
         for pod in self.pods.cache.by_index(CONTROLLER_INDEX, uid):
@@ -342,7 +342,9 @@ class JobController:
         orphans = cache.by_index(CONTROLLER_INDEX, orphan_key(job.metadata.namespace))
         if orphans:
             candidates.extend(orphans)
-        claimed = await claim(self.client, job, self._selector(job), candidates)
+        claimed = await claim(
+            self.client, job, self._selectors.of(job.metadata.uid, job.spec.selector), candidates
+        )
         if claimed.errors:
             raise claimed.errors[0]
         return claimed.claimed + finished if finished else claimed.claimed
@@ -937,15 +939,6 @@ class JobController:
         written = await self.client.update_status(job.model_copy(update={"status": status}))
         self._written[written.metadata.uid] = int(written.metadata.resource_version)
         return written
-
-    def _selector(self, job: Job) -> Selector:
-        uid = job.metadata.uid
-        given = job.spec.selector
-        cached = self._selectors.get(uid)
-        if cached is None or cached[0] is not given:
-            cached = (given, from_label_selector(given))
-            self._selectors[uid] = cached
-        return cached[1]
 
 
 def _restarts_past_limit(job: Job, active: list[Pod]) -> bool:
