@@ -5,15 +5,18 @@
   apply until the Job is Complete (target 20 s);
 * cronjob_day_100_s: 100 CronJobs of mixed schedules (every 5 minutes to
   daily, their Jobs' pods running 10 s) through one virtual day: wall
-  seconds (target 10 s).
+  seconds (target 10 s);
+* daemonset_15k_nodes_pods_per_s and statefulset_1k_ordered_s, the apps
+  controllers' figures (`benchmarks.workloads_apps`).
 
 Each run is a fresh subprocess. `--quick` shrinks them to 1,000 completions
 (parallelism 100, 10 nodes) and 20 CronJobs for six virtual hours.
 
 `FIGURES` lists the measurements of the suite, each a function of (quick,
-repeat) returning its figures: other workload benchmarks are added to it.
+repeat) returning its figures.
 
-Neighbours: `benchmarks.harness` (figures, subprocess runner).
+Neighbours: `benchmarks.harness` (figures, subprocess runner),
+`benchmarks.workloads_apps` (the DaemonSet and StatefulSet figures).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import timedelta
 
 import yaml
 
+from benchmarks import workloads_apps
 from benchmarks.harness import Figure, measure, run_module
 
 __all__ = ["FIGURES", "cronjob_day", "job_completions", "run"]
@@ -183,7 +187,11 @@ def cronjob_day(quick: bool, repeat: int) -> list[Figure]:
     ]
 
 
-FIGURES: list[Callable[[bool, int], list[Figure]]] = [job_completions, cronjob_day]
+FIGURES: list[Callable[[bool, int], list[Figure]]] = [
+    job_completions,
+    cronjob_day,
+    workloads_apps.run,
+]
 """The suite's measurements, in order; each returns its figures."""
 
 

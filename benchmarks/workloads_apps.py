@@ -1,4 +1,5 @@
-"""Workload figures for the apps controllers (part of suite `workloads`):
+"""Workload figures for the apps controllers (part of suite `workloads`, whose
+`FIGURES` runs `run` here):
 
 * daemonset_15k_nodes_pods_per_s: a DaemonSet applied to 15,000 simulated
   nodes, wall-clock pods per second from apply until every daemon pod is
@@ -8,7 +9,8 @@
   StatefulSet to be Ready (each pod waits for the one before; target 10 s).
 
 Cluster start-up (registering the nodes) is not timed. Each run is a fresh
-subprocess. `--quick` shrinks them to 1,500 nodes and 100 replicas.
+subprocess, at most three per figure (as the suite's other figures).
+`--quick` shrinks them to 1,500 nodes and 100 replicas.
 
     python -m benchmarks.workloads_apps [--quick] [--repeat N]
 """
@@ -102,7 +104,7 @@ def daemonset_figure(quick: bool, repeat: int) -> Figure:
     nodes = 1500 if quick else 15_000
     value, runs = measure(
         lambda: run_module("benchmarks.workloads_apps", "daemonset", nodes)["pods_per_s"],
-        repeat,
+        min(repeat, 3),
     )
     label = f"{nodes // 1000}k" if nodes % 1000 == 0 else f"{nodes / 1000:g}k"
     return Figure(
@@ -120,7 +122,7 @@ def statefulset_figure(quick: bool, repeat: int) -> Figure:
     replicas = 100 if quick else 1000
     value, runs = measure(
         lambda: run_module("benchmarks.workloads_apps", "statefulset", replicas)["seconds"],
-        repeat,
+        min(repeat, 3),
     )
     label = "1k" if replicas == 1000 else str(replicas)
     return Figure(

@@ -142,6 +142,15 @@ class Indexer(Generic[R]):
             return []
         return [self._items[k] for k in sorted(keys)]
 
+    def index_size(self, index_name: str, value: str) -> int:
+        """How many objects are under one index value (without listing them)."""
+        try:
+            index = self._indices[index_name]
+        except KeyError:
+            raise KeyError(f"no index named {index_name!r}") from None
+        keys = index.get(value)
+        return len(keys) if keys else 0
+
     def index_values(self, index_name: str) -> builtins.list[str]:
         return sorted(self._indices[index_name])
 

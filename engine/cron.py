@@ -47,9 +47,49 @@ class ScheduleError(ValueError):
     """A schedule or time zone Kubernetes would refuse."""
 
 
+_MAX_REMEMBERED: Final = 4096
+
+
+class _Run:
+    """The start times after one instant, as one CronSim yields them, kept as
+    they are produced: a CronJob is synced many times between two start
+    times, always from the same last start, so the walk is done once."""
+
+    __slots__ = ("_source", "_times")
+
+    def __init__(self, source: CronSim) -> None:
+        self._source: CronSim | None = source
+        self._times: list[datetime] = []
+
+    def at(self, index: int) -> datetime | None:
+        """The `index`-th start time (UTC), or None past the last one."""
+        times = self._times
+        while len(times) <= index:
+            if self._source is None:
+                return None
+            try:
+                times.append(next(self._source).astimezone(UTC))
+            except StopIteration:
+                self._source = None
+                return None
+        return times[index]
+
+
+# Runs by (expression, zone, start), and per UTC expression the last
+# next_after answer with the instant it was asked at; both bounded.
+_RUNS: dict[tuple[str, ZoneInfo | None, datetime], _Run] = {}
+_NEXT: dict[str, tuple[datetime, datetime]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """A parsed schedule in its time zone; times in and out are aware datetimes."""
+    """A parsed schedule in its time zone; times in and out are aware datetimes.
+
+    Answers are remembered (module-wide, bounded): `most_recent` from the
+    same start walks the same sequence of start times once, and in UTC a
+    `next_after(t)` answer n found at t0 also answers every t0 <= t < n (the
+    first start time after t is the first one at or after the second after
+    t, so none lies between). Results are the same as computing afresh."""
 
     expression: str
     zone: ZoneInfo | None
@@ -59,21 +99,36 @@ class Schedule:
 
     def next_after(self, t: datetime) -> datetime:
         """The first start time strictly after `t`."""
+        if self.zone is None:
+            known = _NEXT.get(self.expression)
+            if known is not None and known[0] <= t < known[1]:
+                return known[1]
         found: datetime = next(CronSim(self.expression, self._local(t)))
-        return found.astimezone(UTC)
+        upcoming = found.astimezone(UTC)
+        if self.zone is None:
+            if len(_NEXT) >= _MAX_REMEMBERED:
+                _NEXT.clear()
+            _NEXT[self.expression] = (t, upcoming)
+        return upcoming
+
+    def _run(self, start: datetime) -> _Run:
+        key = (self.expression, self.zone, start)
+        run = _RUNS.get(key)
+        if run is None:
+            if len(_RUNS) >= _MAX_REMEMBERED:
+                _RUNS.clear()
+            run = _RUNS[key] = _Run(CronSim(self.expression, self._local(start)))
+        return run
 
     def most_recent(
         self, earliest: datetime, now: datetime, cap: int = 101
     ) -> tuple[datetime | None, int]:
         """The latest start time in (earliest, now] and how many start times
         fall in that interval (counting stops at `cap`); (None, 0) if none."""
-        times = CronSim(self.expression, self._local(earliest))
+        run = self._run(earliest)
         latest: datetime | None = None
         count = 0
-        for found in times:
-            t = found.astimezone(UTC)
-            if t > now:
-                break
+        while (t := run.at(count)) is not None and t <= now:
             latest = t
             count += 1
             if count >= cap:

@@ -1,7 +1,7 @@
 """Helpers shared by the built-in controllers (Kubernetes' controller_utils):
 pod facts, deletion ranking, controller references and claiming, slow-start
-batches, template hashes. Imports only `engine`; any controller package may
-import it, and it imports no controller.
+batches, template hashes, compiled selectors per owner. Imports only
+`engine`; any controller package may import it, and it imports no controller.
 """
 
 from controllers.common.batches import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
@@ -31,12 +31,14 @@ from controllers.common.pods import (
     seconds_until_available,
 )
 from controllers.common.ranking import pods_to_delete, rank_on_same_node, sort_for_deletion
+from controllers.common.selectors import SelectorCache
 
 __all__ = [
     "CONTROLLER_INDEX",
     "POD_DELETION_COST_ANNOTATION",
     "SLOW_START_INITIAL_BATCH_SIZE",
     "ClaimResult",
+    "SelectorCache",
     "claim",
     "compute_hash",
     "controller_or_orphan",

@@ -57,6 +57,24 @@ def revision_data(template: PodTemplateSpec) -> dict[str, Any]:
     return {"spec": {"template": body}}
 
 
+_DATA_MEMO: dict[int, tuple[PodTemplateSpec, dict[str, Any]]] = {}
+_DATA_MEMO_MAX: Final = 1024
+
+
+def _memoised_data(template: PodTemplateSpec) -> dict[str, Any]:
+    """`revision_data` per template object: an owner is synced many times with
+    one (immutable, shared) template, and serialising it each time costs more
+    than the rest of the revision check. The dict is shared: never mutated."""
+    hit = _DATA_MEMO.get(id(template))
+    if hit is not None and hit[0] is template:
+        return hit[1]
+    if len(_DATA_MEMO) >= _DATA_MEMO_MAX:
+        _DATA_MEMO.clear()
+    data = revision_data(template)
+    _DATA_MEMO[id(template)] = (template, data)
+    return data
+
+
 def template_of(revision: ControllerRevision) -> PodTemplateSpec:
     """The pod template a revision recorded."""
     data = dict((revision.data or {}).get("spec", {}).get("template", {}))
@@ -90,7 +108,7 @@ async def ensure_revision(
 ) -> tuple[ControllerRevision, int]:
     """The revision for `template` (created, or an equal one made newest) and
     the collision count it needed."""
-    data = revision_data(template)
+    data = _memoised_data(template)
     ordered = by_revision(revisions)
     latest = ordered[-1].revision if ordered else 0
     equal = [r for r in ordered if r.data == data]

@@ -30,7 +30,7 @@ Neighbours: `controllers.daemonset.placement`, `.status`;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from controllers.common.pods import is_pod_available, ready_condition, seconds_until_available
@@ -38,7 +38,7 @@ from controllers.daemonset.placement import Placement
 from controllers.daemonset.status import Counts
 from engine.api import DaemonSet, Pod, scaled_value
 
-__all__ = ["Plan", "plan_sync", "rolling_limits"]
+__all__ = ["NodePlan", "Plan", "PlanMemo", "plan_node", "plan_sync", "rolling_limits"]
 
 REVISION_LABEL = "controller-revision-hash"
 
@@ -71,14 +71,18 @@ def rolling_limits(ds: DaemonSet, desired: int) -> tuple[int, int]:
 _FINISHED = ("Failed", "Succeeded")
 
 
-def _count_readiness(plan: Plan, pod: Pod, min_ready: int | None, now: datetime) -> None:
-    """Count a node's (oldest) pod as ready and available, and note when a
-    ready pod will have been ready for minReadySeconds."""
+def _ready_since(pod: Pod) -> tuple[bool, datetime | None]:
+    """Whether the pod is Ready, and since when."""
     condition = ready_condition(pod)
     if condition is None or condition.status != "True":
-        return
+        return False, None
+    return True, condition.last_transition_time
+
+
+def _count_ready(plan: Plan, since: datetime | None, min_ready: int | None, now: datetime) -> None:
+    """Count a node's (oldest) Ready pod as ready and, once Ready (since
+    `since`) for minReadySeconds, available; note when it will be."""
     plan.counts.ready += 1
-    since = condition.last_transition_time
     if not min_ready:
         plan.counts.available += 1
         return
@@ -91,14 +95,127 @@ def _count_readiness(plan: Plan, pod: Pod, min_ready: int | None, now: datetime)
         plan.recheck_after = wait
 
 
+@dataclass(slots=True)
+class PlanMemo:
+    """The `NodePlan`s of a set's last sync, valid for one update revision
+    and surge setting (`plan_sync` starts afresh when they change)."""
+
+    update_hash: str = ""
+    surge: bool = False
+    nodes: dict[str, NodePlan] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """One node's part of a plan: its counts, whether to create a pod on it,
+    its pods to delete, and its running (updated, old) pods if it is desired.
+    It depends only on the node's placement, its pods (immutable objects),
+    the update revision and whether the set surges; so while those are the
+    same objects a later sync reuses it (`plan_sync`'s memo) instead of
+    looking at every pod of every node again."""
+
+    place: Placement
+    pods: tuple[Pod, ...]
+    desired: int = 0
+    current: int = 0
+    misscheduled: int = 0
+    updated: int = 0
+    ready_pod: Pod | None = None  # the pod whose readiness counts for the node
+    ready: bool = False  # ready_pod is Ready ...
+    ready_since: datetime | None = None  # ... since then
+    create: bool = False
+    delete: tuple[Pod, ...] = ()
+    terminating: bool = False
+    running: tuple[Pod | None, Pod | None] | None = None
+
+
+def plan_node(place: Placement, pods: Sequence[Pod], update_hash: str, surge: bool) -> NodePlan:
+    """One node's `NodePlan` (see the module docstring for the rules), with
+    the readiness of the pod that counts for it."""
+    part = _plan_node(place, pods, update_hash, surge)
+    if part.ready_pod is None:
+        return part
+    ready, since = _ready_since(part.ready_pod)
+    return replace(part, ready=ready, ready_since=since)
+
+
+def _plan_node(place: Placement, pods: Sequence[Pod], update_hash: str, surge: bool) -> NodePlan:
+    given = tuple(pods)  # as passed in: what a later sync compares with
+    if not pods:
+        if place.should_run:
+            return NodePlan(place, (), desired=1, create=True)
+        return NodePlan(place, ())
+    if len(pods) > 1:
+        pods = sorted(pods, key=_age)
+    elif (
+        place.should_run
+        and pods[0].metadata.deletion_timestamp is None
+        and pods[0].status.phase not in _FINISHED
+        and pods[0].metadata.labels.get(REVISION_LABEL) == update_hash
+    ):
+        # The common case, kept short: one live pod at the update revision.
+        pod = pods[0]
+        return NodePlan(
+            place, given, desired=1, current=1, updated=1, ready_pod=pod, running=(pod, None)
+        )
+    held = given
+    if not place.should_continue_running:
+        return NodePlan(
+            place,
+            held,
+            misscheduled=1,
+            delete=tuple(p for p in pods if p.metadata.deletion_timestamp is None),
+        )
+    live: list[Pod] = []
+    delete: list[Pod] = []
+    for pod in pods:
+        if pod.metadata.deletion_timestamp is not None:
+            continue
+        if pod.status.phase in _FINISHED:
+            delete.append(pod)
+            continue
+        live.append(pod)
+    if not place.should_run:
+        return NodePlan(place, held, misscheduled=1, delete=tuple(delete))
+    oldest = pods[0]
+    updated = 1 if oldest.metadata.labels.get(REVISION_LABEL) == update_hash else 0
+    base = {"desired": 1, "current": 1, "updated": updated, "ready_pod": oldest}
+    if not live:
+        if not any(p.metadata.deletion_timestamp is not None for p in pods) or surge:
+            return NodePlan(place, held, create=True, delete=tuple(delete), **base)  # type: ignore[arg-type]
+        # A replacement waits for the old pod to go.
+        return NodePlan(place, held, terminating=True, delete=tuple(delete), **base)  # type: ignore[arg-type]
+    new = [p for p in live if p.metadata.labels.get(REVISION_LABEL) == update_hash]
+    old = [p for p in live if p.metadata.labels.get(REVISION_LABEL) != update_hash]
+    keep_new = new[0] if new else None
+    keep_old = old[0] if old else None
+    if not surge and keep_new is not None and keep_old is not None:
+        # Without surge a node runs one pod: keep the oldest.
+        if _age(keep_new) < _age(keep_old):
+            keep_old = None
+        else:
+            keep_new = None
+    delete.extend(p for p in live if p is not keep_new and p is not keep_old)
+    return NodePlan(
+        place,
+        held,
+        delete=tuple(delete),
+        running=(keep_new, keep_old),
+        **base,  # type: ignore[arg-type]
+    )
+
+
 def plan_sync(
     ds: DaemonSet,
     placements: Mapping[str, Placement],
     pods_by_node: Mapping[str, Sequence[Pod]],
     update_hash: str,
     now: datetime,
+    memo: PlanMemo | None = None,
 ) -> Plan:
-    """What to create and delete on each node, and the status counts."""
+    """What to create and delete on each node, and the status counts. `memo`
+    (per set, kept by the caller between syncs with the same update revision
+    and surge setting) holds each node's `NodePlan` for reuse."""
     plan = Plan()
     counts = plan.counts
     min_ready = ds.spec.min_ready_seconds
@@ -108,72 +225,44 @@ def plan_sync(
     surge = rolling and max_surge > 0
     # Per desired node: (updated pod, old pod) among the running ones.
     running: dict[str, tuple[Pod | None, Pod | None]] = {}
+    parts: dict[str, NodePlan] | None = None
+    if memo is not None:
+        if memo.update_hash != update_hash or memo.surge != surge:
+            memo.update_hash, memo.surge, memo.nodes = update_hash, surge, {}
+        parts = memo.nodes
+    create_on = plan.create_on
+    delete = plan.delete
+    no_pods: Sequence[Pod] = ()
     for node, place in placements.items():
-        pods = pods_by_node.get(node)
-        if not pods:
-            if place.should_run:
-                counts.desired += 1
-                plan.create_on.append(node)
-            continue
-        if len(pods) > 1:
-            pods = sorted(pods, key=_age)
-        elif (
-            place.should_run
-            and pods[0].metadata.deletion_timestamp is None
-            and pods[0].status.phase not in _FINISHED
-            and pods[0].metadata.labels.get(REVISION_LABEL) == update_hash
+        pods = pods_by_node.get(node, no_pods)
+        part = parts.get(node) if parts is not None else None
+        if (
+            part is None
+            or part.place is not place
+            or len(part.pods) != len(pods)
+            or any(a is not b for a, b in zip(part.pods, pods, strict=True))
         ):
-            # The common case, kept short: one live pod at the update revision.
-            pod = pods[0]
+            part = plan_node(place, pods, update_hash, surge)
+            if parts is not None:
+                parts[node] = part
+        if part.desired:
             counts.desired += 1
-            counts.current += 1
-            counts.updated += 1
-            _count_readiness(plan, pod, min_ready, now)
-            running[node] = (pod, None)
-            continue
-        if not place.should_continue_running:
-            plan.delete.extend(p for p in pods if p.metadata.deletion_timestamp is None)
-            if pods:
-                counts.misscheduled += 1
-            continue
-        live: list[Pod] = []
-        for pod in pods:
-            if pod.metadata.deletion_timestamp is not None:
-                continue
-            if pod.status.phase in ("Failed", "Succeeded"):
-                plan.delete.append(pod)
-                continue
-            live.append(pod)
-        if not place.should_run:
-            if pods:
-                counts.misscheduled += 1
-            continue
-        counts.desired += 1
-        if pods:
-            counts.current += 1
-            oldest = pods[0]
-            _count_readiness(plan, oldest, min_ready, now)
-            if oldest.metadata.labels.get(REVISION_LABEL) == update_hash:
-                counts.updated += 1
-        if not live:
-            if not any(p.metadata.deletion_timestamp is not None for p in pods) or surge:
-                plan.create_on.append(node)
-            else:
-                plan.terminating += 1  # a replacement waits for the old pod to go
-            continue
-        new = [p for p in live if p.metadata.labels.get(REVISION_LABEL) == update_hash]
-        old = [p for p in live if p.metadata.labels.get(REVISION_LABEL) != update_hash]
-        keep_new = new[0] if new else None
-        keep_old = old[0] if old else None
-        if not surge and keep_new is not None and keep_old is not None:
-            # Without surge a node runs one pod: keep the oldest.
-            if _age(keep_new) < _age(keep_old):
-                keep_old = None
-            else:
-                keep_new = None
-        extra = [p for p in live if p is not keep_new and p is not keep_old]
-        plan.delete.extend(extra)
-        running[node] = (keep_new, keep_old)
+            counts.current += part.current
+            counts.updated += part.updated
+            if part.ready:
+                _count_ready(plan, part.ready_since, min_ready, now)
+        counts.misscheduled += part.misscheduled
+        if part.create:
+            create_on.append(node)
+        if part.delete:
+            delete.extend(part.delete)
+        if part.terminating:
+            plan.terminating += 1
+        if part.running is not None:
+            running[node] = part.running
+    if parts is not None and len(parts) > len(placements):
+        for gone in [n for n in parts if n not in placements]:
+            del parts[gone]
     if rolling:
         _roll(plan, running, surge, max_surge, max_unavailable, min_ready, now)
     return plan

@@ -31,7 +31,8 @@ from controllers.common.ownership import (
     new_controller_ref,
     orphan_key,
 )
-from controllers.daemonset.control import REVISION_LABEL, Plan, plan_sync
+from controllers.common.selectors import SelectorCache
+from controllers.daemonset.control import REVISION_LABEL, Plan, PlanMemo, plan_sync
 from controllers.daemonset.placement import (
     Placement,
     compile_constraints,
@@ -41,7 +42,14 @@ from controllers.daemonset.placement import (
     with_daemon_tolerations,
 )
 from controllers.daemonset.status import status_of
-from engine.api import ControllerRevision, DaemonSet, Node, ObjectMeta, Pod, PodSpec
+from engine.api import (
+    ControllerRevision,
+    DaemonSet,
+    Node,
+    ObjectMeta,
+    Pod,
+    PodSpec,
+)
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
@@ -50,7 +58,7 @@ from engine.events import EventRecorder
 from engine.expectations import Expectations
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import from_label_selector
+from engine.selectors import Selector
 
 __all__ = ["BURST_REPLICAS", "DaemonSetController", "setup"]
 
@@ -105,8 +113,13 @@ class DaemonSetController:
         # last result with the node informer's revision it was computed at.
         self._placements: dict[str, dict[str, tuple[str, Placement]]] = {}
         self._last_placements: dict[str, tuple[int, PodSpec, dict[str, Placement]]] = {}
-        # Per pod object (by id): the node it is for (pods are immutable).
-        self._targets: dict[int, tuple[Pod, str | None]] = {}
+        # Per pod object (by id): the node it is for, and whether the selector
+        # object given matches it (pods are immutable).
+        self._targets: dict[int, tuple[Pod, str | None, Selector, bool]] = {}
+        # Per DaemonSet uid: its selector (one object while spec.selector is
+        # unchanged) and the node plans of its last sync.
+        self._selectors = SelectorCache()
+        self._plans: dict[str, PlanMemo] = {}
 
     # -- event handlers ----------------------------------------------------------------
 
@@ -172,34 +185,44 @@ class DaemonSetController:
         if ds is None:
             self.expectations.forget(key)
             self._written.pop(key, None)
+            self._forget_deleted()
             return Result()
-        selector = from_label_selector(ds.spec.selector)
+        selector = self._selectors.of(ds.metadata.uid, ds.spec.selector)
         pods = self.pods.cache.by_index(CONTROLLER_INDEX, ds.metadata.uid)
         orphans = self.pods.cache.by_index(CONTROLLER_INDEX, orphan_key(ds.metadata.namespace))
-        if orphans or not all(selector.matches(p.metadata.labels) for p in pods):
+        by_node: dict[str, list[Pod]] = {}
+        targets = self._targets
+        all_match = True
+        for pod in pods:
+            hit = targets.get(id(pod))
+            if hit is None or hit[0] is not pod or hit[2] is not selector:
+                matches = selector.matches(pod.metadata.labels)
+                hit = targets[id(pod)] = (pod, target_node(pod.spec), selector, matches)
+            all_match = all_match and hit[3]
+            node = hit[1]
+            if node is not None:
+                by_node.setdefault(node, []).append(pod)
+        if orphans or not all_match:
             # Adopt matching orphans, release pods that stopped matching.
             claimed = await claim(self.client, ds, selector, pods + orphans)
             if claimed.errors:
                 raise claimed.errors[0]
             pods = claimed.claimed
+            by_node = {}
+            for pod in pods:
+                node = target_node(pod.spec)
+                if node is not None:
+                    by_node.setdefault(node, []).append(pod)
         revisions = self.revisions.cache.by_index(CONTROLLER_INDEX, ds.metadata.uid)
         labels = dict(ds.spec.selector.match_labels)
         revision, collisions = await ensure_revision(
             self.client, ds, ds.spec.template, revisions, ds.status.collision_count or 0, labels
         )
         update_hash = revision.metadata.labels[HASH_LABEL]
-        by_node: dict[str, list[Pod]] = {}
-        targets = self._targets
-        for pod in pods:
-            hit = targets.get(id(pod))
-            if hit is None or hit[0] is not pod:
-                hit = targets[id(pod)] = (pod, target_node(pod.spec))
-            node = hit[1]
-            if node is not None:
-                by_node.setdefault(node, []).append(pod)
         if len(targets) > 4 * len(pods) + 1024:
             self._targets = {}  # forget old pod versions now and then
-        plan = plan_sync(ds, self._placements_of(ds), by_node, update_hash, self.clock.now())
+        memo = self._plans.setdefault(ds.metadata.uid, PlanMemo())
+        plan = plan_sync(ds, self._placements_of(ds), by_node, update_hash, self.clock.now(), memo)
         error: ApiError | None = None
         satisfied = self.expectations.satisfied(key) and (
             self.pods.last_revision >= self._written.get(key, 0)
@@ -226,6 +249,16 @@ class DaemonSetController:
         if not satisfied:
             wait = EXPECTATIONS_RECHECK if wait is None else min(wait, EXPECTATIONS_RECHECK)
         return Result(requeue_after=wait) if wait is not None else Result()
+
+    def _forget_deleted(self) -> None:
+        """Drop the per-set memos of sets no longer in the cache."""
+        live = {ds.metadata.uid for ds in self.sets.cache.list()}
+        self._selectors.keep_only(live)
+        for memo in (self._plans, self._specs, self._placements):
+            for uid in [u for u in memo if u not in live]:
+                del memo[uid]
+        for uid in [u for u in self._last_placements if u not in live]:
+            del self._last_placements[uid]
 
     def _placements_of(self, ds: DaemonSet) -> dict[str, Placement]:
         uid = ds.metadata.uid

@@ -66,11 +66,12 @@ from controllers.common.ownership import (
     claim,
     controller_or_orphan,
     ensure_indexer,
-    owned_and_orphans,
+    orphan_key,
     resolve_controller,
 )
 from controllers.common.pods import is_pod_ready
 from controllers.common.ranking import pods_to_delete
+from controllers.common.selectors import SelectorCache
 from controllers.job.failures import (
     ACTION_FAIL_INDEX,
     ACTION_FAIL_JOB,
@@ -104,7 +105,6 @@ from engine.events import EventRecorder
 from engine.expectations import Expectations
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import Selector, from_label_selector
 
 __all__ = ["CONTROLLER_NAME", "JobController", "setup"]
 
@@ -119,6 +119,25 @@ STALE_JOB_RECHECK: Final = 1.0
 _TERMINAL: Final = frozenset({"Succeeded", "Failed"})
 
 Key = tuple[str, str]
+
+OPEN_INDEX: Final = "job.kubeloop.dev/open-pods"
+UID_INDEX: Final = "metadata.uid"
+
+
+def open_pods(pod: Pod) -> tuple[str, ...]:
+    """Index function: the controller's uid for every pod but those that
+    Succeeded and were counted (their tracking finalizer gone). A large Job's
+    syncs read only these: its thousands of counted pods are looked up when
+    needed (by uid, or all of them for a back-off) instead of at every sync."""
+    if pod.status.phase == "Succeeded" and TRACKING_FINALIZER not in pod.metadata.finalizers:
+        return ()
+    ref = pod.metadata.controller_ref()
+    return (ref.uid,) if ref is not None else ()
+
+
+def pod_uid(pod: Pod) -> tuple[str, ...]:
+    """Index function: the pod's uid."""
+    return (pod.metadata.uid,)
 
 
 @dataclass(slots=True)
@@ -162,6 +181,8 @@ class JobController:
         self.nodes = factory.informer(Node)
         ensure_indexer(self.jobs, CONTROLLER_INDEX, controller_or_orphan)
         ensure_indexer(self.pods, CONTROLLER_INDEX, controller_or_orphan)
+        ensure_indexer(self.pods, OPEN_INDEX, open_pods)
+        ensure_indexer(self.pods, UID_INDEX, pod_uid)
         self.controller = Controller("job", self, clock=clock, workers=workers)
         self.controller.informers.extend((self.jobs, self.pods, self.nodes))
         self.jobs.add_event_handler(
@@ -179,7 +200,7 @@ class JobController:
         # moved out of uncountedTerminatedPods while the pods' finalizers are
         # gone: acting on it would run completed work again.
         self._written: dict[str, int] = {}
-        self._selectors: dict[str, tuple[object, Selector]] = {}
+        self._selectors = SelectorCache()
 
     # -- event handlers ------------------------------------------------------------
 
@@ -201,7 +222,7 @@ class JobController:
         self.expectations.forget(job.key)
         self._removed.pop(uid, None)
         self._written.pop(uid, None)
-        self._selectors.pop(uid, None)
+        self._selectors.forget(uid)
         self.pod_factory.forget(uid)
         self._enqueue(job)
         for pod in self.pods.cache.by_index(CONTROLLER_INDEX, uid):
@@ -304,24 +325,44 @@ class JobController:
         return await self._decide(key, job, seen, status, counted_completed, now, finalize_error)
 
     async def _claim(self, job: Job) -> list[Pod]:
-        """The Job's pods: orphans it adopts and its own unfinished ones still
-        matching its selector (`claim`), plus its own finished pods, taken
-        as they are (a finished pod relabelled is still counted, and a Job
-        of 10,000 completions need not match 10,000 label sets per sync)."""
+        """The Job's pods but those counted already (`open_pods`): orphans it
+        adopts and its own unfinished ones still matching its selector
+        (`claim`), plus its own finished pods, taken as they are (a finished
+        pod relabelled is still counted, and a Job of 10,000 completions need
+        not match 10,000 label sets per sync)."""
+        cache = self.pods.cache
         finished: list[Pod] = []
         candidates: list[Pod] = []
-        for pod in owned_and_orphans(self.pods, job):
-            ref = pod.metadata.controller_ref()
+        for pod in cache.by_index(OPEN_INDEX, job.metadata.uid):
             phase = pod.status.phase
-            if (phase == "Succeeded" or phase == "Failed") and ref is not None:
-                if ref.uid == job.metadata.uid:
-                    finished.append(pod)
+            if phase == "Succeeded" or phase == "Failed":
+                finished.append(pod)
                 continue
             candidates.append(pod)
-        claimed = await claim(self.client, job, self._selector(job), candidates)
+        orphans = cache.by_index(CONTROLLER_INDEX, orphan_key(job.metadata.namespace))
+        if orphans:
+            candidates.extend(orphans)
+        claimed = await claim(
+            self.client, job, self._selectors.of(job.metadata.uid, job.spec.selector), candidates
+        )
         if claimed.errors:
             raise claimed.errors[0]
         return claimed.claimed + finished if finished else claimed.claimed
+
+    def _counted(self, job: Job) -> list[Pod]:
+        """The Job's own pods that Succeeded and were counted (not in `_claim`'s)."""
+        return [
+            p
+            for p in self.pods.cache.by_index(CONTROLLER_INDEX, job.metadata.uid)
+            if not open_pods(p)
+        ]
+
+    def _counted_by_uid(self, job: Job, uid: str) -> Pod | None:
+        for pod in self.pods.cache.by_index(UID_INDEX, uid):
+            ref = pod.metadata.controller_ref()
+            if ref is not None and ref.uid == job.metadata.uid and not open_pods(pod):
+                return pod
+        return None
 
     async def _release_orphan(self, request: Request) -> None:
         """Remove the tracking finalizer from a pod whose Job no longer exists
@@ -401,8 +442,15 @@ class JobController:
                     seen.finalize.append(pod)
                     if action == ACTION_FAIL_JOB and seen.fail_job is None:
                         seen.fail_job = matched[1] if matched is not None else ""
+        for uid in uncounted_s:
+            if uid not in seen.by_uid:
+                # Counted since (its finalizer is gone): `_count` still reads it.
+                found = self._counted_by_uid(job, uid)
+                if found is not None:
+                    seen.by_uid[uid] = found
         if seen.failures:
             # Only back-off needs the last success: finish times cost a scan.
+            succeeded.extend(self._counted(job))
             times = [t for p in succeeded if (t := finish_time(p)) is not None]
             seen.last_success = max(times) if times else None
         return seen
@@ -891,15 +939,6 @@ class JobController:
         written = await self.client.update_status(job.model_copy(update={"status": status}))
         self._written[written.metadata.uid] = int(written.metadata.resource_version)
         return written
-
-    def _selector(self, job: Job) -> Selector:
-        uid = job.metadata.uid
-        given = job.spec.selector
-        cached = self._selectors.get(uid)
-        if cached is None or cached[0] is not given:
-            cached = (given, from_label_selector(given))
-            self._selectors[uid] = cached
-        return cached[1]
 
 
 def _restarts_past_limit(job: Job, active: list[Pod]) -> bool:

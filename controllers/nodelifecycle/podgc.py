@@ -40,6 +40,28 @@ __all__ = ["OrphanPodCollector"]
 
 log = get_logger("podgc")
 NODE_INDEX = "spec.nodeName"
+TERMINATED_INDEX = "podgc.terminated"
+UNSCHEDULED_TERMINATING_INDEX = "podgc.unscheduled-terminating"
+_FINISHED = ("Succeeded", "Failed")
+
+
+def _terminated(pod: core.Pod) -> tuple[str, ...]:
+    """Indexed under "" when finished and not being deleted: each pass counts
+    them without a scan of every pod."""
+    if pod.status.phase in _FINISHED and pod.metadata.deletion_timestamp is None:
+        return ("",)
+    return ()
+
+
+def _unscheduled_terminating(pod: core.Pod) -> tuple[str, ...]:
+    """Indexed under "" when being deleted, never bound, and not finished."""
+    if (
+        pod.metadata.deletion_timestamp is not None
+        and not pod.spec.node_name
+        and pod.status.phase not in _FINISHED
+    ):
+        return ("",)
+    return ()
 
 
 class OrphanPodCollector:
@@ -62,6 +84,8 @@ class OrphanPodCollector:
         self.pods = factory.informer(core.Pod)
         with contextlib.suppress(ValueError):
             self.pods.add_indexer(NODE_INDEX, index_pods_by_node)
+        self.pods.add_indexer(TERMINATED_INDEX, _terminated)
+        self.pods.add_indexer(UNSCHEDULED_TERMINATING_INDEX, _unscheduled_terminating)
         self._missing_since: dict[str, float] = {}
         self.deleted = 0
 
@@ -86,14 +110,11 @@ class OrphanPodCollector:
         threshold = self.terminated_threshold
         if threshold <= 0:
             return
-        finished = [
-            p
-            for p in self.pods.cache.list()
-            if p.status.phase in ("Succeeded", "Failed") and p.metadata.deletion_timestamp is None
-        ]
-        excess = len(finished) - threshold
+        cache = self.pods.cache
+        excess = cache.index_size(TERMINATED_INDEX, "") - threshold
         if excess <= 0:
             return
+        finished = cache.by_index(TERMINATED_INDEX, "")
         finished.sort(key=_creation_key)
         for pod in finished[:excess]:
             meta = pod.metadata
@@ -128,13 +149,8 @@ class OrphanPodCollector:
     async def collect_unscheduled_terminating(self) -> None:
         """Pods being deleted that never reached a node (a finalizer holds
         them): no kubelet will ever finish them."""
-        for pod in self.pods.cache.list():
-            if (
-                pod.metadata.deletion_timestamp is not None
-                and not pod.spec.node_name
-                and pod.status.phase not in ("Succeeded", "Failed")
-            ):
-                await self._delete(pod, "PodGC: unscheduled pod being deleted")
+        for pod in self.pods.cache.by_index(UNSCHEDULED_TERMINATING_INDEX, ""):
+            await self._delete(pod, "PodGC: unscheduled pod being deleted")
 
     async def _delete(self, pod: core.Pod, message: str = "PodGC: node no longer exists") -> None:
         meta = pod.metadata
@@ -149,7 +165,7 @@ class OrphanPodCollector:
             )
         )
         status_update: dict[str, object] = {"conditions": conditions}
-        if pod.status.phase not in ("Succeeded", "Failed"):
+        if pod.status.phase not in _FINISHED:
             status_update["phase"] = "Failed"
         with contextlib.suppress(Conflict, NotFound):
             await self.client.update_status(

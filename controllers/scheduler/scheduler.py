@@ -41,6 +41,7 @@ Neighbours: `algorithm` (the cycle), `framework` (plugins), `queue`,
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
@@ -222,6 +223,9 @@ class Scheduler:
         self._record_keys: set[PodKey] = set()
         self._bind_jobs: deque[_BindJob] = deque()
         self._bind_ready = asyncio.Event()
+        # Set by every scheduling attempt: one may assume a pod or park one as
+        # unschedulable, the only states housekeeping acts on.
+        self._housekeeping_wake = asyncio.Event()
         self._binding = 0
         self._task_group: anyio.abc.TaskGroup | None = None
         self._spawn_backlog: list[Coroutine[Any, Any, Any]] = []
@@ -359,14 +363,27 @@ class Scheduler:
                 await asyncio.sleep(0)
 
     async def _housekeeping(self) -> None:
-        flush_every = self.config.unschedulable_flush_interval
-        since_flush = 0.0
+        """Every second, forget expired assumptions; every
+        `unschedulable_flush_interval` seconds, flush pods unschedulable for too
+        long. Both on one grid of whole seconds from the start. With no assumed
+        and no unschedulable pod a tick has nothing to do: the loop then waits
+        for the next scheduling attempt instead of ticking, so an idle cluster
+        on virtual time jumps straight to its next real timer."""
+        clock = self.clock
+        flush_period = max(1, math.ceil(self.config.unschedulable_flush_interval))
+        wake = self._housekeeping_wake
+        start = clock.monotonic()
+        tick = 0
         while True:
-            await self.clock.sleep(1.0)
-            self.cache.cleanup_expired(self.clock.monotonic())
-            since_flush += 1.0
-            if since_flush >= flush_every:
-                since_flush = 0.0
+            if not self.cache.assumed_count and not self.queue.statistics().unschedulable:
+                wake.clear()
+                await wake.wait()
+                # Back on the grid: the ticks skipped would have done nothing.
+                tick = max(tick, math.floor(clock.monotonic() - start))
+            tick += 1
+            await clock.sleep(start + tick - clock.monotonic())
+            self.cache.cleanup_expired(clock.monotonic())
+            if tick % flush_period == 0:
                 self.queue.flush_unschedulable_leftover()
 
     # -- the scheduling cycle ---------------------------------------------------------------
@@ -376,6 +393,7 @@ class Scheduler:
         self._record_keys.add(key)
 
     def schedule_one(self, qpod: QueuedPodInfo) -> None:
+        self._housekeeping_wake.set()
         info = qpod.info
         key = info.key
         framework = self.frameworks.get(info.pod.spec.scheduler_name)

@@ -24,10 +24,11 @@ from controllers.common.ownership import (
     ensure_indexer,
     orphan_key,
 )
+from controllers.common.selectors import SelectorCache
 from controllers.statefulset.control import sync_stateful_set
 from controllers.statefulset.facts import PodFactsCache
 from controllers.statefulset.status import unconverged_reason
-from engine.api import ControllerRevision, LabelSelector, PersistentVolumeClaim, Pod, StatefulSet
+from engine.api import ControllerRevision, PersistentVolumeClaim, Pod, StatefulSet
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
@@ -35,7 +36,7 @@ from engine.errors import Conflict, NotFound
 from engine.events import EventRecorder
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
-from engine.selectors import Selector, from_label_selector
+from engine.selectors import from_label_selector
 
 __all__ = ["StatefulSetController", "setup"]
 
@@ -91,7 +92,7 @@ class StatefulSetController:
             EventHandler(add=self._pod_event, update=self._pod_updated, delete=self._pod_deleted)
         )
         self.facts = PodFactsCache()
-        self._selectors: dict[str, tuple[LabelSelector, Selector]] = {}
+        self._selectors = SelectorCache()
         # Per set uid: the resourceVersion of this controller's last status write.
         self._status_written: dict[str, int] = {}
 
@@ -114,14 +115,6 @@ class StatefulSetController:
     def _pod_deleted(self, obj: Pod | DeletedFinalStateUnknown[Pod]) -> None:
         self._pod_event(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)
 
-    def _selector(self, sts: StatefulSet) -> Selector:
-        """The set's selector, one object while `spec.selector` is unchanged."""
-        cached = self._selectors.get(sts.metadata.uid)
-        if cached is None or cached[0] is not sts.spec.selector:
-            cached = (sts.spec.selector, from_label_selector(sts.spec.selector))
-            self._selectors[sts.metadata.uid] = cached
-        return cached[1]
-
     async def reconcile(self, request: Request) -> Result:
         sts = self.sets.cache.get(request.name, request.namespace)
         if sts is None:
@@ -133,7 +126,7 @@ class StatefulSetController:
             # a set, so look again shortly.
             return Result(requeue_after=STALE_CACHE_RECHECK)
         name = sts.metadata.name
-        selector = self._selector(sts)
+        selector = self._selectors.of(sts.metadata.uid, sts.spec.selector)
         of = self.facts.of
         owned = [
             (p, f)

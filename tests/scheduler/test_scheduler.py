@@ -428,3 +428,38 @@ async def test_a_pod_recreated_under_its_name_is_scheduled_after_missed_events(
         key = ("default", "web-0")
         assert key not in c.scheduler.cache.pods  # the old pod no longer holds node a
         assert key in c.scheduler.queue
+
+
+async def test_an_idle_scheduler_does_not_tick(clock: VirtualClock) -> None:
+    # Housekeeping has nothing to do with no assumed and no unschedulable
+    # pod: a virtual hour of idleness must not cost 3,600 wake-ups.
+    async with running(clock, nodes=[node("a")]) as c:
+        ticks = 0
+        cleanup = c.scheduler.cache.cleanup_expired
+
+        def counted(now: float) -> list[Any]:
+            nonlocal ticks
+            ticks += 1
+            return cleanup(now)
+
+        c.scheduler.cache.cleanup_expired = counted  # type: ignore[method-assign]
+        await c.clock.advance(3600)
+        assert ticks == 0
+        await c.client.create(pod("p"))
+        await c.settle()
+        await c.clock.advance(3600)
+        assert c.node_of("p") == "a"
+        assert ticks <= 2  # until the bound pod's assumption was confirmed
+
+
+async def test_a_pod_unschedulable_for_five_minutes_is_retried(clock: VirtualClock) -> None:
+    # Kubernetes' flushUnschedulablePodsLeftover: every 30 s, pods that have
+    # waited longer than 5 minutes go back to the queue, without any event.
+    async with running(clock, nodes=[node("small", cpu="1")]) as c:
+        await c.client.create(pod("big", cpu="3"))
+        await c.settle()
+        assert c.scheduler.statistics().attempts == 1
+        await c.clock.advance(299)
+        assert c.scheduler.statistics().attempts == 1
+        await c.clock.advance(31)
+        assert c.scheduler.statistics().attempts == 2

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers.nodelifecycle import matching_tolerations, min_toleration_seconds
+from controllers.nodelifecycle import (
+    NodeLifecycleConfig,
+    matching_tolerations,
+    min_toleration_seconds,
+)
 from engine.api import core
 from engine.clock import VirtualClock
 from tests.controllers.nodelifecycle.fakes import World, world
@@ -110,6 +114,56 @@ async def test_orphaned_pods_are_force_deleted_after_the_quarantine(clock: Virtu
         assert w.pod("orphan") is not None
         await clock.advance(25)  # quarantine 40 s, checked every 20 s
         assert w.pod("orphan") is None
+
+
+def _finish(w: World, name: str, phase: str) -> None:
+    pod = w.pod(name)
+    assert pod is not None
+    w.store.update_status(
+        pod.model_copy(update={"status": pod.status.model_copy(update={"phase": phase})})
+    )
+
+
+async def test_finished_pods_beyond_the_threshold_are_deleted_oldest_first(
+    clock: VirtualClock,
+) -> None:
+    async with world(clock, NodeLifecycleConfig(terminated_pod_gc_threshold=2)) as w:
+        w.add_node("n1")
+        for i in range(6):
+            w.add_pod(f"p{i}", "n1")
+            await clock.advance(1)
+        for i, phase in enumerate(("Succeeded", "Failed", "Succeeded", "Succeeded")):
+            _finish(w, f"p{i}", phase)
+        await clock.advance(21)
+        assert [n for n in ("p0", "p1", "p2", "p3", "p4", "p5") if w.pod(n) is not None] == [
+            "p2",
+            "p3",
+            "p4",
+            "p5",
+        ]
+        _finish(w, "p4", "Failed")
+        await clock.advance(21)
+        assert w.pod("p2") is None and w.pod("p3") is not None and w.pod("p4") is not None
+
+
+async def test_an_unscheduled_pod_being_deleted_is_failed_and_force_deleted(
+    clock: VirtualClock,
+) -> None:
+    async with world(clock) as w:
+        w.add_node("n1")
+        held = w.add_pod("held", "")
+        w.store.update(
+            held.model_copy(
+                update={"metadata": held.metadata.model_copy(update={"finalizers": ["x/hold"]})}
+            )
+        )
+        w.store.delete(core.Pod, "held", "default")
+        await clock.advance(21)
+        pod = w.pod("held")
+        assert pod is not None and pod.status.phase == "Failed"
+        condition = pod.status.condition("DisruptionTarget")
+        assert condition is not None and condition.reason == "DeletionByPodGC"
+        assert condition.message == "PodGC: unscheduled pod being deleted"
 
 
 def test_toleration_matching() -> None:
