@@ -189,12 +189,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     top = sub.add_parser(
         "top",
-        help="resource usage of pods or nodes at the end of a run (kubectl top)",
-        description="Run manifests or a scenario file like `run` (quietly), then print "
-        "the metrics server's CPU and memory usage of pods or nodes at the end state.",
+        help="resource usage of pods or nodes (kubectl top): of a running cluster, "
+        "or at the end of a run",
+        description="Without files, print the CPU and memory usage of pods or nodes of "
+        "the running cluster the kubeconfig names (`kubeloop serve`'s by default). "
+        "With files, run the manifests or scenario like `run` (quietly) and print "
+        "the usage at the end state.",
     )
     top.add_argument("what", choices=["pods", "nodes"], help="pods or nodes")
-    top.add_argument("files", nargs="+", type=Path, help="manifests, directories or a scenario")
+    top.add_argument(
+        "files", nargs="*", type=Path, help="manifests, directories or a scenario to run"
+    )
+    top.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the running cluster's kubeconfig (default: `kubeloop serve`'s)",
+    )
     top.add_argument("-n", "--namespace", default="default", help="pods of this namespace")
     top.add_argument("--all-namespaces", action="store_true", help="pods of every namespace")
     _cluster_arguments(top)
@@ -406,9 +418,14 @@ async def _run(plan: RunPlan, args: argparse.Namespace, stop: stopsignals.StopSi
 def _top_command(args: argparse.Namespace) -> int:
     args.output = None
     try:
-        plan = _plan(args)
-        with simulation_gc():
-            rows = asyncio.run(_top(plan, args))
+        if args.files and args.kubeconfig is not None:
+            raise UserError("top reads a running cluster (--kubeconfig) or runs FILES, not both")
+        if args.files:
+            plan = _plan(args)
+            with simulation_gc():
+                rows = asyncio.run(_top(plan, args))
+        else:
+            rows = asyncio.run(_remote_top(args))
     except (UserError, ApiError, OSError, ValueError, AssertionError) as error:
         print(f"kubeloop: error: {_one_line(error)}", file=sys.stderr)
         return 2
@@ -420,6 +437,16 @@ def _top_command(args: argparse.Namespace) -> int:
         return 0
     print(format_top(rows, args.what, all_namespaces=args.all_namespaces))
     return 0
+
+
+async def _remote_top(args: argparse.Namespace) -> list[TopRow]:
+    from runtime.apiserver import DEFAULT_KUBECONFIG
+    from runtime.cluster.remote_top import remote_top_rows
+
+    namespace = None if args.all_namespaces or args.what == "nodes" else args.namespace
+    return await remote_top_rows(
+        args.kubeconfig or DEFAULT_KUBECONFIG, args.what, namespace=namespace
+    )
 
 
 async def _top(plan: RunPlan, args: argparse.Namespace) -> list[TopRow]:

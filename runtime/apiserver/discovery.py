@@ -148,7 +148,8 @@ def _resource(info: KindInfo) -> dict[str, Any]:
         "singularName": getattr(model, "singular", "") or info.kind.lower(),
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": VERBS,
+        # Read-only kinds (the metrics APIs) answer get and list only.
+        "verbs": ["get", "list"] if info.read_only else VERBS,
     }
     short = list(getattr(model, "short_names", ())) or SHORT_NAMES.get(key)
     if short:

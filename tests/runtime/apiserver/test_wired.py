@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,56 @@ def test_service_account_tokens_are_authorized_by_rbac(
     assert cannot_write.returncode != 0 and "forbidden" in cannot_write.stderr
     forged = kubectl(kubeconfig, "--token", token[:-4] + "AAAA", "get", "pods")
     assert forged.returncode != 0 and "Unauthorized" in forged.stderr
+
+
+def test_kubectl_top_reads_the_metrics_api(tmp_path: Path) -> None:
+    from runtime.cluster import ClusterConfig
+    from runtime.cluster.background import ServedCluster
+
+    config = ClusterConfig(virtual_time=False, metric_resolution=1.0)
+    with ServedCluster(config) as served:
+        path = served.endpoint.write_kubeconfig(tmp_path / "kubeconfig")
+        assert kubectl(path, "run", "web", "--image=nginx").returncode == 0
+        deadline = time.monotonic() + 30
+        while True:  # the pod runs, then the next metrics round reports it
+            pods = kubectl(path, "top", "pods")
+            if pods.returncode == 0 and "web" in pods.stdout:
+                break
+            assert time.monotonic() < deadline, pods.stderr
+            time.sleep(0.5)
+        assert pods.stdout.split()[:3] == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+        nodes = kubectl(path, "top", "nodes")
+        assert nodes.returncode == 0 and "node-0" in nodes.stdout
+        group = json.loads(kubectl(path, "get", "--raw", "/apis/metrics.k8s.io/v1beta1").stdout)
+        assert {r["name"]: r["verbs"] for r in group["resources"]} == {
+            "nodes": ["get", "list"],
+            "pods": ["get", "list"],
+        }
+
+
+def test_kubeloop_top_reads_a_running_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runtime.cli import main
+    from runtime.cluster import ClusterConfig
+    from runtime.cluster.background import ServedCluster
+
+    config = ClusterConfig(virtual_time=False, metric_resolution=1.0)
+    with ServedCluster(config) as served:
+        path = served.endpoint.write_kubeconfig(tmp_path / "kubeconfig")
+        assert kubectl(path, "run", "web", "--image=nginx").returncode == 0
+        deadline = time.monotonic() + 30
+        while True:
+            code = main(["top", "pods", "--kubeconfig", str(path)])
+            out = capsys.readouterr().out
+            if code == 0 and "web" in out:
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(0.5)
+        header, row = out.splitlines()[:2]
+        assert header.split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+        assert row.split()[0] == "web" and row.split()[1].endswith("m")
+        assert main(["top", "nodes", "--kubeconfig", str(path)]) == 0
+        assert "node-0" in capsys.readouterr().out
+    assert main(["top", "pods", "--kubeconfig", str(tmp_path / "missing")]) == 2
+    assert "cannot read the kubeconfig" in capsys.readouterr().err
