@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from engine.api.base import Resource
+from engine.errors import ApiError
 from engine.logging import get_logger
 
 if TYPE_CHECKING:
@@ -85,6 +86,17 @@ class AdmissionRequest:
 def builtin_model(registry: Registry, api_version: str, kind: str) -> type[Resource]:
     """A built-in kind's model (looked up once: plugins ask on every create)."""
     return registry.lookup(api_version, kind).model
+
+
+@lru_cache(maxsize=64)
+def served_model(registry: Registry, api_version: str, kind: str) -> type[Resource] | None:
+    """`builtin_model`, or None when `registry` does not serve the kind: a
+    plugin whose kind is not served does nothing, as on an apiserver without
+    that API (a store over a registry of the caller's own kinds)."""
+    try:
+        return registry.lookup(api_version, kind).model
+    except ApiError:
+        return None
 
 
 Plugin = Callable[[AdmissionRequest, Resource], Resource]

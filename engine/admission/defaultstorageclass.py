@@ -10,7 +10,7 @@ Neighbours: `engine.admission` (the chain, mutating phase).
 
 from __future__ import annotations
 
-from engine.admission import AdmissionRequest, builtin_model
+from engine.admission import AdmissionRequest, served_model
 from engine.api import core
 from engine.api.base import Resource
 
@@ -26,11 +26,12 @@ def admit(request: AdmissionRequest, obj: Resource) -> Resource:
     if not isinstance(obj, core.PersistentVolumeClaim) or obj.spec.storage_class_name is not None:
         return obj
     store = request.store
+    classes = served_model(store.registry, "storage.k8s.io/v1", "StorageClass")
+    if classes is None:
+        return obj
     defaults = [
         c
-        for c in store.objects_in(
-            builtin_model(store.registry, "storage.k8s.io/v1", "StorageClass"), ""
-        )
+        for c in store.objects_in(classes, "")
         if any(c.metadata.annotations.get(a) == "true" for a in DEFAULT_ANNOTATIONS)
     ]
     if not defaults:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.admission import AdmissionRequest, builtin_model
+from engine.admission import AdmissionRequest, served_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -74,8 +74,10 @@ def forbidden_message(errors: list[str]) -> str:
 def _items(request: AdmissionRequest) -> list[dict[str, Any]]:
     """The `spec.limits` items of every LimitRange of the namespace, defaulted."""
     store = request.store
-    model = builtin_model(store.registry, "v1", "LimitRange")
+    model = served_model(store.registry, "v1", "LimitRange")
     items: list[dict[str, Any]] = []
+    if model is None:
+        return items
     for limit_range in store.objects_in(model, request.namespace):
         spec = getattr(limit_range, "spec", None) or {}
         items.extend(_defaulted(item) for item in spec.get("limits") or [])

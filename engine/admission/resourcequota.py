@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import quota
-from engine.admission import AdmissionRequest, builtin_model
+from engine.admission import AdmissionRequest, builtin_model, served_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -54,7 +54,10 @@ def quota_model(registry: Registry) -> type[Resource]:
 
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:
     store = request.store
-    quotas = store.objects_in(quota_model(store.registry), request.namespace)
+    model = served_model(store.registry, "v1", "ResourceQuota")
+    if model is None:
+        return obj
+    quotas = store.objects_in(model, request.namespace)
     if not quotas or not quota.is_counted(obj):
         return obj
     info = store.registry.info(type(obj))

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import strategies
-from engine.admission import AdmissionRequest, builtin_model
+from engine.admission import AdmissionRequest, builtin_model, served_model
 from engine.api import core
 from engine.api.base import Resource
 from engine.errors import Forbidden
@@ -61,7 +61,10 @@ def admit(request: AdmissionRequest, obj: Resource) -> Resource:
         return pod
     name = spec.service_account_name or spec.service_account or DEFAULT_SERVICE_ACCOUNT
     store = request.store
-    account = store.peek(service_account_model(store.registry), name, request.namespace)
+    model = served_model(store.registry, "v1", "ServiceAccount")
+    if model is None:
+        return pod
+    account = store.peek(model, name, request.namespace)
     if account is None and name != DEFAULT_SERVICE_ACCOUNT:
         raise Forbidden(
             request.forbidden_prefix()
