@@ -91,7 +91,7 @@ class NamespacePodNetwork:
         name = f"{owner_tag()}-{config.pod_uid}"
         number = next(_veth_numbers)
         host_end, pod_end = f"{owner_tag()}v{number:x}", f"{owner_tag()}p{number:x}"
-        self._attached[config.pod_uid] = attachment = PodAttachment(config.pod_ip, name)
+        self._attached[config.pod_uid] = attachment = PodAttachment(config.pod_ip, name, host_end)
         folder = NETNS_ETC / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "resolv.conf").write_text(
@@ -114,6 +114,10 @@ class NamespacePodNetwork:
         attachment = self._attached.pop(pod_uid, None)
         if attachment is None or attachment.netns is None:
             return
+        if attachment.host_link is not None:
+            # Deleting one end deletes the pair now; a deleted namespace's
+            # own end goes only when the kernel gets round to the namespace.
+            await ip("link", "del", attachment.host_link, check=False)
         await ip("netns", "del", attachment.netns, check=False)
         shutil.rmtree(NETNS_ETC / attachment.netns, ignore_errors=True)
 

@@ -37,6 +37,8 @@ class PodAttachment:
 
     ip: str
     netns: str | None = None
+    host_link: str | None = None
+    """The host end of the pod's veth pair (namespaces mode)."""
 
 
 class PodNetwork(Protocol):
