@@ -5,9 +5,12 @@ With a constant load, an HPA settles on the replica count Kubernetes'
 formula gives and stays there: the fuzzed pods use a fixed share of their
 cpu request (the simulated runtime's usage model: half the request, or the
 `sim.kubeloop.io/cpu` timeline's first value), so every pod's utilization U
-is the same and the usage ratio U / target does not depend on the count:
-above 1 + tolerance the Deployment must be at maxReplicas, below
-1 - tolerance at minReplicas, and in between anywhere in [min, max]. In
+is the same and the usage ratio r = U / target does not depend on the
+count: above 1 + tolerance the Deployment must be at maxReplicas; below
+1 - tolerance the formula ceil(r * N) takes N down until it rounds back up
+to N itself (N < 1 / (1 - r)) or reaches minReplicas, so N must be
+minReplicas or such a fixed point (50 % of a 70 % target holds at 3: ceil(3
+* 5/7) = 3); in between anywhere in [min, max]. In
 every case a Deployment scaled by an HPA is never outside [minReplicas,
 maxReplicas] once stable (unless scaled to 0 by hand, which turns
 autoscaling off, as in Kubernetes).
@@ -23,6 +26,7 @@ Neighbours: `runtime.simulation.liveness` (the registry),
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,9 +117,11 @@ def autoscalers(ctx: Any) -> Iterator[Any]:
             continue
         ratio = utilization / target
         if ratio > 1 + TOLERANCE:
-            want = maximum
+            settled, want = replicas == maximum, str(maximum)
         elif ratio < 1 - TOLERANCE:
-            want = minimum
+            # Kubernetes' step is ceil(ratio * ready pods), in floating point.
+            settled = replicas == minimum or math.ceil(ratio * replicas) >= replicas
+            want = f"{minimum} or a count N with ceil({ratio:.3f} * N) = N"
         else:
             continue  # within tolerance: any count in range holds
         selector = from_label_selector(deployment.spec.selector)
@@ -128,7 +134,7 @@ def autoscalers(ctx: Any) -> Iterator[Any]:
         ]
         if any(not is_pod_ready(p) for p in pods) or len(pods) != replicas:
             continue  # pods not all up: the formula rightly waits
-        if replicas != want:
+        if not settled:
             yield Difference(
                 *where, f"target replicas at {utilization}% of a {target}% target", replicas, want
             )

@@ -15,7 +15,10 @@ failed before its fix and must pass now.
   caught up with its own status write compared the right status with a
   stale one, skipped the write, and was not woken again;
 * budget-over-daemon-pods: a maxUnavailable budget over DaemonSet pods
-  fails to sync (no scale), and keeps its counts, as in Kubernetes.
+  fails to sync (no scale), and keeps its counts, as in Kubernetes;
+* hpa-holds-at-a-rounding-fixed-point: an HPA at 50 % of a 70 % target
+  holds 3 replicas (ceil(3 * 5/7) = 3), as Kubernetes' formula does; the
+  desired-state check wanted minReplicas.
 """
 
 from __future__ import annotations
