@@ -278,6 +278,12 @@ async def _act(
                 return
             continue
         if not facts.running_ready:
+            # A pending pod may wait for a claim deleted under it (scaled
+            # down with whenScaled: Delete, then up again before the pod
+            # went): create the missing claims, as Kubernetes' processReplica
+            # does for pending pods.
+            if sts.spec.volume_claim_templates and pod.status.phase in (None, "Pending"):
+                await state.ensure_claims(ordinal)
             if monotonic:
                 return
             continue

@@ -18,7 +18,11 @@ failed before its fix and must pass now.
   fails to sync (no scale), and keeps its counts, as in Kubernetes;
 * hpa-holds-at-a-rounding-fixed-point: an HPA at 50 % of a 70 % target
   holds 3 replicas (ceil(3 * 5/7) = 3), as Kubernetes' formula does; the
-  desired-state check wanted minReplicas.
+  desired-state check wanted minReplicas;
+* statefulset-claims-of-a-pending-pod: scaled to 0 (claims deleted,
+  whenScaled: Delete) and straight back up, a pod re-created before its
+  claim was gone waited pending for ever; the claims of a pending pod are
+  created, as Kubernetes' processReplica does.
 """
 
 from __future__ import annotations
