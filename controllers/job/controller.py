@@ -200,6 +200,10 @@ class JobController:
         # moved out of uncountedTerminatedPods while the pods' finalizers are
         # gone: acting on it would run completed work again.
         self._written: dict[str, int] = {}
+        # Newest pod cache revision a decision was based on: a relist from a
+        # lagging apiserver takes the cache back in time, and acting on it
+        # could create again a pod this controller has already seen.
+        self._newest_pod_revision = 0
         self._selectors = SelectorCache()
 
     # -- event handlers ------------------------------------------------------------
@@ -290,6 +294,14 @@ class JobController:
         self._enqueue(job)
 
     # -- reconcile -------------------------------------------------------------------
+
+    def _pod_cache_current(self) -> bool:
+        """False while the pod cache is older than one already acted on."""
+        revision = self.pods.last_revision
+        if revision < self._newest_pod_revision:
+            return False
+        self._newest_pod_revision = revision
+        return True
 
     async def reconcile(self, request: Request) -> Result:
         if request.kind is Pod:
@@ -605,7 +617,10 @@ class JobController:
                 wait = max((deadline - now).total_seconds(), 0.0) + 0.001
 
         manage_error: Exception | None = None
-        satisfied = self.expectations.satisfied(key)
+        current = self._pod_cache_current()
+        satisfied = current and self.expectations.satisfied(key)
+        if not current:
+            wait = STALE_JOB_RECHECK if wait is None else min(wait, STALE_JOB_RECHECK)
         if failing or succeeding:
             if seen.active and satisfied:
                 manage_error = await self._delete(key, job, seen.active, len(seen.active))

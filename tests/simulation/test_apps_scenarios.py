@@ -22,7 +22,12 @@ failed before its fix and must pass now.
 * statefulset-claims-of-a-pending-pod: scaled to 0 (claims deleted,
   whenScaled: Delete) and straight back up, a pod re-created before its
   claim was gone waited pending for ever; the claims of a pending pod are
-  created, as Kubernetes' processReplica does.
+  created, as Kubernetes' processReplica does;
+* job-stale-relist-overcreates: a Job acted on a pod cache a relist from a
+  lagging apiserver had taken back in time, and created a second pod for an
+  index whose pod was still running (parallelism 1); the Job controller now
+  never acts on a pod cache older than one it already acted on, as the
+  ReplicaSet controller does.
 """
 
 from __future__ import annotations
