@@ -185,6 +185,7 @@ def fuzz_scaling(examples: int, steps: int = 20, seed: int = 1) -> dict[str, flo
             steps=steps,
             failure_dir=None,
             shrink=False,
+            log_level="critical",  # as `kubeloop fuzz` runs them
         )
         rates[workers] = campaign.examples / (time.perf_counter() - start)
     return {

@@ -279,6 +279,7 @@ def _fuzz_sharded(
             failure_dir=args.out,
             shrink=not args.no_shrink,
             progress=show,
+            log_level=args.log_level,
         )
     finally:
         if status is not None:

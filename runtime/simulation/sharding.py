@@ -100,6 +100,9 @@ class Shard:
     search_path: tuple[str, ...] = ()
     """Directories to put on sys.path before importing the target (the
     caller's working directory, where a user's target module lives)."""
+    log_level: str | None = None
+    """The controllers' log level in the worker (`kubeloop fuzz --log-level`):
+    a spawned worker does not inherit the caller's logging set-up."""
 
 
 def plan_shards(
@@ -113,6 +116,7 @@ def plan_shards(
     failure_dir: Path | None = None,
     shrink: bool = True,
     search_path: Iterable[str] = (),
+    log_level: str | None = None,
 ) -> list[Shard]:
     """Cut `examples` into shards of `SHARD_EXAMPLES` (the last one smaller)."""
     if examples < 1:
@@ -133,6 +137,7 @@ def plan_shards(
                 failure_dir=str(failure_dir) if failure_dir is not None else None,
                 shrink=shrink,
                 search_path=tuple(search_path),
+                log_level=log_level,
             )
         )
     return shards
@@ -176,6 +181,10 @@ def run_shard(shard: Shard, target: FuzzTarget | None = None) -> ShardResult:
     for entry in shard.search_path:
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    if shard.log_level is not None:
+        from engine.logging import configure_logging
+
+        configure_logging(shard.log_level)
     if target is None:
         if shard.target_ref is None:
             raise ValueError("a shard sent to a worker needs its target's ref (module:attribute)")
@@ -316,6 +325,7 @@ def run_sharded_campaign(
     failure_dir: Path | None = Path(".kubeloop/failures"),
     shrink: bool = True,
     progress: Callable[[ShardedCampaign], None] | None = None,
+    log_level: str | None = None,
 ) -> ShardedCampaign:
     """Run a campaign in shards (see the module docstring); `progress` gets the
     running totals of the shards counted so far."""
@@ -337,6 +347,7 @@ def run_sharded_campaign(
         failure_dir=failure_dir,
         shrink=shrink,
         search_path=(os.getcwd(),),
+        log_level=log_level,
     )
     gathered = _Gatherer(len(shards))
 

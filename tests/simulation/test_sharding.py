@@ -194,3 +194,12 @@ def test_a_target_without_ref_runs_only_in_process() -> None:
     anonymous = dataclasses.replace(WEBSITE, ref=None)
     with pytest.raises(ValueError, match="has no ref"):
         run_sharded_campaign(anonymous, examples=1, seed_value=1, workers=2, failure_dir=None)
+
+
+def test_each_shard_carries_the_campaigns_log_level() -> None:
+    # A spawned worker does not inherit the caller's logging set-up: the level
+    # travels with each shard (`kubeloop fuzz --log-level`, critical by default)
+    # and `run_shard` applies it in the worker.
+    shards = plan_shards(25, 1, target_ref="m:a", log_level="critical")
+    assert {s.log_level for s in shards} == {"critical"}
+    assert {s.log_level for s in plan_shards(5, 1, target_ref="m:a")} == {None}
