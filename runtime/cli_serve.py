@@ -201,6 +201,15 @@ def _announce(endpoint: Endpoint, path: Path) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if endpoint.url.startswith("http://"):
+        # client-go's kubeconfig loader sets credentials for TLS servers only,
+        # so kubectl reaches a plain-HTTP server unauthenticated and gets 401.
+        print(
+            "kubeloop: plain HTTP: kubectl sends no token over it (it sends"
+            " credentials only over TLS) and is refused; serve with TLS for kubectl",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _remove_if_ours(path: Path, endpoint: Endpoint) -> None:
