@@ -3,8 +3,8 @@ API reads and writes them) and their protobuf messages.
 
 `to_document(message)` gives the dict that Go's JSON encoding of the same
 object gives; `to_message(document, descriptor)` the message Go would send
-for that dict. Field names are the JSON names (Kubernetes' `generated.proto`
-names its fields after the JSON tags). What Go's types add beyond the
+for that dict. Fields are matched by their JSON names (`json_name`, which
+the descriptor set gives where it is not the protobuf name). What Go's types add beyond the
 messages:
 
 * Zero values. Go writes every value field (gogo `nullable = false`) whatever
@@ -235,11 +235,12 @@ def _decode_message(message: Message, cat: Catalogue, path: str) -> Any:
         return _decode_special(message, full, path)
     out: dict[str, Any] = {}
     for field, value in message.ListFields():
-        where = _join(path, field.name)
+        key = field.json_name
+        where = _join(path, key)
         if field.is_repeated:
             decoded = _decode_repeated(field, value, cat, where)
             if decoded:
-                out[field.name] = decoded
+                out[key] = decoded
             continue
         decoded = _decode_value(field, value, cat, where)
         if decoded is _ABSENT or (cat.is_value(field) and _zero(decoded)):
@@ -247,7 +248,7 @@ def _decode_message(message: Message, cat: Catalogue, path: str) -> Any:
         if field.full_name in INLINE and isinstance(decoded, dict):
             out.update(decoded)
         else:
-            out[field.name] = decoded
+            out[key] = decoded
     return out
 
 
@@ -275,14 +276,25 @@ def _decode_repeated(field: FieldDescriptor, value: Any, cat: Catalogue, path: s
 # -- encoding ----------------------------------------------------------------------
 
 
-def to_message(document: Mapping[str, Any], descriptor: Descriptor) -> Message:
+def to_message(
+    document: Mapping[str, Any], descriptor: Descriptor, *, lenient: bool = False
+) -> Message:
     """The message for a JSON-shaped object (`apiVersion`/`kind` are left to
-    the envelope and skipped here)."""
+    the envelope and skipped here). A field the message does not have is an
+    error, or, when `lenient`, left out (a field newer than the descriptors)."""
     cat = catalogue()
     message = cat.new(descriptor)
     body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind")}
-    _fill(message, body, cat, "")
+    _fill(message, body, _Encoding(cat, lenient), "")
     return message
+
+
+class _Encoding:
+    __slots__ = ("cat", "lenient")
+
+    def __init__(self, cat: Catalogue, lenient: bool) -> None:
+        self.cat = cat
+        self.lenient = lenient
 
 
 @functools.cache
@@ -294,11 +306,11 @@ def _routes(descriptor: Descriptor) -> dict[str, tuple[FieldDescriptor, ...]]:
             for key, route in _routes(field.message_type).items():
                 routes.setdefault(key, (field, *route))
         else:
-            routes[field.name] = (field,)
+            routes[field.json_name] = (field,)
     return routes
 
 
-def _fill(message: Message, document: Any, cat: Catalogue, path: str) -> None:
+def _fill(message: Message, document: Any, cat: _Encoding, path: str) -> None:
     full = message.DESCRIPTOR.full_name
     if full in _SPECIAL:
         _encode_special(message, full, document, path)
@@ -312,6 +324,8 @@ def _fill(message: Message, document: Any, cat: Catalogue, path: str) -> None:
         where = _join(path, key)
         route = routes.get(key)
         if route is None:
+            if cat.lenient:
+                continue
             raise ProtobufError(where, f"unknown field {key!r} in {full}")
         owner = message
         for step in route[:-1]:
@@ -320,7 +334,7 @@ def _fill(message: Message, document: Any, cat: Catalogue, path: str) -> None:
         _set(owner, route[-1], value, cat, where)
 
 
-def _set(message: Message, field: FieldDescriptor, value: Any, cat: Catalogue, path: str) -> None:
+def _set(message: Message, field: FieldDescriptor, value: Any, cat: _Encoding, path: str) -> None:
     name = field.name
     try:
         if field.is_repeated:
@@ -338,7 +352,7 @@ def _set(message: Message, field: FieldDescriptor, value: Any, cat: Catalogue, p
 
 
 def _set_repeated(
-    container: Any, field: FieldDescriptor, value: Any, cat: Catalogue, path: str
+    container: Any, field: FieldDescriptor, value: Any, cat: _Encoding, path: str
 ) -> None:
     entry = field.message_type
     if entry is not None and entry.GetOptions().map_entry:

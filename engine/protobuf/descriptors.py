@@ -39,6 +39,10 @@ NULLABLE: Final = 65001
 """gogoproto.nullable, an extension of `google.protobuf.FieldOptions`."""
 _META_KINDS: Final = frozenset(
     {
+        "APIGroup",
+        "APIGroupList",
+        "APIResourceList",
+        "APIVersions",
         "CreateOptions",
         "DeleteOptions",
         "GetOptions",

@@ -70,19 +70,23 @@ def decode(
         message.ParseFromString(envelope.raw)
     except DecodeError as error:
         raise ProtobufError(what, f"cannot parse {kind} ({error})") from None
-    document = to_document(message, cat)
+    try:
+        document = to_document(message, cat)
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise ProtobufError(what, f"cannot read {kind} ({error})") from None
     return {"apiVersion": api_version, "kind": kind, **document}
 
 
-def encode(document: Mapping[str, Any]) -> bytes:
-    """`document` framed as Kubernetes sends it (see the module docstring)."""
+def encode(document: Mapping[str, Any], *, lenient: bool = False) -> bytes:
+    """`document` framed as Kubernetes sends it (see the module docstring);
+    `lenient` leaves out fields the descriptors lack instead of refusing."""
     api_version = document.get("apiVersion") or ""
     kind = document.get("kind") or ""
     cat = catalogue()
     descriptor = cat.message(api_version, kind)
     if descriptor is None:
         raise NoProtobufForm(api_version, kind)
-    raw = to_message(document, descriptor).SerializeToString(deterministic=True)
+    raw = to_message(document, descriptor, lenient=lenient).SerializeToString(deterministic=True)
     unknown: Any = cat.new(cat.named(_UNKNOWN))
     unknown.typeMeta.apiVersion = api_version
     unknown.typeMeta.kind = kind

@@ -19,8 +19,11 @@ What it keeps: the stable group-versions of `k8s.io/api` (v1, v2),
 `k8s.io/apimachinery`'s meta/v1, runtime, schema, resource and intstr, and
 `k8s.io/metrics`' v1beta1; of the options only `map_entry` and gogo's `nullable = false` on
 a field (4 bytes, kept as the raw extension so the set needs no gogo.proto);
-no comments, no JSON names. The output is deterministic (files in dependency order, gzip
-without a timestamp), so regenerating from the same binary changes nothing.
+no comments, and a JSON name only where it is not the field's name (a few
+fields, such as IngressClassParametersReference's `aPIGroup`, whose JSON name
+`apiGroup` is found in the kinds' published 1.34 schemas). The output is
+deterministic (files in dependency order, gzip without a timestamp), so
+regenerating from the same binary changes nothing.
 
 Neighbours: `engine.protobuf.descriptors` loads the result.
 """
@@ -38,6 +41,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
 from engine.protobuf.descriptors import not_nullable
+from engine.schema.builtin import definitions
 
 __all__ = ["OUTPUT", "extract", "main"]
 
@@ -70,7 +74,22 @@ def _descriptors(binary: bytes) -> dict[str, descriptor_pb2.FileDescriptorProto]
     return found
 
 
-def _strip_message(message: descriptor_pb2.DescriptorProto) -> None:
+def _json_names(message: descriptor_pb2.DescriptorProto, full_name: str) -> None:
+    """Set `json_name` where a field's protobuf name is not its JSON name (Go's
+    `protobuf:"name=aPIGroup"` beside `json:"apiGroup"`): the JSON name is the
+    property of the kind's published schema that differs only in case."""
+    schema = definitions().get("io.k8s." + full_name.removeprefix("k8s.io."), {})
+    properties = schema.get("properties") or {}
+    for field in message.field:
+        if field.name in properties:
+            continue
+        same = [p for p in properties if p.lower() == field.name.lower()]
+        if len(same) == 1:
+            field.json_name = same[0]
+
+
+def _strip_message(message: descriptor_pb2.DescriptorProto, prefix: str) -> None:
+    full_name = f"{prefix}.{message.name}"
     map_entry = message.options.map_entry
     message.ClearField("options")
     if map_entry:
@@ -81,8 +100,9 @@ def _strip_message(message: descriptor_pb2.DescriptorProto) -> None:
         field.ClearField("json_name")
         if value:
             field.options.MergeFromString(NOT_NULLABLE)
+    _json_names(message, full_name)
     for nested in message.nested_type:
-        _strip_message(nested)
+        _strip_message(nested, full_name)
 
 
 def _in_dependency_order(found: dict[str, descriptor_pb2.FileDescriptorProto]) -> list[str]:
@@ -117,7 +137,7 @@ def extract(binary: bytes) -> descriptor_pb2.FileDescriptorSet:
         file.ClearField("options")
         file.ClearField("source_code_info")
         for message in file.message_type:
-            _strip_message(message)
+            _strip_message(message, file.package)
     return result
 
 
