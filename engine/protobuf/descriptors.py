@@ -2,10 +2,11 @@
 carries which kind.
 
 `catalogue()` loads `kubernetes.binpb.gz` (made by `engine.protobuf.generate`
-from the descriptors a Kubernetes 1.32 binary registers; see there why) into
+from the descriptors a Kubernetes 1.32 binary registers and the fields 1.33
+and 1.34 added; see there why) into
 a `DescriptorPool` of its own, once. `Catalogue.message(api_version, kind)` is
 the descriptor of a kind's message, or None where the set has none (custom
-resources, kinds newer than the set): those travel as JSON only. The option
+resources, kinds that became stable after 1.32): those travel as JSON only. The option
 requests and lists share with every group-version (DeleteOptions, Status, ...)
 live in `meta.k8s.io/v1` and are found from any group-version, as Kubernetes
 registers them in every one.

@@ -9,7 +9,7 @@ kind and whose `raw` holds the object's own message (`contentEncoding` and
 * `encode(document)` frames a JSON-shaped object (its `apiVersion` and
   `kind` pick the message).
 * A kind with no message in the descriptor set (a custom resource, a kind
-  newer than the set) raises `NoProtobufForm`: such objects travel as JSON.
+  that became stable after 1.32) raises `NoProtobufForm`: such objects travel as JSON.
 * Anything malformed raises `ProtobufError` (400) naming the problem.
 
 Neighbours: `engine.protobuf.codec` (messages <-> dicts),

@@ -25,6 +25,10 @@ fields, such as IngressClassParametersReference's `aPIGroup`, whose JSON name
 deterministic (files in dependency order, gzip without a timestamp), so
 regenerating from the same binary changes nothing.
 
+Then it adds what Kubernetes 1.33 and 1.34 added to those messages
+(`engine.protobuf.additions`: numbers from the upstream `generated.proto`,
+pointer or value from the Go types), so the set speaks 1.34.
+
 Neighbours: `engine.protobuf.descriptors` loads the result.
 """
 
@@ -36,10 +40,12 @@ import re
 import sys
 import zlib
 from pathlib import Path
+from typing import Final
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
+from engine.protobuf.additions import FIELDS, MESSAGES, Field
 from engine.protobuf.descriptors import not_nullable
 from engine.schema.builtin import definitions
 
@@ -138,7 +144,45 @@ def extract(binary: bytes) -> descriptor_pb2.FileDescriptorSet:
         file.ClearField("source_code_info")
         for message in file.message_type:
             _strip_message(message, file.package)
+        _add(file)
     return result
+
+
+_SCALARS: Final = {
+    "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+    "int32": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+    "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
+}
+
+
+def _add_fields(message: descriptor_pb2.DescriptorProto, fields: list[Field]) -> None:
+    have = {f.name for f in message.field}
+    for name, number, kind, how in fields:
+        if name in have:
+            continue  # the binary is newer than the addition
+        field = message.field.add(name=name, number=number)
+        field.label = field.LABEL_REPEATED if how == "repeated" else field.LABEL_OPTIONAL
+        if kind.startswith("."):
+            field.type = field.TYPE_MESSAGE
+            field.type_name = kind
+        else:
+            field.type = _SCALARS[kind]
+        if how == "value":
+            field.options.MergeFromString(NOT_NULLABLE)
+
+
+def _add(file: descriptor_pb2.FileDescriptorProto) -> None:
+    """Apply `engine.protobuf.additions` to one file (see there)."""
+    messages = {f"{file.package}.{m.name}": m for m in file.message_type}
+    for full_name, fields in MESSAGES.items():
+        package, _, name = full_name.rpartition(".")
+        if package == file.package and full_name not in messages:
+            messages[full_name] = file.message_type.add(name=name)
+            _add_fields(messages[full_name], fields)
+    for full_name, fields in FIELDS.items():
+        if full_name in messages:
+            _add_fields(messages[full_name], fields)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,8 @@ turned into protobuf; a watch frames each event as Kubernetes does
 whose `object.raw` is the framed object). Answers with no protobuf form
 (custom resources, tables) are 406, as kube-apiserver answers; answers that
 are not API objects (`/version`) stay JSON. Fields newer than the
-descriptor set (Kubernetes 1.32's, see `engine.protobuf.generate`) are left
-out of protobuf answers, as a 1.32 client would skip them; JSON carries all.
+descriptor set (Kubernetes 1.34's, see `engine.protobuf.generate`) are left
+out of protobuf answers, as a 1.34 client would skip them; JSON carries all.
 
 Neighbours: `runtime.apiserver.app` (its middleware), `.watching`,
 `engine.protobuf`.
