@@ -1,6 +1,6 @@
 """Kubernetes' protobuf encoding of API objects (`application/vnd.kubernetes.
 protobuf`), which client-go's typed clients (kubectl's `create`, `drain`,
-`expose`, ...) send and may ask for.
+...) send and may ask for.
 
 `decode(data)` turns a framed object into the same JSON-shaped dict the JSON
 path reads, so it goes through the same validation and admission;

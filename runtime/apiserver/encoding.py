@@ -9,7 +9,7 @@ objects encoded as Kubernetes JSON, query parameters parsed.
 * `read_document` is the object a create, update, delete or subresource
   request sends: JSON or YAML as above, or Kubernetes protobuf
   (`application/vnd.kubernetes.protobuf`, which client-go's typed clients
-  send: kubectl's `create`, `drain`, `expose`), decoded by `engine.protobuf`
+  send: kubectl's `create` and `drain`), decoded by `engine.protobuf`
   into the same dict, so the same validation and admission follow. A kind
   with no protobuf form (a custom resource) is 415, a malformed body 400
   naming the problem; CBOR is 415.

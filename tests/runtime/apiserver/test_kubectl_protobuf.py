@@ -1,8 +1,9 @@
 """kubectl's typed commands, which send Kubernetes protobuf bodies, against a
 served cluster (skipped where kubectl is not installed): `create configmap`,
-`create secret generic`, `create deployment`, `create job`, `expose` and
-`drain` (evictions, and with `--disable-eviction` deletes whose
-DeleteOptions are protobuf)."""
+`create secret generic`, `create deployment`, `create service`, `create job`
+and `drain` (evictions, and with `--disable-eviction` deletes whose
+DeleteOptions are protobuf); and `expose` (JSON in kubectl 1.32), which
+works with them."""
 
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ def test_create_deployment_rolls_out_and_expose_makes_its_service(kubeconfig: Pa
     assert service["spec"]["ports"][0]["port"] == 80
     assert service["spec"]["ports"][0]["targetPort"] == 8080
     assert service["spec"]["clusterIP"]
+    # create service is typed (protobuf): an IntOrString targetPort on the wire.
+    log = verbose(kubeconfig, "create", "service", "clusterip", "other", "--tcp=5678:8080")
+    assert PROTOBUF in log
+    other = get(kubeconfig, "service", "other")["spec"]["ports"][0]
+    assert (other["port"], other["targetPort"]) == (5678, 8080)
 
 
 def test_create_deployment_with_zero_replicas_keeps_the_zero(kubeconfig: Path) -> None:
