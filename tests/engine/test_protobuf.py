@@ -7,6 +7,10 @@ set is what the generator makes of a Kubernetes binary."""
 from __future__ import annotations
 
 import gzip
+import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,6 +295,27 @@ def test_the_generator_keeps_what_the_codec_needs_from_a_binary() -> None:
     assert optional.options.SerializeToString() == b""
     with pytest.raises(ValueError, match="no Kubernetes protobuf descriptors"):
         extract(_binary_with(alpha, networking))
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+def _kubectl_version() -> str:
+    assert KUBECTL is not None
+    done = subprocess.run(
+        [KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=30
+    )
+    version: str = json.loads(done.stdout)["clientVersion"]["gitVersion"]
+    return version
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed here")
+def test_the_committed_descriptor_set_regenerates_from_kubectl_1_32_4() -> None:
+    assert KUBECTL is not None
+    if not _kubectl_version().startswith("v1.32.4"):
+        pytest.skip(f"the set was made from kubectl v1.32.4, not {_kubectl_version()}")
+    made = extract(Path(KUBECTL).read_bytes()).SerializeToString(deterministic=True)
+    assert made == gzip.decompress(DESCRIPTORS.read_bytes())
 
 
 def test_the_committed_descriptor_set_is_complete_and_compact() -> None:
