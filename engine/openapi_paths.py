@@ -17,7 +17,7 @@ from engine.openapi_schemas import _DELETE_OPTIONS, _PATCH, _STATUS, ApiKind
 # -- paths -----------------------------------------------------------------------
 
 _JSON: Final = "application/json"
-_PRODUCES: Final = [_JSON, "application/yaml", "application/vnd.kubernetes.protobuf"]
+_PROTOBUF: Final = "application/vnd.kubernetes.protobuf"
 _PATCH_TYPES: Final = [
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -209,6 +209,19 @@ def _parameter(name: str, where: str, v3: bool) -> dict[str, Any]:
     return param
 
 
+def _produces(op: _Op, api_kind: ApiKind) -> list[str]:
+    """What kube-apiserver says an operation answers in: protobuf for built-in
+    kinds only (custom resources are JSON), watch streams for lists."""
+    kinds = [_JSON, "application/yaml"]
+    if not api_kind.custom:
+        kinds.append(_PROTOBUF)
+    if op.action == "list":
+        kinds.append(f"{_JSON};stream=watch")
+        if not api_kind.custom:
+            kinds.append(f"{_PROTOBUF};stream=watch")
+    return kinds
+
+
 def _operation(
     op: _Op, api_kind: ApiKind, v3: bool, ref_prefix: str, *, namespaced: bool | None = None
 ) -> dict[str, Any]:
@@ -234,7 +247,7 @@ def _operation(
         operation["responses"] = {
             "200": {
                 "description": "OK",
-                "content": {t: {"schema": response_schema} for t in _PRODUCES},
+                "content": {t: {"schema": response_schema} for t in _produces(op, api_kind)},
             },
             "401": {"description": "Unauthorized"},
         }
@@ -250,7 +263,7 @@ def _operation(
                 },
             )
         operation["consumes"] = consumes
-        operation["produces"] = _PRODUCES
+        operation["produces"] = _produces(op, api_kind)
         operation["schemes"] = ["https"]
         operation["responses"] = {
             "200": {"description": "OK", "schema": response_schema},

@@ -17,7 +17,8 @@ Every request but the health probes (`/healthz`, `/livez`, `/readyz`, which
 Kubernetes also answers anonymously) needs `Authorization: Bearer <token>`;
 anything else is 401 with a Status that says no more than "Unauthorized".
 Then the authorization seam (`Hooks.authorizer`) decides (403 with its
-message), then the route. Every error is a `Status` (`runtime.apiserver.
+message), then the route. The answer is JSON, or protobuf for a client that
+accepts only that (`.negotiation`). Every error is a `Status` (`runtime.apiserver.
 status`); an unexpected exception is logged and answered 500 (the fuzz
 tests hold that bad input never gets one).
 
@@ -46,8 +47,9 @@ from runtime.apiserver.context import USER_KEY, ApiContext, Limits
 from runtime.apiserver.encoding import Query, dumps
 from runtime.apiserver.hooks import ADMIN, Hooks, User
 from runtime.apiserver.kubeconfig import Endpoint
+from runtime.apiserver.negotiation import FORMAT_KEY, response_format, to_protobuf
 from runtime.apiserver.paths import Target, parse_resource_path
-from runtime.apiserver.status import NotAcceptable, Unauthorized, status_response
+from runtime.apiserver.status import Unauthorized, status_response
 from runtime.apiserver.tls import Certificates, make_certificates
 
 __all__ = ["ApiServer"]
@@ -106,19 +108,6 @@ def _authorize(request: web.Request, ctx: ApiContext, target: Target | None) -> 
     decision = authorizer.authorize(user, attrs)
     if not decision.allowed:
         raise Forbidden(authorizer.forbidden_message(user, attrs))
-
-
-def _check_accept(request: web.Request) -> None:
-    accept = request.headers.get("Accept", "")
-    if not accept:
-        return
-    kinds = [part.split(";")[0].strip() for part in accept.split(",")]
-    if not any(
-        k
-        in ("*/*", "application/*", "application/json", "application/yaml", "text/plain", "text/*")
-        for k in kinds
-    ):
-        raise NotAcceptable(f"only application/json is served; the request accepts {accept!r}")
 
 
 class ApiServer:
@@ -215,16 +204,21 @@ class ApiServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[FORMAT_KEY] = "json"
         try:
             if request.path not in PUBLIC_PATHS:
                 request[USER_KEY] = _authenticate(request, self.token, self.context.hooks)
                 if not request.path.startswith("/openapi/"):
-                    _check_accept(request)
+                    request[FORMAT_KEY] = response_format(request)
             response = await handler(request)
             if self.context.hooks.flush is not None:
                 self.context.hooks.flush()  # durable before the client hears of it
+            if request[FORMAT_KEY] == "protobuf" and isinstance(response, web.Response):
+                return to_protobuf(response)
             return response
         except ApiError as error:
+            if request[FORMAT_KEY] == "protobuf":
+                return to_protobuf(status_response(error))
             return status_response(error)
         except InvalidSelector as error:
             return status_response(BadRequest(str(error)))

@@ -6,6 +6,13 @@ objects encoded as Kubernetes JSON, query parameters parsed.
 * `decode_object` takes JSON (or YAML, for `apply-patch+yaml` and kubectl's
   YAML bodies) holding exactly one document; anything else is a 400 naming
   what is wrong (`engine.documents` finds the line of a YAML error).
+* `read_document` is the object a create, update, delete or subresource
+  request sends: JSON or YAML as above, or Kubernetes protobuf
+  (`application/vnd.kubernetes.protobuf`, which client-go's typed clients
+  send: kubectl's `create` and `drain`), decoded by `engine.protobuf`
+  into the same dict, so the same validation and admission follow. A kind
+  with no protobuf form (a custom resource) is 415, a malformed body 400
+  naming the problem; CBOR is 415.
 * `ObjectEncoder` turns stored objects into JSON bytes. Stored objects are
   shared and immutable, so the encoding of one is cached (bounded, keyed by
   the object's identity and holding the object so the identity stays valid):
@@ -26,26 +33,80 @@ from aiohttp import web
 from engine.api.base import Resource
 from engine.documents import MAX_REQUEST_BYTES, decode_documents
 from engine.errors import BadRequest, RequestEntityTooLarge
+from engine.protobuf import NoProtobufForm
+from engine.protobuf import decode as decode_protobuf
 from runtime.apiserver.status import UnsupportedMediaType
 
-__all__ = ["MAX_REQUEST_BYTES", "ObjectEncoder", "Query", "decode_object", "dumps", "read_body"]
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "PROTOBUF",
+    "ObjectEncoder",
+    "Query",
+    "decode_object",
+    "dumps",
+    "read_body",
+    "read_document",
+]
 
-
-BINARY_TYPES = frozenset({"application/vnd.kubernetes.protobuf", "application/cbor"})
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+BINARY_TYPES = frozenset({PROTOBUF, "application/cbor"})
 
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _unsupported(request: web.Request, accepted: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"the body of the request was in an unknown format ({request.content_type}) - "
+        f"accepted media types include: {accepted}"
+    )
+
+
 async def read_body(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> str:
     """The request body as text; 413 over `limit` bytes, 400 if not UTF-8, 415
-    for binary encodings (protobuf, CBOR: clients then send JSON)."""
+    for binary encodings (a patch is never protobuf or CBOR)."""
     if request.content_type in BINARY_TYPES:
-        raise UnsupportedMediaType(
-            f"the body of the request was in an unknown format ({request.content_type}) - "
-            "accepted media types include: application/json, application/yaml"
-        )
+        raise _unsupported(request, "application/json, application/yaml")
+    data = await read_bytes(request, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            f"the request body is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
+        ) from None
+
+
+async def read_document(
+    request: web.Request,
+    default: tuple[str, str],
+    *,
+    what: str = "the request body",
+    optional: bool = False,
+) -> Any:
+    """The object a request sends (see the module docstring); `default` is the
+    (apiVersion, kind) the path implies, for a protobuf envelope naming none.
+    An `optional` body may be empty (None)."""
+    if request.content_type == PROTOBUF:
+        data = await read_bytes(request)
+        if not data:
+            if optional:
+                return None
+            raise BadRequest(f"{what} is empty")
+        try:
+            return decode_protobuf(data, default=default)
+        except NoProtobufForm as error:
+            raise UnsupportedMediaType(f"{error}: send it as application/json") from None
+    if request.content_type in BINARY_TYPES:
+        raise _unsupported(request, f"application/json, application/yaml, {PROTOBUF}")
+    text = await read_body(request)
+    if optional and not text.strip():
+        return None
+    return decode_object(text, what=what)
+
+
+async def read_bytes(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The request body; 413 over `limit` bytes, found before reading it whole."""
     length = request.content_length
     too_large = RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
     if length is not None and length > limit:
@@ -60,13 +121,7 @@ async def read_body(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> str
         if size > limit:
             raise too_large
         chunks.append(chunk)
-    data = b"".join(chunks)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest(
-            f"the request body is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
-        ) from None
+    return b"".join(chunks)
 
 
 def decode_object(text: str, *, what: str = "the request body") -> Any:

@@ -35,7 +35,7 @@ from engine.errors import (
 )
 from engine.store import ObjectList
 from runtime.apiserver.context import ApiContext, storage_model, warning_headers
-from runtime.apiserver.encoding import Query, decode_object, dumps, read_body
+from runtime.apiserver.encoding import Query, dumps, read_document
 from runtime.apiserver.objects import (
     dry_run,
     dry_run_create,
@@ -58,6 +58,10 @@ __all__ = [
     "list_response",
     "update",
 ]
+
+
+def _kind(target: Target) -> tuple[str, str]:
+    return target.info.api_version, target.info.kind
 
 
 def _namespace(target: Target) -> str | None:
@@ -150,7 +154,8 @@ async def create(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     query = Query(request)
     validation = field_validation(query)
     dry = dry_run(query)
-    document = fill_envelope(decode_object(await read_body(request)), target, name_required=False)
+    body = await read_document(request, _kind(target))
+    document = fill_envelope(body, target, name_required=False)
     obj, warnings = parse_body(ctx.store, document, validation)
     stored = dry_run_create(ctx.store, obj) if dry else ctx.store.create(obj)
     return ctx.respond(stored, target, 201, warnings)
@@ -161,7 +166,8 @@ async def update(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     validation = field_validation(query)
     dry = dry_run(query)
     manager = field_manager(query, request.headers.get("User-Agent"))
-    document = fill_envelope(decode_object(await read_body(request)), target, name_required=True)
+    body = await read_document(request, _kind(target))
+    document = fill_envelope(body, target, name_required=True)
     obj, warnings = parse_body(ctx.store, document, validation)
     if dry:
         return ctx.respond(dry_run_update(ctx.store, obj), target, 200, warnings)
@@ -176,9 +182,8 @@ async def _delete_options(request: web.Request, query: Query) -> dict[str, Any]:
     """DeleteOptions from the body (kubectl sends one) and the query."""
     options: dict[str, Any] = {}
     if request.can_read_body:
-        text = await read_body(request)
-        if text.strip():
-            body = decode_object(text)
+        body = await read_document(request, ("meta.k8s.io/v1", "DeleteOptions"), optional=True)
+        if body is not None:
             if not isinstance(body, dict):
                 raise BadRequest("DeleteOptions must be a JSON object")
             options = body

@@ -30,7 +30,7 @@ from engine.errors import BadRequest, MethodNotAllowed, NotFound
 from engine.eviction import evict
 from engine.store import Scale
 from runtime.apiserver.context import ApiContext, storage_model
-from runtime.apiserver.encoding import Query, decode_object, dumps, read_body
+from runtime.apiserver.encoding import Query, decode_object, dumps, read_body, read_document
 from runtime.apiserver.objects import dry_run
 from runtime.apiserver.patching import apply_patch_document, patch_type
 from runtime.apiserver.paths import Target
@@ -83,7 +83,7 @@ async def scale(ctx: ApiContext, request: web.Request, target: Target) -> web.St
     if request.method == "GET":
         return _json(_scale_document(target, current, view))
     if request.method == "PUT":
-        body = decode_object(await read_body(request))
+        body = await read_document(request, ("autoscaling/v1", "Scale"))
     elif request.method == "PATCH":
         kind = patch_type(request, target)
         if kind == "apply":
@@ -113,7 +113,7 @@ def _json(document: dict[str, Any], status: int = 200) -> web.Response:
 
 async def binding(ctx: ApiContext, request: web.Request, target: Target) -> web.StreamResponse:
     assert target.name is not None
-    body = decode_object(await read_body(request))
+    body = await read_document(request, ("v1", "Binding"))
     node = body.get("target", {}).get("name") if isinstance(body, dict) else None
     if not isinstance(node, str) or not node:
         raise BadRequest("a Binding names its node in target.name")
@@ -124,7 +124,7 @@ async def binding(ctx: ApiContext, request: web.Request, target: Target) -> web.
 
 async def eviction(ctx: ApiContext, request: web.Request, target: Target) -> web.StreamResponse:
     assert target.name is not None
-    body = decode_object(await read_body(request))
+    body = await read_document(request, ("policy/v1", "Eviction"))
     if not isinstance(body, dict):
         raise BadRequest("an Eviction must be a JSON object")
     options = body.get("deleteOptions") or {}

@@ -11,6 +11,8 @@
 * `allowWatchBookmarks`: BOOKMARK events (kind, apiVersion and
   `metadata.resourceVersion` only) when the watch has been quiet for the
   store's bookmark interval.
+* A client that accepts only protobuf gets the events as protobuf frames
+  (`runtime.apiserver.negotiation.watch_frames`).
 * `timeoutSeconds` (default 1800, on the cluster's clock) ends the stream.
 * Limits: at most `Limits.max_watches_per_user` open watches per user (429
   beyond); a client that reads so slowly that `Limits.watch_buffer` events
@@ -34,13 +36,28 @@ from engine.errors import ApiError, BadRequest, Gone, TooManyRequests
 from engine.watch import BOOKMARK, WatchEvent
 from runtime.apiserver.context import ApiContext, request_user, storage_model
 from runtime.apiserver.encoding import Query, dumps
+from runtime.apiserver.negotiation import (
+    FORMAT_KEY,
+    WATCH_PROTOBUF,
+    has_protobuf_form,
+    watch_frames,
+)
 from runtime.apiserver.paths import Target
 from runtime.apiserver.resources import parse_revision
-from runtime.apiserver.status import status_body
+from runtime.apiserver.status import NotAcceptable, status_body
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "watch"]
 
 DEFAULT_TIMEOUT_SECONDS = 1800
+
+
+class _ProtobufStream(web.StreamResponse):
+    """A watch stream whose JSON event lines go out as protobuf frames."""
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        await super().write(watch_frames(bytes(data)))
+
+
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
@@ -103,7 +120,11 @@ async def watch(ctx: ApiContext, request: web.Request, target: Target) -> web.St
         existing, since = listed.items, listed.resource_version
     else:
         since = parse_revision(version)
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    protobuf = request[FORMAT_KEY] == "protobuf"
+    if protobuf and not has_protobuf_form(target.info.api_version, target.info.kind):
+        raise NotAcceptable(f"{target.info.kind} has no protobuf form: accept application/json")
+    stream = _ProtobufStream if protobuf else web.StreamResponse
+    response = stream(headers={"Content-Type": WATCH_PROTOBUF if protobuf else "application/json"})
     response.enable_chunked_encoding()
     try:
         watcher = store.watch(

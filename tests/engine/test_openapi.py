@@ -103,6 +103,23 @@ def test_v2_paths_carry_kubernetes_operations() -> None:
     assert "application/strategic-merge-patch+json" not in widget["consumes"]
 
 
+def test_protobuf_is_announced_for_built_in_kinds_only() -> None:
+    paths = openapi_v2([WIDGETS_CRD])["paths"]
+    deployments = paths["/apis/apps/v1/namespaces/{namespace}/deployments"]
+    assert deployments["post"]["produces"] == [
+        "application/json",
+        "application/yaml",
+        "application/vnd.kubernetes.protobuf",
+    ]
+    assert "application/vnd.kubernetes.protobuf;stream=watch" in deployments["get"]["produces"]
+    widgets = paths["/apis/example.com/v1/namespaces/{namespace}/widgets"]
+    assert widgets["get"]["produces"] == [
+        "application/json",
+        "application/yaml",
+        "application/json;stream=watch",
+    ]
+
+
 def test_crd_schemas_are_made_swagger_compatible() -> None:
     v2 = openapi_v2([NULLABLE_CRD])["definitions"]
     assert "com.example.stable.v0.CronTab" not in v2
