@@ -409,3 +409,43 @@ def test_a_failed_create_clears_once_the_pods_are_made(workload: str) -> None:
     before, after = asyncio.run(main())
     assert len(before) == 1 and "FailedCreate: " in before[0]
     assert after == []
+
+
+CLAIMING_POD = """\
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: gpu}
+spec:
+  devices:
+    requests: [{name: gpu, exactly: {deviceClassName: gpu.example.com}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: trainer}
+spec:
+  resourceClaims: [{name: gpu, resourceClaimName: gpu}]
+  containers:
+  - name: train
+    image: trainer
+    resources: {claims: [{name: gpu}]}
+"""
+
+
+def test_a_pod_claiming_devices_waits_for_an_allocation_no_node_can_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The docs' DRA examples: a pod with resource claims is placed only where
+    its claims can be allocated. kubeloop's nodes run no DRA driver and
+    publish no devices, so, as in a cluster without the driver, the pod stays
+    Pending, unschedulable, with the scheduler's reason, instead of running
+    without its device."""
+    manifest = tmp_path / "claim.yaml"
+    manifest.write_text(CLAIMING_POD)
+    code, summary = run_json(capsys, str(manifest), "--nodes", "2", "--timeout", "60")
+    assert code == 1
+    assert summary["pods"]["running"] == 0 and summary["pods"]["unschedulable"] == 1
+    [problem] = summary["problems"]
+    assert (problem["kind"], problem["name"]) == ("Pod", "trainer")
+    assert problem["reason"].startswith(
+        "Unschedulable: 0/2 nodes are available: cannot allocate all claims."
+    ), problem
