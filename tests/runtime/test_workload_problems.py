@@ -332,11 +332,7 @@ def test_a_gated_pod_runs_once_its_gates_are_removed() -> None:
     assert phase == "Running"
 
 
-DAEMONSET = """\
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent}
-spec:
+AGENT_SPEC = """\
   selector: {matchLabels: {app: agent}}
   template:
     metadata: {labels: {app: agent}}
@@ -344,20 +340,11 @@ spec:
       serviceAccountName: agent
       containers: [{name: agent, image: agent}]
 """
-STATEFULSET = """\
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: agent}
-spec:
-  replicas: 2
-  serviceName: agent
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      serviceAccountName: agent
-      containers: [{name: agent, image: agent}]
-"""
+DAEMONSET = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n" + AGENT_SPEC
+STATEFULSET = (
+    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: agent}\n"
+    "spec:\n  replicas: 2\n  serviceName: agent\n" + AGENT_SPEC
+)
 JOB = """\
 apiVersion: batch/v1
 kind: Job
