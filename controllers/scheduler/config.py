@@ -72,6 +72,7 @@ DEFAULT_PLUGINS: Final = (
     PluginSpec("NodeResourcesBalancedAllocation", 1),
     PluginSpec("ImageLocality", 1),
     PluginSpec("DefaultBinder"),
+    PluginSpec("DynamicResources"),  # appended, as kube-scheduler does with DRA enabled
 )
 
 

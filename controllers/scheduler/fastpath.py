@@ -6,7 +6,8 @@ it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
 differently (so NodeAffinity has no `addedAffinity`): it names no node, asks
 for no host port, has no node selector or node affinity, no pod
 (anti-)affinity, no spread constraints (and no default ones apply), no
-PersistentVolumeClaim volume (VolumeBinding), is not nominated; and the
+PersistentVolumeClaim volume (VolumeBinding), claims no devices
+(DynamicResources), is not nominated; and the
 cluster has no tainted or cordoned node, no node reporting images and no pod
 carrying affinity terms. Other
 pods' nominations count as in the generic path: NodeResourcesFit's filter
@@ -99,6 +100,7 @@ class FastPath:
             and handle.cache.groups.empty
             and not self.spread.constraints_for(pod)
             and not any(v.persistent_volume_claim for v in pod.pod.spec.volumes)
+            and not pod.pod.spec.resource_claims
         )
 
     def filter(self, state: CycleState, pod: PodInfo, window: Window) -> BoolMask:

@@ -3,12 +3,15 @@ every store write, so `converged()` costs O(workloads), not O(pods).
 
 A pod is *unsettled* while it is neither terminal (Succeeded/Failed) nor
 running and Ready, unless the scheduler has declared it unschedulable
-(PodScheduled=False, reason Unschedulable: nothing can place it, so waiting for
-it would never end). A pod being deleted is unsettled until it is gone, unless
-its node is not Ready: as in Kubernetes, such a pod stays Terminating until
-its kubelet returns, and waiting for it would never end either. The
-tracker also records each pod's startup latency (creation to its first Ready
-condition), which the CLI summary and the convergence benchmark report.
+(PodScheduled=False, reason Unschedulable: nothing can place it, so waiting
+for it would never end) or holds it back by its scheduling gates (reason
+SchedulingGated: only whoever added the gates can release it, as in
+Kubernetes, where a gated pod is not counted as work the scheduler has left).
+A pod being deleted is unsettled until it is gone, unless its node is not
+Ready: as in Kubernetes, such a pod stays Terminating until its kubelet
+returns, and waiting for it would never end either. The tracker also records
+each pod's startup latency (creation to its first Ready condition), which the
+CLI summary and the convergence benchmark report.
 
 Neighbours: `runtime.cluster.cluster` registers it as a store observer.
 """
@@ -52,6 +55,8 @@ def pod_is_settled(pod: Pod, node_ready: bool = True) -> bool:
     scheduled = _condition(pod, "PodScheduled")
     if not pod.spec.node_name and scheduled == ("False", "Unschedulable"):
         return True
+    if pod.spec.scheduling_gates and scheduled == ("False", "SchedulingGated"):
+        return True  # (the condition outlives the gates until the pod is placed)
     ready = _condition(pod, "Ready")
     return phase == "Running" and ready is not None and ready[0] == "True"
 

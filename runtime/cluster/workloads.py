@@ -13,22 +13,27 @@ name given here (so that it is in `ALL_CONTROLLERS` and runs by default)
 flips its kind to driven, with nothing else to change.
 
 A pod is *stuck* when it cannot start without a change from outside the
-cluster (`stuck_reason`): the scheduler found no node for it
-(`Unschedulable`, with the scheduler's message such as "0/3 nodes are
-available: 3 Insufficient cpu."), a container waits in CrashLoopBackOff
+cluster (`stuck_reason`): the scheduler found no node for it (`Unschedulable`,
+with the scheduler's message such as "0/3 nodes are available: 3 Insufficient
+cpu."), or holds it back by its scheduling gates (`SchedulingGated`, naming
+the gates someone else must remove); a container waits in CrashLoopBackOff
 (with its last exit), or waits on something that is missing or wrong
 (CreateContainerConfigError for a missing ConfigMap or Secret,
 ImagePullBackOff, ErrImagePull, InvalidImageName, CreateContainerError,
-RunContainerError), or cannot mount a volume (its sandbox is not made and
-the kubelet's latest `FailedMount` event says why: a ConfigMap, Secret or
-claim that does not exist, a claim not Bound); or a pod that no controller
-replaces has Failed; or the pod names a scheduler (`spec.schedulerName`)
-that does not run in the cluster, which no other scheduler will place. A
-Deployment whose rollout passed its progress deadline (Progressing=False,
+RunContainerError), or cannot mount a volume (its sandbox is not made and the
+kubelet's latest `FailedMount` event says why: a ConfigMap, Secret or claim
+that does not exist, a claim not Bound); or a pod that no controller replaces
+has Failed; or the pod names a scheduler (`spec.schedulerName`) that does not
+run in the cluster, which no other scheduler will place. A Deployment whose
+rollout passed its progress deadline (Progressing=False,
 ProgressDeadlineExceeded, where `kubectl rollout status` gives up) is a
 problem too, as is a ReplicaSet, ReplicationController or Deployment whose
 ReplicaFailure condition says its pods cannot be created (admission refused
-them: "exceeded quota", a LimitRange bound, PodSecurity).
+them: "exceeded quota", a LimitRange bound, PodSecurity, a ServiceAccount or
+PriorityClass that does not exist). A DaemonSet, StatefulSet or Job has no
+such condition: as `kubectl describe` shows it, its controller's latest
+FailedCreate event says why while it is short of pods and no pod was created
+since (`FailedCreate`, with the event's message).
 `workload_rows` folds pods into the workloads that own them (a Deployment's
 pods through its ReplicaSets) and `problems` lists, per workload, what is
 wrong, each stuck reason once with its pod count.
@@ -151,6 +156,10 @@ def stuck_reason(
         for c in pod.status.conditions:
             if c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable":
                 return f"Unschedulable: {c.message or 'no node fits'}"
+            gated = c.reason == "SchedulingGated" and pod.spec.scheduling_gates
+            if c.type == "PodScheduled" and c.status == "False" and gated:
+                gates = ", ".join(g.name for g in pod.spec.scheduling_gates)
+                return f"SchedulingGated: waiting for its scheduling gates {gates} to be removed"
         return None
     if failed_mount is not None and _waits_for_volumes(pod):
         return f"FailedMount: {failed_mount}"
@@ -196,6 +205,41 @@ def _replica_failure(obj: Resource) -> str | None:
         if c.type == "ReplicaFailure" and c.status == "True":
             return f"ReplicaFailure: {c.reason}: {c.message}" if c.message else "ReplicaFailure"
     return None
+
+
+_CREATE_EVENTS = frozenset({"FailedCreate", "SuccessfulCreate"})
+
+
+def _failed_creates(store: Store) -> dict[str, str]:
+    """Per involved object uid, the message of its latest FailedCreate event,
+    for objects whose latest create event (the latest write: a repeat folds
+    into the same Event, with a newer resourceVersion) is a failure."""
+    latest: dict[str, tuple[int, str, str]] = {}
+    for event in store.objects(Event):
+        uid = event.involved_object.uid
+        if event.reason not in _CREATE_EVENTS or not uid:
+            continue
+        written = int(event.metadata.resource_version or 0)
+        if uid not in latest or latest[uid][0] < written:
+            latest[uid] = (written, event.reason or "", event.message or "")
+    return {uid: msg for uid, (_, why, msg) in latest.items() if why == "FailedCreate"}
+
+
+def _short_of_pods(obj: Resource) -> bool:
+    """A DaemonSet, StatefulSet or running Job with fewer pods than it wants."""
+    if isinstance(obj, DaemonSet):
+        return obj.status.current_number_scheduled < obj.status.desired_number_scheduled
+    if isinstance(obj, StatefulSet):
+        want = 1 if obj.spec.replicas is None else obj.spec.replicas
+        return obj.status.replicas < want
+    if isinstance(obj, Job):
+        if obj.is_finished or obj.spec.suspend:
+            return False
+        want = 1 if obj.spec.parallelism is None else obj.spec.parallelism
+        if obj.spec.completions is not None:
+            want = min(want, obj.spec.completions - obj.status.succeeded)
+        return obj.status.active < want
+    return False
 
 
 def _last_exit(pod: Pod) -> str | None:
@@ -269,6 +313,7 @@ def workload_rows(
     rows: dict[tuple[str, str, str], WorkloadRow] = {}
     folded: dict[str, tuple[str, str, str]] = {}  # ReplicaSet uid -> its Deployment's row
     by_uid: dict[str, tuple[str, str, str]] = {}
+    creates: dict[str, str] | None = None  # read only when some workload is short of pods
     for kind in WORKLOAD_CONTROLLERS:
         reason = undriven_reason(kind, running, known)
         kind_name = REGISTRY.info(kind).kind
@@ -293,6 +338,11 @@ def workload_rows(
                 stalled=_stalled(obj) if isinstance(obj, Deployment) else None,
                 failing=_replica_failure(obj),
             )
+            if _short_of_pods(obj):
+                if creates is None:
+                    creates = _failed_creates(store)
+                if meta.uid in creates:
+                    rows[key].failing = f"FailedCreate: {creates[meta.uid]}"
             by_uid[meta.uid] = key
     mounts: dict[str, str] | None = None  # read only when some pod may wait on a mount
     for pod in store.objects(Pod):

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from engine.api.apps import ReplicaSet
+from engine.api.core import Pod
 from runtime.cli import main
 from runtime.cluster import ALL_CONTROLLERS, Cluster, ClusterConfig, NodePool
 from runtime.cluster.workloads import WORKLOAD_CONTROLLERS, undriven_reason
@@ -275,3 +276,163 @@ def test_a_pod_for_a_scheduler_that_does_not_run_is_named(
     assert problem["reason"] == (
         'no scheduler named "my-scheduler" runs in this cluster (only default-scheduler)'
     )
+
+
+GATED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: held}
+spec:
+  schedulingGates: [{name: example.com/foo}, {name: example.com/bar}]
+  containers: [{name: pause, image: registry.k8s.io/pause:3.6}]
+"""
+
+
+def test_a_pod_held_by_scheduling_gates_is_settled_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The docs' scheduling-gates example: the pod stays Pending with
+    PodScheduled=False, reason SchedulingGated, until something removes its
+    gates. That is not work the cluster has left (the run does not wait for
+    it), but nothing will start it either, so the run names it."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(GATED_POD)
+    code, summary = run_json(capsys, str(manifest), "--timeout", "60")
+    assert summary["converged"] is True and summary["ended"] == "converged"
+    assert code == 1 and summary["ok"] is False
+    [problem] = summary["problems"]
+    assert (problem["kind"], problem["name"], problem["pods"]) == ("Pod", "held", 1)
+    assert problem["reason"] == (
+        "SchedulingGated: waiting for its scheduling gates example.com/foo, example.com/bar"
+        " to be removed"
+    )
+
+
+def test_a_gated_pod_runs_once_its_gates_are_removed() -> None:
+    async def main() -> tuple[bool, list[str], str]:
+        async with Cluster(ClusterConfig(node_pools=(NodePool(count=1),))) as cluster:
+            await cluster.apply(GATED_POD)
+            await cluster.wait_converged(timeout=30)
+            gated = cluster.converged(), [str(p) for p in cluster.problems()]
+            await cluster.apply(
+                GATED_POD.replace(
+                    "  schedulingGates: [{name: example.com/foo}, {name: example.com/bar}]\n", ""
+                )
+            )
+            await cluster.wait_converged(timeout=60)
+            pod = await cluster.get(Pod, "held")
+            assert not cluster.problems()
+            return gated[0], gated[1], pod.status.phase or ""
+
+    converged, problems, phase = asyncio.run(main())
+    assert converged and problems == [
+        "Pod default/held: 1 pod(s) SchedulingGated: waiting for its scheduling gates"
+        " example.com/foo, example.com/bar to be removed"
+    ]
+    assert phase == "Running"
+
+
+AGENT_SPEC = """\
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      serviceAccountName: agent
+      containers: [{name: agent, image: agent}]
+"""
+DAEMONSET = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n" + AGENT_SPEC
+STATEFULSET = (
+    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: agent}\n"
+    "spec:\n  replicas: 2\n  serviceName: agent\n" + AGENT_SPEC
+)
+JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: agent}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      serviceAccountName: agent
+      containers: [{name: agent, image: agent}]
+"""
+SERVICE_ACCOUNT = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: agent}\n"
+
+
+@pytest.mark.parametrize("workload", [DAEMONSET, STATEFULSET, JOB], ids=["ds", "sts", "job"])
+def test_pods_refused_by_admission_are_named_with_the_failed_create_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workload: str
+) -> None:
+    """The konnectivity example: a DaemonSet (or StatefulSet, or Job) whose
+    ServiceAccount another file makes. Its controller cannot create the pods
+    and says so only in FailedCreate events (these kinds have no
+    ReplicaFailure condition); the run names that reason instead of timing
+    out with none."""
+    manifest = tmp_path / "workload.yaml"
+    manifest.write_text(workload)
+    code, summary = run_json(capsys, str(manifest), "--nodes", "2", "--timeout", "60")
+    assert code == 1
+    [problem] = summary["problems"]
+    assert problem["name"] == "agent"
+    assert problem["reason"].startswith("FailedCreate: "), problem
+    assert 'pods "agent-' in problem["reason"], problem
+    assert problem["reason"].endswith(
+        "is forbidden: error looking up service account default/agent: "
+        'serviceaccount "agent" not found'
+    ), problem
+
+
+@pytest.mark.parametrize("workload", [DAEMONSET, STATEFULSET, JOB], ids=["ds", "sts", "job"])
+def test_a_failed_create_clears_once_the_pods_are_made(workload: str) -> None:
+    async def main() -> tuple[list[str], list[str]]:
+        async with Cluster(ClusterConfig(node_pools=(NodePool(count=2),))) as cluster:
+            await cluster.apply(workload)
+            await cluster.clock.sleep(20)
+            before = [str(p) for p in cluster.problems()]
+            await cluster.apply(SERVICE_ACCOUNT)
+            await cluster.wait_converged(timeout=600)
+            return before, [str(p) for p in cluster.problems()]
+
+    before, after = asyncio.run(main())
+    assert len(before) == 1 and "FailedCreate: " in before[0]
+    assert after == []
+
+
+CLAIMING_POD = """\
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: gpu}
+spec:
+  devices:
+    requests: [{name: gpu, exactly: {deviceClassName: gpu.example.com}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: trainer}
+spec:
+  resourceClaims: [{name: gpu, resourceClaimName: gpu}]
+  containers:
+  - name: train
+    image: trainer
+    resources: {claims: [{name: gpu}]}
+"""
+
+
+def test_a_pod_claiming_devices_waits_for_an_allocation_no_node_can_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The docs' DRA examples: a pod with resource claims is placed only where
+    its claims can be allocated. kubeloop's nodes run no DRA driver and
+    publish no devices, so, as in a cluster without the driver, the pod stays
+    Pending, unschedulable, with the scheduler's reason, instead of running
+    without its device."""
+    manifest = tmp_path / "claim.yaml"
+    manifest.write_text(CLAIMING_POD)
+    code, summary = run_json(capsys, str(manifest), "--nodes", "2", "--timeout", "60")
+    assert code == 1
+    assert summary["pods"]["running"] == 0 and summary["pods"]["unschedulable"] == 1
+    [problem] = summary["problems"]
+    assert (problem["kind"], problem["name"]) == ("Pod", "trainer")
+    assert problem["reason"].startswith(
+        "Unschedulable: 0/2 nodes are available: cannot allocate all claims."
+    ), problem

@@ -13,6 +13,7 @@ from controllers.scheduler.plugins import (
     balanced_allocation,
     default_binder,
     default_preemption,
+    dynamic_resources,
     image_locality,
     inter_pod_affinity,
     node_affinity,
@@ -47,4 +48,5 @@ def default_registry() -> dict[str, PluginFactory]:
         "NodeResourcesBalancedAllocation": balanced_allocation.new,
         "ImageLocality": image_locality.new,
         "DefaultBinder": default_binder.new,
+        "DynamicResources": dynamic_resources.new,
     }
