@@ -44,6 +44,7 @@ from engine.api.core import (
     Toleration,
     qos_class,
 )
+from engine.api.disabled_fields import drop_disabled_fields
 from engine.quantity import Quantity
 
 __all__ = [
@@ -110,7 +111,8 @@ def _default_pod(pod: Pod) -> Pod:
     return pod.model_copy(update={"spec": spec, "status": status})
 
 
-def _default_pod_spec(spec: PodSpec) -> PodSpec:
+def _default_pod_spec(given: PodSpec) -> PodSpec:
+    spec = drop_disabled_fields(given)
     update: dict[str, Any] = {}
     if spec.enable_service_links is None:
         update["enable_service_links"] = True

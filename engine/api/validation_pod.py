@@ -268,7 +268,9 @@ def _check_volumes(errors: Errors, path: str, volumes: list[Volume]) -> set[str]
             errors.append(duplicate(f"{at}.name", volume.name))
         names.add(volume.name)
         sources = volume.sources()
-        if len(sources) > 1:
+        if not sources:  # a source 1.34 drops (`engine.api.disabled_fields`) was its only one
+            errors.append(required(at, "must specify a volume type"))
+        elif len(sources) > 1:
             errors.append(
                 forbidden(f"{at}.{sources[1]}", "may not specify more than 1 volume type")
             )
