@@ -41,6 +41,7 @@ import engine.api  # noqa: F401  (registers the built-in kinds)
 from engine.api.base import Resource
 from engine.api.defaulting import default_object
 from engine.api.integers import range_message
+from engine.api.newer_fields import unknown_paths, without
 from engine.api.validation import validate_object
 from engine.api.validation_rules import quote
 from engine.conversion import to_storage_version
@@ -142,6 +143,12 @@ def parse_object(
         if custom_errors:
             raise Invalid(subject, custom_errors)
         model = model.storage_model or model
+    else:
+        newer = unknown_paths(model, data)  # fields later releases added
+        if newer and strict:
+            raise Invalid(subject, [FieldError(path, "unknown field") for path in newer])
+        if newer:
+            data = without(data, newer)
     try:
         obj = model.model_validate(data)
     except ValidationError as error:
