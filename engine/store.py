@@ -34,25 +34,20 @@ Neighbours: `engine.watch` (watchers), `engine.strategies` (per-kind rules),
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
-import heapq
-import itertools
-import json
 import random
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from engine import admission, conversion, crd, strategies
+from engine import admission, conversion, crd, strategies, subresources
 from engine.admission import AdmissionRequest
 from engine.aggregated import AggregatedAPI
 from engine.api import core
-from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
-from engine.api.integers import INT32_MAX, out_of_range
+from engine.api.base import ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
 from engine.errors import (
     AlreadyExists,
@@ -66,23 +61,21 @@ from engine.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from engine.eventttl import EVENT_TTL_SECONDS, EventExpiry
 from engine.fieldselectors import FieldSelector, parse_field_selector
 from engine.managedfields import list_kinds
 from engine.mutation import detector
-from engine.ownership import apply_fields, created_fields, update_fields
-from engine.patch import (
-    DEFAULT_MERGE_KEYS,
-    PatchError,
-    json_merge_patch,
-    json_patch,
-    strategic_merge_patch,
-)
+from engine.ownership import update_fields
+from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
-from engine.selectors import Selector, from_label_selector, parse_selector
+from engine.selectors import Selector, parse_selector
 from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
+from engine.subresources import DEFAULT_FIELD_MANAGER, Scale
 from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
 
 __all__ = [
+    "DEFAULT_FIELD_MANAGER",
+    "EVENT_TTL_SECONDS",
     "DeletePropagation",
     "ObjectList",
     "Scale",
@@ -92,35 +85,9 @@ __all__ = [
 
 R = TypeVar("R", bound=Resource)
 DeletePropagation = str  # "Background" | "Foreground" | "Orphan"
-DEFAULT_FIELD_MANAGER = "kubeloop"
-"""The field manager of updates and patches that name none (kubectl's
-default is "kubectl-edit", "kubectl-patch", ...; a client names its own)."""
-
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-EVENT_TTL_SECONDS = 3600.0
-"""How long an Event lives after its last write: kube-apiserver's --event-ttl default."""
 LabelSelectorArg = Selector | str | None
 FieldSelectorArg = FieldSelector | str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectList(Generic[R]):
-    """A list response: the items, the revision they were read at, and the
-    continue token for the next page (None on the last page)."""
-
-    items: list[R]
-    resource_version: int
-    continue_: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Scale:
-    """The scale subresource (autoscaling/v1 Scale) of a workload."""
-
-    replicas: int
-    status_replicas: int
-    selector: str
-    resource_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +178,8 @@ class Store:
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
         self.event_ttl = event_ttl
-        # Events expire `event_ttl` after their last write, as kube-apiserver's
-        # --event-ttl (an etcd lease per Event write): (expiry, table, key).
-        self._event_expiry: list[tuple[float, int, _Table, tuple[str, str]]] = []
-        self._event_deadline: dict[tuple[int, tuple[str, str]], float] = {}
-        self._event_writes = itertools.count()
-        self._expiring = False
+        # Events expire `event_ttl` after their last write (`engine.eventttl`).
+        self._event_expiry = EventExpiry(event_ttl or 0.0, self.clock)
         self.admission = admission
         # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
         self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
@@ -224,13 +187,10 @@ class Store:
         self._history_floor = 0  # revisions at or below this were before a restore
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
-        self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
-        self._snapshot_ids = 0
+        self._pages = ContinueTokens()
         self.observers: list[Callable[[WriteRecord], None]] = []
         self._aggregated: dict[type[Resource], AggregatedAPI] = {}
-        # Scale subresources by the id of the (immutable) object they were
-        # read from; the object is kept with it so an id is never reused.
-        self._scales: dict[int, tuple[Resource, Scale]] = {}
+        self._scales = subresources.ScaleCache()
         if namespace_lifecycle:
             # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
@@ -338,7 +298,7 @@ class Store:
             for watcher in list(table.watchers):
                 watcher.stop()
         self._tables.clear()
-        self._snapshots.clear()
+        self._pages.clear()
         highest = revision
         self._history_floor = revision
         for obj in objects:
@@ -349,7 +309,6 @@ class Store:
         self._revision = highest
         self._history_floor = highest
         self._event_expiry.clear()
-        self._event_deadline.clear()
         for table in self._tables.values():
             table.compacted = highest
             if self.event_ttl is not None and table.info.kind == "Event":
@@ -413,32 +372,21 @@ class Store:
             if self._event_expiry and not self._expiring:
                 self._expire_events()
 
+    @property
+    def _expiring(self) -> bool:
+        return self._event_expiry.expiring
+
     def _note_event_write(self, table: _Table, obj: Resource) -> None:
-        assert self.event_ttl is not None
-        key = obj.key
-        expiry = self.clock.now().timestamp() + self.event_ttl
-        self._event_deadline[(id(table), key)] = expiry
-        heapq.heappush(self._event_expiry, (expiry, next(self._event_writes), table, key))
+        self._event_expiry.note(table, obj.key)
 
     def _expire_events(self) -> None:
-        """Delete the Events whose time to live has passed (checked after each
-        write: a store nobody writes to keeps its Events until the next write)."""
-        now = self.clock.now().timestamp()
-        queue = self._event_expiry
-        if queue[0][0] > now:
-            return
-        self._expiring = True
-        try:
-            while queue and queue[0][0] <= now:
-                expiry, _, table, key = heapq.heappop(queue)
-                if self._event_deadline.get((id(table), key)) != expiry:
-                    continue  # written again since: a later entry holds its expiry
-                del self._event_deadline[(id(table), key)]
-                obj = table.objects.get(key)
-                if obj is not None and self._tables.get(type(obj)) is table:
-                    self._remove(table, obj, "delete")
-        finally:
-            self._expiring = False
+        """Delete the Events whose time to live has passed (`engine.eventttl`)."""
+        self._event_expiry.expire(self._expire_event)
+
+    def _expire_event(self, table: _Table, key: tuple[str, str]) -> None:
+        obj = table.objects.get(key)
+        if obj is not None and self._tables.get(type(obj)) is table:
+            self._remove(table, obj, "delete")
 
     @staticmethod
     def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:
@@ -548,7 +496,7 @@ class Store:
         sel = _label_selector(label_selector)
         fsel = _field_selector(field_selector, table.info)
         if continue_:
-            revision, items = self._resume(continue_)
+            revision, items = self._pages.resume(continue_)
         else:
             revision = self._revision
             items = [
@@ -560,27 +508,8 @@ class Store:
             ]
         if limit is None or limit <= 0 or len(items) <= limit:
             return ObjectList(cast(builtins.list[R], items), revision)
-        token = self._save_snapshot(revision, items[limit:])
+        token = self._pages.save(revision, items[limit:])
         return ObjectList(cast(builtins.list[R], items[:limit]), revision, token)
-
-    def _save_snapshot(self, revision: int, rest: builtins.list[Resource]) -> str:
-        self._snapshot_ids += 1
-        self._snapshots[self._snapshot_ids] = (revision, rest)
-        while len(self._snapshots) > 64:
-            self._snapshots.popitem(last=False)
-        raw = json.dumps({"rv": revision, "id": self._snapshot_ids}).encode()
-        return base64.urlsafe_b64encode(raw).decode()
-
-    def _resume(self, token: str) -> tuple[int, builtins.list[Resource]]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            snapshot_id = int(data["id"])
-        except (ValueError, KeyError, TypeError):
-            raise BadRequest(f"invalid continue token {token!r}") from None
-        snapshot = self._snapshots.pop(snapshot_id, None)
-        if snapshot is None:
-            raise Gone("the provided continue parameter is too old; restart the list")
-        return snapshot
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -862,60 +791,8 @@ class Store:
         force: bool = False,
         dry_run: bool = False,
     ) -> Resource:
-        """Server-side apply of one object's applied configuration (a decoded
-        manifest, as `application/apply-patch+yaml` carries): created if
-        missing, else merged in with field ownership (`engine.ownership`):
-        `ApplyConflict` (409) when it would change fields other managers own,
-        unless `force`. Returns the stored object; with `dry_run`, the object
-        that would be stored, after every check, without writing it."""
-        from engine.manifests import parse_object
-
-        if not field_manager:
-            raise BadRequest("a field manager is required for apply")
-        api_version, kind_name = config.get("apiVersion"), config.get("kind")
-        meta = config.get("metadata")
-        if not isinstance(api_version, str) or not isinstance(kind_name, str):
-            raise BadRequest("an applied configuration names its apiVersion and kind")
-        if not isinstance(meta, Mapping) or not meta.get("name"):
-            raise BadRequest("an applied configuration names its object (metadata.name)")
-        info = self.registry.lookup(api_version, kind_name)
-        namespace = (meta.get("namespace") or "default") if info.namespaced else None
-        current = self.try_get(info.model, meta["name"], namespace)
-        now = self.clock.now()
-        if current is None:
-            # A new object: the configuration is the whole object and validates alone.
-            desired = parse_object(dict(config), registry=self.registry)
-            entries = created_fields(
-                config,
-                manager=field_manager,
-                kinds=list_kinds(desired),
-                api_version=api_version,
-                now=now,
-            )
-            new_meta = desired.metadata.model_copy(update={"managed_fields": entries})
-            created = desired.model_copy(update={"metadata": new_meta})
-            return created if dry_run else self.create(created)
-        # An existing one: only the merged result has to be valid.
-        kinds = list_kinds(current)
-        document, entries = apply_fields(
-            current.to_dict(),
-            current.metadata.managed_fields,
-            config,
-            manager=field_manager,
-            force=force,
-            kinds=kinds,
-            api_version=api_version,
-            now=now,
-        )
-        document.setdefault("metadata", {})["managedFields"] = [
-            e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in entries
-        ]
-        document["metadata"]["resourceVersion"] = current.metadata.resource_version
-        new = parse_object(document, registry=self.registry)
-        if dry_run:
-            strategies.check_update(current, new)
-            return new
-        return self.update(new, field_manager=None)
+        """Server-side apply (`engine.subresources.apply`)."""
+        return subresources.apply(self, config, field_manager, force=force, dry_run=dry_run)
 
     def patch(
         self,
@@ -928,76 +805,25 @@ class Store:
         subresource: str | None = None,
         field_manager: str | None = DEFAULT_FIELD_MANAGER,
     ) -> R:
-        """Apply a JSON merge patch ("merge"), a JSON patch ("json") or a strategic
-        merge patch ("strategic") to the stored object, then update it. A
-        resourceVersion inside the patch acts as a precondition."""
-        current = self.get(kind, name, namespace)
-        document = current.to_dict()
-        try:
-            if patch_type == "merge":
-                patched = json_merge_patch(document, patch)
-            elif patch_type == "json":
-                patched = json_patch(document, patch)
-            elif patch_type == "strategic":
-                patched = strategic_merge_patch(document, patch, DEFAULT_MERGE_KEYS)
-            else:
-                raise BadRequest(f"unsupported patch type {patch_type!r}")
-        except PatchError as error:
-            raise BadRequest(f"the patch could not be applied: {error}") from None
-        if not isinstance(patched, dict):
-            raise BadRequest("the patched object is not a JSON object")
-        for field, expected in (("kind", current.kind), ("apiVersion", current.api_version)):
-            if patched.get(field) != expected:
-                raise BadRequest(f"a patch may not change {field} (from {expected!r})")
-        meta = patched.get("metadata") or {}
-        if (
-            meta.get("name") != current.metadata.name
-            or meta.get("namespace", "") != current.metadata.namespace
-        ):
-            raise BadRequest("a patch may not change metadata.name or metadata.namespace")
-        from engine.manifests import parse_object
-
-        new = cast(R, parse_object(patched, registry=self.registry))
-        if subresource == "status":
-            return self.update_status(new)
-        if subresource is not None:
-            raise NotFound(f"unsupported subresource {subresource!r} for patch")
-        return self.update(new, field_manager=field_manager)
+        """A merge, JSON or strategic merge patch (`engine.subresources.patch`)."""
+        return subresources.patch(
+            self,
+            kind,
+            name,
+            namespace,
+            patch,
+            patch_type=patch_type,
+            subresource=subresource,
+            field_manager=field_manager,
+        )
 
     def bind(self, name: str, namespace: str | None, node_name: str) -> Resource:
         """pods/binding: assign a pod to a node once; Conflict if already bound."""
-        pod = self.get(core.Pod, name, namespace)
-        return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
+        return subresources.bind(self, name, namespace, node_name)
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
-        """The scale subresource of a Deployment, ReplicaSet, StatefulSet or
-        ReplicationController, or of a custom kind whose CRD version has one.
-        Kept per object until it changes (the HPA reads it every sync)."""
-        obj: Any = self.get(kind, name, namespace)
-        cached = self._scales.get(id(obj))
-        if cached is not None and cached[0] is obj:
-            return cached[1]
-        result = self._scale_of(kind, obj)
-        if len(self._scales) >= 4096:
-            self._scales.clear()
-        self._scales[id(obj)] = (obj, result)
-        return result
-
-    def _scale_of(self, kind: type[Resource], obj: Any) -> Scale:
-        if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
-            replicas, status_replicas, selector = scale
-            return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
-        if not kind.has_scale_subresource:
-            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
-        spec_selector = obj.spec.selector
-        if isinstance(spec_selector, dict):  # ReplicationController: an equality map
-            spec_selector = LabelSelector(match_labels=spec_selector)
-        return Scale(
-            replicas=obj.spec.replicas,
-            status_replicas=obj.status.replicas or 0,
-            selector=str(from_label_selector(spec_selector)),
-            resource_version=obj.metadata.resource_version,
-        )
+        """The scale subresource of an object (`engine.subresources.ScaleCache`)."""
+        return self._scales.get(self, kind, name, namespace)
 
     def scale(
         self,
@@ -1009,30 +835,9 @@ class Store:
         resource_version: str | None = None,
     ) -> R:
         """Set spec.replicas through the scale subresource."""
-        if replicas < 0:
-            raise Invalid(
-                f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
-            )
-        if replicas > INT32_MAX:  # the Scale object's spec.replicas is an int32
-            raise Invalid(
-                f'{kind.kind_name} "{name}"',
-                [FieldError("spec.replicas", out_of_range(replicas))],
-            )
-        current: Any = self.get(kind, name, namespace)
-        custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
-        if not custom and not kind.has_scale_subresource:
-            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
-        if resource_version and resource_version != current.metadata.resource_version:
-            raise Conflict(
-                f'Operation cannot be fulfilled on {self.table(kind).info.plural} "{name}": '
-                "the object has been modified"
-            )
-        if custom:
-            return self.update(cast(R, crd.with_replicas(current, replicas)))
-        new = current.model_copy(
-            update={"spec": current.spec.model_copy(update={"replicas": replicas})}
+        return subresources.scale(
+            self, kind, name, namespace, replicas=replicas, resource_version=resource_version
         )
-        return self.update(cast(R, new))
 
     # -- watch ------------------------------------------------------------------------------
 
