@@ -1,4 +1,4 @@
-"""The versioned object store: kube-apiserver and etcd in one in-memory object.
+"""The versioned object store: kube-apiserver's registry over a `Storage`.
 
 Contract (Kubernetes semantics; see DESIGN.md "Store"):
 
@@ -28,17 +28,24 @@ Contract (Kubernetes semantics; see DESIGN.md "Store"):
 Create keeps the status it is given (Kubernetes resets most statuses on
 create); this lets tests and simulations seed objects in any state.
 
-Neighbours: `engine.watch` (watchers), `engine.strategies` (per-kind rules),
-`engine.client` (the async `Client` over this store), `engine.patch`.
+The store is a facade over one module per concept: what is kept and at which
+revision (history, compaction, Gone) is the `Storage` under it
+(`engine.storage`, in memory by default); here are the write path (defaults,
+admission, validation, generation, finalizers, the revision each write is
+stamped with) and reads with version conversion and aggregated APIs. Watch
+fan-out is `engine.watchcache`, paged lists `engine.paging`, patch, apply,
+bind and scale `engine.subresources`, eviction `engine.eviction`, Event
+expiry `engine.eventttl`.
+
+Neighbours: those modules, `engine.watch` (watchers), `engine.strategies`
+(per-kind rules), `engine.client` (the async `Client` over this store).
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -54,7 +61,6 @@ from engine.errors import (
     BadRequest,
     Conflict,
     FieldError,
-    Gone,
     Invalid,
     KindNotServed,
     MethodNotAllowed,
@@ -70,8 +76,10 @@ from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, parse_selector
 from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
+from engine.storage import Keyspace, MemoryStorage, Storage, Unwatch
 from engine.subresources import DEFAULT_FIELD_MANAGER, Scale
-from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
+from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher
+from engine.watchcache import Fanout
 
 __all__ = [
     "DEFAULT_FIELD_MANAGER",
@@ -109,34 +117,17 @@ class WriteRecord:
         return self.type == DELETED
 
 
-@dataclass(slots=True)
-class _Change:
-    revision: int
-    event: WatchEvent[Any]
-    object: Resource
-    previous: Resource | None
-
-
 class _Table:
-    """Objects, history and watchers of one kind."""
+    """One served kind: its rules, its keyspace in the storage, and its watchers."""
 
-    __slots__ = (
-        "compacted",
-        "crd",
-        "custom",
-        "history",
-        "info",
-        "objects",
-        "spec_fields",
-        "watchers",
-    )
+    __slots__ = ("crd", "custom", "fanout", "info", "space", "spec_fields", "unwatch")
 
-    def __init__(self, info: KindInfo) -> None:
+    def __init__(self, info: KindInfo, space: Keyspace) -> None:
         self.info = info
-        self.objects: dict[tuple[str, str], Resource] = {}
-        self.history: deque[_Change] = deque()
-        self.compacted = 0  # changes with revision <= compacted are gone
-        self.watchers: list[Watcher[Any]] = []
+        self.space = space
+        self.fanout = Fanout()
+        # The kind's watch cache follows its keyspace from now on.
+        self.unwatch: Unwatch = space.watch(None, self.fanout.publish)
         # CustomResourceDefinitions serve kinds when stored (engine.crd).
         self.crd = info.kind == "CustomResourceDefinition" and info.group == "apiextensions.k8s.io"
         self.custom = issubclass(info.model, crd.CustomResource)  # CEL transition rules
@@ -145,6 +136,16 @@ class _Table:
             for name in info.model.model_fields
             if name not in ("api_version", "kind", "metadata", "status")
         )
+
+    @property
+    def compacted(self) -> int:
+        """Changes at or below this revision are gone from the kind's history."""
+        return self.space.compacted
+
+    def close(self) -> None:
+        """End the kind's watches and stop following its keyspace."""
+        self.unwatch()
+        self.fanout.stop_all()
 
 
 class Store:
@@ -165,6 +166,7 @@ class Store:
         admission: bool = True,
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         node_port_range: str = DEFAULT_NODE_PORT_RANGE,
+        storage: Storage | None = None,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
@@ -183,8 +185,12 @@ class Store:
         self.admission = admission
         # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
         self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
-        self._revision = 0
-        self._history_floor = 0  # revisions at or below this were before a restore
+        # What is stored, and at which revision (`engine.storage`): memory
+        # unless another (empty) storage is given.
+        self._storage: Storage = (
+            storage if storage is not None else MemoryStorage(history_size=history_size)
+        )
+        self._revision = self._storage.revision
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
         self._pages = ContinueTokens()
@@ -246,25 +252,30 @@ class Store:
             detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
-            if kind.read_only:
-                resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
-                if kind in self._aggregated:
-                    raise MethodNotAllowed(f"{resource} is served read only (get and list)")
-                raise ServiceUnavailable(
-                    f"the server is currently unable to handle the request ({resource}: "
-                    "no aggregated API serves it; is the metrics server running?)"
-                )
-            try:
-                info = self.registry.info(kind)
-            except KeyError:
-                raise KindNotServed(
-                    f"the server could not find the requested resource ({kind.__name__} "
-                    "is not a served kind)"
-                ) from None
-            table = _Table(info)
-            table.compacted = self._history_floor
+            info = self._served(kind)
+            table = _Table(info, self._storage.keyspace(info))
             self._tables[kind] = table
         return table
+
+    def _served(self, kind: type[Resource]) -> KindInfo:
+        """The registry's entry for a kind this store keeps, or the error that
+        answers a request for one it does not."""
+        if kind.read_only:
+            resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
+            if kind in self._aggregated:
+                raise MethodNotAllowed(f"{resource} is served read only (get and list)")
+            raise ServiceUnavailable(
+                f"the server is currently unable to handle the request ({resource}: "
+                "no aggregated API serves it; is the metrics server running?)"
+            )
+        try:
+            info = self.registry.info(kind)
+        except KeyError:
+            raise KindNotServed(
+                f"the server could not find the requested resource ({kind.__name__} "
+                "is not a served kind)"
+            ) from None
+        return info
 
     def drop_kind(self, kind: type[Resource]) -> None:
         """Remove every object of a kind (DELETED events) and end its watches: the
@@ -272,16 +283,16 @@ class Store:
         table = self._tables.get(kind)
         if table is None:
             return
-        for obj in list(table.objects.values()):
+        for obj in list(table.space.values()):
             self._remove(table, obj, "delete")
-        for watcher in list(table.watchers):
-            watcher.stop()
+        table.close()
         del self._tables[kind]
+        self._storage.drop(table.info)
 
     def all_objects(self) -> Iterable[Resource]:
         """Every stored object, kind by kind (shared objects: never mutate them)."""
         for table in list(self._tables.values()):
-            yield from list(table.objects.values())
+            yield from list(table.space.values())
 
     def serve_definition(self, definition: Resource) -> None:
         """Serve the kinds of a stored CustomResourceDefinition (before its
@@ -295,24 +306,24 @@ class Store:
         revision before `revision` is Gone (no history before it is kept).
         Nothing is written and no observer is called."""
         for table in self._tables.values():
-            for watcher in list(table.watchers):
-                watcher.stop()
+            table.close()
         self._tables.clear()
         self._pages.clear()
-        highest = revision
-        self._history_floor = revision
+        infos: dict[type[Resource], KindInfo] = {}  # in the order first loaded
+        loaded: builtins.list[tuple[KindInfo, Resource]] = []
         for obj in objects:
-            table = self.table(type(obj))
-            meta = obj.metadata
-            table.objects[self._key(table.info, meta.namespace, meta.name)] = obj
-            highest = max(highest, int(meta.resource_version or 0))
+            info = infos.get(type(obj))
+            if info is None:
+                info = infos[type(obj)] = self._served(type(obj))
+            loaded.append((info, obj))
+        highest = self._storage.restore(loaded, revision)
         self._revision = highest
-        self._history_floor = highest
         self._event_expiry.clear()
+        for kind in infos:
+            self.table(kind)
         for table in self._tables.values():
-            table.compacted = highest
             if self.event_ttl is not None and table.info.kind == "Event":
-                for event in table.objects.values():  # a full time to live from now
+                for event in table.space.values():  # a full time to live from now
                     self._note_event_write(table, event)
         # New uids and names must not repeat the ones made before the restart,
         # which a generator seeded as before would draw again.
@@ -334,22 +345,21 @@ class Store:
         event_type: EventType,
         obj: Resource,
         previous: Resource | None,
-    ) -> None:
-        revision = self._revision
-        event: WatchEvent[Any] = WatchEvent(event_type, obj, revision)
-        history = table.history
-        history.append(_Change(revision, event, obj, previous))
-        if len(history) > self.history_size:
-            table.compacted = history.popleft().revision
+    ) -> Resource:
+        """Write `obj` (stamped with the revision allocated for it) in place of
+        `previous` (None: absent) and tell everyone; returns the stored version."""
+        # The storage delivers the change to the kind's watchers (its fan-out
+        # follows the keyspace); a storage that assigns revisions itself (etcd)
+        # returns the object restamped, and the store goes on from its revision.
+        space = table.space
+        if event_type == DELETED:
+            change = space.delete(obj, expected=previous, revision=self._revision)
+        else:
+            change = space.put(obj, expected=previous, revision=self._revision)
+        obj = change.object
+        revision = self._revision = change.revision
         if detector.enabled:
             detector.record(obj)
-        for watcher in table.watchers:
-            if watcher.namespace is not None and watcher.namespace != obj.metadata.namespace:
-                continue
-            if watcher.label_selector is None and watcher.field_selector is None:
-                watcher.push(event)
-            else:
-                self._push_filtered(watcher, event, previous)
         if self.observers:
             meta = obj.metadata
             record = WriteRecord(
@@ -371,6 +381,7 @@ class Store:
                 self._note_event_write(table, obj)
             if self._event_expiry and not self._expiring:
                 self._expire_events()
+        return obj
 
     @property
     def _expiring(self) -> bool:
@@ -384,39 +395,9 @@ class Store:
         self._event_expiry.expire(self._expire_event)
 
     def _expire_event(self, table: _Table, key: tuple[str, str]) -> None:
-        obj = table.objects.get(key)
+        obj = table.space.get(key)
         if obj is not None and self._tables.get(type(obj)) is table:
             self._remove(table, obj, "delete")
-
-    @staticmethod
-    def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:
-        if obj is None:
-            return False
-        sel = watcher.label_selector
-        if sel is not None and not sel.matches(obj.metadata.labels):
-            return False
-        fsel = watcher.field_selector
-        return fsel is None or bool(fsel.matches(obj))
-
-    def _push_filtered(
-        self, watcher: Watcher[Any], event: WatchEvent[Any], previous: Resource | None
-    ) -> None:
-        # An object that starts or stops matching a selector is ADDED to or
-        # DELETED from that watcher's view, as the apiserver's watch cache does.
-        now = event.type != DELETED and self._matches(watcher, event.object)
-        before = self._matches(watcher, previous) if event.type != ADDED else False
-        if event.type == DELETED:
-            now, before = False, self._matches(watcher, event.object)
-        if now and before:
-            watcher.push(event)
-        elif now:
-            watcher.push(WatchEvent(ADDED, event.object, event.revision))
-        elif before:
-            gone = event.object if event.type == DELETED else previous
-            assert gone is not None
-            if event.type != DELETED:
-                gone = _stamp(gone, revision=event.revision)
-            watcher.push(WatchEvent(DELETED, gone, event.revision))
 
     def _next_revision(self) -> int:
         self._revision += 1
@@ -447,7 +428,7 @@ class Store:
         if storage is not None:
             return conversion.convert(self.get(storage, name, namespace), kind)
         table = self.table(kind)
-        obj = table.objects.get(self._key(table.info, namespace, name))
+        obj = table.space.get(self._key(table.info, namespace, name))
         if obj is None:
             raise NotFound(f'{table.info.plural} "{name}" not found')
         return cast(R, obj)
@@ -462,7 +443,7 @@ class Store:
             found = self.try_get(storage, name, namespace)
             return None if found is None else conversion.convert(found, kind)
         table = self.table(kind)
-        return cast("R | None", table.objects.get(self._key(table.info, namespace, name)))
+        return cast("R | None", table.space.get(self._key(table.info, namespace, name)))
 
     def list(
         self,
@@ -499,13 +480,14 @@ class Store:
             revision, items = self._pages.resume(continue_)
         else:
             revision = self._revision
-            items = [
-                obj
-                for key, obj in sorted(table.objects.items())
-                if (namespace is None or key[0] == namespace)
-                and (sel is None or sel.matches(obj.metadata.labels))
-                and (fsel is None or fsel.matches(obj))
-            ]
+            items = table.space.list(namespace)
+            if sel is not None or fsel is not None:
+                items = [
+                    obj
+                    for obj in items
+                    if (sel is None or sel.matches(obj.metadata.labels))
+                    and (fsel is None or fsel.matches(obj))
+                ]
         if limit is None or limit <= 0 or len(items) <= limit:
             return ObjectList(cast(builtins.list[R], items), revision)
         token = self._pages.save(revision, items[limit:])
@@ -538,7 +520,7 @@ class Store:
                 )
             name = self._generate_name(table, namespace, meta.generate_name)
         key = (namespace, name)
-        if key in table.objects:
+        if table.space.get(key) is not None:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
         request = None
         if self.admission:
@@ -571,8 +553,7 @@ class Store:
         if isinstance(stored, core.Service):
             stored = cast(R, self.service_ips.admit(stored, None))
         self._revision = revision
-        table.objects[key] = stored
-        self._commit(table, "create", ADDED, stored, None)
+        stored = cast(R, self._commit(table, "create", ADDED, stored, None))
         if isinstance(stored, core.Service):
             self.service_ips.record(stored)
         if request is not None:
@@ -584,13 +565,13 @@ class Store:
         for _ in range(16):
             suffix = "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
             name = prefix[:58] + suffix
-            if (namespace, name) not in table.objects:
+            if table.space.get((namespace, name)) is None:
                 return name
         raise AlreadyExists(f"could not generate a unique name with prefix {prefix!r}")
 
     def _current_for_write(self, table: _Table, obj: Resource) -> Resource:
         key = self._key(table.info, obj.metadata.namespace, obj.metadata.name)
-        current = table.objects.get(key)
+        current = table.space.get(key)
         if current is None:
             raise NotFound(f'{table.info.plural} "{obj.metadata.name}" not found')
         meta = obj.metadata
@@ -686,8 +667,7 @@ class Store:
         object.__setattr__(obj, "metadata", copied(meta, merged))
         if strategies.ready_to_remove(obj):
             return cast(R, self._remove(table, obj, "update"))
-        table.objects[obj.key] = obj
-        self._commit(table, "update", MODIFIED, obj, current)
+        obj = cast(R, self._commit(table, "update", MODIFIED, obj, current))
         if isinstance(obj, core.Service):
             self.service_ips.record(obj)
         return obj
@@ -708,8 +688,7 @@ class Store:
             object.__setattr__(stored, "metadata", new_meta)
         else:
             stored = copied(current, {"status": status, "metadata": new_meta})
-        table.objects[stored.key] = stored
-        self._commit(table, "update_status", MODIFIED, stored, current)
+        stored = self._commit(table, "update_status", MODIFIED, stored, current)
         return cast(R, stored)
 
     def delete(
@@ -727,7 +706,7 @@ class Store:
         (finalizers or graceful termination pending), None once it is gone."""
         table = self.table(kind)
         key = self._key(table.info, namespace, name)
-        current = table.objects.get(key)
+        current = table.space.get(key)
         if current is None:
             raise NotFound(f'{table.info.plural} "{name}" not found')
         meta = current.metadata
@@ -756,16 +735,14 @@ class Store:
                 "metadata": plan.metadata.model_copy(update={"resource_version": str(revision)})
             }
         )
-        table.objects[key] = marked
-        self._commit(table, "delete", MODIFIED, marked, current)
-        return cast(R, marked)
+        return cast(R, self._commit(table, "delete", MODIFIED, marked, current))
 
     def _remove(self, table: _Table, obj: Resource, verb: str) -> Resource:
         """Remove an object; returns its final state, stamped with the revision."""
-        previous = table.objects.pop(obj.key, None)
+        previous = table.space.get(obj.key)
         revision = self._next_revision()
         final = _stamp(obj, revision=revision)
-        self._commit(table, verb, DELETED, final, previous)
+        final = self._commit(table, verb, DELETED, final, previous)
         if table.crd:
             crd.remove(self, final)
         if isinstance(final, core.Service):
@@ -779,9 +756,7 @@ class Store:
         current = self._current_for_write(table, obj)
         revision = self._next_revision()
         stored = _stamp(obj, revision=revision)
-        table.objects[stored.key] = stored
-        self._commit(table, verb, MODIFIED, stored, current)
-        return stored
+        return cast(R, self._commit(table, verb, MODIFIED, stored, current))
 
     def apply(
         self,
@@ -860,64 +835,40 @@ class Store:
                 f"watch {kind.kind_name} in its storage version: converting watch events "
                 "is not supported"
             )
-        if since is not None and since < table.compacted:
-            raise Gone(
-                f"too old resource version: {since} (the oldest retained for "
-                f"{table.info.plural} is {table.compacted})"
-            )
-        watcher: Watcher[R] = Watcher(
-            capacity=capacity or self.watch_capacity,
+        history = () if since is None else table.space.changes(since)  # Gone if compacted
+        return table.fanout.open(
+            history=history,
             namespace=namespace if table.info.namespaced else None,
             label_selector=_label_selector(label_selector),
             field_selector=_field_selector(field_selector, table.info),
+            capacity=capacity or self.watch_capacity,
             clock=self.clock,
             current_revision=lambda: self._revision,
-            on_close=lambda w: _discard(table.watchers, w),
             bookmark_interval=self.bookmark_interval if bookmarks else None,
         )
-        if since is not None:
-            for change in table.history:
-                if change.revision <= since:
-                    continue
-                event = change.event
-                obj = change.object
-                if watcher.namespace is not None and obj.metadata.namespace != watcher.namespace:
-                    continue
-                if watcher.label_selector is None and watcher.field_selector is None:
-                    watcher.push(event)
-                else:
-                    self._push_filtered(watcher, event, change.previous)
-        if not watcher.stopped:
-            table.watchers.append(watcher)
-        return watcher
 
     def watcher_count(self, kind: type[Resource]) -> int:
-        return len(self.table(kind).watchers)
+        return len(self.table(kind).fanout)
 
     def peek(self, kind: type[R], name: str, namespace: str = "") -> R | None:
         """`try_get` for admission's lookups on every create: the stored object of
         exactly this model (no conversion), without creating the kind's table."""
         table = self._tables.get(kind)
-        return None if table is None else cast("R | None", table.objects.get((namespace, name)))
+        return None if table is None else cast("R | None", table.space.get((namespace, name)))
 
     def objects_in(self, kind: type[R], namespace: str) -> builtins.list[R]:
         """The stored objects of a kind in one namespace, unordered and without
         copying; a kind never stored costs a dict lookup (admission asks this on
         every create, for LimitRanges and quotas that are mostly absent)."""
         table = self._tables.get(kind)
-        if table is None or not table.objects:
+        if table is None or not len(table.space):
             return []
-        found = [obj for (ns, _), obj in table.objects.items() if ns == namespace]
+        found = [obj for obj in table.space.values() if obj.metadata.namespace == namespace]
         return cast(builtins.list[R], found)
 
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""
-        return cast(Iterable[R], self.table(kind).objects.values())
-
-
-def _discard(watchers: list[Watcher[Any]], watcher: Watcher[Any]) -> None:
-    with contextlib.suppress(ValueError):
-        watchers.remove(watcher)
+        return cast(Iterable[R], self.table(kind).space.values())
 
 
 def _label_selector(value: LabelSelectorArg) -> Selector | None:
