@@ -34,7 +34,7 @@ from engine.store import (
     Scale,
     Store,
 )
-from engine.watch import Watcher
+from engine.watch import WatchStream
 
 __all__ = ["Client", "LocalClient", "PatchType"]
 
@@ -115,9 +115,9 @@ class Client(Protocol):
         field_selector: FieldSelectorArg = None,
         since: int | None = None,
         bookmarks: bool = False,
-    ) -> Watcher[R]:
-        """Start a watch; the returned watcher is an async iterator of events and
-        an async context manager that stops it."""
+    ) -> WatchStream[R]:
+        """Start a watch: an async iterator of events and an async context
+        manager that stops it (`engine.watch.WatchStream`)."""
         ...
 
 
@@ -268,7 +268,7 @@ class LocalClient:
         field_selector: FieldSelectorArg = None,
         since: int | None = None,
         bookmarks: bool = False,
-    ) -> Watcher[R]:
+    ) -> WatchStream[R]:
         return self.store.watch(
             kind,
             namespace,

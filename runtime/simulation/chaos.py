@@ -10,9 +10,10 @@ which wraps the real client and asks the `FaultInjector` on every call:
   write may be the one after which the controller crashes: the client then
   tells its host, and it and every later call of that incarnation wait
   forever, so nothing more of the interrupted reconcile runs;
-* `watch` hands out a `FaultyWatcher` once any watch-level fault has been
-  scheduled. It sits between the store's watcher and the informer (which
-  only calls `next_batch()` and `stop()`), and holds events back (delay,
+* `watch` hands out a `FaultyWatcher` (a `WatchStream`, as the inner
+  client's watch is) once any watch-level fault has been scheduled. It sits
+  between the store's watcher and the informer (which only calls
+  `next_batch()` and `stop()`), and holds events back (delay,
   reorder jitter, stale lag in seconds or revisions), loses them (a lost event
   becomes a BOOKMARK of its revision, so resuming the watch does not bring it
   back: only a relist does), duplicates them, or ends the watch with Gone.
@@ -41,7 +42,7 @@ from engine.client import Client, PatchType
 from engine.errors import Conflict, Gone, InternalError, NotFound, ServerTimeout
 from engine.registry import REGISTRY
 from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale
-from engine.watch import ADDED, BOOKMARK, MODIFIED, Watcher, WatchEvent
+from engine.watch import ADDED, BOOKMARK, MODIFIED, WatchEvent, WatchStream
 from runtime.simulation.injector import FaultInjector, WatchHold
 
 __all__ = ["FaultyClient", "FaultyWatcher"]
@@ -303,7 +304,7 @@ class FaultyClient:
         field_selector: FieldSelectorArg = None,
         since: int | None = None,
         bookmarks: bool = False,
-    ) -> Any:
+    ) -> WatchStream[R]:
         if self.dead:
             await self._hang()
         informer = kind.kind_name
@@ -320,7 +321,7 @@ class FaultyClient:
         )
         if not self.injector.watch_faults:
             return inner
-        watcher = FaultyWatcher(inner, self, informer)
+        watcher: FaultyWatcher[R] = FaultyWatcher(inner, self, informer)
         self._watchers.append(watcher)
         return watcher
 
@@ -344,7 +345,7 @@ class _Held(Generic[R]):
 class FaultyWatcher(Generic[R]):
     """A store watcher seen through the active watch faults (see the module docstring)."""
 
-    def __init__(self, inner: Watcher[R], client: FaultyClient, informer: str) -> None:
+    def __init__(self, inner: WatchStream[R], client: FaultyClient, informer: str) -> None:
         self._inner = inner
         self._client = client
         self.informer = informer
@@ -352,6 +353,7 @@ class FaultyWatcher(Generic[R]):
         self._held: deque[_Held[R]] = deque()
         self._last_release = 0.0
         self._broken = False
+        self._ready: deque[WatchEvent[R]] = deque()  # read by batch, handed out one by one
 
     def break_(self) -> None:
         """End the watch: the informer's next `next_batch()` raises Gone."""
@@ -445,5 +447,27 @@ class FaultyWatcher(Generic[R]):
             return head.release_at - now
         return max(_EPSILON, min(REVISION_POLL, head.cap_at - now))
 
+    def drain(self) -> list[WatchEvent[R]]:
+        """The events due now, without waiting (held ones stay held)."""
+        if self._broken:
+            raise self._gone()
+        if len(self._inner):
+            self._intake(self._inner.drain())
+        return self._due(self._clock.monotonic())
+
     def __len__(self) -> int:
         return len(self._held) + len(self._inner)
+
+    def __aiter__(self) -> FaultyWatcher[R]:
+        return self
+
+    async def __anext__(self) -> WatchEvent[R]:
+        if not self._ready:
+            self._ready.extend(await self.next_batch())
+        return self._ready.popleft()
+
+    async def __aenter__(self) -> FaultyWatcher[R]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
