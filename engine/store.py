@@ -48,7 +48,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, Unpack, cast
 
 from engine import admission, conversion, crd, strategies, subresources
 from engine.admission import AdmissionRequest
@@ -71,6 +71,17 @@ from engine.eventttl import EVENT_TTL_SECONDS, EventExpiry
 from engine.fieldselectors import FieldSelector, parse_field_selector
 from engine.managedfields import list_kinds
 from engine.mutation import detector
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
+    FieldSelectorArg,
+    LabelSelectorArg,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
+)
 from engine.ownership import update_fields
 from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
@@ -85,6 +96,8 @@ __all__ = [
     "DEFAULT_FIELD_MANAGER",
     "EVENT_TTL_SECONDS",
     "DeletePropagation",
+    "FieldSelectorArg",
+    "LabelSelectorArg",
     "ObjectList",
     "Scale",
     "Store",
@@ -94,8 +107,6 @@ __all__ = [
 R = TypeVar("R", bound=Resource)
 DeletePropagation = str  # "Background" | "Foreground" | "Orphan"
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-LabelSelectorArg = Selector | str | None
-FieldSelectorArg = FieldSelector | str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,27 +461,22 @@ class Store:
         kind: type[R],
         namespace: str | None = None,
         *,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
-        that all see the revision of the first page (an expired token is Gone)."""
+        that all see the revision of the first page (an expired token is Gone).
+        `options` or its fields as keywords (`engine.options.ListOptions`)."""
+        opts = of(ListOptions, options, args)
+        label_selector, field_selector = opts.label_selector, opts.field_selector
+        limit, continue_ = opts.limit, opts.continue_
         provider = self._aggregated.get(kind)
         if provider is not None:
             found = self._aggregated_list(provider, kind, namespace, label_selector, field_selector)
             return ObjectList(cast(builtins.list[R], found), self._revision)
         storage = self._storage_of(kind)
         if storage is not None:
-            stored = self.list(
-                storage,
-                namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                continue_=continue_,
-            )
+            stored = self.list(storage, namespace, options=opts)
             views = [conversion.convert(obj, kind) for obj in stored.items]
             return ObjectList(views, stored.resource_version, stored.continue_)
         table = self.table(kind)
@@ -697,13 +703,18 @@ class Store:
         name: str,
         namespace: str | None = None,
         *,
-        propagation_policy: DeletePropagation | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
         """Delete an object. Returns the object if it is only marked for deletion
-        (finalizers or graceful termination pending), None once it is gone."""
+        (finalizers or graceful termination pending), None once it is gone.
+        `options` or its fields as keywords (`engine.options.DeleteOptions`)."""
+        opts = of(DeleteOptions, options, args)
+        propagation_policy, grace_period_seconds = (
+            opts.propagation_policy,
+            opts.grace_period_seconds,
+        )
+        uid, resource_version = opts.uid, opts.resource_version
         table = self.table(kind)
         key = self._key(table.info, namespace, name)
         current = table.space.get(key)
@@ -821,14 +832,16 @@ class Store:
         kind: type[R],
         namespace: str | None = None,
         *,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
+        options: WatchOptions | None = None,
         capacity: int | None = None,
+        **args: Unpack[WatchArgs],
     ) -> Watcher[R]:
         """Events of a kind after revision `since` (None: from now on). Raises Gone
-        if `since` is older than the retained history."""
+        if `since` is older than the retained history. `options` or its fields
+        as keywords (`engine.options.WatchOptions`); `capacity` bounds this
+        watcher's buffer (default `watch_capacity`)."""
+        opts = of(WatchOptions, options, args)
+        since, bookmarks = opts.since, opts.bookmarks
         table = self.table(kind)
         if self._storage_of(kind) is not None:
             raise BadRequest(
@@ -839,8 +852,8 @@ class Store:
         return table.fanout.open(
             history=history,
             namespace=namespace if table.info.namespaced else None,
-            label_selector=_label_selector(label_selector),
-            field_selector=_field_selector(field_selector, table.info),
+            label_selector=_label_selector(opts.label_selector),
+            field_selector=_field_selector(opts.field_selector, table.info),
             capacity=capacity or self.watch_capacity,
             clock=self.clock,
             current_revision=lambda: self._revision,

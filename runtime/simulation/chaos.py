@@ -33,15 +33,24 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar, Unpack
 
 import anyio
 
 from engine.api.base import Resource
 from engine.client import Client, PatchType
 from engine.errors import Conflict, Gone, InternalError, NotFound, ServerTimeout
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
+)
 from engine.registry import REGISTRY
-from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale
+from engine.store import ObjectList, Scale
 from engine.watch import ADDED, BOOKMARK, MODIFIED, WatchEvent, WatchStream
 from runtime.simulation.injector import FaultInjector, WatchHold
 
@@ -180,30 +189,22 @@ class FaultyClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
         if self.dead:
             await self._hang()
-        revision = None if (limit or continue_) else self._stale_revision(kind)
+        opts = of(ListOptions, options, args)
+        revision = None if (opts.limit or opts.continue_) else self._stale_revision(kind)
         # Aggregated (read-only) kinds keep no history: they are read fresh.
         if revision is None or self.injector.history is None or kind.read_only:
-            return await self.inner.list(
-                kind,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                continue_=continue_,
-            )
+            return await self.inner.list(kind, namespace=namespace, options=opts)
         items = self.injector.history.list(
             kind,
             revision,
             namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
+            label_selector=opts.label_selector,
+            field_selector=opts.field_selector,
         )
         return ObjectList(items, revision)  # type: ignore[arg-type]
 
@@ -253,22 +254,12 @@ class FaultyClient:
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: str | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
+        opts = of(DeleteOptions, options, args)
         return await self._write(
-            "delete",
-            lambda: self.inner.delete(
-                kind,
-                name,
-                namespace=namespace,
-                propagation_policy=propagation_policy,
-                grace_period_seconds=grace_period_seconds,
-                uid=uid,
-                resource_version=resource_version,
-            ),
+            "delete", lambda: self.inner.delete(kind, name, namespace=namespace, options=opts)
         )
 
     async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
@@ -300,10 +291,8 @@ class FaultyClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
+        options: WatchOptions | None = None,
+        **args: Unpack[WatchArgs],
     ) -> WatchStream[R]:
         if self.dead:
             await self._hang()
@@ -312,12 +301,7 @@ class FaultyClient:
             self._relists[informer] -= 1
             raise Gone(f"watch of {informer} refused: relist forced (fault injection)")
         inner = await self.inner.watch(
-            kind,
-            namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            since=since,
-            bookmarks=bookmarks,
+            kind, namespace=namespace, options=of(WatchOptions, options, args)
         )
         if not self.injector.watch_faults:
             return inner
