@@ -46,7 +46,7 @@ from __future__ import annotations
 import builtins
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack, cast
 
@@ -769,61 +769,15 @@ class Store:
         stored = _stamp(obj, revision=revision)
         return cast(R, self._commit(table, verb, MODIFIED, stored, current))
 
-    def apply(
-        self,
-        config: Mapping[str, Any],
-        field_manager: str,
-        *,
-        force: bool = False,
-        dry_run: bool = False,
-    ) -> Resource:
-        """Server-side apply (`engine.subresources.apply`)."""
-        return subresources.apply(self, config, field_manager, force=force, dry_run=dry_run)
-
-    def patch(
-        self,
-        kind: type[R],
-        name: str,
-        namespace: str | None,
-        patch: Any,
-        *,
-        patch_type: str = "merge",
-        subresource: str | None = None,
-        field_manager: str | None = DEFAULT_FIELD_MANAGER,
-    ) -> R:
-        """A merge, JSON or strategic merge patch (`engine.subresources.patch`)."""
-        return subresources.patch(
-            self,
-            kind,
-            name,
-            namespace,
-            patch,
-            patch_type=patch_type,
-            subresource=subresource,
-            field_manager=field_manager,
-        )
-
-    def bind(self, name: str, namespace: str | None, node_name: str) -> Resource:
-        """pods/binding: assign a pod to a node once; Conflict if already bound."""
-        return subresources.bind(self, name, namespace, node_name)
+    # Subresources and patches (`engine.subresources`), as methods of the store.
+    apply = subresources.apply
+    patch = subresources.patch
+    bind = subresources.bind
+    scale = subresources.scale
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
         """The scale subresource of an object (`engine.subresources.ScaleCache`)."""
         return self._scales.get(self, kind, name, namespace)
-
-    def scale(
-        self,
-        kind: type[R],
-        name: str,
-        namespace: str | None = None,
-        *,
-        replicas: int,
-        resource_version: str | None = None,
-    ) -> R:
-        """Set spec.replicas through the scale subresource."""
-        return subresources.scale(
-            self, kind, name, namespace, replicas=replicas, resource_version=resource_version
-        )
 
     # -- watch ------------------------------------------------------------------------------
 
