@@ -305,3 +305,21 @@ class StorageMachine(RuleBasedStateMachine):
 
 
 TestStorageMachine = StorageMachine.TestCase
+
+
+def test_the_store_keeps_its_objects_in_the_storage_it_is_given() -> None:
+    from engine.clock import VirtualClock
+    from engine.store import Store
+
+    storage = MemoryStorage(history_size=100)
+    store = Store(clock=VirtualClock(), storage=storage)
+    created = store.create(_cm("a", "1"))
+    space = storage.keyspace(CONFIGMAPS)
+    assert space.get(("default", "a")) is created
+    assert storage.revision == store.revision
+    before = store.revision
+    store.update(created.model_copy(update={"data": {"value": "2"}}))
+    assert [c.type for c in space.changes(before)] == [MODIFIED]
+    storage.compact(store.revision)  # compaction in the storage is Gone to the store's watchers
+    with pytest.raises(Gone):
+        store.watch(core.ConfigMap, since=before)
