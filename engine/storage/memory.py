@@ -141,29 +141,34 @@ class MemoryKeyspace:
     # -- writes --------------------------------------------------------------------------
 
     def put(self, obj: Resource, *, expected: Resource | None, revision: int) -> Change:
-        key = obj.key
         objects = self.objects
+        key = obj.key
         if objects.get(key) is not expected:
             raise self._conflict(key)
-        if revision <= self.storage.revision:
-            raise ValueError(f"revision {revision} is not after {self.storage.revision}")
-        self.storage.revision = revision
+        storage = self.storage
+        if revision <= storage.revision:
+            raise ValueError(f"revision {revision} is not after {storage.revision}")
+        storage.revision = revision
         objects[key] = obj
         event_type = ADDED if expected is None else MODIFIED
-        return self._record(Change(WatchEvent(event_type, obj, revision), obj, expected))
+        change = Change(WatchEvent(event_type, obj, revision), obj, expected, revision)
+        return self._record(change)
 
     def delete(self, obj: Resource, *, expected: Resource | None, revision: int) -> Change:
-        key = obj.key
         objects = self.objects
+        key = obj.key
         if expected is None or objects.get(key) is not expected:
             raise self._conflict(key)
-        if revision <= self.storage.revision:
-            raise ValueError(f"revision {revision} is not after {self.storage.revision}")
-        self.storage.revision = revision
+        storage = self.storage
+        if revision <= storage.revision:
+            raise ValueError(f"revision {revision} is not after {storage.revision}")
+        storage.revision = revision
         del objects[key]
-        return self._record(Change(WatchEvent(DELETED, obj, revision), obj, expected))
+        change = Change(WatchEvent(DELETED, obj, revision), obj, expected, revision)
+        return self._record(change)
 
     def _record(self, change: Change) -> Change:
+        """Keep a committed change in the history window and hand it to the subscribers."""
         history = self.history
         history.append(change)
         if len(history) > self.storage.history_size:

@@ -77,15 +77,13 @@ Unwatch = Callable[[], None]
 class Change:
     """One committed write: the watch event it is (ADDED, MODIFIED, or DELETED
     with the object's last state stamped with the deletion's revision), that
-    object, and the version it replaced (None for a create)."""
+    object and its revision (the event's, kept beside it for the write path's
+    sake), and the version it replaced (None for a create)."""
 
     event: WatchEvent[Any]
     object: Resource
     previous: Resource | None
-
-    @property
-    def revision(self) -> int:
-        return self.event.revision
+    revision: int
 
     @property
     def type(self) -> EventType:
