@@ -13,6 +13,7 @@ Neighbours: each controller package's own `setup`; `runtime.cluster` and
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +44,7 @@ from controllers import (
 )
 from controllers.clusterautoscaler import AutoscalingOptions, CloudProvider, ClusterAutoscaler
 from controllers.scheduler import Scheduler, SchedulingSimulator
+from controllers.scheduler.config import SchedulerConfig
 from engine.manager import Manager
 
 __all__ = ["CONTROLLERS", "Setup", "setup_cluster_autoscaler", "setup_scheduler"]
@@ -51,9 +53,18 @@ Setup = Callable[[Manager], Any]
 """Builds one controller on a manager and returns it."""
 
 
-def setup_scheduler(manager: Manager) -> Scheduler:
-    """kube-scheduler with the default profile, run beside the manager's controllers."""
-    scheduler = Scheduler(manager.client, manager.factory, clock=manager.clock, rng=manager.rng)
+def setup_scheduler(
+    manager: Manager,
+    *,
+    config: SchedulerConfig | None = None,
+    rng: random.Random | None = None,
+) -> Scheduler:
+    """kube-scheduler, run beside the manager's controllers: the default
+    profile unless `config` names others, drawing from the manager's RNG
+    unless given its own. Every scheduler kubeloop runs is built here."""
+    scheduler = Scheduler(
+        manager.client, manager.factory, clock=manager.clock, rng=rng or manager.rng, config=config
+    )
     manager.add_runnable(scheduler.run)
     return scheduler
 

@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, Unpack
 
 from engine.api.base import Resource
 from engine.eviction import evict
-from engine.store import (
-    DEFAULT_FIELD_MANAGER,
-    FieldSelectorArg,
-    LabelSelectorArg,
-    ObjectList,
-    Scale,
-    Store,
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
 )
-from engine.watch import Watcher
+from engine.store import DEFAULT_FIELD_MANAGER, ObjectList, Scale, Store
+from engine.watch import WatchStream
 
 __all__ = ["Client", "LocalClient", "PatchType"]
 
@@ -52,11 +54,11 @@ class Client(Protocol):
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
-    ) -> ObjectList[R]: ...
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
+    ) -> ObjectList[R]:
+        """Objects of a kind; `options` or its fields as keywords (`ListOptions`)."""
+        ...
 
     async def create(self, obj: R) -> R: ...
 
@@ -81,11 +83,11 @@ class Client(Protocol):
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: str | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
-    ) -> R | None: ...
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
+    ) -> R | None:
+        """Delete an object; `options` or its fields as keywords (`DeleteOptions`)."""
+        ...
 
     async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
         """Assign a pod to a node (pods/binding)."""
@@ -111,13 +113,12 @@ class Client(Protocol):
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
-    ) -> Watcher[R]:
-        """Start a watch; the returned watcher is an async iterator of events and
-        an async context manager that stops it."""
+        options: WatchOptions | None = None,
+        **args: Unpack[WatchArgs],
+    ) -> WatchStream[R]:
+        """Start a watch: an async iterator of events and an async context
+        manager that stops it (`engine.watch.WatchStream`); `options` or its
+        fields as keywords (`WatchOptions`)."""
         ...
 
 
@@ -146,19 +147,10 @@ class LocalClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
-        return self.store.list(
-            kind,
-            namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            limit=limit,
-            continue_=continue_,
-        )
+        return self.store.list(kind, namespace, options=of(ListOptions, options, args))
 
     async def create(self, obj: R) -> R:
         result = self.store.create(obj)
@@ -218,20 +210,10 @@ class LocalClient:
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: str | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
-        result = self.store.delete(
-            kind,
-            name,
-            namespace,
-            propagation_policy=propagation_policy,
-            grace_period_seconds=grace_period_seconds,
-            uid=uid,
-            resource_version=resource_version,
-        )
+        result = self.store.delete(kind, name, namespace, options=of(DeleteOptions, options, args))
         await self._written()
         return result
 
@@ -264,16 +246,7 @@ class LocalClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
-    ) -> Watcher[R]:
-        return self.store.watch(
-            kind,
-            namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            since=since,
-            bookmarks=bookmarks,
-        )
+        options: WatchOptions | None = None,
+        **args: Unpack[WatchArgs],
+    ) -> WatchStream[R]:
+        return self.store.watch(kind, namespace, options=of(WatchOptions, options, args))

@@ -42,7 +42,14 @@ by the thread that attached the journal (the store is single-threaded).
 backup), which `kubeloop snapshot restore` puts in place of a data
 directory's database, as `etcdctl snapshot save|restore` do.
 
-Neighbours: `engine.store` (`Store.observers`, `Store.restore`),
+Where it sits: the store keeps its state in a `Storage` (`engine.storage`,
+in memory by default); the journal writes every committed change through
+beside it, as a write observer, and a restart loads the journal back into
+the storage with `Storage.restore` (through `Store.restore`). Reads never
+touch SQLite, which keeps them at memory speed; a SQLite or etcd backend that
+serves reads itself would implement `engine.storage.Storage` instead.
+
+Neighbours: `engine.store` (`Store.observers`, `Store.restore`), `engine.storage`,
 `runtime.cluster` (`ClusterConfig.data_dir`), `runtime.cli_snapshot`.
 """
 

@@ -40,7 +40,7 @@ from engine.clock import Clock
 from engine.errors import ApiError, Gone, KindNotServed
 from engine.logging import get_logger
 from engine.store import FieldSelectorArg, LabelSelectorArg
-from engine.watch import ADDED, BOOKMARK, DELETED, MODIFIED
+from engine.watch import ADDED, BOOKMARK, DELETED, MODIFIED, WatchStream
 
 __all__ = [
     "DeletedFinalStateUnknown",
@@ -286,7 +286,7 @@ class SharedInformer(Generic[R]):
             finally:
                 watcher.stop()
 
-    async def _consume(self, watcher: Any) -> None:
+    async def _consume(self, watcher: WatchStream[R]) -> None:
         cache = self.cache
         counters = self._counters
         while True:
@@ -294,7 +294,7 @@ class SharedInformer(Generic[R]):
             counters.events += len(batch)
             for event in batch:
                 etype = event.type
-                obj = event.object
+                obj: Any = event.object  # None only for BOOKMARK, handled below
                 if etype is ADDED or etype is MODIFIED:
                     old = cache.upsert(obj)
                     if old is None:

@@ -1,4 +1,4 @@
-"""The versioned object store: kube-apiserver and etcd in one in-memory object.
+"""The versioned object store: kube-apiserver's registry over a `Storage`.
 
 Contract (Kubernetes semantics; see DESIGN.md "Store"):
 
@@ -28,62 +28,76 @@ Contract (Kubernetes semantics; see DESIGN.md "Store"):
 Create keeps the status it is given (Kubernetes resets most statuses on
 create); this lets tests and simulations seed objects in any state.
 
-Neighbours: `engine.watch` (watchers), `engine.strategies` (per-kind rules),
-`engine.client` (the async `Client` over this store), `engine.patch`.
+The store is a facade over one module per concept: what is kept and at which
+revision (history, compaction, Gone) is the `Storage` under it
+(`engine.storage`, in memory by default); here are the write path (defaults,
+admission, validation, generation, finalizers, the revision each write is
+stamped with) and reads with version conversion and aggregated APIs. Watch
+fan-out is `engine.watchcache`, paged lists `engine.paging`, patch, apply,
+bind and scale `engine.subresources`, eviction `engine.eviction`, Event
+expiry `engine.eventttl`.
+
+Neighbours: those modules, `engine.watch` (watchers), `engine.strategies`
+(per-kind rules), `engine.client` (the async `Client` over this store).
 """
 
 from __future__ import annotations
 
-import base64
 import builtins
-import contextlib
-import heapq
-import itertools
-import json
 import random
 import uuid
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, Unpack, cast
 
-from engine import admission, conversion, crd, strategies
+from engine import admission, conversion, crd, strategies, subresources
 from engine.admission import AdmissionRequest
 from engine.aggregated import AggregatedAPI
 from engine.api import core
-from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
-from engine.api.integers import INT32_MAX, out_of_range
+from engine.api.base import ObjectMeta, Resource, copied
 from engine.clock import Clock, RealClock
 from engine.errors import (
     AlreadyExists,
     BadRequest,
     Conflict,
     FieldError,
-    Gone,
     Invalid,
     KindNotServed,
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
 )
+from engine.eventttl import EVENT_TTL_SECONDS, EventExpiry
 from engine.fieldselectors import FieldSelector, parse_field_selector
 from engine.managedfields import list_kinds
 from engine.mutation import detector
-from engine.ownership import apply_fields, created_fields, update_fields
-from engine.patch import (
-    DEFAULT_MERGE_KEYS,
-    PatchError,
-    json_merge_patch,
-    json_patch,
-    strategic_merge_patch,
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
+    FieldSelectorArg,
+    LabelSelectorArg,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
 )
+from engine.ownership import update_fields
+from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
-from engine.selectors import Selector, from_label_selector, parse_selector
+from engine.selectors import Selector, parse_selector
 from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
-from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher, WatchEvent
+from engine.storage import Keyspace, MemoryStorage, Storage, Unwatch
+from engine.subresources import DEFAULT_FIELD_MANAGER, Scale
+from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher
+from engine.watchcache import Fanout
 
 __all__ = [
+    "DEFAULT_FIELD_MANAGER",
+    "EVENT_TTL_SECONDS",
     "DeletePropagation",
+    "FieldSelectorArg",
+    "LabelSelectorArg",
     "ObjectList",
     "Scale",
     "Store",
@@ -92,35 +106,7 @@ __all__ = [
 
 R = TypeVar("R", bound=Resource)
 DeletePropagation = str  # "Background" | "Foreground" | "Orphan"
-DEFAULT_FIELD_MANAGER = "kubeloop"
-"""The field manager of updates and patches that name none (kubectl's
-default is "kubectl-edit", "kubectl-patch", ...; a client names its own)."""
-
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-EVENT_TTL_SECONDS = 3600.0
-"""How long an Event lives after its last write: kube-apiserver's --event-ttl default."""
-LabelSelectorArg = Selector | str | None
-FieldSelectorArg = FieldSelector | str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectList(Generic[R]):
-    """A list response: the items, the revision they were read at, and the
-    continue token for the next page (None on the last page)."""
-
-    items: list[R]
-    resource_version: int
-    continue_: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Scale:
-    """The scale subresource (autoscaling/v1 Scale) of a workload."""
-
-    replicas: int
-    status_replicas: int
-    selector: str
-    resource_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,34 +128,17 @@ class WriteRecord:
         return self.type == DELETED
 
 
-@dataclass(slots=True)
-class _Change:
-    revision: int
-    event: WatchEvent[Any]
-    object: Resource
-    previous: Resource | None
-
-
 class _Table:
-    """Objects, history and watchers of one kind."""
+    """One served kind: its rules, its keyspace in the storage, and its watchers."""
 
-    __slots__ = (
-        "compacted",
-        "crd",
-        "custom",
-        "history",
-        "info",
-        "objects",
-        "spec_fields",
-        "watchers",
-    )
+    __slots__ = ("crd", "custom", "fanout", "info", "space", "spec_fields", "unwatch")
 
-    def __init__(self, info: KindInfo) -> None:
+    def __init__(self, info: KindInfo, space: Keyspace) -> None:
         self.info = info
-        self.objects: dict[tuple[str, str], Resource] = {}
-        self.history: deque[_Change] = deque()
-        self.compacted = 0  # changes with revision <= compacted are gone
-        self.watchers: list[Watcher[Any]] = []
+        self.space = space
+        self.fanout = Fanout()
+        # The kind's watch cache follows its keyspace from now on.
+        self.unwatch: Unwatch = space.watch(None, self.fanout.publish)
         # CustomResourceDefinitions serve kinds when stored (engine.crd).
         self.crd = info.kind == "CustomResourceDefinition" and info.group == "apiextensions.k8s.io"
         self.custom = issubclass(info.model, crd.CustomResource)  # CEL transition rules
@@ -178,6 +147,16 @@ class _Table:
             for name in info.model.model_fields
             if name not in ("api_version", "kind", "metadata", "status")
         )
+
+    @property
+    def compacted(self) -> int:
+        """Changes at or below this revision are gone from the kind's history."""
+        return self.space.compacted
+
+    def close(self) -> None:
+        """End the kind's watches and stop following its keyspace."""
+        self.unwatch()
+        self.fanout.stop_all()
 
 
 class Store:
@@ -198,6 +177,7 @@ class Store:
         admission: bool = True,
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         node_port_range: str = DEFAULT_NODE_PORT_RANGE,
+        storage: Storage | None = None,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random(0)
@@ -211,26 +191,23 @@ class Store:
         self.bookmark_interval = bookmark_interval
         self.namespace_lifecycle = namespace_lifecycle
         self.event_ttl = event_ttl
-        # Events expire `event_ttl` after their last write, as kube-apiserver's
-        # --event-ttl (an etcd lease per Event write): (expiry, table, key).
-        self._event_expiry: list[tuple[float, int, _Table, tuple[str, str]]] = []
-        self._event_deadline: dict[tuple[int, tuple[str, str]], float] = {}
-        self._event_writes = itertools.count()
-        self._expiring = False
+        # Events expire `event_ttl` after their last write (`engine.eventttl`).
+        self._event_expiry = EventExpiry(event_ttl or 0.0, self.clock)
         self.admission = admission
         # Admission warnings (PodSecurity `warn`): (kind, namespace, name, message).
         self.warning_handlers: list[Callable[[str, str, str, str], None]] = []
-        self._revision = 0
-        self._history_floor = 0  # revisions at or below this were before a restore
+        # What is stored, and at which revision (`engine.storage`): memory
+        # unless another (empty) storage is given.
+        self._storage: Storage = (
+            storage if storage is not None else MemoryStorage(history_size=history_size)
+        )
+        self._revision = self._storage.revision
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
-        self._snapshots: OrderedDict[int, tuple[int, list[Resource]]] = OrderedDict()
-        self._snapshot_ids = 0
+        self._pages = ContinueTokens()
         self.observers: list[Callable[[WriteRecord], None]] = []
         self._aggregated: dict[type[Resource], AggregatedAPI] = {}
-        # Scale subresources by the id of the (immutable) object they were
-        # read from; the object is kept with it so an id is never reused.
-        self._scales: dict[int, tuple[Resource, Scale]] = {}
+        self._scales = subresources.ScaleCache()
         if namespace_lifecycle:
             # What a freshly started apiserver holds before any client writes.
             for name in strategies.INITIAL_NAMESPACES:
@@ -286,25 +263,30 @@ class Store:
             detector.raise_if_tripped()
         table = self._tables.get(kind)
         if table is None:
-            if kind.read_only:
-                resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
-                if kind in self._aggregated:
-                    raise MethodNotAllowed(f"{resource} is served read only (get and list)")
-                raise ServiceUnavailable(
-                    f"the server is currently unable to handle the request ({resource}: "
-                    "no aggregated API serves it; is the metrics server running?)"
-                )
-            try:
-                info = self.registry.info(kind)
-            except KeyError:
-                raise KindNotServed(
-                    f"the server could not find the requested resource ({kind.__name__} "
-                    "is not a served kind)"
-                ) from None
-            table = _Table(info)
-            table.compacted = self._history_floor
+            info = self._served(kind)
+            table = _Table(info, self._storage.keyspace(info))
             self._tables[kind] = table
         return table
+
+    def _served(self, kind: type[Resource]) -> KindInfo:
+        """The registry's entry for a kind this store keeps, or the error that
+        answers a request for one it does not."""
+        if kind.read_only:
+            resource = f"{kind.plural}.{kind.api_group_version.rpartition('/')[0]}"
+            if kind in self._aggregated:
+                raise MethodNotAllowed(f"{resource} is served read only (get and list)")
+            raise ServiceUnavailable(
+                f"the server is currently unable to handle the request ({resource}: "
+                "no aggregated API serves it; is the metrics server running?)"
+            )
+        try:
+            info = self.registry.info(kind)
+        except KeyError:
+            raise KindNotServed(
+                f"the server could not find the requested resource ({kind.__name__} "
+                "is not a served kind)"
+            ) from None
+        return info
 
     def drop_kind(self, kind: type[Resource]) -> None:
         """Remove every object of a kind (DELETED events) and end its watches: the
@@ -312,16 +294,16 @@ class Store:
         table = self._tables.get(kind)
         if table is None:
             return
-        for obj in list(table.objects.values()):
+        for obj in list(table.space.values()):
             self._remove(table, obj, "delete")
-        for watcher in list(table.watchers):
-            watcher.stop()
+        table.close()
         del self._tables[kind]
+        self._storage.drop(table.info)
 
     def all_objects(self) -> Iterable[Resource]:
         """Every stored object, kind by kind (shared objects: never mutate them)."""
         for table in list(self._tables.values()):
-            yield from list(table.objects.values())
+            yield from list(table.space.values())
 
     def serve_definition(self, definition: Resource) -> None:
         """Serve the kinds of a stored CustomResourceDefinition (before its
@@ -335,25 +317,24 @@ class Store:
         revision before `revision` is Gone (no history before it is kept).
         Nothing is written and no observer is called."""
         for table in self._tables.values():
-            for watcher in list(table.watchers):
-                watcher.stop()
+            table.close()
         self._tables.clear()
-        self._snapshots.clear()
-        highest = revision
-        self._history_floor = revision
+        self._pages.clear()
+        infos: dict[type[Resource], KindInfo] = {}  # in the order first loaded
+        loaded: builtins.list[tuple[KindInfo, Resource]] = []
         for obj in objects:
-            table = self.table(type(obj))
-            meta = obj.metadata
-            table.objects[self._key(table.info, meta.namespace, meta.name)] = obj
-            highest = max(highest, int(meta.resource_version or 0))
+            info = infos.get(type(obj))
+            if info is None:
+                info = infos[type(obj)] = self._served(type(obj))
+            loaded.append((info, obj))
+        highest = self._storage.restore(loaded, revision)
         self._revision = highest
-        self._history_floor = highest
         self._event_expiry.clear()
-        self._event_deadline.clear()
+        for kind in infos:
+            self.table(kind)
         for table in self._tables.values():
-            table.compacted = highest
             if self.event_ttl is not None and table.info.kind == "Event":
-                for event in table.objects.values():  # a full time to live from now
+                for event in table.space.values():  # a full time to live from now
                     self._note_event_write(table, event)
         # New uids and names must not repeat the ones made before the restart,
         # which a generator seeded as before would draw again.
@@ -375,22 +356,21 @@ class Store:
         event_type: EventType,
         obj: Resource,
         previous: Resource | None,
-    ) -> None:
-        revision = self._revision
-        event: WatchEvent[Any] = WatchEvent(event_type, obj, revision)
-        history = table.history
-        history.append(_Change(revision, event, obj, previous))
-        if len(history) > self.history_size:
-            table.compacted = history.popleft().revision
+    ) -> Resource:
+        """Write `obj` (stamped with the revision allocated for it) in place of
+        `previous` (None: absent) and tell everyone; returns the stored version."""
+        # The storage delivers the change to the kind's watchers (its fan-out
+        # follows the keyspace); a storage that assigns revisions itself (etcd)
+        # returns the object restamped, and the store goes on from its revision.
+        space = table.space
+        if event_type == DELETED:
+            change = space.delete(obj, expected=previous, revision=self._revision)
+        else:
+            change = space.put(obj, expected=previous, revision=self._revision)
+        obj = change.object
+        revision = self._revision = change.revision
         if detector.enabled:
             detector.record(obj)
-        for watcher in table.watchers:
-            if watcher.namespace is not None and watcher.namespace != obj.metadata.namespace:
-                continue
-            if watcher.label_selector is None and watcher.field_selector is None:
-                watcher.push(event)
-            else:
-                self._push_filtered(watcher, event, previous)
         if self.observers:
             meta = obj.metadata
             record = WriteRecord(
@@ -412,63 +392,23 @@ class Store:
                 self._note_event_write(table, obj)
             if self._event_expiry and not self._expiring:
                 self._expire_events()
+        return obj
+
+    @property
+    def _expiring(self) -> bool:
+        return self._event_expiry.expiring
 
     def _note_event_write(self, table: _Table, obj: Resource) -> None:
-        assert self.event_ttl is not None
-        key = obj.key
-        expiry = self.clock.now().timestamp() + self.event_ttl
-        self._event_deadline[(id(table), key)] = expiry
-        heapq.heappush(self._event_expiry, (expiry, next(self._event_writes), table, key))
+        self._event_expiry.note(table, obj.key)
 
     def _expire_events(self) -> None:
-        """Delete the Events whose time to live has passed (checked after each
-        write: a store nobody writes to keeps its Events until the next write)."""
-        now = self.clock.now().timestamp()
-        queue = self._event_expiry
-        if queue[0][0] > now:
-            return
-        self._expiring = True
-        try:
-            while queue and queue[0][0] <= now:
-                expiry, _, table, key = heapq.heappop(queue)
-                if self._event_deadline.get((id(table), key)) != expiry:
-                    continue  # written again since: a later entry holds its expiry
-                del self._event_deadline[(id(table), key)]
-                obj = table.objects.get(key)
-                if obj is not None and self._tables.get(type(obj)) is table:
-                    self._remove(table, obj, "delete")
-        finally:
-            self._expiring = False
+        """Delete the Events whose time to live has passed (`engine.eventttl`)."""
+        self._event_expiry.expire(self._expire_event)
 
-    @staticmethod
-    def _matches(watcher: Watcher[Any], obj: Resource | None) -> bool:
-        if obj is None:
-            return False
-        sel = watcher.label_selector
-        if sel is not None and not sel.matches(obj.metadata.labels):
-            return False
-        fsel = watcher.field_selector
-        return fsel is None or bool(fsel.matches(obj))
-
-    def _push_filtered(
-        self, watcher: Watcher[Any], event: WatchEvent[Any], previous: Resource | None
-    ) -> None:
-        # An object that starts or stops matching a selector is ADDED to or
-        # DELETED from that watcher's view, as the apiserver's watch cache does.
-        now = event.type != DELETED and self._matches(watcher, event.object)
-        before = self._matches(watcher, previous) if event.type != ADDED else False
-        if event.type == DELETED:
-            now, before = False, self._matches(watcher, event.object)
-        if now and before:
-            watcher.push(event)
-        elif now:
-            watcher.push(WatchEvent(ADDED, event.object, event.revision))
-        elif before:
-            gone = event.object if event.type == DELETED else previous
-            assert gone is not None
-            if event.type != DELETED:
-                gone = _stamp(gone, revision=event.revision)
-            watcher.push(WatchEvent(DELETED, gone, event.revision))
+    def _expire_event(self, table: _Table, key: tuple[str, str]) -> None:
+        obj = table.space.get(key)
+        if obj is not None and self._tables.get(type(obj)) is table:
+            self._remove(table, obj, "delete")
 
     def _next_revision(self) -> int:
         self._revision += 1
@@ -499,7 +439,7 @@ class Store:
         if storage is not None:
             return conversion.convert(self.get(storage, name, namespace), kind)
         table = self.table(kind)
-        obj = table.objects.get(self._key(table.info, namespace, name))
+        obj = table.space.get(self._key(table.info, namespace, name))
         if obj is None:
             raise NotFound(f'{table.info.plural} "{name}" not found')
         return cast(R, obj)
@@ -514,73 +454,50 @@ class Store:
             found = self.try_get(storage, name, namespace)
             return None if found is None else conversion.convert(found, kind)
         table = self.table(kind)
-        return cast("R | None", table.objects.get(self._key(table.info, namespace, name)))
+        return cast("R | None", table.space.get(self._key(table.info, namespace, name)))
 
     def list(
         self,
         kind: type[R],
         namespace: str | None = None,
         *,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
         """Objects of a kind, sorted by (namespace, name). With `limit`, pages
-        that all see the revision of the first page (an expired token is Gone)."""
+        that all see the revision of the first page (an expired token is Gone).
+        `options` or its fields as keywords (`engine.options.ListOptions`)."""
+        opts = of(ListOptions, options, args)
+        label_selector, field_selector = opts.label_selector, opts.field_selector
+        limit, continue_ = opts.limit, opts.continue_
         provider = self._aggregated.get(kind)
         if provider is not None:
             found = self._aggregated_list(provider, kind, namespace, label_selector, field_selector)
             return ObjectList(cast(builtins.list[R], found), self._revision)
         storage = self._storage_of(kind)
         if storage is not None:
-            stored = self.list(
-                storage,
-                namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                continue_=continue_,
-            )
+            stored = self.list(storage, namespace, options=opts)
             views = [conversion.convert(obj, kind) for obj in stored.items]
             return ObjectList(views, stored.resource_version, stored.continue_)
         table = self.table(kind)
         sel = _label_selector(label_selector)
         fsel = _field_selector(field_selector, table.info)
         if continue_:
-            revision, items = self._resume(continue_)
+            revision, items = self._pages.resume(continue_)
         else:
             revision = self._revision
-            items = [
-                obj
-                for key, obj in sorted(table.objects.items())
-                if (namespace is None or key[0] == namespace)
-                and (sel is None or sel.matches(obj.metadata.labels))
-                and (fsel is None or fsel.matches(obj))
-            ]
+            items = table.space.list(namespace)
+            if sel is not None or fsel is not None:
+                items = [
+                    obj
+                    for obj in items
+                    if (sel is None or sel.matches(obj.metadata.labels))
+                    and (fsel is None or fsel.matches(obj))
+                ]
         if limit is None or limit <= 0 or len(items) <= limit:
             return ObjectList(cast(builtins.list[R], items), revision)
-        token = self._save_snapshot(revision, items[limit:])
+        token = self._pages.save(revision, items[limit:])
         return ObjectList(cast(builtins.list[R], items[:limit]), revision, token)
-
-    def _save_snapshot(self, revision: int, rest: builtins.list[Resource]) -> str:
-        self._snapshot_ids += 1
-        self._snapshots[self._snapshot_ids] = (revision, rest)
-        while len(self._snapshots) > 64:
-            self._snapshots.popitem(last=False)
-        raw = json.dumps({"rv": revision, "id": self._snapshot_ids}).encode()
-        return base64.urlsafe_b64encode(raw).decode()
-
-    def _resume(self, token: str) -> tuple[int, builtins.list[Resource]]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode()))
-            snapshot_id = int(data["id"])
-        except (ValueError, KeyError, TypeError):
-            raise BadRequest(f"invalid continue token {token!r}") from None
-        snapshot = self._snapshots.pop(snapshot_id, None)
-        if snapshot is None:
-            raise Gone("the provided continue parameter is too old; restart the list")
-        return snapshot
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -609,7 +526,7 @@ class Store:
                 )
             name = self._generate_name(table, namespace, meta.generate_name)
         key = (namespace, name)
-        if key in table.objects:
+        if table.space.get(key) is not None:
             raise AlreadyExists(f'{info.plural} "{name}" already exists')
         request = None
         if self.admission:
@@ -642,8 +559,7 @@ class Store:
         if isinstance(stored, core.Service):
             stored = cast(R, self.service_ips.admit(stored, None))
         self._revision = revision
-        table.objects[key] = stored
-        self._commit(table, "create", ADDED, stored, None)
+        stored = cast(R, self._commit(table, "create", ADDED, stored, None))
         if isinstance(stored, core.Service):
             self.service_ips.record(stored)
         if request is not None:
@@ -655,13 +571,13 @@ class Store:
         for _ in range(16):
             suffix = "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
             name = prefix[:58] + suffix
-            if (namespace, name) not in table.objects:
+            if table.space.get((namespace, name)) is None:
                 return name
         raise AlreadyExists(f"could not generate a unique name with prefix {prefix!r}")
 
     def _current_for_write(self, table: _Table, obj: Resource) -> Resource:
         key = self._key(table.info, obj.metadata.namespace, obj.metadata.name)
-        current = table.objects.get(key)
+        current = table.space.get(key)
         if current is None:
             raise NotFound(f'{table.info.plural} "{obj.metadata.name}" not found')
         meta = obj.metadata
@@ -757,8 +673,7 @@ class Store:
         object.__setattr__(obj, "metadata", copied(meta, merged))
         if strategies.ready_to_remove(obj):
             return cast(R, self._remove(table, obj, "update"))
-        table.objects[obj.key] = obj
-        self._commit(table, "update", MODIFIED, obj, current)
+        obj = cast(R, self._commit(table, "update", MODIFIED, obj, current))
         if isinstance(obj, core.Service):
             self.service_ips.record(obj)
         return obj
@@ -779,8 +694,7 @@ class Store:
             object.__setattr__(stored, "metadata", new_meta)
         else:
             stored = copied(current, {"status": status, "metadata": new_meta})
-        table.objects[stored.key] = stored
-        self._commit(table, "update_status", MODIFIED, stored, current)
+        stored = self._commit(table, "update_status", MODIFIED, stored, current)
         return cast(R, stored)
 
     def delete(
@@ -789,16 +703,21 @@ class Store:
         name: str,
         namespace: str | None = None,
         *,
-        propagation_policy: DeletePropagation | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
         """Delete an object. Returns the object if it is only marked for deletion
-        (finalizers or graceful termination pending), None once it is gone."""
+        (finalizers or graceful termination pending), None once it is gone.
+        `options` or its fields as keywords (`engine.options.DeleteOptions`)."""
+        opts = of(DeleteOptions, options, args)
+        propagation_policy, grace_period_seconds = (
+            opts.propagation_policy,
+            opts.grace_period_seconds,
+        )
+        uid, resource_version = opts.uid, opts.resource_version
         table = self.table(kind)
         key = self._key(table.info, namespace, name)
-        current = table.objects.get(key)
+        current = table.space.get(key)
         if current is None:
             raise NotFound(f'{table.info.plural} "{name}" not found')
         meta = current.metadata
@@ -827,16 +746,14 @@ class Store:
                 "metadata": plan.metadata.model_copy(update={"resource_version": str(revision)})
             }
         )
-        table.objects[key] = marked
-        self._commit(table, "delete", MODIFIED, marked, current)
-        return cast(R, marked)
+        return cast(R, self._commit(table, "delete", MODIFIED, marked, current))
 
     def _remove(self, table: _Table, obj: Resource, verb: str) -> Resource:
         """Remove an object; returns its final state, stamped with the revision."""
-        previous = table.objects.pop(obj.key, None)
+        previous = table.space.get(obj.key)
         revision = self._next_revision()
         final = _stamp(obj, revision=revision)
-        self._commit(table, verb, DELETED, final, previous)
+        final = self._commit(table, verb, DELETED, final, previous)
         if table.crd:
             crd.remove(self, final)
         if isinstance(final, core.Service):
@@ -850,189 +767,17 @@ class Store:
         current = self._current_for_write(table, obj)
         revision = self._next_revision()
         stored = _stamp(obj, revision=revision)
-        table.objects[stored.key] = stored
-        self._commit(table, verb, MODIFIED, stored, current)
-        return stored
+        return cast(R, self._commit(table, verb, MODIFIED, stored, current))
 
-    def apply(
-        self,
-        config: Mapping[str, Any],
-        field_manager: str,
-        *,
-        force: bool = False,
-        dry_run: bool = False,
-    ) -> Resource:
-        """Server-side apply of one object's applied configuration (a decoded
-        manifest, as `application/apply-patch+yaml` carries): created if
-        missing, else merged in with field ownership (`engine.ownership`):
-        `ApplyConflict` (409) when it would change fields other managers own,
-        unless `force`. Returns the stored object; with `dry_run`, the object
-        that would be stored, after every check, without writing it."""
-        from engine.manifests import parse_object
-
-        if not field_manager:
-            raise BadRequest("a field manager is required for apply")
-        api_version, kind_name = config.get("apiVersion"), config.get("kind")
-        meta = config.get("metadata")
-        if not isinstance(api_version, str) or not isinstance(kind_name, str):
-            raise BadRequest("an applied configuration names its apiVersion and kind")
-        if not isinstance(meta, Mapping) or not meta.get("name"):
-            raise BadRequest("an applied configuration names its object (metadata.name)")
-        info = self.registry.lookup(api_version, kind_name)
-        namespace = (meta.get("namespace") or "default") if info.namespaced else None
-        current = self.try_get(info.model, meta["name"], namespace)
-        now = self.clock.now()
-        if current is None:
-            # A new object: the configuration is the whole object and validates alone.
-            desired = parse_object(dict(config), registry=self.registry)
-            entries = created_fields(
-                config,
-                manager=field_manager,
-                kinds=list_kinds(desired),
-                api_version=api_version,
-                now=now,
-            )
-            new_meta = desired.metadata.model_copy(update={"managed_fields": entries})
-            created = desired.model_copy(update={"metadata": new_meta})
-            return created if dry_run else self.create(created)
-        # An existing one: only the merged result has to be valid.
-        kinds = list_kinds(current)
-        document, entries = apply_fields(
-            current.to_dict(),
-            current.metadata.managed_fields,
-            config,
-            manager=field_manager,
-            force=force,
-            kinds=kinds,
-            api_version=api_version,
-            now=now,
-        )
-        document.setdefault("metadata", {})["managedFields"] = [
-            e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in entries
-        ]
-        document["metadata"]["resourceVersion"] = current.metadata.resource_version
-        new = parse_object(document, registry=self.registry)
-        if dry_run:
-            strategies.check_update(current, new)
-            return new
-        return self.update(new, field_manager=None)
-
-    def patch(
-        self,
-        kind: type[R],
-        name: str,
-        namespace: str | None,
-        patch: Any,
-        *,
-        patch_type: str = "merge",
-        subresource: str | None = None,
-        field_manager: str | None = DEFAULT_FIELD_MANAGER,
-    ) -> R:
-        """Apply a JSON merge patch ("merge"), a JSON patch ("json") or a strategic
-        merge patch ("strategic") to the stored object, then update it. A
-        resourceVersion inside the patch acts as a precondition."""
-        current = self.get(kind, name, namespace)
-        document = current.to_dict()
-        try:
-            if patch_type == "merge":
-                patched = json_merge_patch(document, patch)
-            elif patch_type == "json":
-                patched = json_patch(document, patch)
-            elif patch_type == "strategic":
-                patched = strategic_merge_patch(document, patch, DEFAULT_MERGE_KEYS)
-            else:
-                raise BadRequest(f"unsupported patch type {patch_type!r}")
-        except PatchError as error:
-            raise BadRequest(f"the patch could not be applied: {error}") from None
-        if not isinstance(patched, dict):
-            raise BadRequest("the patched object is not a JSON object")
-        for field, expected in (("kind", current.kind), ("apiVersion", current.api_version)):
-            if patched.get(field) != expected:
-                raise BadRequest(f"a patch may not change {field} (from {expected!r})")
-        meta = patched.get("metadata") or {}
-        if (
-            meta.get("name") != current.metadata.name
-            or meta.get("namespace", "") != current.metadata.namespace
-        ):
-            raise BadRequest("a patch may not change metadata.name or metadata.namespace")
-        from engine.manifests import parse_object
-
-        new = cast(R, parse_object(patched, registry=self.registry))
-        if subresource == "status":
-            return self.update_status(new)
-        if subresource is not None:
-            raise NotFound(f"unsupported subresource {subresource!r} for patch")
-        return self.update(new, field_manager=field_manager)
-
-    def bind(self, name: str, namespace: str | None, node_name: str) -> Resource:
-        """pods/binding: assign a pod to a node once; Conflict if already bound."""
-        pod = self.get(core.Pod, name, namespace)
-        return self.write(strategies.bind_pod(pod, node_name, self.clock.now()), verb="bind")
+    # Subresources and patches (`engine.subresources`), as methods of the store.
+    apply = subresources.apply
+    patch = subresources.patch
+    bind = subresources.bind
+    scale = subresources.scale
 
     def get_scale(self, kind: type[Resource], name: str, namespace: str | None = None) -> Scale:
-        """The scale subresource of a Deployment, ReplicaSet, StatefulSet or
-        ReplicationController, or of a custom kind whose CRD version has one.
-        Kept per object until it changes (the HPA reads it every sync)."""
-        obj: Any = self.get(kind, name, namespace)
-        cached = self._scales.get(id(obj))
-        if cached is not None and cached[0] is obj:
-            return cached[1]
-        result = self._scale_of(kind, obj)
-        if len(self._scales) >= 4096:
-            self._scales.clear()
-        self._scales[id(obj)] = (obj, result)
-        return result
-
-    def _scale_of(self, kind: type[Resource], obj: Any) -> Scale:
-        if isinstance(obj, crd.CustomResource) and (scale := crd.scale_of(obj)) is not None:
-            replicas, status_replicas, selector = scale
-            return Scale(replicas, status_replicas, selector, obj.metadata.resource_version)
-        if not kind.has_scale_subresource:
-            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
-        spec_selector = obj.spec.selector
-        if isinstance(spec_selector, dict):  # ReplicationController: an equality map
-            spec_selector = LabelSelector(match_labels=spec_selector)
-        return Scale(
-            replicas=obj.spec.replicas,
-            status_replicas=obj.status.replicas or 0,
-            selector=str(from_label_selector(spec_selector)),
-            resource_version=obj.metadata.resource_version,
-        )
-
-    def scale(
-        self,
-        kind: type[R],
-        name: str,
-        namespace: str | None = None,
-        *,
-        replicas: int,
-        resource_version: str | None = None,
-    ) -> R:
-        """Set spec.replicas through the scale subresource."""
-        if replicas < 0:
-            raise Invalid(
-                f'{kind.kind_name} "{name}"', [FieldError("spec.replicas", "must be >= 0")]
-            )
-        if replicas > INT32_MAX:  # the Scale object's spec.replicas is an int32
-            raise Invalid(
-                f'{kind.kind_name} "{name}"',
-                [FieldError("spec.replicas", out_of_range(replicas))],
-            )
-        current: Any = self.get(kind, name, namespace)
-        custom = isinstance(current, crd.CustomResource) and crd.scale_of(current) is not None
-        if not custom and not kind.has_scale_subresource:
-            raise NotFound(f"{self.table(kind).info.plural} has no scale subresource")
-        if resource_version and resource_version != current.metadata.resource_version:
-            raise Conflict(
-                f'Operation cannot be fulfilled on {self.table(kind).info.plural} "{name}": '
-                "the object has been modified"
-            )
-        if custom:
-            return self.update(cast(R, crd.with_replicas(current, replicas)))
-        new = current.model_copy(
-            update={"spec": current.spec.model_copy(update={"replicas": replicas})}
-        )
-        return self.update(cast(R, new))
+        """The scale subresource of an object (`engine.subresources.ScaleCache`)."""
+        return self._scales.get(self, kind, name, namespace)
 
     # -- watch ------------------------------------------------------------------------------
 
@@ -1041,78 +786,56 @@ class Store:
         kind: type[R],
         namespace: str | None = None,
         *,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
+        options: WatchOptions | None = None,
         capacity: int | None = None,
+        **args: Unpack[WatchArgs],
     ) -> Watcher[R]:
         """Events of a kind after revision `since` (None: from now on). Raises Gone
-        if `since` is older than the retained history."""
+        if `since` is older than the retained history. `options` or its fields
+        as keywords (`engine.options.WatchOptions`); `capacity` bounds this
+        watcher's buffer (default `watch_capacity`)."""
+        opts = of(WatchOptions, options, args)
+        since, bookmarks = opts.since, opts.bookmarks
         table = self.table(kind)
         if self._storage_of(kind) is not None:
             raise BadRequest(
                 f"watch {kind.kind_name} in its storage version: converting watch events "
                 "is not supported"
             )
-        if since is not None and since < table.compacted:
-            raise Gone(
-                f"too old resource version: {since} (the oldest retained for "
-                f"{table.info.plural} is {table.compacted})"
-            )
-        watcher: Watcher[R] = Watcher(
-            capacity=capacity or self.watch_capacity,
+        history = () if since is None else table.space.changes(since)  # Gone if compacted
+        return table.fanout.open(
+            history=history,
             namespace=namespace if table.info.namespaced else None,
-            label_selector=_label_selector(label_selector),
-            field_selector=_field_selector(field_selector, table.info),
+            label_selector=_label_selector(opts.label_selector),
+            field_selector=_field_selector(opts.field_selector, table.info),
+            capacity=capacity or self.watch_capacity,
             clock=self.clock,
             current_revision=lambda: self._revision,
-            on_close=lambda w: _discard(table.watchers, w),
             bookmark_interval=self.bookmark_interval if bookmarks else None,
         )
-        if since is not None:
-            for change in table.history:
-                if change.revision <= since:
-                    continue
-                event = change.event
-                obj = change.object
-                if watcher.namespace is not None and obj.metadata.namespace != watcher.namespace:
-                    continue
-                if watcher.label_selector is None and watcher.field_selector is None:
-                    watcher.push(event)
-                else:
-                    self._push_filtered(watcher, event, change.previous)
-        if not watcher.stopped:
-            table.watchers.append(watcher)
-        return watcher
 
     def watcher_count(self, kind: type[Resource]) -> int:
-        return len(self.table(kind).watchers)
+        return len(self.table(kind).fanout)
 
     def peek(self, kind: type[R], name: str, namespace: str = "") -> R | None:
         """`try_get` for admission's lookups on every create: the stored object of
         exactly this model (no conversion), without creating the kind's table."""
         table = self._tables.get(kind)
-        return None if table is None else cast("R | None", table.objects.get((namespace, name)))
+        return None if table is None else cast("R | None", table.space.get((namespace, name)))
 
     def objects_in(self, kind: type[R], namespace: str) -> builtins.list[R]:
         """The stored objects of a kind in one namespace, unordered and without
         copying; a kind never stored costs a dict lookup (admission asks this on
         every create, for LimitRanges and quotas that are mostly absent)."""
         table = self._tables.get(kind)
-        if table is None or not table.objects:
+        if table is None or not len(table.space):
             return []
-        found = [obj for (ns, _), obj in table.objects.items() if ns == namespace]
+        found = [obj for obj in table.space.values() if obj.metadata.namespace == namespace]
         return cast(builtins.list[R], found)
 
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""
-        return cast(Iterable[R], self.table(kind).objects.values())
-
-
-def _discard(watchers: list[Watcher[Any]], watcher: Watcher[Any]) -> None:
-    with contextlib.suppress(ValueError):
-        watchers.remove(watcher)
+        return cast(Iterable[R], self.table(kind).space.values())
 
 
 def _label_selector(value: LabelSelectorArg) -> Selector | None:

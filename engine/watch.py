@@ -13,8 +13,14 @@ per-event cost low. With bookmarks on, a reader that has received nothing for
 `bookmark_interval` seconds gets a BOOKMARK event carrying the current revision,
 so it can resume from there even when its selector filtered everything out.
 
-Neighbours: `engine.store` creates watchers and pushes into them;
-`engine.informer` consumes them.
+`WatchStream` is what `Client.watch` promises: an async iterator of events
+and an async context manager that stops it, with `next_batch`, `drain` and
+`stop`. `Watcher` is the in-process one; a remote client (a watch over HTTP)
+or a wrapper (fault injection) implements the same protocol, so informers and
+controllers never depend on the store's concrete watcher.
+
+Neighbours: `engine.watchcache` creates watchers and pushes into them;
+`engine.informer` consumes them through `WatchStream`.
 """
 
 from __future__ import annotations
@@ -23,13 +29,22 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from engine.api.base import Resource
 from engine.clock import Clock, TimerHandle
 from engine.errors import ApiError, Gone
 
-__all__ = ["ADDED", "BOOKMARK", "DELETED", "MODIFIED", "EventType", "WatchEvent", "Watcher"]
+__all__ = [
+    "ADDED",
+    "BOOKMARK",
+    "DELETED",
+    "MODIFIED",
+    "EventType",
+    "WatchEvent",
+    "WatchStream",
+    "Watcher",
+]
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 ADDED: EventType = "ADDED"
@@ -50,6 +65,38 @@ class WatchEvent(Generic[R]):
     type: EventType
     object: R | None
     revision: int
+
+
+class WatchStream(Protocol[R]):
+    """One watch, as a `Client` hands it out (see the module docstring).
+
+    Events come in revision order. When the watch ends, reading raises
+    `StopAsyncIteration` once the buffered events are read, or the error that
+    ended it (Gone: resume from the last revision seen, or relist)."""
+
+    async def next_batch(self) -> list[WatchEvent[R]]:
+        """Every event received, waiting for at least one (or a BOOKMARK)."""
+        ...
+
+    def drain(self) -> list[WatchEvent[R]]:
+        """Every event received, without waiting (empty if none)."""
+        ...
+
+    def stop(self) -> None:
+        """End the watch; what is buffered can still be read."""
+        ...
+
+    def __len__(self) -> int:
+        """How many received events wait to be read."""
+        ...
+
+    def __aiter__(self) -> WatchStream[R]: ...
+
+    async def __anext__(self) -> WatchEvent[R]: ...
+
+    async def __aenter__(self) -> WatchStream[R]: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
 
 
 class Watcher(Generic[R]):

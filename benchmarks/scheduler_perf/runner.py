@@ -46,6 +46,7 @@ import yaml
 
 from benchmarks.scheduler_perf.config import ConfigError, Op, TestCase, Workload, parse_duration
 from benchmarks.scheduler_perf.templates import DEFAULT_NODE, DEFAULT_POD, Templates
+from controllers.registry import setup_scheduler
 from controllers.scheduler.config import Profile, SchedulerConfig
 from controllers.scheduler.scheduler import Scheduler
 from engine.api import Namespace, Node, Pod
@@ -337,11 +338,8 @@ class _Run:
 
     async def run(self, config: SchedulerConfig) -> Result:
         manager = Manager(self.client, clock=self.clock, rng=random.Random(1))
-        scheduler = Scheduler(
-            self.client, manager.factory, clock=self.clock, rng=random.Random(2), config=config
-        )
+        scheduler = setup_scheduler(manager, config=config, rng=random.Random(2))
         scheduler.pods.add_event_handler(EventHandler(add=self._on_add, update=self._on_update))
-        manager.add_runnable(scheduler.run)
         async with manager:
             try:
                 for op in self.ops:

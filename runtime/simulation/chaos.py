@@ -10,9 +10,10 @@ which wraps the real client and asks the `FaultInjector` on every call:
   write may be the one after which the controller crashes: the client then
   tells its host, and it and every later call of that incarnation wait
   forever, so nothing more of the interrupted reconcile runs;
-* `watch` hands out a `FaultyWatcher` once any watch-level fault has been
-  scheduled. It sits between the store's watcher and the informer (which
-  only calls `next_batch()` and `stop()`), and holds events back (delay,
+* `watch` hands out a `FaultyWatcher` (a `WatchStream`, as the inner
+  client's watch is) once any watch-level fault has been scheduled. It sits
+  between the store's watcher and the informer (which only calls
+  `next_batch()` and `stop()`), and holds events back (delay,
   reorder jitter, stale lag in seconds or revisions), loses them (a lost event
   becomes a BOOKMARK of its revision, so resuming the watch does not bring it
   back: only a relist does), duplicates them, or ends the watch with Gone.
@@ -32,16 +33,25 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar, Unpack
 
 import anyio
 
 from engine.api.base import Resource
 from engine.client import Client, PatchType
 from engine.errors import Conflict, Gone, InternalError, NotFound, ServerTimeout
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
+)
 from engine.registry import REGISTRY
-from engine.store import FieldSelectorArg, LabelSelectorArg, ObjectList, Scale
-from engine.watch import ADDED, BOOKMARK, MODIFIED, Watcher, WatchEvent
+from engine.store import ObjectList, Scale
+from engine.watch import ADDED, BOOKMARK, MODIFIED, WatchEvent, WatchStream
 from runtime.simulation.injector import FaultInjector, WatchHold
 
 __all__ = ["FaultyClient", "FaultyWatcher"]
@@ -179,30 +189,22 @@ class FaultyClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
         if self.dead:
             await self._hang()
-        revision = None if (limit or continue_) else self._stale_revision(kind)
+        opts = of(ListOptions, options, args)
+        revision = None if (opts.limit or opts.continue_) else self._stale_revision(kind)
         # Aggregated (read-only) kinds keep no history: they are read fresh.
         if revision is None or self.injector.history is None or kind.read_only:
-            return await self.inner.list(
-                kind,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                continue_=continue_,
-            )
+            return await self.inner.list(kind, namespace=namespace, options=opts)
         items = self.injector.history.list(
             kind,
             revision,
             namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
+            label_selector=opts.label_selector,
+            field_selector=opts.field_selector,
         )
         return ObjectList(items, revision)  # type: ignore[arg-type]
 
@@ -252,22 +254,12 @@ class FaultyClient:
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: str | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
+        opts = of(DeleteOptions, options, args)
         return await self._write(
-            "delete",
-            lambda: self.inner.delete(
-                kind,
-                name,
-                namespace=namespace,
-                propagation_policy=propagation_policy,
-                grace_period_seconds=grace_period_seconds,
-                uid=uid,
-                resource_version=resource_version,
-            ),
+            "delete", lambda: self.inner.delete(kind, name, namespace=namespace, options=opts)
         )
 
     async def bind(self, name: str, node_name: str, *, namespace: str | None = None) -> Resource:
@@ -299,11 +291,9 @@ class FaultyClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
-    ) -> Any:
+        options: WatchOptions | None = None,
+        **args: Unpack[WatchArgs],
+    ) -> WatchStream[R]:
         if self.dead:
             await self._hang()
         informer = kind.kind_name
@@ -311,16 +301,11 @@ class FaultyClient:
             self._relists[informer] -= 1
             raise Gone(f"watch of {informer} refused: relist forced (fault injection)")
         inner = await self.inner.watch(
-            kind,
-            namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            since=since,
-            bookmarks=bookmarks,
+            kind, namespace=namespace, options=of(WatchOptions, options, args)
         )
         if not self.injector.watch_faults:
             return inner
-        watcher = FaultyWatcher(inner, self, informer)
+        watcher: FaultyWatcher[R] = FaultyWatcher(inner, self, informer)
         self._watchers.append(watcher)
         return watcher
 
@@ -344,7 +329,7 @@ class _Held(Generic[R]):
 class FaultyWatcher(Generic[R]):
     """A store watcher seen through the active watch faults (see the module docstring)."""
 
-    def __init__(self, inner: Watcher[R], client: FaultyClient, informer: str) -> None:
+    def __init__(self, inner: WatchStream[R], client: FaultyClient, informer: str) -> None:
         self._inner = inner
         self._client = client
         self.informer = informer
@@ -352,6 +337,7 @@ class FaultyWatcher(Generic[R]):
         self._held: deque[_Held[R]] = deque()
         self._last_release = 0.0
         self._broken = False
+        self._ready: deque[WatchEvent[R]] = deque()  # read by batch, handed out one by one
 
     def break_(self) -> None:
         """End the watch: the informer's next `next_batch()` raises Gone."""
@@ -445,5 +431,27 @@ class FaultyWatcher(Generic[R]):
             return head.release_at - now
         return max(_EPSILON, min(REVISION_POLL, head.cap_at - now))
 
+    def drain(self) -> list[WatchEvent[R]]:
+        """The events due now, without waiting (held ones stay held)."""
+        if self._broken:
+            raise self._gone()
+        if len(self._inner):
+            self._intake(self._inner.drain())
+        return self._due(self._clock.monotonic())
+
     def __len__(self) -> int:
         return len(self._held) + len(self._inner)
+
+    def __aiter__(self) -> FaultyWatcher[R]:
+        return self
+
+    async def __anext__(self) -> WatchEvent[R]:
+        if not self._ready:
+            self._ready.extend(await self.next_batch())
+        return self._ready.popleft()
+
+    async def __aenter__(self) -> FaultyWatcher[R]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()

@@ -20,7 +20,7 @@ from engine.api.base import Resource
 from engine.client import LocalClient
 from engine.clock import Clock
 from engine.errors import Forbidden
-from engine.watch import BOOKMARK, Watcher, WatchEvent
+from engine.watch import BOOKMARK, WatchEvent, WatchStream
 
 R = TypeVar("R", bound=Resource)
 
@@ -28,7 +28,7 @@ R = TypeVar("R", bound=Resource)
 class DelayedWatcher(Generic[R]):
     """Wraps a watcher; `next_batch` returns only events older than `delay`."""
 
-    def __init__(self, inner: Watcher[R], clock: Clock, delay: float) -> None:
+    def __init__(self, inner: WatchStream[R], clock: Clock, delay: float) -> None:
         self._inner = inner
         self._clock = clock
         self._delay = delay
@@ -99,7 +99,7 @@ class LosingWatcher:
     """While `losing` is set, every event becomes a BOOKMARK of its revision
     (as a lost event looks to an informer: resuming the watch skips it)."""
 
-    def __init__(self, inner: Watcher[Any], owner: LosingWatches) -> None:
+    def __init__(self, inner: WatchStream[Any], owner: LosingWatches) -> None:
         self._inner = inner
         self._owner = owner
 
