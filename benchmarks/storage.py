@@ -7,6 +7,9 @@
   in-memory store beside it, and their ratio.
 * restart_100k_objects_s: wall seconds for a fresh store to load 100,000
   journalled Pods from the database (target 10 s).
+* leader_failover_s: wall seconds without a controller-manager leader after
+  the leader process is killed (`benchmarks.failover`; target 17 s, client-go's
+  leaseDuration + retryPeriod).
 
 Each measurement is a fresh subprocess in a temporary directory, with the
 cyclic collector tuned as `kubeloop run` tunes it. `--quick`
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.failover import FAILOVER_TARGET, leader_failover_s
 from benchmarks.harness import Figure, measure, run_module
 
 __all__ = ["durable_writes", "run"]
@@ -124,6 +128,7 @@ def run(quick: bool, repeat: int) -> list[Figure]:
     ratio, ratio_runs = median("ratio")
     restore, restore_runs = median("restore_s")
     label = f"{count // 1000}k"
+    failover, failover_runs = measure(lambda: leader_failover_s(quick), min(repeat, 3))
     return [
         Figure(
             "sqlite_acknowledged_writes_per_s",
@@ -160,6 +165,15 @@ def run(quick: bool, repeat: int) -> list[Figure]:
             "lower",
             f"a fresh store loads {count:,} journalled Pods",
             restore_runs,
+        ),
+        Figure(
+            "leader_failover_s",
+            failover,
+            "s",
+            FAILOVER_TARGET,
+            "lower",
+            "controller-manager leader killed until another leads (leaseDuration + retryPeriod)",
+            failover_runs,
         ),
     ]
 

@@ -4,6 +4,10 @@ HTTP API, for kubectl and any client.
     kubeloop serve [FILES...] [--nodes N] [--runtime simulated|process]
                    [--address A] [--port P] [--kubeconfig PATH] [--speed X]
                    [--insecure-http] [--data-dir DIR]
+                   [--role all|apiserver|controllers|scheduler]
+                   [--leader-elect | --no-leader-elect]
+                   [--leader-elect-lease-duration S] [--leader-elect-renew-deadline S]
+                   [--leader-elect-retry-period S]
     kubeloop kubeconfig [--kubeconfig PATH]
 
 `serve` starts a cluster and its API (TLS with a CA made for this run unless
@@ -17,6 +21,14 @@ clock (a virtual clock paced at X; timeouts such as a watch's
 `timeoutSeconds` pass X times faster too). Exit status: 0 after a stop
 signal, 2 for bad input (one line on stderr, nothing started).
 
+`--role` splits the control plane into processes (`runtime.components`):
+`apiserver` serves the cluster without its controllers and scheduler;
+`controllers` and `scheduler` run those against the server whose kubeconfig
+`--kubeconfig` names (read, not written, as kube-controller-manager's flag),
+as leader-elected candidates (the `--leader-elect-*` durations in seconds,
+client-go's 15, 10 and 2 by default). A component exits with status 1 when
+it loses its Lease, as the Kubernetes components do.
+
 `kubeconfig` prints the kubeconfig a running `serve` wrote (default path:
 `~/.kube/kubeloop.yaml`), or fails with status 1 if there is none.
 
@@ -29,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,11 +50,21 @@ import anyio
 
 from engine.clock import VirtualClock
 from engine.errors import ApiError
+from engine.leaderelection import LeaseTiming
 from runtime import stopsignals
 from runtime.apiserver import DEFAULT_KUBECONFIG, Endpoint
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 from runtime.cluster.config import MAX_NODES
 from runtime.cluster.serving import ServeOptions
+from runtime.components import (
+    COMPONENT_ROLES,
+    ROLES,
+    ComponentOptions,
+    LeadershipLost,
+    default_identity,
+    run_component,
+)
+from runtime.remote import Connection
 
 __all__ = ["COMMANDS", "main", "register"]
 
@@ -104,6 +127,32 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="keep the cluster's state in DIR and start from what it holds (engine.durable)",
     )
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all (default); apiserver: no controllers or scheduler; controllers or "
+        "scheduler: run those against the server --kubeconfig names",
+    )
+    serve.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="controllers and scheduler roles: run only while holding the role's Lease",
+    )
+    defaults = LeaseTiming()
+    for flag, value in (
+        ("lease-duration", defaults.lease_duration),
+        ("renew-deadline", defaults.renew_deadline),
+        ("retry-period", defaults.retry_period),
+    ):
+        serve.add_argument(
+            f"--leader-elect-{flag}",
+            type=_positive,
+            default=value,
+            metavar="S",
+            help=f"leader election {flag.replace('-', ' ')} in seconds (default {value:g})",
+        )
     show = sub.add_parser("kubeconfig", help="print the kubeconfig of a running `kubeloop serve`")
     _kubeconfig_option(show)
 
@@ -131,6 +180,8 @@ def main(args: argparse.Namespace) -> int:
             )
             return 1
         return 0
+    if args.role in COMPONENT_ROLES:
+        return _component(args)
     try:
         config, files = _plan(args)
     except (ApiError, OSError, ValueError) as error:
@@ -166,7 +217,53 @@ def _plan(args: argparse.Namespace) -> tuple[ClusterConfig, list[Path]]:
         virtual_time=args.speed is not None,
         data_dir=args.data_dir,
     )
+    if args.role == "apiserver":
+        config = dataclasses.replace(config, controllers=())
     return config, files
+
+
+def _component(args: argparse.Namespace) -> int:
+    """`--role controllers|scheduler`: run against a server until stopped."""
+    try:
+        if args.files:
+            raise ValueError(f"--role {args.role} applies no files; give them to the apiserver")
+        connection = Connection.from_kubeconfig(args.kubeconfig)
+        options = ComponentOptions(
+            role=args.role,
+            identity=default_identity(),
+            leader_elect=args.leader_elect,
+            timing=LeaseTiming(
+                lease_duration=args.leader_elect_lease_duration,
+                renew_deadline=args.leader_elect_renew_deadline,
+                retry_period=args.leader_elect_retry_period,
+            ),
+        )
+    except ValueError as error:
+        print(f"kubeloop: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    stop = stopsignals.StopSignals()
+
+    async def run() -> None:
+        with stop.installed(), stop.scope:
+            print(
+                f"kubeloop: {args.role} against {connection.server} as {options.identity};"
+                " Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            await run_component(connection, options)
+
+    try:
+        asyncio.run(run())
+    except LeadershipLost as lost:
+        print(f"kubeloop: {lost}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    if stop.signal is not None:
+        with contextlib.suppress(OSError):
+            print(f"kubeloop: stopped by {stop.signal.name}", file=sys.stderr)
+    return 0
 
 
 async def _serve(
@@ -201,6 +298,15 @@ def _announce(endpoint: Endpoint, path: Path) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if endpoint.url.startswith("http://"):
+        # client-go's kubeconfig loader sets credentials for TLS servers only,
+        # so kubectl reaches a plain-HTTP server unauthenticated and gets 401.
+        print(
+            "kubeloop: plain HTTP: kubectl sends no token over it (it sends"
+            " credentials only over TLS) and is refused; serve with TLS for kubectl",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _remove_if_ours(path: Path, endpoint: Endpoint) -> None:

@@ -14,57 +14,22 @@ Neighbours: `runtime.cluster.top` (rows and their table), `runtime.cli`
 
 from __future__ import annotations
 
-import base64
-import ssl
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import yaml
 
 from engine.quantity import parse_quantity
 from runtime.cluster.top import TopRow
+from runtime.remote.connection import Connection
 
 __all__ = ["remote_top_rows"]
-
-
-def _current(config: dict[str, Any], section: str, name: str) -> dict[str, Any]:
-    for entry in config.get(section) or []:
-        if entry.get("name") == name:
-            found: dict[str, Any] = entry.get(section[:-1]) or {}
-            return found
-    raise ValueError(f"the kubeconfig has no {section[:-1]} named {name!r}")
-
-
-def _connection(path: Path) -> tuple[str, dict[str, str], ssl.SSLContext | None]:
-    try:
-        config = yaml.safe_load(path.expanduser().read_text())
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the kubeconfig ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not a kubeconfig: {error}") from None
-    if not isinstance(config, dict) or not config.get("current-context"):
-        raise ValueError(f"{path}: not a kubeconfig with a current context")
-    context = _current(config, "contexts", config["current-context"])
-    cluster = _current(config, "clusters", context.get("cluster", ""))
-    user = _current(config, "users", context.get("user", ""))
-    server = str(cluster.get("server", "")).rstrip("/")
-    headers = {"Accept": "application/json"}
-    if user.get("token"):
-        headers["Authorization"] = f"Bearer {user['token']}"
-    context_ssl = None
-    if server.startswith("https://"):
-        context_ssl = ssl.create_default_context()
-        if cluster.get("certificate-authority-data"):
-            ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-            context_ssl = ssl.create_default_context(cadata=ca)
-    return server, headers, context_ssl
 
 
 async def remote_top_rows(
     kubeconfig: Path, what: str, *, namespace: str | None = None
 ) -> list[TopRow]:
-    server, headers, context_ssl = _connection(kubeconfig)
+    connection = Connection.from_kubeconfig(kubeconfig)
+    server = connection.server
     if what == "pods":
         scope = f"/namespaces/{namespace}" if namespace else ""
         url = f"{server}/apis/metrics.k8s.io/v1beta1{scope}/pods"
@@ -72,8 +37,8 @@ async def remote_top_rows(
         url = f"{server}/apis/metrics.k8s.io/v1beta1/nodes"
     try:
         async with (
-            aiohttp.ClientSession(headers=headers) as session,
-            session.get(url, ssl=context_ssl if context_ssl is not None else False) as response,
+            aiohttp.ClientSession(headers=connection.headers) as session,
+            session.get(url, ssl=connection.ssl) as response,
         ):
             body = await response.json(content_type=None)
             if response.status != 200:

@@ -135,4 +135,5 @@ def test_serve_over_plain_http_at_a_faster_pace(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
+    assert "kubectl sends no token over it" in stderr
     assert not kubeconfig.exists()
