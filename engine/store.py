@@ -44,6 +44,7 @@ Neighbours: those modules, `engine.watch` (watchers), `engine.strategies`
 from __future__ import annotations
 
 import builtins
+import contextlib
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -87,7 +88,7 @@ from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, parse_selector
 from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
-from engine.storage import Keyspace, MemoryStorage, Storage, Unwatch
+from engine.storage import Change, Keyspace, MemoryStorage, SharedStorage, Storage, Unwatch
 from engine.subresources import DEFAULT_FIELD_MANAGER, Scale
 from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher
 from engine.watchcache import Fanout
@@ -202,6 +203,8 @@ class Store:
             storage if storage is not None else MemoryStorage(history_size=history_size)
         )
         self._revision = self._storage.revision
+        if isinstance(self._storage, SharedStorage):  # others' writes count too
+            self._storage.on_remote = self._observe_remote
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
         self._pages = ContinueTokens()
@@ -220,11 +223,29 @@ class Store:
             if service_cidr_object is not None:
                 self._ensure(service_cidr_object)
 
+    def _observe_remote(self, change: Change) -> None:
+        """Tell the write observers of a change another apiserver made."""
+        self._synced()
+        if not self.observers:
+            return
+        meta = change.object.metadata
+        verb = {ADDED: "create", DELETED: "delete"}.get(change.type, "update")
+        record = WriteRecord(
+            change.revision,
+            verb,
+            change.object.kind,
+            meta.namespace,
+            meta.name,
+            change.object,
+            change.previous,
+            change.type,
+        )
+        for observer in self.observers:
+            observer(record)
+
     def _ensure(self, obj: Resource) -> None:
-        try:
+        with contextlib.suppress(AlreadyExists):
             self.create(obj)
-        except AlreadyExists:
-            pass
 
     # -- bookkeeping -------------------------------------------------------------------
 

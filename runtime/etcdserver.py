@@ -29,9 +29,7 @@ START_TIMEOUT = 30.0
 
 def etcd_binary() -> tuple[str | None, str]:
     """The etcd binary's path, or None and why (for a test's skip reason)."""
-    found = shutil.which("etcd") or (
-        "/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None
-    )
+    found = shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
     if found is None:
         return None, "etcd is not installed (Debian: apt-get install etcd-server)"
     return found, ""
@@ -77,9 +75,7 @@ class EtcdCluster:
         return [f"http://127.0.0.1:{port}" for port in self.client_ports]
 
     def _initial_cluster(self) -> str:
-        return ",".join(
-            f"m{i}=http://127.0.0.1:{port}" for i, port in enumerate(self.peer_ports)
-        )
+        return ",".join(f"m{i}=http://127.0.0.1:{port}" for i, port in enumerate(self.peer_ports))
 
     def _launch(self, index: int, *, new: bool) -> None:
         client = f"http://127.0.0.1:{self.client_ports[index]}"

@@ -24,11 +24,13 @@ watches (kube-apiserver's watch cache):
 
 The store's API is synchronous, so etcd's asynchronous client (`aetcd`, on
 grpc) runs on a thread of its own with its own event loop; calls block the
-caller until etcd answers. Several endpoints are tried in turn: a member
-that cannot be reached makes the next one serve. A write whose answer was
-lost with its member may have been applied: it is reported failed
-(`ServiceUnavailable`) and the caller re-reads, as a client of
-kube-apiserver must after a timeout.
+caller until etcd answers. Several endpoints are tried in turn, backing off
+for up to `RETRY_WINDOW` seconds: a member that cannot be reached, or a
+leader election under way, makes the next one serve. A put whose answer was
+lost may have been applied: before trying it again the key is read, and
+holding exactly the value written counts as done. A delete so lost is
+reported failed (`ServiceUnavailable`, as its precondition no longer holds)
+and the caller re-reads, as a client of kube-apiserver must after a timeout.
 
 Not kept in etcd: Events expire through the store's own TTL (not etcd
 leases); ClusterIP and NodePort allocation is per store (two apiservers
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import json
 import queue
 import threading
@@ -70,6 +73,8 @@ T = TypeVar("T")
 PREFIX = b"/registry/"
 CALL_TIMEOUT = 30.0
 """Seconds one etcd call may take before the storage gives up on it."""
+RETRY_WINDOW = 15.0
+"""Seconds a call goes on trying other members (an election takes a few)."""
 
 
 def registry_key(info: KindInfo, key: Key) -> bytes:
@@ -101,6 +106,12 @@ class _Client:
     def __init__(self, endpoints: list[str]) -> None:
         if not endpoints:
             raise ValueError("etcd needs at least one endpoint URL")
+        try:
+            import aetcd  # noqa: F401
+        except ImportError:
+            raise RuntimeError(
+                "etcd as the store needs the aetcd client: pip install 'kubeloop[etcd]'"
+            ) from None
         self.endpoints = [_host_port(url) for url in endpoints]
         self._current = 0
         self._client: aetcd.Client | None = None
@@ -120,17 +131,26 @@ class _Client:
             raise ServiceUnavailable("etcd did not answer in time") from None
 
     async def _attempt(self, operation: Callable[[aetcd.Client], Awaitable[T]]) -> T:
+        """`operation` on the current member; on a connection failure or a
+        timeout (a member gone, a leader election under way), on the next
+        member, backing off, until `RETRY_WINDOW` seconds have passed."""
         import aetcd
 
         failures: list[str] = []
-        for _ in range(len(self.endpoints)):
+        deadline = time.monotonic() + RETRY_WINDOW
+        pause = 0.05
+        while True:
             client = await self.connected()
             try:
                 return await operation(client)
             except (aetcd.ConnectionFailedError, aetcd.ConnectionTimeoutError) as error:
                 failures.append(f"{self.describe()}: {error}")
+                if time.monotonic() > deadline:
+                    break
                 await self.next_endpoint()
-        raise ServiceUnavailable(f"no etcd endpoint answers: {'; '.join(failures)}")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+        raise ServiceUnavailable(f"no etcd endpoint answers: {'; '.join(failures[-3:])}")
 
     async def connected(self) -> aetcd.Client:
         import aetcd
@@ -144,10 +164,8 @@ class _Client:
         client, self._client = self._client, None
         self._current = (self._current + 1) % len(self.endpoints)
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # a dead member's channel may fail to close
                 await client.close()
-            except Exception:  # noqa: BLE001 - a dead member's channel may fail to close
-                pass
 
     def describe(self) -> str:
         host, port = self.endpoints[self._current]
@@ -168,10 +186,8 @@ class _Client:
                 await self._client.close()
                 self._client = None
 
-        try:
+        with contextlib.suppress(Exception):  # closing must not fail the caller
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
-        except Exception:  # noqa: BLE001 - closing must not fail the caller
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -204,6 +220,15 @@ class EtcdStorage:
         self._events: queue.SimpleQueue[_Event | _Compacted] = queue.SimpleQueue()
         self._own: dict[int, Resource] = {}  # own writes not yet back through the watch
         self._lost: str | None = None
+        self.on_remote: Callable[[Change], None] | None = None
+        """Called with each change another writer (apiserver) made, once mirrored."""
+        # Changes arrive on the client's thread; the loop that made this
+        # storage applies them (reads and writes apply them too, in order).
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._pump_due = threading.Event()
         # What etcd holds of the kinds served so far, and the watch from
         # there: the store's own start (its namespaces, ...) finds them, and a
         # write returns once the watch brought it back. `load` reads again
@@ -300,9 +325,7 @@ class EtcdStorage:
         while True:
             client = await self._client.connected()
             try:
-                watch = await client.watch_prefix(
-                    PREFIX, start_revision=position + 1, prev_kv=True
-                )
+                watch = await client.watch_prefix(PREFIX, start_revision=position + 1, prev_kv=True)
                 async for event in watch:
                     kv = event.kv
                     deleted = event.kind == aetcd.EventKind.DELETE
@@ -311,12 +334,28 @@ class EtcdStorage:
                         _Event(kv.key, None if deleted else kv.value, prev, kv.mod_revision)
                     )
                     position = kv.mod_revision
+                    self._wake()
             except aetcd.RevisionCompactedError:
                 self._events.put(_Compacted())
                 return
             except (aetcd.ConnectionFailedError, aetcd.ConnectionTimeoutError, aetcd.ClientError):
                 await self._client.next_endpoint()
                 await asyncio.sleep(0.1)
+
+    def _wake(self) -> None:
+        """(On the client's thread) have the owning loop apply what arrived."""
+        loop = self._loop
+        if loop is None or self._pump_due.is_set() or loop.is_closed():
+            return
+        self._pump_due.set()
+        loop.call_soon_threadsafe(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_due.clear()
+        try:
+            self.catch_up()
+        except ApiError as error:
+            log.warning("etcd changes could not be applied", error=str(error))
 
     def catch_up(self, until: int | None = None) -> None:
         """Apply what the watch has brought; with `until`, wait until the
@@ -358,10 +397,15 @@ class EtcdStorage:
         space = self._mirror.keyspace(info)
         current = space.objects.get(obj.key)
         if event.value is None:
-            if current is not None:
-                space.delete(stamped(obj, event.revision), expected=current, revision=event.revision)
+            if current is None:
+                return
+            change = space.delete(
+                stamped(obj, event.revision), expected=current, revision=event.revision
+            )
         else:
-            space.put(obj, expected=current, revision=event.revision)
+            change = space.put(obj, expected=current, revision=event.revision)
+        if own is None and self.on_remote is not None:
+            self.on_remote(change)
 
     # -- writes --------------------------------------------------------------------------
 
@@ -371,7 +415,17 @@ class EtcdStorage:
         """One transaction (see the module docstring); the change once mirrored."""
         key = registry_key(info, obj.key)
 
+        value = None if delete else _encode(obj)
+        attempts = 0
+
         async def transaction(client: aetcd.Client) -> tuple[bool, int]:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and value is not None:
+                # An attempt whose answer was lost may have been applied.
+                found = await client.get(key)
+                if found is not None and found.value == value:
+                    return True, int(found.mod_revision)
             if expected is None:
                 compare = [client.transactions.create(key) == 0]
             else:
@@ -379,23 +433,21 @@ class EtcdStorage:
             if delete:
                 success = [client.transactions.delete(key)]
             else:
-                success = [client.transactions.put(key, _encode(obj))]
+                assert value is not None
+                success = [client.transactions.put(key, value)]
             succeeded, responses = await client.transaction(compare, success, [])
             if not succeeded:
                 return False, 0
-            answer = responses[0]
-            header = getattr(answer, "header", None) or getattr(
-                answer.response_put if not delete else answer.response_delete_range, "header"
-            )
-            return True, int(header.revision)
+            answer = responses[0]  # a ResponseOp: the txn's revision is in its header
+            op = answer.response_delete_range if delete else answer.response_put
+            return True, int(op.header.revision)
 
         self.catch_up()
         succeeded, revision = self._client.call(transaction)
         if not succeeded:
             space = self._mirror.keyspace(info)
             if expected is None:
-                namespace, name = obj.key
-                raise AlreadyExists(f'{info.plural} "{name}" already exists')
+                raise AlreadyExists(f'{info.plural} "{obj.key[1]}" already exists')
             raise space._conflict(obj.key)
         self._own[revision] = stamped(obj, revision)
         self.catch_up(until=revision)
