@@ -61,6 +61,7 @@ class EtcdCluster:
         binary, why = etcd_binary()
         if binary is None:
             raise RuntimeError(why)
+        directory.mkdir(parents=True, exist_ok=True)
         ports = _free_ports(2 * members)
         cluster = cls(binary, directory, ports[:members], ports[members:])
         cluster.processes = [None] * members
