@@ -7,6 +7,10 @@
   in-memory store beside it, and their ratio.
 * restart_100k_objects_s: wall seconds for a fresh store to load 100,000
   journalled Pods from the database (target 10 s).
+* etcd_writes_per_s: Pod creates per second through a store on a real
+  single-member etcd (`benchmarks.etcd`), beside the same puts made straight
+  with the etcd client; `etcd_write_ratio` is kubeloop's rate over etcd's
+  own (target 0.5). Left out where no etcd binary is installed.
 * leader_failover_s: wall seconds without a controller-manager leader after
   the leader process is killed (`benchmarks.failover`; target 17 s, client-go's
   leaseDuration + retryPeriod).
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.etcd import etcd_writes
 from benchmarks.failover import FAILOVER_TARGET, leader_failover_s
 from benchmarks.harness import Figure, measure, run_module
 
@@ -129,7 +134,9 @@ def run(quick: bool, repeat: int) -> list[Figure]:
     restore, restore_runs = median("restore_s")
     label = f"{count // 1000}k"
     failover, failover_runs = measure(lambda: leader_failover_s(quick), min(repeat, 3))
+    figures = _etcd_figures(500 if quick else 2_000, min(repeat, 3))
     return [
+        *figures,
         Figure(
             "sqlite_acknowledged_writes_per_s",
             writes,
@@ -174,6 +181,41 @@ def run(quick: bool, repeat: int) -> list[Figure]:
             "lower",
             "controller-manager leader killed until another leads (leaseDuration + retryPeriod)",
             failover_runs,
+        ),
+    ]
+
+
+def _etcd_figures(count: int, repeat: int) -> list[Figure]:
+    samples = [etcd_writes(count) for _ in range(max(1, repeat))]
+    runs = [sample for sample in samples if sample is not None]
+    if not runs:
+        return []
+
+    def median(key: str) -> tuple[float, tuple[float, ...]]:
+        values = tuple(r[key] for r in runs)
+        return sorted(values)[len(values) // 2], values
+
+    rate, rate_runs = median("kubeloop_per_s")
+    own, _ = median("etcd_per_s")
+    ratio, ratio_runs = median("ratio")
+    return [
+        Figure(
+            "etcd_writes_per_s",
+            rate,
+            "writes/s",
+            None,
+            "higher",
+            f"Pod creates through a store on etcd; etcd's own puts {own:,.0f}/s",
+            rate_runs,
+        ),
+        Figure(
+            "etcd_write_ratio",
+            ratio,
+            "x",
+            0.5,
+            "higher",
+            "kubeloop's etcd write rate / the same puts straight to etcd",
+            ratio_runs,
         ),
     ]
 

@@ -44,6 +44,7 @@ Neighbours: those modules, `engine.watch` (watchers), `engine.strategies`
 from __future__ import annotations
 
 import builtins
+import contextlib
 import random
 import uuid
 from collections.abc import Callable, Iterable
@@ -87,7 +88,7 @@ from engine.paging import ContinueTokens, ObjectList
 from engine.registry import REGISTRY, KindInfo, Registry
 from engine.selectors import Selector, parse_selector
 from engine.serviceips import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, ServiceAllocator
-from engine.storage import Keyspace, MemoryStorage, Storage, Unwatch
+from engine.storage import Change, Keyspace, MemoryStorage, SharedStorage, Storage, Unwatch
 from engine.subresources import DEFAULT_FIELD_MANAGER, Scale
 from engine.watch import ADDED, DELETED, MODIFIED, EventType, Watcher
 from engine.watchcache import Fanout
@@ -202,6 +203,8 @@ class Store:
             storage if storage is not None else MemoryStorage(history_size=history_size)
         )
         self._revision = self._storage.revision
+        if isinstance(self._storage, SharedStorage):  # others' writes count too
+            self._storage.on_remote = self._observe_remote
         self._tables: dict[type[Resource], _Table] = {}
         self._views: dict[type[Resource], type[Resource] | None] = {}
         self._pages = ContinueTokens()
@@ -209,21 +212,54 @@ class Store:
         self._aggregated: dict[type[Resource], AggregatedAPI] = {}
         self._scales = subresources.ScaleCache()
         if namespace_lifecycle:
-            # What a freshly started apiserver holds before any client writes.
+            # What a freshly started apiserver holds before any client writes
+            # (kept if a storage shared with other apiservers has it already).
             for name in strategies.INITIAL_NAMESPACES:
-                self.create(strategies.new_namespace(name))
+                self._ensure(strategies.new_namespace(name))
             for priority_class in strategies.SYSTEM_PRIORITY_CLASSES:
-                self.create(priority_class)
-            self.create(strategies.kubernetes_service(self.service_ips.kubernetes_ip))
+                self._ensure(priority_class)
+            self._ensure(strategies.kubernetes_service(self.service_ips.kubernetes_ip))
             service_cidr_object = strategies.default_service_cidr(self.registry, service_cidr)
             if service_cidr_object is not None:
-                self.create(service_cidr_object)
+                self._ensure(service_cidr_object)
+
+    def _observe_remote(self, change: Change) -> None:
+        """Tell the write observers of a change another apiserver made."""
+        self._synced()
+        if not self.observers:
+            return
+        meta = change.object.metadata
+        verb = {ADDED: "create", DELETED: "delete"}.get(change.type, "update")
+        record = WriteRecord(
+            change.revision,
+            verb,
+            change.object.kind,
+            meta.namespace,
+            meta.name,
+            change.object,
+            change.previous,
+            change.type,
+        )
+        for observer in self.observers:
+            observer(record)
+
+    def _ensure(self, obj: Resource) -> None:
+        with contextlib.suppress(AlreadyExists):
+            self.create(obj)
 
     # -- bookkeeping -------------------------------------------------------------------
 
     @property
     def revision(self) -> int:
         """The revision of the last write."""
+        return self._synced()
+
+    def _synced(self) -> int:
+        """The store's revision, brought up to the storage's: a storage that
+        others write too (etcd, with several apiservers) moves on by itself."""
+        revision = self._storage.revision
+        if revision > self._revision:
+            self._revision = revision
         return self._revision
 
     def add_aggregated(self, provider: AggregatedAPI) -> None:
@@ -411,7 +447,7 @@ class Store:
             self._remove(table, obj, "delete")
 
     def _next_revision(self) -> int:
-        self._revision += 1
+        self._revision = self._synced() + 1
         return self._revision
 
     # -- reads ---------------------------------------------------------------------------
@@ -473,7 +509,7 @@ class Store:
         provider = self._aggregated.get(kind)
         if provider is not None:
             found = self._aggregated_list(provider, kind, namespace, label_selector, field_selector)
-            return ObjectList(cast(builtins.list[R], found), self._revision)
+            return ObjectList(cast(builtins.list[R], found), self._synced())
         storage = self._storage_of(kind)
         if storage is not None:
             stored = self.list(storage, namespace, options=opts)
@@ -485,7 +521,7 @@ class Store:
         if continue_:
             revision, items = self._pages.resume(continue_)
         else:
-            revision = self._revision
+            revision = self._synced()
             items = table.space.list(namespace)
             if sel is not None or fsel is not None:
                 items = [
@@ -533,7 +569,7 @@ class Store:
             request = AdmissionRequest(self, "CREATE", name, namespace, info.plural, kind=info.kind)
             obj = cast(R, admission.admit(request, obj))
             meta = obj.metadata
-        revision = self._revision + 1
+        revision = self._synced() + 1
         new_meta = copied(
             meta,
             {
@@ -810,7 +846,7 @@ class Store:
             field_selector=_field_selector(opts.field_selector, table.info),
             capacity=capacity or self.watch_capacity,
             clock=self.clock,
-            current_revision=lambda: self._revision,
+            current_revision=self._synced,
             bookmark_interval=self.bookmark_interval if bookmarks else None,
         )
 

@@ -3,7 +3,7 @@ HTTP API, for kubectl and any client.
 
     kubeloop serve [FILES...] [--nodes N] [--runtime simulated|process]
                    [--address A] [--port P] [--kubeconfig PATH] [--speed X]
-                   [--insecure-http] [--data-dir DIR]
+                   [--insecure-http] [--data-dir DIR] [--etcd-servers URL[,URL...]]
                    [--role all|apiserver|controllers|scheduler]
                    [--leader-elect | --no-leader-elect]
                    [--leader-elect-lease-duration S] [--leader-elect-renew-deadline S]
@@ -128,6 +128,13 @@ def register(sub: Any) -> None:
         help="keep the cluster's state in DIR and start from what it holds (engine.durable)",
     )
     serve.add_argument(
+        "--etcd-servers",
+        default=None,
+        metavar="URL[,URL...]",
+        help="keep the state in etcd (http://HOST:PORT, comma-separated members), as "
+        "kube-apiserver does; several apiservers may share it",
+    )
+    serve.add_argument(
         "--role",
         choices=ROLES,
         default="all",
@@ -216,6 +223,7 @@ def _plan(args: argparse.Namespace) -> tuple[ClusterConfig, list[Path]]:
         runtime=args.runtime,
         virtual_time=args.speed is not None,
         data_dir=args.data_dir,
+        etcd_servers=tuple(u for u in (args.etcd_servers or "").split(",") if u),
     )
     if args.role == "apiserver":
         config = dataclasses.replace(config, controllers=())

@@ -30,13 +30,11 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 import anyio
 
 from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS, Setup
-from engine.client import Client
 from engine.clock import Clock, RealClock
 from engine.leaderelection import LeaderElector, LeaseTiming
 from engine.logging import get_logger
@@ -115,8 +113,7 @@ async def run_component(
     setups = component_setups(options.role)
     settings = network or NetworkSettings()
     lease = LEASE_NAMES[options.role]
-    async with RemoteClient(connection, field_manager=lease) as remote:
-        client = cast(Client, remote)  # its watch streams read like the store's watchers
+    async with RemoteClient(connection, field_manager=lease) as client:
 
         async def lead() -> None:
             manager = Manager(client, clock=clock, rng=rng)

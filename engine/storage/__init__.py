@@ -8,7 +8,15 @@ store's writes to SQLite beside it.
 """
 
 from engine.storage.memory import MemoryKeyspace, MemoryStorage
-from engine.storage.protocol import Change, Key, Keyspace, Storage, Unwatch, stamped
+from engine.storage.protocol import (
+    Change,
+    Key,
+    Keyspace,
+    SharedStorage,
+    Storage,
+    Unwatch,
+    stamped,
+)
 
 __all__ = [
     "Change",
@@ -16,6 +24,7 @@ __all__ = [
     "Keyspace",
     "MemoryKeyspace",
     "MemoryStorage",
+    "SharedStorage",
     "Storage",
     "Unwatch",
     "stamped",

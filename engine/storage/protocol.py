@@ -56,13 +56,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from engine.api.base import Resource, copied
 from engine.registry import KindInfo
 from engine.watch import EventType, WatchEvent
 
-__all__ = ["Change", "Key", "Keyspace", "Storage", "Unwatch", "stamped"]
+__all__ = ["Change", "Key", "Keyspace", "SharedStorage", "Storage", "Unwatch", "stamped"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -154,6 +154,15 @@ class Storage(Protocol):
         resourceVersions), recording no change; nothing before the result
         (the highest of `revision` and theirs) is retained. Returns it."""
         ...
+
+
+@runtime_checkable
+class SharedStorage(Storage, Protocol):
+    """A storage other writers write too (etcd under several apiservers): their
+    changes reach its watches like the store's own, and `on_remote`, set by
+    the store, is called with each of them so its write observers see them."""
+
+    on_remote: Callable[[Change], None] | None
 
 
 def stamped(obj: R, revision: int) -> R:

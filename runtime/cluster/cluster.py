@@ -48,7 +48,7 @@ import ipaddress
 import math
 import random
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AsyncExitStack, ExitStack, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,13 +65,14 @@ from engine.api.core import Event, Node, Pod, ReplicationController
 from engine.client import LocalClient
 from engine.clock import Clock, RealClock, VirtualClock
 from engine.durable import DATABASE_NAME, SqliteJournal
-from engine.errors import NotFound
+from engine.errors import AlreadyExists, NotFound
 from engine.logging import configure_logging
 from engine.manager import Manager
 from engine.mutation import detector
 from engine.rbac_bootstrap import ensure_bootstrap_policy
 from engine.registry import REGISTRY, Registry
 from engine.satokens import ServiceAccountTokens
+from engine.storage.etcd import EtcdStorage
 from engine.store import ObjectList, Store, WriteRecord
 from runtime.apiserver import ApiServer, Endpoint
 from runtime.cluster import workloads
@@ -260,6 +261,14 @@ class Cluster:
                 sync_stack = ExitStack()
                 sync_stack.enter_context(self.clock.installed())
                 stack.callback(sync_stack.close)
+            etcd = None
+            if config.etcd_servers:
+                etcd = EtcdStorage(
+                    list(config.etcd_servers),
+                    registry=self.registry,
+                    history_size=config.history_size,
+                )
+                stack.callback(etcd.close)
             store = Store(
                 registry=self.registry,
                 clock=self.clock,
@@ -267,14 +276,19 @@ class Cluster:
                 history_size=config.history_size,
                 service_cidr=self.addresses.service_cidr,
                 node_port_range=self.addresses.node_port_range,
+                storage=etcd,
             )
+            if etcd is not None:
+                etcd.load(store)
             if config.data_dir is not None:
                 self._open_durable_state(store, stack)
             if config.default_storage_class:
                 standard = default_storage_class()
-                # A cluster restored from its data directory has it already.
+                # A cluster restored from its data directory, or sharing etcd
+                # with another, has it already.
                 if store.try_get(type(standard), standard.metadata.name) is None:
-                    store.create(standard)
+                    with suppress(AlreadyExists):
+                        store.create(standard)
             store.observers.append(self.tracker)
             store.observers.append(self.hpa_history)
             self.node_counts = NodeCounts(self.clock)

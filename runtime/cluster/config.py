@@ -12,7 +12,9 @@ starts with the default StorageClass `standard` (`runtime.cluster.storage`),
 and where the cluster's state is kept: in memory only (`data_dir` None, the
 default) or also in a SQLite database in `data_dir` (`engine.durable`), from
 which a later cluster with the same `data_dir` starts where this one stopped;
-`fsync` is that database's durability policy. Defaults give a 3-node
+`fsync` is that database's durability policy; or in etcd (`etcd_servers`,
+`engine.storage.etcd`), where several clusters (apiserver processes) may
+share it. Defaults give a 3-node
 simulated cluster on virtual time with every built-in controller, the
 scheduler and that StorageClass, its state in memory only.
 
@@ -124,6 +126,9 @@ class ClusterConfig:
     history_size: int = 20_000
     data_dir: Path | None = None
     fsync: Literal["normal", "always"] = "normal"
+    etcd_servers: tuple[str, ...] = ()
+    """etcd client URLs (`http://HOST:PORT`): keep the state there, as
+    kube-apiserver does (`engine.storage.etcd`); none: in memory."""
     network: ProcessNetworkConfig = field(default_factory=ProcessNetworkConfig)
     """The pod network, kube-proxy, DNS and ingress of a process cluster
     (`runtime.network.config`); simulated nodes ignore it."""
@@ -170,6 +175,8 @@ class ClusterConfig:
             raise ValueError(f"metric_resolution must be > 0 seconds, got {self.metric_resolution}")
         if self.node_count > MAX_NODES:
             raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
+        if self.etcd_servers and self.data_dir is not None:
+            raise ValueError("choose one place for the state: data_dir or etcd_servers, not both")
         if self.fsync not in ("normal", "always"):
             raise ValueError(f"fsync must be 'normal' or 'always', got {self.fsync!r}")
         names = [p.name for p in self.node_pools]

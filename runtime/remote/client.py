@@ -22,7 +22,7 @@ Neighbours: `runtime.remote.watch` (watch streams), `runtime.remote.connection`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack
 
 import aiohttp
 
@@ -30,14 +30,19 @@ from engine.api.base import Resource
 from engine.api.core import Pod
 from engine.client import PatchType
 from engine.errors import Gone, NotFound, ServiceUnavailable
-from engine.registry import REGISTRY, KindInfo, Registry
-from engine.store import (
-    DEFAULT_FIELD_MANAGER,
+from engine.options import (
+    DeleteArgs,
+    DeleteOptions,
     FieldSelectorArg,
     LabelSelectorArg,
-    ObjectList,
-    Scale,
+    ListArgs,
+    ListOptions,
+    WatchArgs,
+    WatchOptions,
+    of,
 )
+from engine.registry import REGISTRY, KindInfo, Registry
+from engine.store import DEFAULT_FIELD_MANAGER, ObjectList, Scale
 from runtime.remote.connection import Connection
 from runtime.remote.errors import error_from_status
 from runtime.remote.watch import RemoteWatch
@@ -163,23 +168,21 @@ class RemoteClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        limit: int | None = None,
-        continue_: str | None = None,
+        options: ListOptions | None = None,
+        **args: Unpack[ListArgs],
     ) -> ObjectList[R]:
+        opts = of(ListOptions, options, args)
         info = self.registry.info(kind)
-        params = _selectors(label_selector, field_selector)
-        if limit is not None:
-            params["limit"] = str(limit)
-        if continue_:
-            params["continue"] = continue_
+        params = _selectors(opts.label_selector, opts.field_selector)
+        if opts.limit:
+            params["limit"] = str(opts.limit)
+        if opts.continue_:
+            params["continue"] = opts.continue_
         document = await self._request("GET", self._path(info, namespace), params=params)
         meta = document.get("metadata") or {}
         items = [self._object(kind, item) for item in document.get("items") or []]
-        return ObjectList(
-            items, int(meta.get("resourceVersion") or 0), meta.get("continue") or None
-        )
+        revision = int(meta.get("resourceVersion") or 0)
+        return ObjectList(items, revision, meta.get("continue") or None)
 
     async def get_scale(
         self, kind: type[Resource], name: str, *, namespace: str | None = None
@@ -201,20 +204,20 @@ class RemoteClient:
         kind: type[R],
         *,
         namespace: str | None = None,
-        label_selector: LabelSelectorArg = None,
-        field_selector: FieldSelectorArg = None,
-        since: int | None = None,
-        bookmarks: bool = False,
+        options: WatchOptions | None = None,
+        **args: Unpack[WatchArgs],
     ) -> RemoteWatch[R]:
+        opts = of(WatchOptions, options, args)
         info = self.registry.info(kind)
         key = info.api_version + "/" + info.kind
+        since = opts.since
         if since is None:
             since = (await self.list(kind, namespace=namespace, limit=1)).resource_version
         elif since <= self._expired.get(key, -1):
             raise Gone(f"too old resource version: {since} ({info.group_kind})")
-        params = _selectors(label_selector, field_selector)
+        params = _selectors(opts.label_selector, opts.field_selector)
         params["watch"] = "true"
-        if bookmarks:
+        if opts.bookmarks:
             params["allowWatchBookmarks"] = "true"
 
         def expired(revision: int) -> None:
@@ -308,26 +311,25 @@ class RemoteClient:
         name: str,
         *,
         namespace: str | None = None,
-        propagation_policy: str | None = None,
-        grace_period_seconds: int | None = None,
-        uid: str | None = None,
-        resource_version: str | None = None,
+        options: DeleteOptions | None = None,
+        **args: Unpack[DeleteArgs],
     ) -> R | None:
+        opts = of(DeleteOptions, options, args)
         info = self.registry.info(kind)
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-        if propagation_policy is not None:
-            options["propagationPolicy"] = propagation_policy
-        if grace_period_seconds is not None:
-            options["gracePeriodSeconds"] = grace_period_seconds
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if opts.propagation_policy is not None:
+            body["propagationPolicy"] = opts.propagation_policy
+        if opts.grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = opts.grace_period_seconds
         preconditions = {
             key: value
-            for key, value in (("uid", uid), ("resourceVersion", resource_version))
+            for key, value in (("uid", opts.uid), ("resourceVersion", opts.resource_version))
             if value is not None
         }
         if preconditions:
-            options["preconditions"] = preconditions
+            body["preconditions"] = preconditions
         url = self._path(info, self._namespace(info, namespace), name)
-        document = await self._request("DELETE", url, body=options)
+        document = await self._request("DELETE", url, body=body)
         if isinstance(document, dict) and document.get("kind") == "Status":
             return None
         return self._object(kind, document)

@@ -143,3 +143,62 @@ async def test_controller_managers_fail_over_and_a_deposed_leader_stops(workdir:
     finally:
         for component in reversed(components):
             component.stop()
+
+
+async def test_two_apiservers_on_one_etcd_with_components_spread_over_them(
+    workdir: Path,
+) -> None:
+    from runtime.etcdserver import EtcdCluster, etcd_binary
+
+    if etcd_binary()[0] is None:
+        pytest.skip(etcd_binary()[1])
+    etcd = EtcdCluster.start(workdir / "etcd", members=1)
+    servers = ["--etcd-servers", ",".join(etcd.client_urls)]
+    configs = [workdir / "a.kubeconfig", workdir / "b.kubeconfig"]
+    components = [
+        Component("apiserver", configs[0], workdir / "apiserver-a.log", "--nodes", "2", *servers),
+        Component("apiserver", configs[1], workdir / "apiserver-b.log", "--nodes", "0", *servers),
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(path.exists() for path in configs):
+            for apiserver in components:
+                assert apiserver.process.poll() is None, apiserver.log.read_text()
+            assert time.monotonic() < deadline, "the apiservers did not start"
+            await asyncio.sleep(0.2)
+        candidates = [
+            Component("controllers", config, workdir / f"controllers-{i}.log", *FAST)
+            for i, config in enumerate(configs)
+        ]
+        components += [
+            *candidates,
+            Component("scheduler", configs[1], workdir / "scheduler.log", *FAST),
+        ]
+        async with (
+            RemoteClient(Connection.from_kubeconfig(configs[0])) as first,
+            RemoteClient(Connection.from_kubeconfig(configs[1])) as second,
+        ):
+            await second.create(parse_object(WEB))
+
+            async def running(client: RemoteClient, count: int) -> bool:
+                pods = (await client.list(Pod, namespace="default")).items
+                return sum(1 for p in pods if p.status.phase == "Running") == count
+
+            await _until("2 pods running, seen through A", lambda: running(first, 2), 120)
+            lease = await first.get(Lease, "kube-controller-manager", namespace="kube-system")
+            leader = next(c for c in candidates if c.identity() == lease.spec.holder_identity)
+            leader.process.kill()
+
+            async def another_leads() -> bool:
+                current = await second.get(
+                    Lease, "kube-controller-manager", namespace="kube-system"
+                )
+                return current.spec.holder_identity not in (None, lease.spec.holder_identity)
+
+            await _until("the other controller manager to lead", another_leads)
+            await first.scale(type(parse_object(WEB)), "web", 3, namespace="default")
+            await _until("3 pods running, seen through B", lambda: running(second, 3), 120)
+    finally:
+        for component in reversed(components):
+            component.stop()
+        etcd.stop()

@@ -160,7 +160,7 @@ async def test_a_watch_delivers_every_change_and_an_expired_revision_is_gone() -
 
 async def test_an_informer_over_the_wire_keeps_its_cache_current(remote: RemoteClient) -> None:
     await remote.create(_config_map("before"))
-    factory = InformerFactory(remote, clock=RealClock())  # type: ignore[arg-type]
+    factory = InformerFactory(remote, clock=RealClock())
     informer = factory.informer(ConfigMap)
     deleted = asyncio.Event()
     informer.add_event_handler(EventHandler(delete=lambda obj: deleted.set()))
