@@ -455,6 +455,9 @@ def worker_init() -> None:
 def _run_local_pool(
     workers: int, shards: list[Shard], gathered: _Gatherer, report: Callable[[], None]
 ) -> None:
+    # Imported before the workers start, so forked ones start with it.
+    import runtime.simulation.campaign  # noqa: F401
+
     attempts: Counter[int] = Counter()
     pending = list(shards)
     while pending:
