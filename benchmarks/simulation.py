@@ -29,7 +29,11 @@
   process, two fork worker processes): examples per second with 2 over with
   1 (target 1.7 on 2 cores), from the wall seconds the command reports (from
   the campaign's start to its summary, the interpreter's own start-up left
-  out on both sides); examples per second per worker beside it.
+  out on both sides); examples per second per worker beside it. Linux
+  schedules by session when autogroup is on (`/proc/sys/kernel/
+  sched_autogroup_enabled`): while another session keeps the cores busy,
+  both workers share this session's one slice, and the figure says nothing
+  about scaling; measure it when the machine is otherwise idle.
 
 Each measurement is a fresh subprocess (a clean peak RSS, no state carried
 between runs). `--quick` shrinks the cluster to 100 nodes and 1,000 pods (the
