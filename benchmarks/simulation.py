@@ -19,12 +19,21 @@
 * fuzz_examples_per_s: hypothesis examples per wall second of `kubeloop
   fuzz` on the built-in target (`runtime.simulation.targets:BUILTIN`) with a
   fixed 3-node cluster, 20-step scenarios and every fault class on, without
-  shrinking; examples per CPU second beside it.
-* fuzz_workers_2_scaling_x: the same campaign (the built-in target, a fixed
-  seed) sharded on 2 worker processes against 1 worker process
-  (`runtime.simulation.sharding`): examples per second with 2 over with 1
-  (target 1.7 on 2 cores); examples per second per worker beside it. Both
-  sides run worker processes, so process start-up is on both sides.
+  shrinking, set up as `kubeloop fuzz` runs it (log level critical, the
+  collector's thresholds raised and the imported modules frozen); examples
+  per CPU second beside it.
+* fuzz_workers_2_scaling_x: the user's own command, `kubeloop fuzz --workers
+  N --seed 1 --no-shrink --json` on the built-in target, each in a fresh
+  process, with N = 2 against N = 1 (the same shards of
+  `runtime.simulation.sharding`; one worker runs them in the command's own
+  process, two fork worker processes): examples per second with 2 over with
+  1 (target 1.7 on 2 cores), from the wall seconds the command reports (from
+  the campaign's start to its summary, the interpreter's own start-up left
+  out on both sides); examples per second per worker beside it. Linux
+  schedules by session when autogroup is on (`/proc/sys/kernel/
+  sched_autogroup_enabled`): while another session keeps the cores busy,
+  both workers share this session's one slice, and the figure says nothing
+  about scaling; measure it when the machine is otherwise idle.
 
 Each measurement is a fresh subprocess (a clean peak RSS, no state carried
 between runs). `--quick` shrinks the cluster to 100 nodes and 1,000 pods (the
@@ -38,8 +47,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,7 +60,16 @@ from typing import Any, Literal
 
 from benchmarks.harness import Figure, deployments_yaml, measure, run_module
 
-__all__ = ["FULL", "QUICK", "Sizes", "fuzz_scaling", "fuzz_throughput", "run", "virtual_hour"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "Sizes",
+    "fuzz_command",
+    "fuzz_scaling",
+    "fuzz_throughput",
+    "run",
+    "virtual_hour",
+]
 
 HOUR_TARGET_PER_1K_NODES = 20.0
 FUZZ_TARGET = 20.0
@@ -149,11 +170,13 @@ def fuzz_throughput(
     from runtime.simulation.targets import BUILTIN
 
     target = replace(BUILTIN, node_pools=(NodePool(count=nodes),))
+    gc.freeze()  # as `kubeloop fuzz` and its worker processes do
     start, cpu_start = time.perf_counter(), time.process_time()
     result = run_campaign(
         target, examples=examples, seed_value=seed, steps=steps, failure_dir=None, shrink=False
     )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    gc.unfreeze()
     progress = result.progress
     return {
         "examples": float(progress.examples),
@@ -169,25 +192,45 @@ def fuzz_throughput(
     }
 
 
-def fuzz_scaling(examples: int, steps: int = 20, seed: int = 1) -> dict[str, float]:
-    """The same sharded campaign on 1 and on 2 worker processes; their rates."""
-    from runtime.simulation.sharding import run_sharded_campaign
-    from runtime.simulation.targets import BUILTIN
+def fuzz_command(workers: int, examples: int, steps: int = 20, seed: int = 1) -> dict[str, Any]:
+    """`kubeloop fuzz --workers N ... --json` in a fresh process; its summary."""
+    with tempfile.TemporaryDirectory() as out:
+        output = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runtime.cli",
+                "fuzz",
+                "--workers",
+                str(workers),
+                "--examples",
+                str(examples),
+                "--steps",
+                str(steps),
+                "--seed",
+                str(seed),
+                "--no-shrink",
+                "--out",
+                out,
+                "--json",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+    if output.returncode not in (0, 1):
+        raise RuntimeError(f"kubeloop fuzz --workers {workers} failed: {output.stderr[-2000:]}")
+    summary: dict[str, Any] = json.loads(output.stdout)
+    return summary
 
+
+def fuzz_scaling(examples: int, steps: int = 20, seed: int = 1) -> dict[str, float]:
+    """The same campaign with `kubeloop fuzz --workers 1` and `--workers 2`; their rates."""
     rates = {}
     for workers in (1, 2):
-        start = time.perf_counter()
-        campaign = run_sharded_campaign(
-            BUILTIN,
-            examples=examples,
-            seed_value=seed,
-            workers=workers,
-            steps=steps,
-            failure_dir=None,
-            shrink=False,
-            log_level="critical",  # as `kubeloop fuzz` runs them
-        )
-        rates[workers] = campaign.examples / (time.perf_counter() - start)
+        summary = fuzz_command(workers, examples, steps, seed)
+        rates[workers] = summary["examples"] / summary["wall_seconds"]
     return {
         "examples": float(examples),
         "one_worker_per_s": rates[1],
@@ -330,7 +373,7 @@ def run(
         )
 
     def scaling_sample() -> dict[str, float]:
-        # Workers are processes either way; the caller's process only gathers.
+        # Each side is a `kubeloop fuzz` process of its own, in_process or not.
         return fuzz_scaling(sizes.scaling_examples, sizes.fuzz_steps)
 
     hour_runs: list[dict[str, float]] = []
@@ -352,6 +395,9 @@ def _main(argv: list[str]) -> dict[str, Any]:
         n, d, r = (int(a) for a in numbers[:3])
         return asyncio.run(virtual_hour(n, d, r, float(numbers[3])))
     if what == "fuzz":
+        from engine.logging import configure_logging
+
+        configure_logging("critical")  # as `kubeloop fuzz` runs it
         examples, steps, nodes = (int(a) for a in numbers[:3])
         return fuzz_throughput(examples, steps, nodes)
     raise SystemExit(f"usage: python -m benchmarks.simulation hour|fuzz ...; got {what!r}")

@@ -39,14 +39,19 @@ Neighbours: `runtime.cli` (registers these), `runtime.simulation.replay`,
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from runtime.gctuning import simulation_gc
 
 __all__ = ["COMMANDS", "main", "register"]
 
@@ -208,17 +213,18 @@ def _fuzz(args: argparse.Namespace) -> int:
     if status is not None:
         status.start()
     try:
-        result = run_campaign(
-            target,
-            examples=examples,
-            seed_value=args.seed,
-            fault_kinds=kinds,
-            fault_controllers=controllers,
-            steps=args.steps,
-            failure_dir=args.out,
-            shrink=not args.no_shrink,
-            progress=show,
-        )
+        with _campaign_gc():
+            result = run_campaign(
+                target,
+                examples=examples,
+                seed_value=args.seed,
+                fault_kinds=kinds,
+                fault_controllers=controllers,
+                steps=args.steps,
+                failure_dir=args.out,
+                shrink=not args.no_shrink,
+                progress=show,
+            )
     finally:
         if status is not None:
             status.stop()
@@ -254,8 +260,10 @@ def _fuzz_sharded(
     console = Console(stderr=True, highlight=False)
     status = console.status("fuzzing ...") if not args.json else None
     started = time.perf_counter()
+    shown = False
 
     def show(progress: ShardedCampaign) -> None:
+        nonlocal shown
         if status is not None:
             rate = progress.examples / max(time.perf_counter() - started, 1e-9)
             status.update(
@@ -263,26 +271,31 @@ def _fuzz_sharded(
                 f"steps {progress.steps}  virtual {progress.virtual_seconds:,.0f}s  "
                 f"faults {sum(progress.faults.values())}"
             )
+            if not shown:
+                # Started at the first progress, not before: the status runs a
+                # thread, and local workers are forked only from a process
+                # with one thread (`sharding.worker_context`).
+                shown = True
+                status.start()
 
-    if status is not None:
-        status.start()
     try:
-        campaign = run_sharded_campaign(
-            target,
-            examples=examples,
-            seed_value=campaign_seed,
-            workers=workers,
-            executor=executor,
-            fault_kinds=kinds,
-            fault_controllers=controllers,
-            steps=args.steps,
-            failure_dir=args.out,
-            shrink=not args.no_shrink,
-            progress=show,
-            log_level=args.log_level,
-        )
+        with _campaign_gc():
+            campaign = run_sharded_campaign(
+                target,
+                examples=examples,
+                seed_value=campaign_seed,
+                workers=workers,
+                executor=executor,
+                fault_kinds=kinds,
+                fault_controllers=controllers,
+                steps=args.steps,
+                failure_dir=args.out,
+                shrink=not args.no_shrink,
+                progress=show,
+                log_level=args.log_level,
+            )
     finally:
-        if status is not None:
+        if status is not None and shown:
             status.stop()
         if client is not None:
             client.close()
@@ -305,6 +318,20 @@ def _fuzz_sharded(
     )
     _print_summary(result, target.name, kinds, campaign_seed, args)
     return 0 if campaign.ok else 1
+
+
+@contextmanager
+def _campaign_gc() -> Iterator[None]:
+    """The collector as a campaign wants it in this process (which the CLI
+    owns): thresholds raised (`simulation_gc`) and the imported modules
+    frozen out of collection, as worker processes have it
+    (`sharding.worker_init`)."""
+    with simulation_gc():
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
 
 
 def _dask_client(address: str) -> Any:

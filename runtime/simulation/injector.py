@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from engine.clock import Clock
 from runtime.simulation.faults import (
@@ -101,6 +101,10 @@ class FaultInjector:
         self._spawn = spawn
         self.faults: list[Fault] = []
         self._rngs: list[random.Random] = []
+        # The faults of each class asked about, in order: every watch event
+        # and write asks about three or four classes, most of which no
+        # fault of the run has.
+        self._of_class: dict[type, list[tuple[Any, random.Random]]] = {}
         self.clients: dict[str, FaultyClient] = {}
         self.counts: Counter[str] = Counter()
         # Whether clients interpose on watches: decided up front, so informers
@@ -117,6 +121,7 @@ class FaultInjector:
         index = len(self.faults)
         self.faults.append(fault)
         self._rngs.append(random.Random(f"{self.seed}/fault/{index}"))
+        self._of_class.clear()
         self.clock.call_later(fault.at - self.clock.monotonic(), lambda: self._start(index))
         return index
 
@@ -131,12 +136,19 @@ class FaultInjector:
     def _active(
         self, cls: type[F], controller: str, informer: str | None
     ) -> Iterator[tuple[F, random.Random]]:
+        of_class = self._of_class.get(cls)
+        if of_class is None:
+            of_class = self._of_class[cls] = [
+                (f, r) for f, r in zip(self.faults, self._rngs) if isinstance(f, cls)
+            ]
+        if not of_class:
+            return
         now = self.clock.monotonic()
         spared = self.exemptions.get(controller, ())
-        for fault, rng in zip(self.faults, self._rngs):
+        for fault, rng in of_class:
             if fault.kind in spared:
                 continue
-            if isinstance(fault, cls) and fault.active(now) and fault.targets(controller, informer):
+            if fault.active(now) and fault.targets(controller, informer):
                 yield fault, rng
 
     def _clients(

@@ -18,8 +18,17 @@ Where shards run:
 
 * `workers=1` and no executor: in this process, one after another, with
   progress after every example;
-* `workers=N`: N local processes (`spawn`ed, so nothing of this process'
-  event loop or threads is inherited); progress after every shard;
+* `workers=N`: N local processes; progress after every shard. They are
+  `fork`ed from this process when it is safe to (POSIX, one thread, no event
+  loop running here), so a worker starts with every module this process
+  imported (the target, hypothesis, the simulator) instead of importing them
+  again, and ends with `os._exit` instead of tearing down its heap; they are
+  `spawn`ed otherwise (a thread or a running loop would be copied half-way).
+  Either way a worker raises the collector's thresholds as
+  `runtime.gctuning.simulation_gc` does and freezes what it starts with
+  (`gc.freeze`), so its collections never rescan the imported modules (see
+  `worker_init`). A shard's result depends on neither: it is the same in
+  this process, a forked one or a spawned one;
 * `executor=`: any `concurrent.futures.Executor`, such as a Dask
   distributed cluster's (`Client(address).get_executor()`, which
   `kubeloop fuzz --cluster ADDRESS` uses). Dask was chosen over Ray because
@@ -42,10 +51,14 @@ Neighbours: `runtime.simulation.campaign` (one shard), `runtime.cli_fuzz`
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
 import multiprocessing
+import multiprocessing.context
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -54,6 +67,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from runtime.gctuning import SIMULATION_GC_THRESHOLDS
 from runtime.simulation.targets import FuzzTarget
 
 __all__ = [
@@ -67,6 +81,8 @@ __all__ = [
     "plan_shards",
     "run_shard",
     "run_sharded_campaign",
+    "worker_context",
+    "worker_init",
 ]
 
 SHARD_EXAMPLES = 10
@@ -405,14 +421,52 @@ class _Live:
     error: None = None
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How local workers start: `fork` when this process can be copied
+    safely (POSIX, this thread alone, no event loop running in it), else
+    `spawn` (see the module docstring)."""
+    safe = (
+        sys.platform != "darwin"  # macOS' system libraries are not fork-safe
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not _loop_running()
+    )
+    return multiprocessing.get_context("fork" if safe else "spawn")
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def worker_init() -> None:
+    """Set up a worker process for campaigns: the collector's thresholds
+    raised (a fuzz example makes short-lived cycles by the thousand, and a
+    full collection would rescan hypothesis, pydantic and every kubeloop
+    module each time), and the objects the worker starts with frozen out of
+    collection for good."""
+    gc.set_threshold(*SIMULATION_GC_THRESHOLDS)
+    gc.freeze()
+
+
 def _run_local_pool(
     workers: int, shards: list[Shard], gathered: _Gatherer, report: Callable[[], None]
 ) -> None:
+    # Imported before the workers start, so forked ones start with it.
+    import runtime.simulation.campaign  # noqa: F401
+
     attempts: Counter[int] = Counter()
     pending = list(shards)
-    context = multiprocessing.get_context("spawn")
     while pending:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Chosen per pool: a pool re-made after a worker died may see threads
+        # (the caller's) that were not there before.
+        context = worker_context()
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=worker_init
+        ) as pool:
             futures = {pool.submit(run_shard, shard): shard for shard in pending}
             pending = []
             for future in as_completed(futures):

@@ -17,14 +17,22 @@ node selectors meet node labels, workloads compete for the same nodes.
   machine maps onto its nodes. `fault_schedules(...)`: absolute schedules.
 * `operations(names)`: one operation on the named workloads.
 
+Each strategy factory here returns the same strategy object for the same
+arguments (`reused`): the workloads are drawn through a `flatmap`, so
+without it every draw would build, validate and analyse a fresh tree of
+strategies (a tenth of a fuzz example's time went to that). A strategy
+object holds no state that a draw depends on, so the examples a seed draws
+are the same either way.
+
 Neighbours: `runtime.simulation.faults`, `runtime.simulation.operations`,
 `runtime.simulation.machine` (uses them), `engine.manifests` (validates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -70,6 +78,7 @@ __all__ = [
     "pod_specs",
     "pods",
     "replica_sets",
+    "reused",
     "workloads",
 ]
 
@@ -94,9 +103,30 @@ CONTROLLER_INFORMERS = (
     "Namespace",
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reused(factory: F) -> F:
+    """`factory`, returning one strategy object per distinct (hashable) set
+    of arguments (see the module docstring); unhashable arguments (a list of
+    kinds) build a fresh one, as before."""
+    cached = functools.cache(factory)
+
+    @functools.wraps(factory)
+    def strategy(*args: Any, **kwargs: Any) -> Any:
+        try:
+            hash((args, tuple(kwargs.items())))
+        except TypeError:
+            return factory(*args, **kwargs)
+        return cached(*args, **kwargs)
+
+    return strategy  # type: ignore[return-value]
+
+
 # -- cluster shape --------------------------------------------------------------------------
 
 
+@reused
 @st.composite
 def _taint_sets(draw: st.DrawFn) -> tuple[dict[str, str], ...]:
     return tuple(draw(st.lists(st.sampled_from(TAINTS), max_size=1, unique_by=lambda t: t["key"])))
@@ -131,6 +161,7 @@ def node_pools(draw: st.DrawFn, *, max_nodes: int = 3) -> tuple[NodePool, ...]:
     return tuple(pools)
 
 
+@reused
 @st.composite
 def nodes(draw: st.DrawFn, name: str | None = None) -> dict[str, Any]:
     """A Node manifest with the vocabulary the workloads use."""
@@ -155,6 +186,7 @@ def nodes(draw: st.DrawFn, name: str | None = None) -> dict[str, Any]:
 # -- pods and workloads ------------------------------------------------------------------------
 
 
+@reused
 @st.composite
 def _resources(draw: st.DrawFn) -> dict[str, Any]:
     cpu_index = draw(st.integers(0, len(CPU) - 1))
@@ -170,6 +202,7 @@ def _resources(draw: st.DrawFn) -> dict[str, Any]:
     return resources
 
 
+@reused
 @st.composite
 def _affinity(draw: st.DrawFn, app: str) -> dict[str, Any] | None:
     choice = draw(st.sampled_from(("none", "none", "zone", "preferred", "spread")))
@@ -215,6 +248,7 @@ def _affinity(draw: st.DrawFn, app: str) -> dict[str, Any] | None:
     return None
 
 
+@reused
 @st.composite
 def pod_specs(draw: st.DrawFn, app: str = "app") -> dict[str, Any]:
     """A pod spec: 1-2 containers with requests (and maybe limits), and maybe
@@ -260,6 +294,7 @@ def _template(draw: st.DrawFn, app: str) -> tuple[dict[str, str], dict[str, Any]
     return labels, {"metadata": {"labels": labels}, "spec": draw(pod_specs(app))}
 
 
+@reused
 @st.composite
 def pods(draw: st.DrawFn, name: str) -> dict[str, Any]:
     labels = {"app": app_label("Pod", name)}
@@ -271,6 +306,7 @@ def pods(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@reused
 @st.composite
 def replica_sets(draw: st.DrawFn, name: str, *, max_replicas: int = 5) -> dict[str, Any]:
     app = app_label("ReplicaSet", name)
@@ -291,6 +327,7 @@ def replica_sets(draw: st.DrawFn, name: str, *, max_replicas: int = 5) -> dict[s
 _SURGE = st.one_of(st.integers(0, 2), st.sampled_from(("25%", "50%")))
 
 
+@reused
 @st.composite
 def deployments(draw: st.DrawFn, name: str, *, max_replicas: int = 5) -> dict[str, Any]:
     app = app_label("Deployment", name)
@@ -328,6 +365,7 @@ _EXIT_CODE = st.sampled_from(("0", "0", "0", "1", "42"))
 _SCHEDULES = ("*/10 * * * *", "*/15 * * * *", "*/30 * * * *", "@hourly")
 
 
+@reused
 @st.composite
 def _job_spec(draw: st.DrawFn, app: str) -> dict[str, Any]:
     _, template = _template(draw, app)
@@ -363,6 +401,7 @@ def _job_spec(draw: st.DrawFn, app: str) -> dict[str, Any]:
     return spec
 
 
+@reused
 @st.composite
 def jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """A Job: 1-5 completions, parallelism 1-3, either completion mode, pods
@@ -375,6 +414,7 @@ def jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@reused
 @st.composite
 def cron_jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """A CronJob starting such Jobs every 10 minutes to every hour, with any
@@ -398,6 +438,7 @@ def cron_jobs(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@reused
 def workloads(
     name: str, *, kinds: Sequence[str] = ("Deployment", "ReplicaSet")
 ) -> st.SearchStrategy[dict[str, Any]]:

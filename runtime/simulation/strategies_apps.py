@@ -20,7 +20,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from runtime.simulation.strategies import _template, app_label, workloads
+from runtime.simulation.strategies import _template, app_label, reused, workloads
 
 __all__ = [
     "HPA_TARGETS",
@@ -38,6 +38,7 @@ WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Repli
 _NAMES = ("web", "api", "db")
 
 
+@reused
 @st.composite
 def stateful_sets(draw: st.DrawFn, name: str, *, max_replicas: int = 4) -> dict[str, Any]:
     app = app_label("StatefulSet", name)
@@ -88,6 +89,7 @@ def stateful_sets(draw: st.DrawFn, name: str, *, max_replicas: int = 4) -> dict[
     }
 
 
+@reused
 @st.composite
 def daemon_sets(draw: st.DrawFn, name: str) -> dict[str, Any]:
     app = app_label("DaemonSet", name)
@@ -115,6 +117,7 @@ def daemon_sets(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@reused
 @st.composite
 def replication_controllers(draw: st.DrawFn, name: str, *, max_replicas: int = 5) -> dict[str, Any]:
     app = app_label("ReplicationController", name)
@@ -131,6 +134,7 @@ def replication_controllers(draw: st.DrawFn, name: str, *, max_replicas: int = 5
     }
 
 
+@reused
 @st.composite
 def disruption_budgets(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """A budget named `name` over the pods of another workload (any kind, any name)."""
@@ -159,6 +163,7 @@ its own slot's, and never one another HPA scales (two HPAs on one target
 fight, which Kubernetes leaves undefined)."""
 
 
+@reused
 @st.composite
 def autoscalers(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """An autoscaling/v2 HPA on the Deployment `HPA_TARGETS[name]`, on cpu
@@ -197,6 +202,7 @@ def autoscalers(draw: st.DrawFn, name: str) -> dict[str, Any]:
     }
 
 
+@reused
 @st.composite
 def services(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """A Service named `name` over another workload's pods (by its `app`
@@ -215,6 +221,7 @@ def services(draw: st.DrawFn, name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
 
 
+@reused
 def all_workloads(
     name: str, *, kinds: Sequence[str] = ("Deployment", "ReplicaSet")
 ) -> st.SearchStrategy[dict[str, Any]]:

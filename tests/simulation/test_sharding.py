@@ -6,6 +6,11 @@ which run again."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,7 @@ from runtime.simulation.sharding import (
     derive_seed,
     plan_shards,
     run_sharded_campaign,
+    worker_context,
 )
 from tests.simulation.crashing_target import CRASH_ONCE
 
@@ -45,6 +51,53 @@ def test_two_workers_run_exactly_the_campaign_one_worker_runs(tmp_path: Path) ->
     assert one.examples == two.examples == examples
     assert two.comparable() == one.comparable()
     assert one.faults == two.faults and one.writes == two.writes > 0
+
+
+@contextmanager
+def _another_thread() -> Iterator[None]:
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="workers are always spawned on macOS")
+def test_workers_are_forked_only_from_a_process_with_one_thread() -> None:
+    # A fork copies only the forking thread: a lock another thread holds
+    # would stay held for ever in the worker. (A fresh process: this one may
+    # run threads other tests left.)
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from runtime.simulation.sharding import worker_context; "
+            "print(worker_context().get_start_method())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert fresh.stdout.strip() == "fork"
+    with _another_thread():
+        assert worker_context().get_start_method() == "spawn"
+
+
+def test_spawned_workers_run_exactly_the_campaign_forked_ones_run() -> None:
+    examples = SHARD_EXAMPLES + 2
+    forked = run_sharded_campaign(
+        WEBSITE, examples=examples, seed_value=6, workers=2, failure_dir=None
+    )
+    with _another_thread():
+        spawned = run_sharded_campaign(
+            WEBSITE, examples=examples, seed_value=6, workers=2, failure_dir=None
+        )
+    assert spawned.ok and spawned.examples == examples
+    assert spawned.comparable() == forked.comparable()
 
 
 def test_a_planted_bug_is_found_alike_with_any_number_of_workers(tmp_path: Path) -> None:
