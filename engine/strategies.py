@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.api import core
-from engine.api.base import LabelSelector, Resource
+from engine.api.base import LabelSelector, Resource, copied
 from engine.api.batch import Job
 from engine.api.coordination import Lease
 from engine.api.defaulting import default_object as _default_object
@@ -26,6 +26,7 @@ from engine.api.validation import (
     validate_spec,
 )
 from engine.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
+from engine.sharing import shared, shared_list
 
 if TYPE_CHECKING:
     from engine.registry import Registry
@@ -294,10 +295,18 @@ def prepare_for_create(obj: Resource) -> Resource:
             update={"spec": spec, "status": obj.status.model_copy(update={"phase": "Active"})}
         )
     if isinstance(obj, core.Pod) and not obj.status.phase:
-        return obj.model_copy(update={"status": obj.status.model_copy(update={"phase": "Pending"})})
+        return copied(obj, {"status": _pending(obj.status)})
     if isinstance(obj, Job):
         return _generate_job_selector(obj)
     return obj
+
+
+def _pending(status: core.PodStatus) -> core.PodStatus:
+    """A new pod's status, phase Pending: one shared object for the statuses
+    defaulting made (only a QoS class), a copy for a status the creator gave."""
+    if status == shared(core.PodStatus, qos_class=status.qos_class):
+        return shared(core.PodStatus, phase="Pending", qos_class=status.qos_class)
+    return copied(status, {"phase": "Pending"})
 
 
 JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -557,11 +566,15 @@ def bind_pod(pod: core.Pod, node_name: str, now: datetime) -> core.Pod:
         )
     conditions = [c for c in pod.status.conditions if c.type != "PodScheduled"]
     conditions.append(
-        core.PodCondition(type="PodScheduled", status="True", last_transition_time=now)
+        shared(core.PodCondition, type="PodScheduled", status="True", last_transition_time=now)
     )
-    return pod.model_copy(
-        update={
-            "spec": pod.spec.model_copy(update={"node_name": node_name}),
-            "status": pod.status.model_copy(update={"conditions": conditions}),
-        }
+    # Trusted parts of a stored pod: shallow copies without validation; the
+    # spec's containers, volumes and the rest stay shared with the pod's
+    # template, and the condition with every pod bound at the same instant.
+    return copied(
+        pod,
+        {
+            "spec": copied(pod.spec, {"node_name": node_name}),
+            "status": copied(pod.status, {"conditions": shared_list(conditions)}),
+        },
     )
