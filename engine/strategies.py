@@ -23,6 +23,7 @@ from engine.api.validation import (
     SPEC_CHECKS_READ_NAME,
     has_spec_checks,
     validate_metadata,
+    validate_metadata_maps,
     validate_spec,
 )
 from engine.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
@@ -51,6 +52,7 @@ __all__ = [
     "prepare_for_create",
     "ready_to_remove",
     "validate",
+    "validate_update",
     "with_spec_update",
 ]
 
@@ -132,7 +134,7 @@ _META_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] 
 _VERDICTS_MAX = 8192
 
 
-def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldError]:
+def validate(obj: Resource) -> list[FieldError]:
     """`validate_object`, with the kind's own checks remembered by the identity
     of the parts they read.
 
@@ -141,14 +143,9 @@ def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldErro
     pod of a ReplicaSet; a spec untouched by a label update) check the same
     way. Metadata verdicts are remembered the same way, by name and by the
     identity of the labels and annotations (a heartbeat renewing a Lease keeps
-    both), and label checks are cached per string. `metadata_checked` says the
-    metadata is the very object already stored (and so checked) for it.
+    both), and label checks are cached per string.
     """
     model = type(obj)
-    if metadata_checked:
-        if not has_spec_checks(model):
-            return []
-        return _spec_errors(model, obj)
     meta = obj.metadata
     meta_key = (
         model,
@@ -169,6 +166,39 @@ def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldErro
         return errors  # nothing to check or remember (a Lease: every renewal is a new spec)
     spec_errors = _spec_errors(model, obj)
     return errors + spec_errors if spec_errors else errors
+
+
+def validate_update(obj: Resource, current: Resource) -> list[FieldError]:
+    """`validate` for an update of the stored (and so valid) `current`: only
+    the parts that are not the very objects `current` holds are checked.
+    With the name, generateName and namespace unchanged, that is the labels
+    and annotations (when they are new objects) and the kind's own checks
+    (when a spec part is new)."""
+    model = type(obj)
+    if obj.__pydantic_extra__:
+        return validate(obj)  # fields outside the model's own: no parts to compare
+    meta, old = obj.metadata, current.metadata
+    if meta is old:
+        errors: list[FieldError] = []
+    elif (
+        meta.name == old.name
+        and meta.namespace == old.namespace
+        and meta.generate_name == old.generate_name
+    ):
+        if meta.labels is old.labels and meta.annotations is old.annotations:
+            errors = []
+        else:
+            errors = validate_metadata_maps(obj, old)
+    else:
+        return validate(obj)
+    if not has_spec_checks(model):
+        return errors
+    values, old_values = obj.__dict__, current.__dict__
+    for name in _spec_fields(model):
+        if values[name] is not old_values[name]:
+            spec_errors = _spec_errors(model, obj)
+            return errors + spec_errors if spec_errors else errors
+    return errors
 
 
 _UNCACHED_SPEC_CHECKS: frozenset[type[Resource]] = frozenset({Lease})
