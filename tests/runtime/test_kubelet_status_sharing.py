@@ -27,7 +27,7 @@ async def test_running_pods_share_their_status_parts() -> None:
     async with Cluster(config) as cluster:
         await cluster.apply([Deployment.model_validate(DEPLOYMENT)])
         await cluster.wait_converged(timeout=60)
-        pods = list(cluster.store.objects(Pod))
+        pods = (await cluster.list(Pod)).items
         assert len(pods) == 2
         a, b = (p.status for p in pods)
         assert a.phase == b.phase == "Running"
