@@ -18,10 +18,10 @@ the store's create defaults) build their small values through here:
   instance of its kind: the set of fields that were given and empty lists
   and dicts, which pydantic makes per instance (a set alone is 216 bytes).
 
-Contract: field values passed to `shared` are hashable scalars (str, int,
-bool, None, datetime) or values that came out of `shared`/`shared_list`
-themselves (nested values are keyed by identity; the entry keeps them alive
-so an identity is never reused). The tables are bounded: when one is full it
+Contract: field values passed to `shared` are scalars (str, int, float,
+bool, None, datetime), keyed by value, or values that came out of
+`shared`/`shared_list` themselves, keyed by identity (the entry keeps them
+alive, so an identity is never reused). The tables are bounded: when one is full it
 is emptied, which only costs later sharing, never correctness. Nothing here
 is mutated after it is handed out; the mutation detector (`engine.mutation`)
 holds every writer to that.
@@ -32,6 +32,7 @@ Neighbours: `engine.api.base` (the models and `copied`), `engine.strategies`
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -48,13 +49,13 @@ _LISTS: dict[tuple[int, ...], tuple[list[Any], tuple[Any, ...]]] = {}
 _FIELD_SETS: dict[frozenset[str], set[str]] = {}
 _EMPTY_LIST: list[Any] = []
 _EMPTY_DICT: dict[str, Any] = {}
-_SCALARS = (str, int, float, type(None))
+_BY_VALUE = frozenset({str, int, float, bool, type(None), datetime})
 
 
 def shared(model: type[M], /, **fields: Any) -> M:
     """The instance of `model` with exactly these fields (attribute names),
     validated once and shared by every caller asking for the same values."""
-    key = (model, *_key_parts(fields))
+    key = (model, *_key_parts(model, fields))
     found = _VALUES.get(key)
     if found is None:
         if len(_VALUES) >= _MAX_ENTRIES:
@@ -62,7 +63,7 @@ def shared(model: type[M], /, **fields: Any) -> M:
         found = model(**fields)
         values = found.__dict__
         for name, value in fields.items():
-            if isinstance(value, (BaseModel, list)):
+            if value.__class__ not in _BY_VALUE:
                 # Validation may have rebuilt it (a list): keep the very
                 # object the key names, so the entry keeps its id alive.
                 values[name] = value
@@ -112,16 +113,16 @@ def statistics() -> dict[str, int]:
     return {"values": len(_VALUES), "lists": len(_LISTS), "field_sets": len(_FIELD_SETS)}
 
 
-def _key_parts(fields: dict[str, Any]) -> tuple[Any, ...]:
+def _key_parts(model: type[BaseModel], fields: dict[str, Any]) -> list[Any]:
     parts: list[Any] = []
     for name, value in fields.items():
-        if isinstance(value, _SCALARS):
-            # 1 and True hash alike: the type keeps them apart.
-            parts.append((name, value.__class__, value))
+        parts.append(name)
+        if value.__class__ in _BY_VALUE:
+            parts.append(value)
         elif isinstance(value, (BaseModel, list)):
             # Shared values are keyed by identity; the stored instance holds
             # them, so they outlive the entry and the id stays theirs.
-            parts.append((name, id(value)))
+            parts.append(id(value))
         else:
-            parts.append((name, value))  # datetime and other hashable values
-    return tuple(parts)
+            raise TypeError(f"shared {model.__name__}.{name}: {value!r} is no shared value")
+    return parts

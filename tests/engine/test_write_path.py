@@ -118,3 +118,8 @@ def test_shared_values_are_one_instance_per_value() -> None:
         compact(HostIP(ip="10.0.0.1")).model_fields_set
         is compact(HostIP(ip="10.0.0.2")).model_fields_set
     )
+
+
+def test_shared_refuses_values_it_cannot_key() -> None:
+    with pytest.raises(TypeError, match="no shared value"):
+        shared(PodCondition, type="Ready", status="True", last_probe_time={"not": "shared"})
