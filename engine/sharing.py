@@ -12,10 +12,6 @@ the store's create defaults) build their small values through here:
   object, and a kubelet rebuilding a pod's status gets back the very objects
   the stored revision holds, which keeps equality checks to identity tests
   and new revisions sharing every unchanged part with the previous one.
-* `shared_trusted(model, **fields)` is `shared` without validation, for
-  values trusted code assembles from valid parts (validation once: the
-  boundary validates what users send; internal writers do not re-check
-  what they built from checked parts).
 * `shared_list(items)` does the same for a list of shared items (a pod's
   conditions, its hostIPs).
 * `compact(model)` lets an instance share its bookkeeping with every other
@@ -41,7 +37,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["compact", "shared", "shared_list", "shared_trusted", "statistics"]
+__all__ = ["compact", "shared", "shared_list", "statistics"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,23 +55,12 @@ _BY_VALUE = frozenset({str, int, float, bool, type(None), datetime})
 def shared(model: type[M], /, **fields: Any) -> M:
     """The instance of `model` with exactly these fields (attribute names),
     validated once and shared by every caller asking for the same values."""
-    return _shared(model, fields, validate=True)
-
-
-def shared_trusted(model: type[M], /, **fields: Any) -> M:
-    """`shared` for values trusted code built from valid parts (a kubelet's
-    container status from its spec and its runtime's report): built without
-    validation, defaults filled in as validation would."""
-    return _shared(model, fields, validate=False)
-
-
-def _shared(model: type[M], fields: dict[str, Any], *, validate: bool) -> M:
     key = (model, *_key_parts(model, fields))
     found = _VALUES.get(key)
     if found is None:
         if len(_VALUES) >= _MAX_ENTRIES:
             _VALUES.clear()
-        found = model(**fields) if validate else model.model_construct(**fields)
+        found = model(**fields)
         values = found.__dict__
         for name, value in fields.items():
             if value.__class__ not in _BY_VALUE:

@@ -36,7 +36,7 @@ from datetime import datetime
 
 from engine.api import core
 from engine.api.base import copied
-from engine.sharing import shared, shared_list, shared_trusted
+from engine.sharing import shared, shared_list
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.runtimes import protocol as rt
 
@@ -144,8 +144,7 @@ def _container_status(
         state = _state_of(status)
     running = container.running
     # Shared: a rebuild of an unchanged container gives back the stored object.
-    # Built from the pod's (validated) spec and the runtime's report: trusted.
-    return shared_trusted(
+    return shared(
         core.ContainerStatus,
         name=container.name,
         state=state,

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from engine.api.apps import Deployment
-from engine.api.core import ContainerStatus, HostIP, Pod, PodCondition
+from engine.api.core import HostIP, Pod, PodCondition
 from engine.clock import VirtualClock
 from engine.errors import Invalid
-from engine.sharing import compact, shared, shared_list, shared_trusted
+from engine.sharing import compact, shared, shared_list
 from engine.store import Store
 
 DEPLOYMENT = {
@@ -123,11 +123,3 @@ def test_shared_values_are_one_instance_per_value() -> None:
 def test_shared_refuses_values_it_cannot_key() -> None:
     with pytest.raises(TypeError, match="no shared value"):
         shared(PodCondition, type="Ready", status="True", last_probe_time={"not": "shared"})
-
-
-def test_trusted_shared_values_get_the_defaults_validation_would_give() -> None:
-    built = shared_trusted(ContainerStatus, name="c", ready=True, restart_count=0)
-    assert built is shared_trusted(ContainerStatus, name="c", ready=True, restart_count=0)
-    validated = ContainerStatus(name="c", ready=True, restart_count=0)
-    assert built == validated
-    assert built.to_dict() == validated.to_dict()
