@@ -309,7 +309,7 @@ def with_spec_update(pod: core.Pod, update: dict[str, Any]) -> core.Pod:
             _ADMITTED_SPECS.clear()
         known = (spec, spec.model_copy(update=update))
         _ADMITTED_SPECS[key] = known
-    return pod.model_copy(update={"spec": known[1]})
+    return copied(pod, {"spec": known[1]})
 
 
 _ADMITTED_SPECS: dict[tuple[Any, ...], tuple[core.PodSpec, core.PodSpec]] = {}
@@ -334,7 +334,8 @@ def prepare_for_create(obj: Resource) -> Resource:
 def _pending(status: core.PodStatus) -> core.PodStatus:
     """A new pod's status, phase Pending: one shared object for the statuses
     defaulting made (only a QoS class), a copy for a status the creator gave."""
-    if status == shared(core.PodStatus, qos_class=status.qos_class):
+    blank = shared(core.PodStatus, qos_class=status.qos_class)
+    if status is blank or status == blank:
         return shared(core.PodStatus, phase="Pending", qos_class=status.qos_class)
     return copied(status, {"phase": "Pending"})
 

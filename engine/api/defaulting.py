@@ -25,7 +25,7 @@ import base64
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from engine.api.base import Resource
+from engine.api.base import Resource, copied
 from engine.api.batch import Job
 from engine.api.core import (
     ClientIPConfig,
@@ -115,7 +115,7 @@ def _default_pod(pod: Pod) -> Pod:
             status = status.model_copy(update={"qos_class": known[2]})
     if spec is pod.spec and status is pod.status:
         return pod
-    return pod.model_copy(update={"spec": spec, "status": status})
+    return copied(pod, {"spec": spec, "status": status})
 
 
 def _default_pod_spec(spec: PodSpec) -> PodSpec:
