@@ -30,6 +30,7 @@ from rich.table import Table
 
 __all__ = [
     "Figure",
+    "current_rss_mb",
     "deployments_yaml",
     "measure",
     "print_table",
@@ -149,6 +150,13 @@ def deployments_yaml(count: int, replicas: int) -> str:
     return "---\n".join(
         _DEPLOYMENT.format(name=f"app-{i:03d}", replicas=replicas) for i in range(count)
     )
+
+
+def current_rss_mb() -> float:
+    """The resident memory of this process now, in MiB (Linux)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run_module(module: str, *args: object) -> dict[str, float]:

@@ -57,6 +57,19 @@ def index_pods_by_node(obj: Any) -> tuple[str, ...]:
     return (obj.spec.node_name or "",)
 
 
+_READS: dict[IndexFunc, str] = {
+    index_by_namespace: "",
+    index_by_labels: "metadata",
+    index_by_owner_uid: "metadata",
+    index_by_controller_uid: "metadata",
+    index_pods_by_node: "spec",
+}
+"""What the built-in index functions read: nothing but the key (""), or one
+part of the object. A new version that holds the very same part (a status
+update shares metadata and spec) belongs under the same values, so the
+cache skips calling the function twice on each event."""
+
+
 class Indexer(Generic[R]):
     """A keyed object cache with secondary indexes."""
 
@@ -101,6 +114,10 @@ class Indexer(Generic[R]):
 
     def _reindex(self, key: ObjectKey, old: R | None, new: R | None) -> None:
         for name, func in self._funcs.items():
+            if old is not None and new is not None:
+                part = _READS.get(func)
+                if part is not None and (not part or old.__dict__[part] is new.__dict__[part]):
+                    continue
             old_values = func(old) if old is not None else ()
             new_values = func(new) if new is not None else ()
             if old_values == new_values:

@@ -645,7 +645,7 @@ class Store:
                 detector.verify(obj)  # an update of the shared object changed in place
             return obj
         info = table.info
-        errors = strategies.validate(obj, metadata_checked=obj.metadata is current.metadata)
+        errors = strategies.validate_update(obj, current)
         if table.custom:
             errors = errors + crd.transition_errors(current, obj)
         if errors:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.api import core
-from engine.api.base import LabelSelector, Resource
+from engine.api.base import LabelSelector, Resource, copied
 from engine.api.batch import Job
 from engine.api.coordination import Lease
 from engine.api.defaulting import default_object as _default_object
@@ -23,9 +23,11 @@ from engine.api.validation import (
     SPEC_CHECKS_READ_NAME,
     has_spec_checks,
     validate_metadata,
+    validate_metadata_maps,
     validate_spec,
 )
 from engine.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
+from engine.sharing import shared, shared_list
 
 if TYPE_CHECKING:
     from engine.registry import Registry
@@ -50,6 +52,7 @@ __all__ = [
     "prepare_for_create",
     "ready_to_remove",
     "validate",
+    "validate_update",
     "with_spec_update",
 ]
 
@@ -131,7 +134,7 @@ _META_VERDICTS: dict[tuple[Any, ...], tuple[list[FieldError], tuple[Any, ...]]] 
 _VERDICTS_MAX = 8192
 
 
-def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldError]:
+def validate(obj: Resource) -> list[FieldError]:
     """`validate_object`, with the kind's own checks remembered by the identity
     of the parts they read.
 
@@ -140,14 +143,9 @@ def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldErro
     pod of a ReplicaSet; a spec untouched by a label update) check the same
     way. Metadata verdicts are remembered the same way, by name and by the
     identity of the labels and annotations (a heartbeat renewing a Lease keeps
-    both), and label checks are cached per string. `metadata_checked` says the
-    metadata is the very object already stored (and so checked) for it.
+    both), and label checks are cached per string.
     """
     model = type(obj)
-    if metadata_checked:
-        if not has_spec_checks(model):
-            return []
-        return _spec_errors(model, obj)
     meta = obj.metadata
     meta_key = (
         model,
@@ -168,6 +166,39 @@ def validate(obj: Resource, *, metadata_checked: bool = False) -> list[FieldErro
         return errors  # nothing to check or remember (a Lease: every renewal is a new spec)
     spec_errors = _spec_errors(model, obj)
     return errors + spec_errors if spec_errors else errors
+
+
+def validate_update(obj: Resource, current: Resource) -> list[FieldError]:
+    """`validate` for an update of the stored (and so valid) `current`: only
+    the parts that are not the very objects `current` holds are checked.
+    With the name, generateName and namespace unchanged, that is the labels
+    and annotations (when they are new objects) and the kind's own checks
+    (when a spec part is new)."""
+    model = type(obj)
+    if obj.__pydantic_extra__:
+        return validate(obj)  # fields outside the model's own: no parts to compare
+    meta, old = obj.metadata, current.metadata
+    if meta is old:
+        errors: list[FieldError] = []
+    elif (
+        meta.name == old.name
+        and meta.namespace == old.namespace
+        and meta.generate_name == old.generate_name
+    ):
+        if meta.labels is old.labels and meta.annotations is old.annotations:
+            errors = []
+        else:
+            errors = validate_metadata_maps(obj, old)
+    else:
+        return validate(obj)
+    if not has_spec_checks(model):
+        return errors
+    values, old_values = obj.__dict__, current.__dict__
+    for name in _spec_fields(model):
+        if values[name] is not old_values[name]:
+            spec_errors = _spec_errors(model, obj)
+            return errors + spec_errors if spec_errors else errors
+    return errors
 
 
 _UNCACHED_SPEC_CHECKS: frozenset[type[Resource]] = frozenset({Lease})
@@ -278,7 +309,7 @@ def with_spec_update(pod: core.Pod, update: dict[str, Any]) -> core.Pod:
             _ADMITTED_SPECS.clear()
         known = (spec, spec.model_copy(update=update))
         _ADMITTED_SPECS[key] = known
-    return pod.model_copy(update={"spec": known[1]})
+    return copied(pod, {"spec": known[1]})
 
 
 _ADMITTED_SPECS: dict[tuple[Any, ...], tuple[core.PodSpec, core.PodSpec]] = {}
@@ -294,10 +325,19 @@ def prepare_for_create(obj: Resource) -> Resource:
             update={"spec": spec, "status": obj.status.model_copy(update={"phase": "Active"})}
         )
     if isinstance(obj, core.Pod) and not obj.status.phase:
-        return obj.model_copy(update={"status": obj.status.model_copy(update={"phase": "Pending"})})
+        return copied(obj, {"status": _pending(obj.status)})
     if isinstance(obj, Job):
         return _generate_job_selector(obj)
     return obj
+
+
+def _pending(status: core.PodStatus) -> core.PodStatus:
+    """A new pod's status, phase Pending: one shared object for the statuses
+    defaulting made (only a QoS class), a copy for a status the creator gave."""
+    blank = shared(core.PodStatus, qos_class=status.qos_class)
+    if status is blank or status == blank:
+        return shared(core.PodStatus, phase="Pending", qos_class=status.qos_class)
+    return copied(status, {"phase": "Pending"})
 
 
 JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -557,11 +597,15 @@ def bind_pod(pod: core.Pod, node_name: str, now: datetime) -> core.Pod:
         )
     conditions = [c for c in pod.status.conditions if c.type != "PodScheduled"]
     conditions.append(
-        core.PodCondition(type="PodScheduled", status="True", last_transition_time=now)
+        shared(core.PodCondition, type="PodScheduled", status="True", last_transition_time=now)
     )
-    return pod.model_copy(
-        update={
-            "spec": pod.spec.model_copy(update={"node_name": node_name}),
-            "status": pod.status.model_copy(update={"conditions": conditions}),
-        }
+    # Trusted parts of a stored pod: shallow copies without validation; the
+    # spec's containers, volumes and the rest stay shared with the pod's
+    # template, and the condition with every pod bound at the same instant.
+    return copied(
+        pod,
+        {
+            "spec": copied(pod.spec, {"node_name": node_name}),
+            "status": copied(pod.status, {"conditions": shared_list(conditions)}),
+        },
     )

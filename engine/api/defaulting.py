@@ -25,7 +25,7 @@ import base64
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from engine.api.base import Resource
+from engine.api.base import Resource, copied
 from engine.api.batch import Job
 from engine.api.core import (
     ClientIPConfig,
@@ -35,6 +35,7 @@ from engine.api.core import (
     Node,
     Pod,
     PodSpec,
+    PodStatus,
     ReplicationController,
     ResourceRequirements,
     Secret,
@@ -46,6 +47,7 @@ from engine.api.core import (
 )
 from engine.api.disabled_fields import drop_disabled_fields
 from engine.quantity import Quantity
+from engine.sharing import shared
 
 __all__ = [
     "DEFAULT_TOLERATION_SECONDS",
@@ -87,28 +89,34 @@ def default_object(obj: R) -> R:
 # -- Pod ----------------------------------------------------------------------
 
 
-_DEFAULTED_SPECS: dict[int, tuple[PodSpec, PodSpec]] = {}
+_DEFAULTED_SPECS: dict[int, tuple[PodSpec, PodSpec, str]] = {}
 _DEFAULTED_SPECS_MAX = 4096
+_BLANK_POD_STATUS = PodStatus()
 
 
 def _default_pod(pod: Pod) -> Pod:
     # Pods made from one template share one spec object; defaulting it once and
-    # sharing the result keeps both the time and the memory per pod down.
+    # sharing the result (and its QoS class) keeps both the time and the memory
+    # per pod down.
     given = pod.spec
     known = _DEFAULTED_SPECS.get(id(given))
-    if known is not None and known[0] is given:
-        spec = known[1]
-    else:
-        spec = _default_pod_spec(given)
+    if known is None or known[0] is not given:
+        defaulted = _default_pod_spec(given)
         if len(_DEFAULTED_SPECS) >= _DEFAULTED_SPECS_MAX:
             _DEFAULTED_SPECS.clear()
-        _DEFAULTED_SPECS[id(given)] = (given, spec)
+        known = (given, defaulted, qos_class(defaulted))
+        _DEFAULTED_SPECS[id(given)] = known
+    spec = known[1]
     status = pod.status
     if status.qos_class is None:
-        status = status.model_copy(update={"qos_class": qos_class(spec)})
+        if status == _BLANK_POD_STATUS:
+            # A new pod's status: one shared object per QoS class.
+            status = shared(PodStatus, qos_class=known[2])
+        else:
+            status = status.model_copy(update={"qos_class": known[2]})
     if spec is pod.spec and status is pod.status:
         return pod
-    return pod.model_copy(update={"spec": spec, "status": status})
+    return copied(pod, {"spec": spec, "status": status})
 
 
 def _default_pod_spec(given: PodSpec) -> PodSpec:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
-from engine.api.base import Resource
+from engine.api.base import ObjectMeta, Resource
 from engine.api.core import Binding, ConfigMap, Namespace, Node, Pod, Secret, Service
 from engine.api.scheduling import PriorityClass
 from engine.api.validation_groups import VALIDATORS as group_validators
@@ -54,6 +54,7 @@ __all__ = [
     "has_spec_checks",
     "register_validator",
     "validate_metadata",
+    "validate_metadata_maps",
     "validate_object",
     "validate_spec",
 ]
@@ -133,14 +134,42 @@ def _check_metadata(obj: Resource, errors: Errors) -> None:
     # A cluster-scoped object's namespace is cleared by the store, as the apiserver does.
     if meta.namespace and type(obj).namespaced:
         check_dns_label(errors, "metadata.namespace", meta.namespace)
+    _check_metadata_maps(meta, errors)
+
+
+def validate_metadata_maps(obj: Resource, stored: ObjectMeta) -> list[FieldError]:
+    """The problems with `obj.metadata`'s labels and annotations, for an
+    update of an object stored with metadata `stored` (same name and
+    namespace): the labels and annotation keys it already had were checked
+    when it was stored, so only new ones are checked here."""
+    errors: Errors = []
+    meta = obj.metadata
+    labels, old_labels = meta.labels, stored.labels
+    if labels is not old_labels:
+        new = {k: v for k, v in labels.items() if old_labels.get(k) != v}
+        if new:
+            check_labels(errors, "metadata.labels", new)
+    if meta.annotations is not stored.annotations:
+        _check_annotations(errors, meta.annotations, stored.annotations)
+    return errors
+
+
+def _check_metadata_maps(meta: ObjectMeta, errors: Errors) -> None:
     check_labels(errors, "metadata.labels", meta.labels)
     if meta.annotations:
-        size = 0
-        for key, value in meta.annotations.items():
+        _check_annotations(errors, meta.annotations, {})
+
+
+def _check_annotations(
+    errors: Errors, annotations: Mapping[str, str], checked: Mapping[str, str]
+) -> None:
+    size = 0
+    for key, value in annotations.items():
+        if key not in checked:
             check_qualified_name(errors, "metadata.annotations", key)
-            size += len(key) + len(value)
-        if size > ANNOTATIONS_MAX_BYTES:
-            errors.append(too_long("metadata.annotations", ANNOTATIONS_MAX_BYTES))
+        size += len(key) + len(value)
+    if size > ANNOTATIONS_MAX_BYTES:
+        errors.append(too_long("metadata.annotations", ANNOTATIONS_MAX_BYTES))
 
 
 def _check_name(errors: Errors, path: str, name: str, rfc1035: bool | None) -> None:

@@ -51,6 +51,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.api import core
+from engine.api.base import copied
 from engine.client import Client
 from engine.clock import Clock
 from engine.errors import Conflict, NotFound
@@ -522,9 +523,9 @@ class PodManager:
         was_terminating = record.terminating
         for _ in range(3):
             try:
-                written = await self.client.update_status(
-                    record.pod.model_copy(update={"status": status})
-                )
+                # A shallow copy (no validation: the stored pod and a status
+                # built from shared values); the store takes it over.
+                written = await self.client.update_status(copied(record.pod, {"status": status}))
                 self.status_writes += 1
                 # While the write was in flight, the watch may have brought a
                 # newer version (a deletion, say): never step back to ours.

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from engine.api import core
+from engine.api.base import copied
+from engine.sharing import shared, shared_list
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.runtimes import protocol as rt
 
@@ -44,7 +46,8 @@ OWNED_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "ContainersReady
 
 
 def _terminated_state(status: rt.ContainerStatus) -> core.ContainerStateTerminated:
-    return core.ContainerStateTerminated(
+    return shared(
+        core.ContainerStateTerminated,
         exit_code=status.exit_code if status.exit_code is not None else 0,
         signal=status.signal,
         reason=status.reason,
@@ -57,14 +60,18 @@ def _terminated_state(status: rt.ContainerStatus) -> core.ContainerStateTerminat
 
 def _state_of(status: rt.ContainerStatus | None) -> core.ContainerState:
     if status is None:
-        return core.ContainerState()
+        return shared(core.ContainerState)
     if status.state == "terminated":
-        return core.ContainerState(terminated=_terminated_state(status))
+        return shared(core.ContainerState, terminated=_terminated_state(status))
     if status.state == "running":
-        return core.ContainerState(running=core.ContainerStateRunning(started_at=status.started_at))
-    return core.ContainerState(
-        waiting=core.ContainerStateWaiting(reason=status.reason or "ContainerCreating")
-    )
+        running = shared(core.ContainerStateRunning, started_at=status.started_at)
+        return shared(core.ContainerState, running=running)
+    return _waiting(status.reason or "ContainerCreating")
+
+
+def _waiting(reason: str, message: str | None = None) -> core.ContainerState:
+    waiting = shared(core.ContainerStateWaiting, reason=reason, message=message)
+    return shared(core.ContainerState, waiting=waiting)
 
 
 def init_progress(record: PodRecord) -> tuple[bool, bool]:
@@ -122,37 +129,26 @@ def _container_status(
     status = container.status
     last = container.last_terminated
     if status is None:
-        state = core.ContainerState(
-            waiting=core.ContainerStateWaiting(
-                reason=container.waiting_reason or default_waiting,
-                message=container.waiting_message,
-            )
-        )
+        state = _waiting(container.waiting_reason or default_waiting, container.waiting_message)
     elif status.state == "terminated" and container.restart_at is not None:
-        state = core.ContainerState(
-            waiting=core.ContainerStateWaiting(
-                reason="CrashLoopBackOff",
-                message=(
-                    f"back-off {container.backoff_delay:g}s restarting failed "
-                    f"container={container.name} pod={pod.metadata.name}_"
-                    f"{pod.metadata.namespace}({pod.metadata.uid})"
-                ),
-            )
+        state = _waiting(
+            "CrashLoopBackOff",
+            f"back-off {container.backoff_delay:g}s restarting failed "
+            f"container={container.name} pod={pod.metadata.name}_"
+            f"{pod.metadata.namespace}({pod.metadata.uid})",
         )
         last = status
     elif status.state == "waiting" and container.waiting_reason is not None:
-        state = core.ContainerState(
-            waiting=core.ContainerStateWaiting(
-                reason=container.waiting_reason, message=container.waiting_message
-            )
-        )
+        state = _waiting(container.waiting_reason, container.waiting_message)
     else:
         state = _state_of(status)
     running = container.running
-    return core.ContainerStatus(
+    # Shared: a rebuild of an unchanged container gives back the stored object.
+    return shared(
+        core.ContainerStatus,
         name=container.name,
         state=state,
-        last_state=_state_of(last) if last is not None else core.ContainerState(),
+        last_state=_state_of(last),
         ready=running and container.ready,
         restart_count=container.restart_count,
         image=container.spec.image or "",
@@ -178,7 +174,8 @@ def _condition(
         transition = old.last_transition_time
     else:
         transition = now if old is None or old.status != status else old.last_transition_time
-    return core.PodCondition(
+    return shared(
+        core.PodCondition,
         type=ctype,
         status=status,
         reason=None if ok else reason,
@@ -196,15 +193,16 @@ def build_status(record: PodRecord, host_ip: str, now: datetime) -> core.PodStat
     pod = record.pod
     current = pod.status
     if record.admission is not None and not record.admission.admitted:
-        return current.model_copy(
-            update={
+        return copied(
+            current,
+            {
                 "phase": "Failed",
                 "reason": record.admission.reason,
                 "message": record.admission.message,
                 "host_ip": host_ip,
-                "host_ips": [core.HostIP(ip=host_ip)],
+                "host_ips": _host_ips(host_ip),
                 "start_time": record.start_time or current.start_time,
-            }
+            },
         )
     phase = compute_phase(record)
     terminal = phase in ("Succeeded", "Failed")
@@ -250,23 +248,33 @@ def build_status(record: PodRecord, host_ip: str, now: datetime) -> core.PodStat
     init_waiting = "PodInitializing"
     app_waiting = "ContainerCreating" if initialized else "PodInitializing"
     ip = record.pod_ip
-    return current.model_copy(
-        update={
+    # Every part is a shared value (`engine.sharing`): an unchanged part is the
+    # very object the stored status holds, so the new revision shares it and
+    # comparing the two statuses is mostly identity tests.
+    return copied(
+        current,
+        {
             "phase": phase,
             "reason": None,
             "message": None,
-            "conditions": conditions,
+            "conditions": shared_list(conditions),
             "host_ip": host_ip,
-            "host_ips": [core.HostIP(ip=host_ip)],
+            "host_ips": _host_ips(host_ip),
             "pod_ip": ip,
-            "pod_ips": [core.PodIP(ip=ip)] if ip else [],
+            "pod_ips": shared_list([shared(core.PodIP, ip=ip)]) if ip else shared_list([]),
             "start_time": record.start_time or current.start_time,
-            "init_container_statuses": [
-                _container_status(c, pod, init_waiting) for c in record.init_records()
-            ],
-            "container_statuses": [_container_status(c, pod, app_waiting) for c in app],
-        }
+            "init_container_statuses": shared_list(
+                [_container_status(c, pod, init_waiting) for c in record.init_records()]
+            ),
+            "container_statuses": shared_list(
+                [_container_status(c, pod, app_waiting) for c in app]
+            ),
+        },
     )
+
+
+def _host_ips(host_ip: str) -> list[core.HostIP]:
+    return shared_list([shared(core.HostIP, ip=host_ip)])
 
 
 def _init_done(container: ContainerRecord) -> bool:
