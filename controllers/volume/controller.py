@@ -18,7 +18,10 @@ Claims (`syncClaim`):
   volume `pvc-<claim uid>` of the requested size, the claim's access modes
   and volumeMode and the class's reclaimPolicy and mountOptions, pre-bound to
   the claim (`pv.kubernetes.io/provisioned-by`: the class's provisioner,
-  whatever it is: storage is simulated). A WaitForFirstConsumer class
+  whatever it is: storage is simulated). A CSI driver's volume (any
+  provisioner outside `kubernetes.io/`) gets the `csi` source an external
+  provisioner writes (`driver`: the provisioner, `volumeHandle`: the volume's
+  name), which the scheduler's NodeVolumeLimits counts. A WaitForFirstConsumer class
   waits for the scheduler's `volume.kubernetes.io/selected-node`; the claim
   then binds to a matching volume reachable from that node, or the new
   volume gets node affinity for that node (`kubernetes.io/hostname`). A
@@ -67,6 +70,7 @@ __all__ = ["PersistentVolumeController", "setup"]
 log = get_logger("persistentvolume")
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+IN_TREE_PREFIX = "kubernetes.io/"
 DATA_SOURCE_RETRY = 10.0
 """Seconds between looks for a claim's missing data source (a snapshot not
 made yet)."""
@@ -91,6 +95,12 @@ def _claim_ref(claim: core.PersistentVolumeClaim) -> core.ObjectReference:
         uid=meta.uid,
         resource_version=meta.resource_version or None,
     )
+
+
+def _csi_source(provisioner: str, volume: str) -> dict[str, str] | None:
+    if provisioner.startswith(IN_TREE_PREFIX):
+        return None  # an in-tree plugin's volume has its own source kind
+    return {"driver": provisioner, "volumeHandle": volume}
 
 
 class PersistentVolumeController:
@@ -327,6 +337,7 @@ class PersistentVolumeController:
                 mount_options=list(storage_class.mount_options),
                 volume_mode=claim.spec.volume_mode,
                 node_affinity=affinity,
+                csi=_csi_source(storage_class.provisioner, name),
             ),
         )
         with contextlib.suppress(AlreadyExists):
