@@ -38,6 +38,7 @@ from controllers import (
     resourcequota,
     serviceaccount,
     statefulset,
+    storageprotection,
     ttlafterfinished,
     volume,
 )
@@ -93,6 +94,8 @@ CONTROLLERS: Mapping[str, Setup] = MappingProxyType(
         "serviceaccount": serviceaccount.setup,
         "resourcequota": resourcequota.setup,
         "persistentvolume-binder": volume.setup,
+        "pvc-protection": storageprotection.setup_pvc_protection,
+        "pv-protection": storageprotection.setup_pv_protection,
         "horizontalpodautoscaler": podautoscaler.setup,
         "endpointslice": endpointslice.setup,
         "endpoints": endpoints.setup,

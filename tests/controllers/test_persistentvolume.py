@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from controllers import storageprotection
 from controllers import volume as volume_controller
 from engine.api import StorageClass, core
 from engine.client import LocalClient
@@ -23,6 +24,10 @@ async def running(clock: VirtualClock) -> AsyncIterator[Store]:
     store = Store(clock=clock)
     manager = Manager(LocalClient(store), clock=clock)
     volume_controller.setup(manager)
+    # Claims and volumes carry the protection finalizers (admission): their
+    # controllers let them go.
+    storageprotection.setup_pvc_protection(manager)
+    storageprotection.setup_pv_protection(manager)
     async with manager:
         yield store
 
@@ -196,6 +201,15 @@ async def test_a_bound_claim_whose_volume_is_deleted_is_lost(clock: VirtualClock
         await clock.sleep(2)
         assert claim(store, "data").status.phase == "Bound"
         store.delete(core.PersistentVolume, "v")
+        await clock.sleep(2)
+        # pv-protection keeps a Bound volume: the claim stays Bound.
+        held = volume(store, "v")
+        assert held.metadata.deletion_timestamp is not None
+        assert held.metadata.finalizers == ["kubernetes.io/pv-protection"]
+        assert claim(store, "data").status.phase == "Bound"
+        # An administrator forcing it away (dropping the finalizer) loses the claim.
+        forced = held.metadata.model_copy(update={"finalizers": []})
+        store.update(held.model_copy(update={"metadata": forced}))
         await clock.sleep(2)
         assert claim(store, "data").status.phase == "Lost"
 

@@ -124,3 +124,31 @@ async def test_missing_item_key_blocks(clock: VirtualClock) -> None:
             'MountVolume.SetUp failed for volume "c" : '
             "configmap references non-existent config key: x"
         ]
+
+
+async def test_a_claim_being_deleted_does_not_start_a_new_pod(clock: VirtualClock) -> None:
+    claim = core.PersistentVolumeClaim.model_validate(
+        {
+            "metadata": {"name": "data", "namespace": "default"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pv-1"},
+        }
+    )
+    async with simulated_nodes(clock) as env:
+        created = env.store.create(claim)  # with the pvc-protection finalizer
+        env.store.update_status(
+            created.model_copy(update={"status": core.PersistentVolumeClaimStatus(phase="Bound")})
+        )
+        env.store.delete(core.PersistentVolumeClaim, "data", "default")
+        env.store.create(
+            pod_manifest(
+                "p", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
+            )
+        )
+        await clock.advance(5)
+        assert _waiting_reason(env, "p") == "ContainerCreating"
+        [event] = _failed_mounts(env, "p")
+        assert event.message == (
+            "Unable to attach or mount volumes: unmounted volumes=[d], unattached volumes=[d]: "
+            "error processing PVC default/data: can't start pod because PVC default/data "
+            "is being deleted"
+        )
