@@ -97,6 +97,7 @@ DEFAULT_FIELD_MANAGER = "kubeloop"
 default is "kubectl-edit", "kubectl-patch", ...; a client names its own)."""
 
 NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
 EVENT_TTL_SECONDS = 3600.0
 """How long an Event lives after its last write: kube-apiserver's --event-ttl default."""
 LabelSelectorArg = Selector | str | None
@@ -206,6 +207,10 @@ class Store:
         )
         """Cluster IPs and node ports of the stored Services (`engine.serviceips`)."""
         self.registry = registry
+        self.admission_memo: dict[Any, Any] = {}
+        """Admission plugins' results that depend on this store's RNG, by the
+        identity of their input (`engine.admission.serviceaccount`): per
+        store, so that one store's runs replay alike whatever ran before."""
         self.history_size = history_size
         self.watch_capacity = watch_capacity
         self.bookmark_interval = bookmark_interval
@@ -651,10 +656,15 @@ class Store:
                 after()
         return stored
 
+    def random_name_suffix(self) -> str:
+        """Five characters as apimachinery's SimpleNameGenerator appends (no
+        vowels, no look-alike digits), drawn from the store's seeded RNG (what
+        generateName and admission's generated names use)."""
+        return "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
+
     def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
         for _ in range(16):
-            suffix = "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
-            name = prefix[:58] + suffix
+            name = prefix[:58] + self.random_name_suffix()
             if (namespace, name) not in table.objects:
                 return name
         raise AlreadyExists(f"could not generate a unique name with prefix {prefix!r}")
