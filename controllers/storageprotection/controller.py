@@ -33,7 +33,7 @@ Neighbours: `engine.admission.storageprotection` (adds the finalizers),
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from engine.admission.storageprotection import PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER
@@ -80,14 +80,27 @@ def claim_in_use(pod: core.Pod, claim: core.PersistentVolumeClaim) -> bool:
     return False
 
 
-def _without(finalizers: list[str], finalizer: str) -> list[str]:
-    return [f for f in finalizers if f != finalizer]
-
-
 async def _set_finalizers(client: Client, obj: Any, finalizers: list[str]) -> None:
     meta = obj.metadata.model_copy(update={"finalizers": finalizers})
     with contextlib.suppress(NotFound):  # gone meanwhile: nothing to protect
         await client.update(obj.model_copy(update={"metadata": meta}))
+
+
+async def _protect(
+    client: Client, obj: Any, finalizer: str, in_use: Callable[[], Awaitable[bool]]
+) -> bool:
+    """Put `finalizer` on `obj` while it is not being deleted; take it off once
+    it is being deleted and not `in_use()`. True when it was taken off."""
+    meta = obj.metadata
+    has = finalizer in meta.finalizers
+    if meta.deletion_timestamp is None:
+        if not has:
+            await _set_finalizers(client, obj, [*meta.finalizers, finalizer])
+        return False
+    if not has or await in_use():
+        return False
+    await _set_finalizers(client, obj, [f for f in meta.finalizers if f != finalizer])
+    return True
 
 
 class PVCProtectionController:
@@ -116,22 +129,11 @@ class PVCProtectionController:
 
     async def reconcile(self, request: Request) -> Result:
         claim = self.claims.cache.get(request.name, request.namespace)
-        if claim is None:
-            return Result()
-        meta = claim.metadata
-        has = PVC_PROTECTION_FINALIZER in meta.finalizers
-        if meta.deletion_timestamp is None:
-            if not has:
-                await _set_finalizers(
-                    self.client, claim, [*meta.finalizers, PVC_PROTECTION_FINALIZER]
-                )
-            return Result()
-        if not has or await self._in_use(claim):
-            return Result()
-        await _set_finalizers(
-            self.client, claim, _without(meta.finalizers, PVC_PROTECTION_FINALIZER)
-        )
-        log.info("claim released for deletion", claim=f"{meta.namespace}/{meta.name}")
+        if claim is not None and await _protect(
+            self.client, claim, PVC_PROTECTION_FINALIZER, lambda: self._in_use(claim)
+        ):
+            meta = claim.metadata
+            log.info("claim released for deletion", claim=f"{meta.namespace}/{meta.name}")
         return Result()
 
     async def _in_use(self, claim: core.PersistentVolumeClaim) -> bool:
@@ -156,22 +158,15 @@ class PVProtectionController:
 
     async def reconcile(self, request: Request) -> Result:
         volume = self.volumes.cache.get(request.name)
-        if volume is None:
-            return Result()
-        meta = volume.metadata
-        has = PV_PROTECTION_FINALIZER in meta.finalizers
-        if meta.deletion_timestamp is None:
-            if not has:
-                await _set_finalizers(
-                    self.client, volume, [*meta.finalizers, PV_PROTECTION_FINALIZER]
-                )
-            return Result()
-        if has and volume.status.phase != "Bound":
-            await _set_finalizers(
-                self.client, volume, _without(meta.finalizers, PV_PROTECTION_FINALIZER)
-            )
-            log.info("volume released for deletion", volume=meta.name)
+        if volume is not None and await _protect(
+            self.client, volume, PV_PROTECTION_FINALIZER, lambda: _bound(volume)
+        ):
+            log.info("volume released for deletion", volume=volume.metadata.name)
         return Result()
+
+
+async def _bound(volume: core.PersistentVolume) -> bool:
+    return volume.status.phase == "Bound"
 
 
 def setup_pvc_protection(manager: Manager, **_: Any) -> PVCProtectionController:
