@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from engine import admission, conversion, crd, strategies
-from engine.admission import AdmissionRequest
+from engine.admission import AdmissionRequest, podsecurity
+from engine.admission.podsecurity import PodSecurityExemptions
 from engine.aggregated import AggregatedAPI
 from engine.api import core
 from engine.api.base import LabelSelector, ObjectMeta, Resource, copied
@@ -197,6 +198,7 @@ class Store:
         namespace_lifecycle: bool = True,
         event_ttl: float | None = EVENT_TTL_SECONDS,
         admission: bool = True,
+        pod_security_exemptions: PodSecurityExemptions | None = None,
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         node_port_range: str = DEFAULT_NODE_PORT_RANGE,
     ) -> None:
@@ -207,6 +209,8 @@ class Store:
         )
         """Cluster IPs and node ports of the stored Services (`engine.serviceips`)."""
         self.registry = registry
+        self.pod_security_exemptions = pod_security_exemptions
+        """Who PodSecurity admission leaves alone (`engine.admission.podsecurity`)."""
         self.admission_memo: dict[Any, Any] = {}
         """Admission plugins' results that depend on this store's RNG, by the
         identity of their input (`engine.admission.serviceaccount`): per
@@ -709,6 +713,11 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)
+        if self.admission and info.kind in podsecurity.WORKLOAD_KINDS:
+            request = AdmissionRequest(
+                self, "UPDATE", obj.metadata.name, obj.metadata.namespace, info.plural, info.kind
+            )
+            podsecurity.warn_update(request, obj, current)
         if isinstance(obj, core.Service):
             obj = cast(R, self.service_ips.admit(obj, cast(core.Service, current)))
         if info.has_status_subresource and obj.__dict__.get("status") is not current.__dict__.get(

@@ -267,6 +267,7 @@ class Cluster:
                 history_size=config.history_size,
                 service_cidr=self.addresses.service_cidr,
                 node_port_range=self.addresses.node_port_range,
+                pod_security_exemptions=config.pod_security_exemptions,
             )
             if config.data_dir is not None:
                 self._open_durable_state(store, stack)
