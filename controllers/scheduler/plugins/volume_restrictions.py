@@ -158,19 +158,23 @@ class VolumeRestrictions:
         state.write(_KEY, _State(frozenset(rwop), conflicts, disks))
         return None
 
-    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, slot: int) -> None:
+    def _simulate(self, state: CycleState, pod: PodInfo, other: PodInfo, sign: int) -> None:
+        """Preemption's dry run added (1) or removed (-1) `other`."""
         s: _State | None = state.get(_KEY)
-        if s is not None and other.namespace == pod.namespace:
-            s.conflicts += _rwop_references(s.rwop_claims, other)
-        if s is not None:
+        if s is None:
+            return
+        if other.namespace == pod.namespace:
+            s.conflicts += sign * _rwop_references(s.rwop_claims, other)
+        if sign > 0:
             s.removed.discard(other.key)
+        else:
+            s.removed.add(other.key)
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, slot: int) -> None:
+        self._simulate(state, pod, other, 1)
 
     def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, slot: int) -> None:
-        s: _State | None = state.get(_KEY)
-        if s is not None and other.namespace == pod.namespace:
-            s.conflicts -= _rwop_references(s.rwop_claims, other)
-        if s is not None:
-            s.removed.add(other.key)
+        self._simulate(state, pod, other, -1)
 
     def _disk_free(self, s: _State, slot: int) -> bool:
         for other in self.cache.pods_on(slot):
