@@ -52,7 +52,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack, cast
 
 from engine import admission, conversion, crd, strategies, subresources
-from engine.admission import AdmissionRequest
+from engine.admission import AdmissionRequest, podsecurity
+from engine.admission.podsecurity import PodSecurityExemptions
 from engine.aggregated import AggregatedAPI
 from engine.api import core
 from engine.api.base import ObjectMeta, Resource, copied
@@ -176,6 +177,7 @@ class Store:
         namespace_lifecycle: bool = True,
         event_ttl: float | None = EVENT_TTL_SECONDS,
         admission: bool = True,
+        pod_security_exemptions: PodSecurityExemptions | None = None,
         service_cidr: str = DEFAULT_SERVICE_CIDR,
         node_port_range: str = DEFAULT_NODE_PORT_RANGE,
         storage: Storage | None = None,
@@ -187,6 +189,12 @@ class Store:
         )
         """Cluster IPs and node ports of the stored Services (`engine.serviceips`)."""
         self.registry = registry
+        self.pod_security_exemptions = pod_security_exemptions
+        """Who PodSecurity admission leaves alone (`engine.admission.podsecurity`)."""
+        self.admission_memo: dict[Any, Any] = {}
+        """Admission plugins' results that depend on this store's RNG, by the
+        identity of their input (`engine.admission.serviceaccount`): per
+        store, so that one store's runs replay alike whatever ran before."""
         self.history_size = history_size
         self.watch_capacity = watch_capacity
         self.bookmark_interval = bookmark_interval
@@ -603,10 +611,15 @@ class Store:
                 after()
         return stored
 
+    def random_name_suffix(self) -> str:
+        """Five characters as apimachinery's SimpleNameGenerator appends (no
+        vowels, no look-alike digits), drawn from the store's seeded RNG (what
+        generateName and admission's generated names use)."""
+        return "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
+
     def _generate_name(self, table: _Table, namespace: str, prefix: str) -> str:
         for _ in range(16):
-            suffix = "".join(self.rng.choice(NAME_SUFFIX_ALPHABET) for _ in range(5))
-            name = prefix[:58] + suffix
+            name = prefix[:58] + self.random_name_suffix()
             if table.space.get((namespace, name)) is None:
                 return name
         raise AlreadyExists(f"could not generate a unique name with prefix {prefix!r}")
@@ -651,6 +664,11 @@ class Store:
         if errors:
             raise Invalid(f'{info.kind} "{obj.metadata.name}"', errors)
         strategies.check_update(current, obj)
+        if self.admission and info.kind in podsecurity.WORKLOAD_KINDS:
+            request = AdmissionRequest(
+                self, "UPDATE", obj.metadata.name, obj.metadata.namespace, info.plural, info.kind
+            )
+            podsecurity.warn_update(request, obj, current)
         if isinstance(obj, core.Service):
             obj = cast(R, self.service_ips.admit(obj, cast(core.Service, current)))
         if info.has_status_subresource and obj.__dict__.get("status") is not current.__dict__.get(

@@ -18,11 +18,18 @@ Pure functions, shared (as `engine.podresources` is) by the PersistentVolume
 controller (`controllers.volume`, which binds) and the scheduler's
 VolumeBinding plugin (which checks a WaitForFirstConsumer claim can bind on
 a node).
+
+A pod's claims (`pod_claims`) are its `persistentVolumeClaim` volumes and its
+generic ephemeral volumes, whose claim is named `<pod>-<volume>`
+(`ephemeral_claim_name`, Kubernetes' ephemeral.VolumeClaimName) and must be
+controlled by the pod (`ephemeral_claim_problem`, ephemeral.VolumeIsForPod):
+the scheduler, the kubelet and the protection controller all read them so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from engine.api import core
 from engine.nodeselectors import node_selector_matches
@@ -30,14 +37,60 @@ from engine.quantity import Quantity
 from engine.selectors import from_label_selector
 
 __all__ = [
+    "PodClaim",
     "claim_class",
+    "ephemeral_claim_name",
+    "ephemeral_claim_problem",
     "find_matching_volume",
     "is_bound_to",
+    "pod_claims",
     "requested_storage",
     "volume_fits_node",
 ]
 
 _ZERO = Quantity("0")
+
+
+class PodClaim(NamedTuple):
+    """One claim a pod uses: its volume's name, the claim's name, and
+    whether it is a generic ephemeral volume's claim."""
+
+    volume: str
+    claim: str
+    ephemeral: bool
+
+
+def ephemeral_claim_name(pod_name: str, volume_name: str) -> str:
+    """The claim of a pod's generic ephemeral volume: `<pod>-<volume>`."""
+    return f"{pod_name}-{volume_name}"
+
+
+def pod_claims(pod: core.Pod) -> list[PodClaim]:
+    """The claims `pod` uses, in volume order (empty, cheaply, for a pod
+    without claim or ephemeral volumes)."""
+    out: list[PodClaim] = []
+    for volume in pod.spec.volumes:
+        source = volume.persistent_volume_claim
+        if source is not None:
+            out.append(PodClaim(volume.name, source.claim_name, False))
+        elif volume.ephemeral is not None:
+            name = ephemeral_claim_name(pod.metadata.name, volume.name)
+            out.append(PodClaim(volume.name, name, True))
+    return out
+
+
+def ephemeral_claim_problem(pod: core.Pod, claim: core.PersistentVolumeClaim) -> str | None:
+    """None when `claim` was made for `pod`'s ephemeral volume (the pod is its
+    controller), else Kubernetes' message."""
+    uid = pod.metadata.uid
+    for ref in claim.metadata.owner_references:
+        if ref.controller and ref.uid == uid:
+            return None
+    meta = claim.metadata
+    return (
+        f"PVC {meta.namespace}/{meta.name} was not created for pod "
+        f"{pod.metadata.namespace}/{pod.metadata.name} (pod is not owner)"
+    )
 
 
 def claim_class(claim: core.PersistentVolumeClaim) -> str:

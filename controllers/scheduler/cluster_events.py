@@ -23,6 +23,7 @@ from controllers.scheduler.podinfo import PodInfo
 
 __all__ = [
     "ASSIGNED_POD",
+    "CSI_NODE",
     "NODE",
     "PV",
     "PVC",
@@ -42,6 +43,7 @@ PDB: Final = "PodDisruptionBudget"
 PVC: Final = "PersistentVolumeClaim"
 PV: Final = "PersistentVolume"
 STORAGE_CLASS: Final = "StorageClass"
+CSI_NODE: Final = "CSINode"
 
 
 class Action(Flag):

@@ -6,8 +6,10 @@ it and only NodeResourcesFit and NodeResourcesBalancedAllocation score nodes
 differently (so NodeAffinity has no `addedAffinity`): it names no node, asks
 for no host port, has no node selector or node affinity, no pod
 (anti-)affinity, no spread constraints (and no default ones apply), no
-PersistentVolumeClaim volume (VolumeBinding), claims no devices
-(DynamicResources), is not nominated; and the
+PersistentVolumeClaim or generic ephemeral volume (VolumeBinding,
+NodeVolumeLimits, VolumeRestrictions, VolumeZone) and no in-line disk
+volume (VolumeRestrictions), claims no devices (DynamicResources), is not
+nominated; and the
 cluster has no tainted or cordoned node, no node reporting images and no pod
 carrying affinity terms. Other
 pods' nominations count as in the generic path: NodeResourcesFit's filter
@@ -39,6 +41,7 @@ from controllers.scheduler.plugins.balanced_allocation import BalancedAllocation
 from controllers.scheduler.plugins.node_affinity import NodeAffinity
 from controllers.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from controllers.scheduler.plugins.pod_topology_spread import PodTopologySpread
+from controllers.scheduler.plugins.volume_restrictions import is_disk
 from controllers.scheduler.podinfo import PodInfo
 from controllers.scheduler.window import Window
 
@@ -48,6 +51,16 @@ if TYPE_CHECKING:
 __all__ = ["FastPath"]
 
 _DEFAULT_NAMES: Final = tuple(p.name for p in DEFAULT_PLUGINS)
+
+
+def _volume_plugins_apply(pod: PodInfo) -> bool:
+    """Some volume of the pod is one the volume plugins check (a claim, an
+    ephemeral claim, an in-line disk); configMap, secret, projected and
+    emptyDir volumes are not."""
+    return any(
+        v.persistent_volume_claim is not None or v.ephemeral is not None or is_disk(v)
+        for v in pod.pod.spec.volumes
+    )
 
 
 class FastPath:
@@ -99,7 +112,7 @@ class FastPath:
             and not table.images
             and handle.cache.groups.empty
             and not self.spread.constraints_for(pod)
-            and not any(v.persistent_volume_claim for v in pod.pod.spec.volumes)
+            and not (pod.pod.spec.volumes and _volume_plugins_apply(pod))
             and not pod.pod.spec.resource_claims
         )
 

@@ -57,6 +57,8 @@ class Listers:
     volume: Callable[[str], PersistentVolume | None] = lambda _name: None
     volumes: Callable[[], list[PersistentVolume]] = list
     storage_class: Callable[[str], StorageClass | None] = lambda _name: None
+    csi_node: Callable[[str], Any] = lambda _name: None
+    """A node's CSINode (schema-backed: `spec` is a mapping), or None."""
 
 
 class WaitingPod:

@@ -4,8 +4,9 @@
     manager.add_runnable(scheduler.run)
 
 Construction registers informers (Pods, Nodes, Namespaces,
-PodDisruptionBudgets, PriorityClasses, and the Services, ReplicaSets and
-StatefulSets default spreading reads) on the factory, so a Manager starts and
+PodDisruptionBudgets, PriorityClasses, the Services, ReplicaSets and
+StatefulSets default spreading reads, and the claims, volumes,
+StorageClasses and CSINodes the volume plugins read) on the factory, so a Manager starts and
 syncs them before `run()` begins. `run()` then loops:
 
 * pop the best pod from the queue and run one scheduling cycle synchronously
@@ -54,7 +55,14 @@ import anyio.abc
 
 from controllers.scheduler.algorithm import Algorithm, NoNodesAvailable, SchedulingError
 from controllers.scheduler.cache.cache import SchedulerCache
-from controllers.scheduler.cluster_events import PV, PVC, STORAGE_CLASS, Action, ClusterEvent
+from controllers.scheduler.cluster_events import (
+    CSI_NODE,
+    PV,
+    PVC,
+    STORAGE_CLASS,
+    Action,
+    ClusterEvent,
+)
 from controllers.scheduler.config import PluginFactory, SchedulerConfig
 from controllers.scheduler.cycle_state import CycleState
 from controllers.scheduler.diagnostics import AttemptRecord, FitError
@@ -85,6 +93,7 @@ from engine.errors import ApiError
 from engine.events import EventRecorder
 from engine.informer import EventHandler, InformerFactory, SharedInformer
 from engine.logging import get_logger
+from engine.registry import REGISTRY
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
 
@@ -127,8 +136,8 @@ class _BindJob:
 
 
 def _volume_events(queue: SchedulingQueue, resource: str) -> EventHandler[Any]:
-    """Claim, volume and StorageClass adds and updates are cluster events (the
-    VolumeBinding plugin's pods wait on them)."""
+    """Claim, volume, StorageClass and CSINode adds and updates are cluster
+    events (the volume plugins' pods wait on them)."""
     added = ClusterEvent(resource, Action.ADD)
     updated = ClusterEvent(resource, Action.UPDATE)
 
@@ -169,6 +178,8 @@ class Scheduler:
         self.claims: SharedInformer[PersistentVolumeClaim] = factory.informer(PersistentVolumeClaim)
         self.volumes: SharedInformer[PersistentVolume] = factory.informer(PersistentVolume)
         self.storage_classes: SharedInformer[StorageClass] = factory.informer(StorageClass)
+        csi_node_model = REGISTRY.lookup("storage.k8s.io/v1", "CSINode").model
+        self.csi_nodes: SharedInformer[Any] = factory.informer(csi_node_model)
         self.cache = SchedulerCache(
             assumed_ttl=config.assumed_pod_ttl_seconds,
             namespace_labels=self._namespace_labels,
@@ -193,6 +204,7 @@ class Scheduler:
                 volume=lambda name: self.volumes.cache.get(name),
                 volumes=lambda: self.volumes.cache.list(),
                 storage_class=lambda name: self.storage_classes.cache.get(name),
+                csi_node=lambda name: self.csi_nodes.cache.get(name),
             ),
             client=client,
             clock=clock,
@@ -264,6 +276,7 @@ class Scheduler:
             (self.claims, PVC),
             (self.volumes, PV),
             (self.storage_classes, STORAGE_CLASS),
+            (self.csi_nodes, CSI_NODE),
         )
         for volume_informer, resource in volume_informers:
             volume_informer.add_event_handler(_volume_events(self.queue, resource))

@@ -18,7 +18,10 @@ Claims (`syncClaim`):
   volume `pvc-<claim uid>` of the requested size, the claim's access modes
   and volumeMode and the class's reclaimPolicy and mountOptions, pre-bound to
   the claim (`pv.kubernetes.io/provisioned-by`: the class's provisioner,
-  whatever it is: storage is simulated). A WaitForFirstConsumer class
+  whatever it is: storage is simulated). A CSI driver's volume (any
+  provisioner outside `kubernetes.io/`) gets the `csi` source an external
+  provisioner writes (`driver`: the provisioner, `volumeHandle`: the volume's
+  name), which the scheduler's NodeVolumeLimits counts. A WaitForFirstConsumer class
   waits for the scheduler's `volume.kubernetes.io/selected-node`; the claim
   then binds to a matching volume reachable from that node, or the new
   volume gets node affinity for that node (`kubernetes.io/hostname`). A
@@ -30,8 +33,24 @@ claim is gone (checked against the API, not only the cache) is Released and
 then reclaimed by its policy: Retain keeps it Released, Delete deletes it,
 Recycle (deprecated) makes it Available again.
 
-Not done: events (ProvisioningSucceeded, FailedBinding), volume expansion,
-the storage-object-in-use protection finalizers. (A claim created without
+Events on the claim, as kube-controller-manager's `persistentvolume-controller`
+writes them (repeats fold into a count): Normal `FailedBinding` "no
+persistent volumes available for this claim and no storage class is set"
+for a class-less claim no volume fits; Normal `WaitForFirstConsumer`
+"waiting for first consumer to be created before binding" while a
+WaitForFirstConsumer claim has no selected node; Warning
+`ProvisioningFailed` `storageclass.storage.k8s.io "x" not found` for a
+missing class; on provisioning, for a CSI driver's class Normal
+`ExternalProvisioning` ("waiting for a volume to be created, either by
+external provisioner "x" or manually created by system administrator")
+then `ProvisioningSucceeded` "Successfully provisioned volume pvc-..." (in
+Kubernetes the external provisioner writes the latter; here the simulated
+provisioner is this controller), and for an in-tree `kubernetes.io/`
+provisioner `ProvisioningSucceeded` "Successfully provisioned volume pvc-...
+using kubernetes.io/...".
+
+Not done: volume expansion. The storage-object-in-use protection finalizers
+are `controllers.storageprotection`'s. (A claim created without
 storageClassName gets the default class from DefaultStorageClass admission,
 `engine.admission.defaultstorageclass`, before this controller sees it.)
 
@@ -51,6 +70,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import AlreadyExists, NotFound
+from engine.events import EventRecorder
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -67,10 +87,14 @@ __all__ = ["PersistentVolumeController", "setup"]
 log = get_logger("persistentvolume")
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+IN_TREE_PREFIX = "kubernetes.io/"
 DATA_SOURCE_RETRY = 10.0
 """Seconds between looks for a claim's missing data source (a snapshot not
 made yet)."""
 _YES = "yes"
+COMPONENT = "persistentvolume-controller"
+NO_CLASS_MESSAGE = "no persistent volumes available for this claim and no storage class is set"
+WAIT_MESSAGE = "waiting for first consumer to be created before binding"
 
 
 def _claim_request(namespace: str, name: str) -> Request:
@@ -93,6 +117,12 @@ def _claim_ref(claim: core.PersistentVolumeClaim) -> core.ObjectReference:
     )
 
 
+def _csi_source(provisioner: str, volume: str) -> dict[str, str] | None:
+    if provisioner.startswith(IN_TREE_PREFIX):
+        return None  # an in-tree plugin's volume has its own source kind
+    return {"driver": provisioner, "volumeHandle": volume}
+
+
 class PersistentVolumeController:
     """Binds claims to volumes and provisions for StorageClasses (see the module docstring)."""
 
@@ -103,10 +133,12 @@ class PersistentVolumeController:
         *,
         clock: Clock,
         registry: Registry = REGISTRY,
+        recorder: EventRecorder | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
         self.registry = registry
+        self.recorder = recorder or EventRecorder(client, clock, COMPONENT)
         self.claims = factory.informer(core.PersistentVolumeClaim)
         self.volumes = factory.informer(core.PersistentVolume)
         self.classes = factory.informer(StorageClass)
@@ -120,6 +152,7 @@ class PersistentVolumeController:
 
     def register(self, manager: Manager) -> None:
         manager.add(self.controller)
+        manager.add_runnable(self.recorder.run)
 
     # -- mapping events to requests ----------------------------------------------------
 
@@ -177,7 +210,8 @@ class PersistentVolumeController:
             else:
                 await self._claim_phase(claim, "Pending")
             return Result()
-        storage_class = self.classes.cache.get(claim_class(claim)) if claim_class(claim) else None
+        class_name = claim_class(claim)
+        storage_class = self.classes.cache.get(class_name) if class_name else None
         delay = (
             storage_class is not None
             and storage_class.volume_binding_mode == "WaitForFirstConsumer"
@@ -199,6 +233,13 @@ class PersistentVolumeController:
             await self._provision(claim, storage_class, selected)
         else:
             await self._claim_phase(claim, "Pending")
+            if not class_name:
+                self.recorder.record(claim, "Normal", "FailedBinding", NO_CLASS_MESSAGE)
+            elif storage_class is None:
+                message = f'storageclass.storage.k8s.io "{class_name}" not found'
+                self.recorder.record(claim, "Warning", "ProvisioningFailed", message)
+            else:
+                self.recorder.record(claim, "Normal", "WaitForFirstConsumer", WAIT_MESSAGE)
         return Result()
 
     async def _data_source_exists(self, claim: core.PersistentVolumeClaim) -> bool:
@@ -327,11 +368,26 @@ class PersistentVolumeController:
                 mount_options=list(storage_class.mount_options),
                 volume_mode=claim.spec.volume_mode,
                 node_affinity=affinity,
+                csi=_csi_source(storage_class.provisioner, name),
             ),
         )
+        provisioner = storage_class.provisioner
+        external = not provisioner.startswith(IN_TREE_PREFIX)
+        if external:
+            self.recorder.record(
+                claim,
+                "Normal",
+                "ExternalProvisioning",
+                "waiting for a volume to be created, either by external provisioner "
+                f'"{provisioner}" or manually created by system administrator',
+            )
         with contextlib.suppress(AlreadyExists):
             await self.client.create(volume)
             log.info("volume provisioned", volume=name, claim=f"{meta.namespace}/{meta.name}")
+            message = f"Successfully provisioned volume {name}"
+            if not external:
+                message += f" using {provisioner}"
+            self.recorder.record(claim, "Normal", "ProvisioningSucceeded", message)
 
     async def _sync_volume(self, volume: core.PersistentVolume) -> None:
         ref = volume.spec.claim_ref

@@ -18,8 +18,8 @@ at most), so kinds and namespaces without LimitRanges pay nothing more.
 Order (Kubernetes' default order, restricted to what kubeloop implements):
 NamespaceLifecycle (`engine.strategies.check_namespace_accepts`, run by the
 store before this chain, since it applies to every namespaced kind),
-LimitRanger, ServiceAccount, Priority, DefaultStorageClass; then validating: PodSecurity,
-ResourceQuota.
+LimitRanger, ServiceAccount, Priority, DefaultStorageClass,
+StorageObjectInUseProtection; then validating: PodSecurity, ResourceQuota.
 
 Neighbours: `engine.store` (calls `admit` on create), `engine.strategies`
 (the Priority plugin and namespace lifecycle).
@@ -103,9 +103,21 @@ Plugin = Callable[[AdmissionRequest, Resource], Resource]
 
 
 def _plugins() -> tuple[Plugin, ...]:
-    from engine.admission import defaultstorageclass, limitranger, priority, serviceaccount
+    from engine.admission import (
+        defaultstorageclass,
+        limitranger,
+        priority,
+        serviceaccount,
+        storageprotection,
+    )
 
-    return (limitranger.admit, serviceaccount.admit, priority.admit, defaultstorageclass.admit)
+    return (
+        limitranger.admit,
+        serviceaccount.admit,
+        priority.admit,
+        defaultstorageclass.admit,
+        storageprotection.admit,
+    )
 
 
 def _validating() -> tuple[Plugin, ...]:

@@ -27,8 +27,15 @@ capabilities (drop ALL, add only NET_BIND_SERVICE).
 
 Workload resources (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
 CronJob, ReplicationController, PodTemplate) get the warn and audit
-warnings for their pod template when created; enforce applies only to the
-pods they make, as in Kubernetes. There are no exemptions.
+warnings for their pod template when created, and when an update changes
+the template (`warn_update`, which the store calls on updates); enforce
+applies only to the pods they make, as in Kubernetes.
+
+Exemptions (the PodSecurity admission configuration's `exemptions`, given as
+`Store(pod_security_exemptions=...)`, from `ClusterConfig`): a pod or workload
+in an exempt namespace, and a pod (or template) whose `runtimeClassName` is
+exempt, is neither checked nor warned about. Username exemptions are not
+supported: kubeloop's writes carry no user.
 
 Neighbours: `engine.admission` (the chain, validating phase).
 """
@@ -36,7 +43,8 @@ Neighbours: `engine.admission` (the chain, validating phase).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from engine.admission import AdmissionRequest
 from engine.api import core
@@ -44,7 +52,19 @@ from engine.api.base import Resource
 from engine.errors import Forbidden
 from engine.logging import get_logger
 
-__all__ = ["LABEL_PREFIX", "LEVELS", "admit", "spec_violations", "violations"]
+if TYPE_CHECKING:
+    from engine.store import Store
+
+__all__ = [
+    "LABEL_PREFIX",
+    "LEVELS",
+    "WORKLOAD_KINDS",
+    "PodSecurityExemptions",
+    "admit",
+    "spec_violations",
+    "violations",
+    "warn_update",
+]
 
 log = get_logger("podsecurity")
 
@@ -84,6 +104,24 @@ SELINUX_TYPES = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PodSecurityExemptions:
+    """The PodSecurity admission configuration's exemptions (usernames aside)."""
+
+    namespaces: frozenset[str] = frozenset()
+    runtime_classes: frozenset[str] = frozenset()
+
+    def exempt(self, namespace: str, spec: core.PodSpec) -> bool:
+        return namespace in self.namespaces or (
+            spec.runtime_class_name is not None and spec.runtime_class_name in self.runtime_classes
+        )
+
+
+def _exempt(store: Store, namespace: str, spec: core.PodSpec) -> bool:
+    exemptions = store.pod_security_exemptions
+    return exemptions is not None and exemptions.exempt(namespace, spec)
+
+
 def admit(request: AdmissionRequest, obj: Resource) -> Resource:
     if isinstance(obj, core.Pod):
         spec = obj.spec
@@ -93,10 +131,27 @@ def admit(request: AdmissionRequest, obj: Resource) -> Resource:
         if template is None:
             return obj
         spec, modes = template, ("audit", "warn")  # enforce applies to the pods the workload makes
-    ns = request.store.peek(core.Namespace, request.namespace)
+    _check(request, spec, modes)
+    return obj
+
+
+def warn_update(request: AdmissionRequest, obj: Resource, old: Resource) -> None:
+    """An update of a workload whose pod template changed: the template's warn
+    and audit warnings, as on create. Other kinds and updates cost a lookup."""
+    template = _template_spec(obj)
+    if template is None or template == _template_spec(old):
+        return
+    _check(request, template, ("audit", "warn"))
+
+
+def _check(request: AdmissionRequest, spec: core.PodSpec, modes: tuple[str, ...]) -> None:
+    store = request.store
+    if store.pod_security_exemptions is not None and _exempt(store, request.namespace, spec):
+        return
+    ns = store.peek(core.Namespace, request.namespace)
     labels = ns.metadata.labels if ns is not None else {}
     if not labels or not any(key in labels for key in MODE_LABELS):
-        return obj
+        return
     for mode in modes:
         level = labels.get(LABEL_PREFIX + mode)
         if level is None or level == "privileged":
@@ -112,7 +167,6 @@ def admit(request: AdmissionRequest, obj: Resource) -> Resource:
             raise Forbidden(request.forbidden_prefix() + "violates " + policy)
         message = ("would violate " if mode == "warn" else "audit: would violate ") + policy
         request.warn(message)
-    return obj
 
 
 def _containers(spec: core.PodSpec) -> list[Any]:
@@ -389,6 +443,8 @@ _TEMPLATE_KINDS = frozenset(
         ("apps/v1", "DaemonSet"), ("batch/v1", "Job"), ("v1", "ReplicationController"),
     }
 )  # fmt: skip
+WORKLOAD_KINDS = frozenset({kind for _, kind in _TEMPLATE_KINDS} | {"CronJob", "PodTemplate"})
+"""Kinds whose updates may carry a new pod template (a cheap first filter)."""
 
 
 def _template_spec(obj: Resource) -> core.PodSpec | None:

@@ -277,6 +277,7 @@ class Cluster:
                 service_cidr=self.addresses.service_cidr,
                 node_port_range=self.addresses.node_port_range,
                 storage=etcd,
+                pod_security_exemptions=config.pod_security_exemptions,
             )
             if etcd is not None:
                 etcd.load(store)

@@ -32,6 +32,7 @@ from typing import Literal
 from controllers.clusterautoscaler import AutoscalingOptions
 from controllers.common.network import NetworkSettings
 from controllers.registry import CONTROLLERS
+from engine.admission.podsecurity import PodSecurityExemptions
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
 from runtime.network.config import ProcessNetworkConfig
@@ -146,6 +147,9 @@ class ClusterConfig:
     cluster CIDR and per-node mask (node IPAM), the load-balancer pool."""
     cluster_autoscaler: AutoscalingOptions = field(default_factory=AutoscalingOptions)
     """The cluster autoscaler's options; it runs when a pool has `max_count`."""
+    pod_security_exemptions: PodSecurityExemptions | None = None
+    """PodSecurity admission's exempt namespaces and runtime classes
+    (`engine.admission.podsecurity`); None: no exemptions."""
 
     def __post_init__(self) -> None:
         if self.addresses.node_cidrs() < self.node_count:

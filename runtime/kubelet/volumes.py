@@ -3,7 +3,9 @@
 Role: what Kubernetes' volume manager does before a pod's sandbox is made
 (WaitForAttachAndMount): every configMap, secret and persistentVolumeClaim
 volume (and the configMap / secret sources of a projected volume) must
-exist; a claim must be Bound. Until then the pod stays Pending with its
+exist; a claim must be Bound and not being deleted, and a generic ephemeral
+volume's claim `<pod>-<volume>` must exist, be controlled by the pod and be
+Bound. Until then the pod stays Pending with its
 containers waiting in ContainerCreating, and each failure is a `FailedMount`
 Warning event with the kubelet's message:
 
@@ -13,7 +15,9 @@ Warning event with the kubelet's message:
   unattached volumes=[data]: error processing PVC default/data: failed to fetch
   PVC from API server: persistentvolumeclaims "data" not found` (or `PVC
   default/data has non-bound phase ("Pending") or empty pvc.Spec.VolumeName
-  ("")`), as the volume manager's populator words it.
+  ("")`, `can't start pod because PVC default/data is being deleted`, `PVC
+  default/p-scratch was not created for pod default/p (pod is not owner)`),
+  as the volume manager's populator words it.
 
 A volume marked `optional: true` never blocks (a missing optional item key
 does not either). The caller retries with the volume manager's exponential
@@ -39,6 +43,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.errors import ApiError, NotFound
 from engine.logging import get_logger
+from engine.volumes import PodClaim, ephemeral_claim_problem, pod_claims
 
 __all__ = ["FailedMountEvents", "mount_failures", "mount_retry_delay"]
 
@@ -94,7 +99,8 @@ async def _object_problem(
     return None
 
 
-async def _claim_problem(client: Client, claim: str, namespace: str) -> str | None:
+async def _claim_problem(client: Client, pod: core.Pod, used: PodClaim) -> str | None:
+    namespace, claim = pod.metadata.namespace, used.claim
     prefix = f"error processing PVC {namespace}/{claim}"
     try:
         pvc = await client.get(core.PersistentVolumeClaim, claim, namespace=namespace)
@@ -103,6 +109,12 @@ async def _claim_problem(client: Client, claim: str, namespace: str) -> str | No
             f"{prefix}: failed to fetch PVC from API server: "
             f'persistentvolumeclaims "{claim}" not found'
         )
+    if used.ephemeral:
+        problem = ephemeral_claim_problem(pod, pvc)
+        if problem is not None:
+            return f"{prefix}: {problem}"
+    if pvc.metadata.deletion_timestamp is not None:
+        return f"{prefix}: can't start pod because PVC {namespace}/{claim} is being deleted"
     if pvc.status.phase != "Bound" or not pvc.spec.volume_name:
         return (
             f"{prefix}: PVC {namespace}/{claim} has non-bound phase "
@@ -124,12 +136,10 @@ async def mount_failures(client: Client, pod: core.Pod) -> list[str]:
             if problem is not None and not (optional and "not found" in problem):
                 messages.append(f'MountVolume.SetUp failed for volume "{volume.name}" : {problem}')
                 break
-        if volume.persistent_volume_claim is not None:
-            problem = await _claim_problem(
-                client, volume.persistent_volume_claim.claim_name, namespace
-            )
-            if problem is not None:
-                claims.append((volume.name, problem))
+    for used in pod_claims(pod):
+        problem = await _claim_problem(client, pod, used)
+        if problem is not None:
+            claims.append((used.volume, problem))
     if claims:
         names = " ".join(name for name, _ in claims)
         messages.append(

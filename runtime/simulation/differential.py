@@ -40,11 +40,13 @@ from collections import Counter
 from typing import Any
 
 from controllers.endpoints import LABEL_SKIP_MIRROR
+from engine.admission.serviceaccount import ROOT_CA_CONFIGMAP
 from engine.api.apps import Deployment, ReplicaSet
 from engine.api.base import Resource
 from engine.api.coordination import Lease
 from engine.api.core import (
     ANN_PROVISIONED_BY,
+    ConfigMap,
     Endpoints,
     Event,
     Namespace,
@@ -245,7 +247,8 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
     """The objects a user created (nobody owns them; not nodes, namespaces,
     leases, events, the system PriorityClasses, the cluster's default
     StorageClass, the `default` ServiceAccounts the serviceaccount controller
-    makes or the volumes it provisions), as manifests without identity or
+    makes, the `kube-root-ca.crt` ConfigMaps the root CA publisher makes or the
+    volumes the PersistentVolume controller provisions), as manifests without identity or
     status. A claim keeps no binding to a provisioned volume: the fresh
     cluster provisions its own."""
     provisioned = _provisioned_volumes(store)
@@ -261,6 +264,8 @@ def desired_manifests(store: Store) -> list[dict[str, Any]]:
                 continue  # made by the store at start, as the apiserver makes them
             if info.kind == "ServiceAccount" and not info.group and meta.name == "default":
                 continue
+            if isinstance(obj, ConfigMap) and meta.name == ROOT_CA_CONFIGMAP:
+                continue  # the root CA publisher's, in every namespace
             if info.kind == "StorageClass" and meta.name == DEFAULT_STORAGE_CLASS:
                 continue  # made by the cluster at start, as kind and minikube make it
             if meta.name in provisioned and isinstance(obj, PersistentVolume):

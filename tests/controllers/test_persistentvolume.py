@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from controllers import storageprotection
 from controllers import volume as volume_controller
 from engine.api import StorageClass, core
 from engine.client import LocalClient
@@ -23,6 +24,10 @@ async def running(clock: VirtualClock) -> AsyncIterator[Store]:
     store = Store(clock=clock)
     manager = Manager(LocalClient(store), clock=clock)
     volume_controller.setup(manager)
+    # Claims and volumes carry the protection finalizers (admission): their
+    # controllers let them go.
+    storageprotection.setup_pvc_protection(manager)
+    storageprotection.setup_pv_protection(manager)
     async with manager:
         yield store
 
@@ -197,6 +202,15 @@ async def test_a_bound_claim_whose_volume_is_deleted_is_lost(clock: VirtualClock
         assert claim(store, "data").status.phase == "Bound"
         store.delete(core.PersistentVolume, "v")
         await clock.sleep(2)
+        # pv-protection keeps a Bound volume: the claim stays Bound.
+        held = volume(store, "v")
+        assert held.metadata.deletion_timestamp is not None
+        assert held.metadata.finalizers == ["kubernetes.io/pv-protection"]
+        assert claim(store, "data").status.phase == "Bound"
+        # An administrator forcing it away (dropping the finalizer) loses the claim.
+        forced = held.metadata.model_copy(update={"finalizers": []})
+        store.update(held.model_copy(update={"metadata": forced}))
+        await clock.sleep(2)
         assert claim(store, "data").status.phase == "Lost"
 
 
@@ -304,3 +318,70 @@ async def test_wait_for_first_consumer_binds_a_static_volume_reachable_from_the_
         select_node(store, "data", "node-1")
         await clock.sleep(2)
         assert claim(store, "data").spec.volume_name == "on-1"
+
+
+def _events(store: Store, claim_name: str) -> list[tuple[str, str, str]]:
+    return [
+        (e.type or "", e.reason or "", e.message or "")
+        for e in store.list(core.Event, "default").items
+        if e.involved_object.name == claim_name
+    ]
+
+
+async def test_claims_get_the_persistentvolume_controllers_events(clock: VirtualClock) -> None:
+    async with running(clock) as store:
+        store.create(pvc("plain", storageClassName=""))
+        store.create(pvc("typo", storageClassName="fsat"))
+        store.create(storage_class("late", volumeBindingMode="WaitForFirstConsumer"))
+        store.create(pvc("later", storageClassName="late"))
+        store.create(storage_class("fast"))
+        store.create(pvc("made", storageClassName="fast"))
+        store.create(storage_class("ebs", provisioner="kubernetes.io/aws-ebs"))
+        store.create(pvc("intree", storageClassName="ebs"))
+        await clock.sleep(2)
+        assert _events(store, "plain") == [
+            (
+                "Normal",
+                "FailedBinding",
+                "no persistent volumes available for this claim and no storage class is set",
+            )
+        ]
+        assert _events(store, "typo") == [
+            ("Warning", "ProvisioningFailed", 'storageclass.storage.k8s.io "fsat" not found')
+        ]
+        assert _events(store, "later") == [
+            (
+                "Normal",
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+            )
+        ]
+        made = claim(store, "made")
+        assert _events(store, "made") == [
+            (
+                "Normal",
+                "ExternalProvisioning",
+                "waiting for a volume to be created, either by external provisioner "
+                '"example.com/simulated" or manually created by system administrator',
+            ),
+            (
+                "Normal",
+                "ProvisioningSucceeded",
+                f"Successfully provisioned volume {made.spec.volume_name}",
+            ),
+        ]
+        # A CSI driver's volume carries its csi source (NodeVolumeLimits counts it).
+        assert volume(store, made.spec.volume_name or "").spec.csi == {
+            "driver": "example.com/simulated",
+            "volumeHandle": made.spec.volume_name,
+        }
+        intree = claim(store, "intree")
+        assert _events(store, "intree") == [
+            (
+                "Normal",
+                "ProvisioningSucceeded",
+                f"Successfully provisioned volume {intree.spec.volume_name} "
+                "using kubernetes.io/aws-ebs",
+            )
+        ]
+        assert volume(store, intree.spec.volume_name or "").spec.csi is None

@@ -68,7 +68,7 @@ async def test_a_cluster_wait_raises_instead_of_timing_out_and_so_does_its_exit(
             await cluster.apply(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n"
             )
-            (settings,) = (await cluster.list(ConfigMap, "default")).items
+            settings = await cluster.get(ConfigMap, "settings", "default")
             settings.data["mode"] = "slow"
             # Node heartbeats keep writing; the round robin reaches the ConfigMap.
             with pytest.raises(MutationDetected, match="ConfigMap default/settings"):

@@ -54,8 +54,9 @@ def test_yaml_on_stdout_with_the_summary_on_stderr(
     pods = [item for item in items if item["kind"] == "Pod"]
     assert all(p["spec"]["nodeName"] and p["status"]["phase"] == "Running" for p in pods)
     assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods)
-    configmap = next(item for item in items if item["kind"] == "ConfigMap")
-    assert configmap["data"] == {"mode": "fast"}
+    configmaps = {i["metadata"]["name"]: i for i in items if i["kind"] == "ConfigMap"}
+    assert configmaps.pop("settings")["data"] == {"mode": "fast"}
+    assert set(configmaps) == {"kube-root-ca.crt"}  # the root CA publisher's, per namespace
 
 
 def test_json_into_a_directory_one_list_per_kind(

@@ -60,23 +60,31 @@ async def test_missing_secret_volume_is_failed_mount_until_created(clock: Virtua
     )
 
 
-async def test_missing_claim_waits_until_bound(clock: VirtualClock) -> None:
-    claim = core.PersistentVolumeClaim.model_validate(
+def _data_claim() -> core.PersistentVolumeClaim:
+    return core.PersistentVolumeClaim.model_validate(
         {
             "metadata": {"name": "data", "namespace": "default"},
             "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pv-1"},
         }
     )
+
+
+async def _claim_pod_failed_mount(clock: VirtualClock, env: Env) -> str:
+    """Make pod `p` with claim `data` as volume `d`; its FailedMount message."""
+    env.store.create(
+        pod_manifest("p", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}])
+    )
+    await clock.advance(5)
+    assert _waiting_reason(env, "p") == "ContainerCreating"
+    [event] = _failed_mounts(env, "p")
+    return event.message or ""
+
+
+async def test_missing_claim_waits_until_bound(clock: VirtualClock) -> None:
+    claim = _data_claim()
     async with simulated_nodes(clock) as env:
-        env.store.create(
-            pod_manifest(
-                "p", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
-            )
-        )
-        await clock.advance(5)
-        assert _waiting_reason(env, "p") == "ContainerCreating"
-        [event] = _failed_mounts(env, "p")
-        assert event.message == (
+        message = await _claim_pod_failed_mount(clock, env)
+        assert message == (
             "Unable to attach or mount volumes: unmounted volumes=[d], unattached volumes=[d]: "
             "error processing PVC default/data: failed to fetch PVC from API server: "
             'persistentvolumeclaims "data" not found'
@@ -124,3 +132,19 @@ async def test_missing_item_key_blocks(clock: VirtualClock) -> None:
             'MountVolume.SetUp failed for volume "c" : '
             "configmap references non-existent config key: x"
         ]
+
+
+async def test_a_claim_being_deleted_does_not_start_a_new_pod(clock: VirtualClock) -> None:
+    claim = _data_claim()
+    async with simulated_nodes(clock) as env:
+        created = env.store.create(claim)  # with the pvc-protection finalizer
+        env.store.update_status(
+            created.model_copy(update={"status": core.PersistentVolumeClaimStatus(phase="Bound")})
+        )
+        env.store.delete(core.PersistentVolumeClaim, "data", "default")
+        message = await _claim_pod_failed_mount(clock, env)
+        assert message == (
+            "Unable to attach or mount volumes: unmounted volumes=[d], unattached volumes=[d]: "
+            "error processing PVC default/data: can't start pod because PVC default/data "
+            "is being deleted"
+        )

@@ -197,3 +197,78 @@ def test_without_the_default_class_a_classless_claim_waits_for_a_volume() -> Non
         assert not (await _pod(cluster)).spec.node_name
 
     run(scenario, default_storage_class=False)
+
+
+EPHEMERAL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: scratch}
+spec:
+  containers: [{name: app, image: nginx}]
+  volumes:
+  - name: cache
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {type: scratch}}
+        spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_a_generic_ephemeral_volume_gets_its_claim_and_goes_with_the_pod() -> None:
+    async def scenario(cluster: Cluster) -> None:
+        await cluster.apply(EPHEMERAL_POD)
+        await cluster.clock.sleep(10)
+        pod = await cluster.get(core.Pod, "scratch", "default")
+        assert pod.status.phase == "Running"
+        made = await cluster.get(core.PersistentVolumeClaim, "scratch-cache", "default")
+        assert made.status.phase == "Bound"
+        assert made.metadata.labels == {"type": "scratch"}
+        assert made.spec.storage_class_name == "standard"  # DefaultStorageClass admission
+        assert made.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+        [owner] = made.metadata.owner_references
+        assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+            "Pod",
+            "scratch",
+            pod.metadata.uid,
+            True,
+        )
+        await cluster.delete(core.Pod, "scratch", "default")
+        await cluster.clock.sleep(60)
+        claims = (await cluster.list(core.PersistentVolumeClaim, namespace="default")).items
+        assert claims == []  # garbage collected once the pod was gone
+        assert (await cluster.list(core.PersistentVolume)).items == []  # reclaim Delete
+
+    run(scenario)
+
+
+def test_a_claim_someone_else_made_is_not_used_for_an_ephemeral_volume() -> None:
+    async def scenario(cluster: Cluster) -> None:
+        await cluster.apply(
+            claim().replace("name: data", "name: scratch-cache") + "---\n" + EPHEMERAL_POD
+        )
+        await cluster.clock.sleep(10)
+        pod = await cluster.get(core.Pod, "scratch", "default")
+        assert not pod.spec.node_name
+        [condition] = [c for c in pod.status.conditions if c.type == "PodScheduled"]
+        assert (
+            "PVC default/scratch-cache was not created for pod default/scratch (pod is not owner)"
+            in (condition.message or "")
+        )
+
+    run(scenario)
+
+
+def test_a_claim_in_use_is_deleted_only_after_its_pod() -> None:
+    async def scenario(cluster: Cluster) -> None:
+        await cluster.apply(claim() + "---\n" + POD)
+        await cluster.clock.sleep(10)
+        assert (await _pod(cluster)).status.phase == "Running"
+        await cluster.delete(core.PersistentVolumeClaim, "data", "default")
+        await cluster.clock.sleep(10)
+        held = await _claim(cluster)
+        assert held.metadata.deletion_timestamp is not None and held.status.phase == "Bound"
+        await cluster.delete(core.Pod, "app", "default")
+        await cluster.clock.sleep(60)
+        assert (await cluster.list(core.PersistentVolumeClaim, namespace="default")).items == []
+
+    run(scenario)

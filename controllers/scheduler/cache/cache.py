@@ -15,7 +15,9 @@ Contract (kube-scheduler's cache):
 * A confirmed pod on another node than assumed is moved there.
 * Terminal pods (Succeeded, Failed) hold nothing and are dropped.
 * Every change goes to the node table (resources, ports), the per-node
-  counters and the term groups in one step, so all views agree between
+  counters, the term groups and the claim use counts (`claim_users`: how
+  many cached pods name each PersistentVolumeClaim, kube-scheduler's
+  StorageInfos.IsPVCUsedByPods) in one step, so all views agree between
   events.
 
 Neighbours: `cache.snapshot.NodeTable`, `cache.counters`, the scheduler's
@@ -86,6 +88,9 @@ class SchedulerCache:
         # priority -> [cpu, memory, pods] requested per slot by pods of that
         # priority that are not terminating: what preemption could free.
         self.by_priority: dict[int, npt.NDArray[np.int64]] = {}
+        # (namespace, claim name) -> cached pods with a persistentVolumeClaim
+        # volume naming it; absent when none.
+        self.claim_users: dict[tuple[str, str], int] = {}
 
     def _assigned(self) -> Iterator[tuple[PodInfo, int]]:
         for cached in self.pods.values():
@@ -127,6 +132,8 @@ class SchedulerCache:
             self._count_priority(info, slot, 1)
         self.counters.pod_added(info, slot)
         self.groups.pod_added(info, slot)
+        if info.pod.spec.volumes:
+            self._count_claims(info, 1)
         return slot
 
     def _unplace(self, info: PodInfo, slot: int) -> None:
@@ -136,6 +143,22 @@ class SchedulerCache:
         self.counters.pod_removed(info, slot)
         self.groups.pod_removed(info, slot)
         self.table.remove_pod(slot, info.requests, info.host_ports)
+        if info.pod.spec.volumes:
+            self._count_claims(info, -1)
+
+    def _count_claims(self, info: PodInfo, sign: int) -> None:
+        users = self.claim_users
+        namespace = info.namespace
+        for volume in info.pod.spec.volumes:
+            source = volume.persistent_volume_claim
+            if source is None:
+                continue
+            key = (namespace, source.claim_name)
+            count = users.get(key, 0) + sign
+            if count > 0:
+                users[key] = count
+            else:
+                users.pop(key, None)
 
     def _count_priority(self, info: PodInfo, slot: int, sign: int) -> None:
         column = self.by_priority.get(info.priority)

@@ -21,11 +21,14 @@ from controllers.scheduler.plugins import (
     node_ports,
     node_resources_fit,
     node_unschedulable,
+    node_volume_limits,
     pod_topology_spread,
     priority_sort,
     scheduling_gates,
     taint_toleration,
     volume_binding,
+    volume_restrictions,
+    volume_zone,
 )
 
 __all__ = ["default_registry"]
@@ -41,7 +44,10 @@ def default_registry() -> dict[str, PluginFactory]:
         "NodeAffinity": node_affinity.new,
         "NodePorts": node_ports.new,
         "NodeResourcesFit": node_resources_fit.new,
+        "VolumeRestrictions": volume_restrictions.new,
+        "NodeVolumeLimits": node_volume_limits.new,
         "VolumeBinding": volume_binding.new,
+        "VolumeZone": volume_zone.new,
         "PodTopologySpread": pod_topology_spread.new,
         "InterPodAffinity": inter_pod_affinity.new,
         "DefaultPreemption": default_preemption.new,

@@ -3,8 +3,12 @@ PersistentVolumeClaims must be bindable on the node, as kube-scheduler's
 volumebinding plugin decides.
 
 * PreFilter: a pod without claim volumes skips the plugin (nothing is read).
-  A claim that does not exist (`persistentvolumeclaim "data" not found`) or
-  is being deleted, and an unbound claim whose class binds Immediately (or
+  Claims are the pod's persistentVolumeClaim volumes and its generic
+  ephemeral volumes' `<pod>-<volume>` claims (which the ephemeral volume
+  controller makes; until then the pod waits). A claim that does not exist
+  (`persistentvolumeclaim "data" not found`), an ephemeral volume's claim
+  the pod does not control ("PVC ns/x was not created for pod ns/p (pod is
+  not owner)"), or a claim being deleted, and an unbound claim whose class binds Immediately (or
   that has no class: the PersistentVolume controller binds it, not the
   scheduler), make the pod unschedulable and unresolvable until a claim,
   volume or class changes ("pod has unbound immediate PersistentVolumeClaims").
@@ -55,7 +59,13 @@ from controllers.scheduler.status import Status
 from controllers.scheduler.window import Window
 from engine.api import StorageClass, core
 from engine.errors import ApiError, Conflict
-from engine.volumes import claim_class, find_matching_volume, volume_fits_node
+from engine.volumes import (
+    claim_class,
+    ephemeral_claim_problem,
+    find_matching_volume,
+    pod_claims,
+    volume_fits_node,
+)
 
 __all__ = [
     "REASON_BIND_CONFLICT",
@@ -88,12 +98,6 @@ class _State:
         return _State(list(self.bound), list(self.delayed), self.node, list(self.selected))
 
 
-def _claim_names(pod: core.Pod) -> list[str]:
-    return [
-        v.persistent_volume_claim.claim_name for v in pod.spec.volumes if v.persistent_volume_claim
-    ]
-
-
 class VolumeBinding:
     name: Final = "VolumeBinding"
 
@@ -103,16 +107,23 @@ class VolumeBinding:
         self.table = handle.table
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        names = _claim_names(pod.pod)
-        if not names:
+        if not pod.pod.spec.volumes:
+            return Status.skip()
+        used = pod_claims(pod.pod)
+        if not used:
             return Status.skip()
         namespace = pod.namespace
         bound: list[core.PersistentVolume] = []
         delayed: list[tuple[core.PersistentVolumeClaim, StorageClass]] = []
-        for name in names:
+        for entry in used:
+            name = entry.claim
             claim = self.listers.claim(namespace, name)
             if claim is None:
                 return Status.unresolvable(f'persistentvolumeclaim "{name}" not found')
+            if entry.ephemeral:
+                problem = ephemeral_claim_problem(pod.pod, claim)
+                if problem is not None:
+                    return Status.unresolvable(problem)
             if claim.metadata.deletion_timestamp is not None:
                 return Status.unresolvable(f'persistentvolumeclaim "{name}" is being deleted')
             volume_name = claim.spec.volume_name

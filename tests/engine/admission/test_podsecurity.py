@@ -179,3 +179,53 @@ def test_workload_templates_get_warn_and_audit_warnings_but_are_not_refused(
         )
     )
     assert seen == []
+
+
+def test_a_workload_update_that_changes_its_template_is_warned_about(store: Store) -> None:
+    from engine.api.apps import Deployment
+
+    store.create(namespace("secure", warn="baseline"))
+    seen: list[tuple[str, ...]] = []
+    store.warning_handlers.append(lambda *w: seen.append(w))
+    [doc] = [
+        d
+        for d in _workloads({"spec": {"containers": [{"name": "app", "image": "nginx"}]}})
+        if d["kind"] == "Deployment"
+    ]
+    doc["metadata"] = {"name": "web", "namespace": "secure"}
+    created = store.create(Deployment.model_validate(doc))
+    assert seen == []
+    scaled = store.update(
+        created.model_copy(update={"spec": created.spec.model_copy(update={"replicas": 3})})
+    )
+    assert seen == []  # the template did not change
+    template = scaled.spec.template
+    bad = template.model_copy(
+        update={"spec": template.spec.model_copy(update={"host_network": True})}
+    )
+    store.update(
+        scaled.model_copy(update={"spec": scaled.spec.model_copy(update={"template": bad})})
+    )
+    assert [(w[0], w[3]) for w in seen] == [
+        (
+            "Deployment",
+            'would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)',
+        )
+    ]
+
+
+def test_exempt_namespaces_and_runtime_classes_are_not_checked() -> None:
+    from engine.admission.podsecurity import PodSecurityExemptions
+    from engine.clock import VirtualClock
+
+    exemptions = PodSecurityExemptions(
+        namespaces=frozenset({"ops"}), runtime_classes=frozenset({"kata"})
+    )
+    store = Store(clock=VirtualClock(), pod_security_exemptions=exemptions)
+    store.create(namespace("secure", enforce="baseline"))
+    store.create(namespace("ops", enforce="baseline"))
+    assert store.create(pod("in-ops", namespace="ops", hostNetwork=True)).spec.host_network
+    kata = store.create(pod("sandboxed", hostNetwork=True, runtimeClassName="kata"))
+    assert kata.spec.runtime_class_name == "kata"
+    with pytest.raises(Forbidden):
+        store.create(pod("plain", hostNetwork=True, runtimeClassName="runc"))

@@ -99,3 +99,109 @@ def test_admission_can_be_turned_off() -> None:
     store = Store(clock=VirtualClock(), admission=False)
     created = store.create(pod("web", serviceAccountName="ghost"))
     assert created.spec.service_account_name == "ghost"
+
+
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def _token_volumes(p: core.Pod) -> list[core.Volume]:
+    return [v for v in p.spec.volumes if v.name.startswith("kube-api-access-")]
+
+
+def test_pods_mount_the_api_access_volume_of_their_service_account(store: Store) -> None:
+    store.create(account("default"))
+    created = store.create(
+        pod(
+            "web",
+            initContainers=[{"name": "init", "image": "busybox"}],
+            containers=[
+                {"name": "c", "image": "nginx"},
+                {
+                    "name": "own",
+                    "image": "nginx",
+                    "volumeMounts": [{"name": "mine", "mountPath": TOKEN_PATH}],
+                },
+            ],
+            volumes=[{"name": "mine", "emptyDir": {}}],
+        )
+    )
+    [volume] = _token_volumes(created)
+    suffix = volume.name.removeprefix("kube-api-access-")
+    assert len(suffix) == 5 and set(suffix) <= set("bcdfghjklmnpqrstvwxz2456789")
+    assert volume.to_dict() == {
+        "name": volume.name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+    mount = core.VolumeMount(name=volume.name, mount_path=TOKEN_PATH, read_only=True)
+    assert created.spec.init_containers[0].volume_mounts == [mount]
+    assert created.spec.containers[0].volume_mounts == [mount]
+    # A container with its own mount at the path keeps it.
+    assert [m.name for m in created.spec.containers[1].volume_mounts] == ["mine"]
+    # Another pod gets another name (from the store's seeded RNG).
+    other = store.create(pod("api"))
+    assert _token_volumes(other)[0].name != volume.name
+
+
+def test_automount_false_on_the_pod_or_the_account_mounts_nothing(store: Store) -> None:
+    store.create(account("default"))
+    store.create(account("quiet", automountServiceAccountToken=False))
+    assert _token_volumes(store.create(pod("a", automountServiceAccountToken=False))) == []
+    assert _token_volumes(store.create(pod("b", serviceAccountName="quiet"))) == []
+    # The pod's own setting wins over the account's.
+    loud = store.create(pod("c", serviceAccountName="quiet", automountServiceAccountToken=True))
+    assert len(_token_volumes(loud)) == 1
+
+
+def test_an_existing_api_access_volume_is_reused_and_without_the_account_none_is_made(
+    store: Store,
+) -> None:
+    assert _token_volumes(store.create(pod("early"))) == []  # no default ServiceAccount yet
+    store.create(account("default"))
+    given = store.create(
+        pod(
+            "given",
+            volumes=[{"name": "kube-api-access-abcde", "emptyDir": {}}],
+        )
+    )
+    assert [v.name for v in _token_volumes(given)] == ["kube-api-access-abcde"]
+    assert given.spec.containers[0].volume_mounts[0].name == "kube-api-access-abcde"
+
+
+def test_mirror_pods_get_no_api_access_volume(store: Store) -> None:
+    store.create(account("default"))
+    mirror = pod("static").model_copy(
+        update={
+            "metadata": ObjectMeta(name="static", annotations={"kubernetes.io/config.mirror": "x"})
+        }
+    )
+    assert _token_volumes(store.create(mirror)) == []
+
+
+def test_pods_of_one_template_share_their_mounted_spec(store: Store) -> None:
+    store.create(account("default"))
+    template = pod("a")
+    first = store.create(template)
+    second = store.create(template.model_copy(update={"metadata": ObjectMeta(name="b")}))
+    assert first.spec is second.spec  # one volume name, drawn once
+    assert len(_token_volumes(first)) == 1

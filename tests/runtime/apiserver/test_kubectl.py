@@ -96,7 +96,18 @@ def test_get_watch_streams_changes(kubeconfig: Path) -> None:
     configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {a: '1'}\n"
     kubectl(kubeconfig, "apply", "-f", "-", stdin=configmap)
     watcher = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "configmaps", "-w", "-o", "name"],
+        # Named: the namespace also holds the root CA publisher's kube-root-ca.crt.
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(kubeconfig),
+            "get",
+            "configmap",
+            "watched",
+            "-w",
+            "-o",
+            "name",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
