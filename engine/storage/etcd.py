@@ -73,6 +73,8 @@ T = TypeVar("T")
 PREFIX = b"/registry/"
 CALL_TIMEOUT = 30.0
 """Seconds one etcd call may take before the storage gives up on it."""
+REQUESTS = "requests"
+WATCH = "watch"
 RETRY_WINDOW = 15.0
 """Seconds a call goes on trying other members (an election takes a few)."""
 
@@ -113,8 +115,10 @@ class _Client:
                 "etcd as the store needs the aetcd client: pip install 'kubeloop[etcd]'"
             ) from None
         self.endpoints = [_host_port(url) for url in endpoints]
-        self._current = 0
-        self._client: aetcd.Client | None = None
+        # Requests and the watch each have a connection of their own, so a
+        # failover of one never closes a channel the other is using.
+        self._current: dict[str, int] = {REQUESTS: 0, WATCH: 0}
+        self._clients: dict[str, aetcd.Client] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="kubeloop-etcd", daemon=True
@@ -140,35 +144,38 @@ class _Client:
         deadline = time.monotonic() + RETRY_WINDOW
         pause = 0.05
         while True:
-            client = await self.connected()
+            client = await self.connected(REQUESTS)
             try:
                 return await operation(client)
             except (aetcd.ConnectionFailedError, aetcd.ConnectionTimeoutError) as error:
                 failures.append(f"{self.describe()}: {error}")
                 if time.monotonic() > deadline:
                     break
-                await self.next_endpoint()
+                await self.next_endpoint(REQUESTS)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
         raise ServiceUnavailable(f"no etcd endpoint answers: {'; '.join(failures[-3:])}")
 
-    async def connected(self) -> aetcd.Client:
+    async def connected(self, role: str) -> aetcd.Client:
         import aetcd
 
-        if self._client is None:
-            host, port = self.endpoints[self._current]
-            self._client = aetcd.Client(host=host, port=port, connect_wait_timeout=2)
-        return self._client
+        client = self._clients.get(role)
+        if client is None:
+            host, port = self.endpoints[self._current[role]]
+            client = self._clients[role] = aetcd.Client(
+                host=host, port=port, connect_wait_timeout=2
+            )
+        return client
 
-    async def next_endpoint(self) -> None:
-        client, self._client = self._client, None
-        self._current = (self._current + 1) % len(self.endpoints)
+    async def next_endpoint(self, role: str) -> None:
+        client = self._clients.pop(role, None)
+        self._current[role] = (self._current[role] + 1) % len(self.endpoints)
         if client is not None:
             with contextlib.suppress(Exception):  # a dead member's channel may fail to close
                 await client.close()
 
-    def describe(self) -> str:
-        host, port = self.endpoints[self._current]
+    def describe(self, role: str = REQUESTS) -> str:
+        host, port = self.endpoints[self._current[role]]
         return f"{host}:{port}"
 
     def submit(self, coroutine: Awaitable[None]) -> None:
@@ -182,9 +189,9 @@ class _Client:
             for task in asyncio.all_tasks():
                 if task is not asyncio.current_task():
                     task.cancel()
-            if self._client is not None:
-                await self._client.close()
-                self._client = None
+            for client in self._clients.values():
+                await client.close()
+            self._clients.clear()
 
         with contextlib.suppress(Exception):  # closing must not fail the caller
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
@@ -323,7 +330,7 @@ class EtcdStorage:
 
         position = revision
         while True:
-            client = await self._client.connected()
+            client = await self._client.connected(WATCH)
             try:
                 watch = await client.watch_prefix(PREFIX, start_revision=position + 1, prev_kv=True)
                 async for event in watch:
@@ -339,7 +346,7 @@ class EtcdStorage:
                 self._events.put(_Compacted())
                 return
             except (aetcd.ConnectionFailedError, aetcd.ConnectionTimeoutError, aetcd.ClientError):
-                await self._client.next_endpoint()
+                await self._client.next_endpoint(WATCH)
                 await asyncio.sleep(0.1)
 
     def _wake(self) -> None:
