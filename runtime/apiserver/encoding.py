@@ -28,7 +28,15 @@ from engine.documents import MAX_REQUEST_BYTES, decode_documents
 from engine.errors import BadRequest, RequestEntityTooLarge
 from runtime.apiserver.status import UnsupportedMediaType
 
-__all__ = ["MAX_REQUEST_BYTES", "ObjectEncoder", "Query", "decode_object", "dumps", "read_body"]
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "ObjectEncoder",
+    "Query",
+    "decode_object",
+    "dumps",
+    "read_body",
+    "read_bytes",
+]
 
 
 BINARY_TYPES = frozenset({"application/vnd.kubernetes.protobuf", "application/cbor"})
@@ -46,6 +54,17 @@ async def read_body(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> str
             f"the body of the request was in an unknown format ({request.content_type}) - "
             "accepted media types include: application/json, application/yaml"
         )
+    data = await read_bytes(request, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(
+            f"the request body is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
+        ) from None
+
+
+async def read_bytes(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The request body's bytes, whatever its type; 413 over `limit` bytes."""
     length = request.content_length
     too_large = RequestEntityTooLarge(f"Request entity too large: limit is {limit}")
     if length is not None and length > limit:
@@ -60,13 +79,7 @@ async def read_body(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> str
         if size > limit:
             raise too_large
         chunks.append(chunk)
-    data = b"".join(chunks)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest(
-            f"the request body is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
-        ) from None
+    return b"".join(chunks)
 
 
 def decode_object(text: str, *, what: str = "the request body") -> Any:
