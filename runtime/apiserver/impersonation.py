@@ -10,8 +10,8 @@ impersonated user has the groups asked for plus `system:authenticated`
 (and, for a ServiceAccount given no groups, `system:serviceaccounts` and
 `system:serviceaccounts:<ns>`). Groups or a uid without a user are a 400.
 Without an authorizer every authenticated user is cluster-admin and may
-impersonate anyone. `Impersonate-Extra-*` headers are refused (400): no
-authorizer here reads extras.
+impersonate anyone. `Impersonate-Extra-*` headers with a user are refused
+(400): no authorizer here reads extras.
 
 Neighbours: `runtime.apiserver.app` (calls `impersonate` after
 authentication, before authorization), `.hooks`.
@@ -57,14 +57,14 @@ def impersonate(request: web.Request, user: User, hooks: Hooks) -> User:
     """The user the request acts as (see the module docstring)."""
     headers = request.headers
     name = headers.get("Impersonate-User")
+    if name is None:
+        if "Impersonate-Group" in headers or "Impersonate-Uid" in headers:
+            raise BadRequest("impersonating groups or a uid requires impersonating a user")
+        return user  # the common case: nothing more to look at
     groups = headers.getall("Impersonate-Group", [])
     uid = headers.get("Impersonate-Uid")
     if any(key.lower().startswith("impersonate-extra-") for key in headers):
         raise BadRequest("impersonating user extras is not supported by this server")
-    if name is None:
-        if groups or uid is not None:
-            raise BadRequest("impersonating groups or a uid requires impersonating a user")
-        return user
     if name.startswith(SERVICE_ACCOUNT_PREFIX) and name.count(":") == 3:
         namespace, account = name[len(SERVICE_ACCOUNT_PREFIX) :].split(":")
         _allow(hooks, user, "serviceaccounts", account, namespace=namespace)

@@ -35,7 +35,7 @@ from engine.errors import (
 )
 from engine.store import ObjectList
 from runtime.apiserver.context import ApiContext, storage_model, warning_headers
-from runtime.apiserver.encoding import Query, decode_object, dumps, read_body
+from runtime.apiserver.encoding import Query, decode_json_object, decode_object, dumps, read_body
 from runtime.apiserver.objects import (
     dry_run,
     dry_run_create,
@@ -150,7 +150,9 @@ async def create(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     query = Query(request)
     validation = field_validation(query)
     dry = dry_run(query)
-    document = fill_envelope(decode_object(await read_body(request)), target, name_required=False)
+    document = fill_envelope(
+        decode_json_object(await read_body(request)), target, name_required=False
+    )
     obj, warnings = parse_body(ctx.store, document, validation)
     stored = dry_run_create(ctx.store, obj) if dry else ctx.store.create(obj)
     return ctx.respond(stored, target, 201, warnings)
@@ -161,7 +163,9 @@ async def update(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     validation = field_validation(query)
     dry = dry_run(query)
     manager = field_manager(query, request.headers.get("User-Agent"))
-    document = fill_envelope(decode_object(await read_body(request)), target, name_required=True)
+    document = fill_envelope(
+        decode_json_object(await read_body(request)), target, name_required=True
+    )
     obj, warnings = parse_body(ctx.store, document, validation)
     if dry:
         return ctx.respond(dry_run_update(ctx.store, obj), target, 200, warnings)
