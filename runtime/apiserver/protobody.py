@@ -64,6 +64,10 @@ def _f(name: str, number: int, kind: int | str, *flags: str) -> _Field:
     return (name, number, kind, flags)
 
 
+_ACCESS_ATTRIBUTES: Final = [
+    _f("resourceAttributes", 1, "ResourceAttributes"),
+    _f("nonResourceAttributes", 2, "NonResourceAttributes"),
+]
 _MESSAGES: Final[dict[str, list[_Field]]] = {
     "Unknown": [
         _f("typeMeta", 1, "TypeMeta"),
@@ -103,21 +107,14 @@ _MESSAGES: Final[dict[str, list[_Field]]] = {
         _f("metadata", 1, "ObjectMeta"),
         _f("spec", 2, "SelfSubjectAccessReviewSpec"),
     ],
-    "SelfSubjectAccessReviewSpec": [
-        _f("resourceAttributes", 1, "ResourceAttributes"),
-        _f("nonResourceAttributes", 2, "NonResourceAttributes"),
-    ],
+    "SelfSubjectAccessReviewSpec": _ACCESS_ATTRIBUTES,
+    # LocalSubjectAccessReview is the same message (added below).
     "SubjectAccessReview": [
         _f("metadata", 1, "ObjectMeta"),
         _f("spec", 2, "SubjectAccessReviewSpec"),
     ],
-    "LocalSubjectAccessReview": [
-        _f("metadata", 1, "ObjectMeta"),
-        _f("spec", 2, "SubjectAccessReviewSpec"),
-    ],
     "SubjectAccessReviewSpec": [
-        _f("resourceAttributes", 1, "ResourceAttributes"),
-        _f("nonResourceAttributes", 2, "NonResourceAttributes"),
+        *_ACCESS_ATTRIBUTES,
         _f("user", 3, _S),
         _f("groups", 4, _S, _REPEATED),
         _f("extra", 5, "ExtraValue", _MAP),
@@ -135,6 +132,7 @@ _MESSAGES: Final[dict[str, list[_Field]]] = {
     ],
     "NonResourceAttributes": [_f("path", 1, _S), _f("verb", 2, _S)],
 }
+_MESSAGES["LocalSubjectAccessReview"] = _MESSAGES["SubjectAccessReview"]
 KINDS: Final = frozenset(
     {
         "TokenRequest",

@@ -395,3 +395,13 @@ async def test_impersonation_acts_as_the_user_when_the_requester_may(served: Ser
     )
     status, _, _ = await served.api.call("GET", PODS, headers={"Impersonate-Group": "x"})
     assert status == 400
+
+
+async def test_without_an_authorizer_every_access_review_is_allowed(api: Api) -> None:
+    spec = {"resourceAttributes": {"verb": "delete", "resource": "nodes"}}
+    status, review, _ = await api.call(
+        "POST", f"{REVIEWS}/selfsubjectaccessreviews", {"spec": spec}
+    )
+    assert status == 201 and review["status"] == {"allowed": True}
+    status, missing, _ = await api.call("POST", f"{SA}/default/token", {"spec": {}})
+    assert status == 404 and "serviceaccounts/token" in missing["message"]  # no issuer
