@@ -184,6 +184,15 @@ def _classes() -> dict[str, type[Message]]:
 def _value(field: FieldDescriptor, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return _document(value)
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return _text(field.name, value)
+    return value
+
+
+def _text(name: str, value: Any) -> Any:
+    # proto2 hands out a string field that is not UTF-8 as bytes: JSON has no such value.
+    if isinstance(value, bytes):
+        raise BadRequest(f"the protobuf body's {name} is not UTF-8")
     return value
 
 
@@ -193,7 +202,9 @@ def _document(message: Message) -> dict[str, Any]:
     for field, value in message.ListFields():
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             value_field = field.message_type.fields_by_name["value"]
-            document[field.name] = {k: _value(value_field, v) for k, v in value.items()}
+            document[field.name] = {
+                _text(field.name, k): _value(value_field, v) for k, v in value.items()
+            }
         elif field.is_repeated:
             document[field.name] = [_value(field, v) for v in value]
         else:

@@ -405,3 +405,16 @@ async def test_without_an_authorizer_every_access_review_is_allowed(api: Api) ->
     assert status == 201 and review["status"] == {"allowed": True}
     status, missing, _ = await api.call("POST", f"{SA}/default/token", {"spec": {}})
     assert status == 404 and "serviceaccounts/token" in missing["message"]  # no issuer
+
+
+def test_protobuf_strings_that_are_not_utf8_are_refused() -> None:
+    from engine.errors import BadRequest
+    from runtime.apiserver.protobody import _classes, decode
+
+    unknown: Any = _classes()["Unknown"]
+    envelope = unknown(
+        typeMeta={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"},
+        raw=b"\n\x05\n\x03\xff\xfe\xfd",  # metadata.name: three bytes that are not UTF-8
+    )
+    with pytest.raises(BadRequest, match="name is not UTF-8"):
+        decode(b"k8s\x00" + envelope.SerializeToString(), ("TokenRequest",))
