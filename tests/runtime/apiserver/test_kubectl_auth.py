@@ -87,6 +87,14 @@ def test_kubectl_discovers_through_the_aggregated_form_only(
 ) -> None:
     from tests.runtime.apiserver.test_http_patch import CRD
 
+    # A kind of this test's own: a CRD's kind outlives its cluster in the
+    # process-wide registry, so other tests' kinds may be listed.
+    spec = {
+        **CRD["spec"],
+        "group": "discovery.example.com",
+        "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "shortNames": ["gz"]},
+    }
+    crd_document = {**CRD, "metadata": {"name": "gizmos.discovery.example.com"}, "spec": spec}
     listed = kubectl(kubeconfig, "api-resources", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
@@ -97,22 +105,22 @@ def test_kubectl_discovers_through_the_aggregated_form_only(
         "false",
         "SelfSubjectAccessReview",
     ]
-    assert "widgets" not in rows
+    assert "gizmos" not in rows
     crd = tmp_path / "crd.yaml"
-    crd.write_text(yaml.safe_dump(CRD))
+    crd.write_text(yaml.safe_dump(crd_document))
     assert kubectl(kubeconfig, "apply", "-f", str(crd)).returncode == 0
-    listed = kubectl(kubeconfig, "api-resources", "--api-group=example.com", "-v=6")
+    listed = kubectl(kubeconfig, "api-resources", "--api-group=discovery.example.com", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
     assert listed.stdout.splitlines()[1].split() == [
-        "widgets",
-        "wd",
-        "example.com/v1",
+        "gizmos",
+        "gz",
+        "discovery.example.com/v1",
         "true",
-        "Widget",
+        "Gizmo",
     ]
     assert kubectl(kubeconfig, "delete", "-f", str(crd)).returncode == 0
-    listed = kubectl(kubeconfig, "api-resources", "--api-group=example.com", "-v=6")
+    listed = kubectl(kubeconfig, "api-resources", "--api-group=discovery.example.com", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
-    assert "widgets" not in listed.stdout
+    assert "gizmos" not in listed.stdout
