@@ -6,6 +6,7 @@ disappearing."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -87,14 +88,15 @@ def test_kubectl_discovers_through_the_aggregated_form_only(
 ) -> None:
     from tests.runtime.apiserver.test_http_patch import CRD
 
-    # A kind of this test's own: a CRD's kind outlives its cluster in the
+    # A group of this run's own: a CRD's kind outlives its cluster in the
     # process-wide registry, so other tests' kinds may be listed.
+    group = f"discovery{os.getpid()}.example.com"
     spec = {
         **CRD["spec"],
-        "group": "discovery.example.com",
+        "group": group,
         "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "shortNames": ["gz"]},
     }
-    crd_document = {**CRD, "metadata": {"name": "gizmos.discovery.example.com"}, "spec": spec}
+    crd_document = {**CRD, "metadata": {"name": f"gizmos.{group}"}, "spec": spec}
     listed = kubectl(kubeconfig, "api-resources", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
@@ -105,22 +107,22 @@ def test_kubectl_discovers_through_the_aggregated_form_only(
         "false",
         "SelfSubjectAccessReview",
     ]
-    assert "gizmos" not in rows
+    assert all(row[-3] != f"{group}/v1" for row in rows.values()), listed.stdout
     crd = tmp_path / "crd.yaml"
     crd.write_text(yaml.safe_dump(crd_document))
     assert kubectl(kubeconfig, "apply", "-f", str(crd)).returncode == 0
-    listed = kubectl(kubeconfig, "api-resources", "--api-group=discovery.example.com", "-v=6")
+    listed = kubectl(kubeconfig, "api-resources", f"--api-group={group}", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
     assert listed.stdout.splitlines()[1].split() == [
         "gizmos",
         "gz",
-        "discovery.example.com/v1",
+        f"{group}/v1",
         "true",
         "Gizmo",
     ]
     assert kubectl(kubeconfig, "delete", "-f", str(crd)).returncode == 0
-    listed = kubectl(kubeconfig, "api-resources", "--api-group=discovery.example.com", "-v=6")
+    listed = kubectl(kubeconfig, "api-resources", f"--api-group={group}", "-v=6")
     assert listed.returncode == 0, listed.stderr
     assert requests(listed) == ["/api", "/apis"]
     assert "gizmos" not in listed.stdout
