@@ -64,10 +64,14 @@ def service_account_username(namespace: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UserInfo:
-    """Who makes a request: a user name and the groups it belongs to."""
+    """Who makes a request: a user name and the groups it belongs to; `uid`
+    and `extra` (authenticator-specific key to values, as a TokenReview or
+    SelfSubjectReview shows them) play no part in authorization or equality."""
 
     name: str
     groups: tuple[str, ...] = ()
+    uid: str = field(default="", compare=False)
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

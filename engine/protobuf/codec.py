@@ -257,6 +257,8 @@ def _decode_value(field: FieldDescriptor, value: Any, cat: Catalogue, path: str)
         return _decode_message(value, cat, path)
     if field.type == _BYTES:
         return base64.b64encode(value).decode()
+    if type(value) is bytes:  # a proto2 string whose bytes are not UTF-8
+        raise ProtobufError(path, "a string field is not UTF-8")
     return value
 
 

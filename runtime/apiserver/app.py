@@ -16,11 +16,12 @@ handler runs on the loop that runs the cluster.
 Every request but the health probes (`/healthz`, `/livez`, `/readyz`, which
 Kubernetes also answers anonymously) needs `Authorization: Bearer <token>`;
 anything else is 401 with a Status that says no more than "Unauthorized".
-Then the authorization seam (`Hooks.authorizer`) decides (403 with its
-message), then the route. The answer is JSON, or protobuf for a client that
-accepts only that (`.negotiation`). Every error is a `Status` (`runtime.apiserver.
-status`); an unexpected exception is logged and answered 500 (the fuzz
-tests hold that bad input never gets one).
+Impersonation headers (`kubectl --as`, `.impersonation`) may then change
+who the request acts as. Then the authorization seam (`Hooks.authorizer`)
+decides (403 with its message), then the route. The answer is JSON, or
+protobuf for a client that accepts only that (`.negotiation`). Every error
+is a `Status` (`runtime.apiserver.status`); an unexpected exception is
+logged and answered 500 (the fuzz tests hold that bad input never gets one).
 
 Neighbours: `.paths` (resource paths), `.discovery`, `.resources`,
 `.watching`, `.patching`, `.subresources`, `.tls`, `.kubeconfig`, `.hooks`.
@@ -42,10 +43,19 @@ from engine.errors import ApiError, BadRequest, Forbidden, InternalError, Method
 from engine.openapi_proto import PROTOBUF_CONTENT_TYPE
 from engine.selectors import InvalidSelector
 from engine.store import Store
-from runtime.apiserver import discovery, patching, resources, subresources, watching
+from runtime.apiserver import (
+    discovery,
+    patching,
+    resources,
+    reviews,
+    subresources,
+    tokens,
+    watching,
+)
 from runtime.apiserver.context import USER_KEY, ApiContext, Limits
 from runtime.apiserver.encoding import Query, dumps
 from runtime.apiserver.hooks import ADMIN, Hooks, User
+from runtime.apiserver.impersonation import impersonate
 from runtime.apiserver.kubeconfig import Endpoint
 from runtime.apiserver.negotiation import FORMAT_KEY, response_format, to_protobuf
 from runtime.apiserver.paths import Target, parse_resource_path
@@ -89,6 +99,31 @@ def _verb(request: web.Request, target: Target | None) -> str:
 
 
 def _authorize(request: web.Request, ctx: ApiContext, target: Target | None) -> None:
+    if target is None:
+        _authorize_attributes(request, ctx, _verb(request, None), "", "", "", "", "")
+    else:
+        _authorize_attributes(
+            request,
+            ctx,
+            _verb(request, target),
+            target.group,
+            target.info.plural,
+            target.subresource or "",
+            target.namespace or "",
+            target.name or "",
+        )
+
+
+def _authorize_attributes(
+    request: web.Request,
+    ctx: ApiContext,
+    verb: str,
+    api_group: str,
+    resource: str,
+    subresource: str,
+    namespace: str,
+    name: str,
+) -> None:
     authorizer = ctx.hooks.authorizer
     if authorizer is None:
         return  # no RBAC plugged in: every authenticated user is cluster-admin
@@ -96,12 +131,12 @@ def _authorize(request: web.Request, ctx: ApiContext, target: Target | None) -> 
     if user is ADMIN:
         return
     attrs = ctx.hooks.attributes(
-        verb=_verb(request, target),
-        api_group=target.group if target is not None else "",
-        resource=target.info.plural if target is not None else "",
-        subresource=(target.subresource or "") if target is not None else "",
-        namespace=(target.namespace or "") if target is not None else "",
-        name=(target.name or "") if target is not None else "",
+        verb=verb,
+        api_group=api_group,
+        resource=resource,
+        subresource=subresource,
+        namespace=namespace,
+        name=name,
         path=request.path,
     )
     # The one place requests are authorized (engine.rbac.Authorizer).
@@ -131,7 +166,7 @@ class ApiServer:
         # A bearer token is a secret: it comes from the OS's randomness, never
         # from the cluster's seeded RNG.
         self.token = token or secrets.token_urlsafe(32)
-        self.context = ApiContext(store, hooks or Hooks(), limits or Limits())
+        self.context = ApiContext(store, hooks or Hooks(), limits or Limits(), token=self.token)
         self.certificates: Certificates | None = None
         self._runner: web.AppRunner | None = None
         self.endpoint: Endpoint | None = None
@@ -207,7 +242,8 @@ class ApiServer:
         request[FORMAT_KEY] = "json"
         try:
             if request.path not in PUBLIC_PATHS:
-                request[USER_KEY] = _authenticate(request, self.token, self.context.hooks)
+                user = _authenticate(request, self.token, self.context.hooks)
+                request[USER_KEY] = impersonate(request, user, self.context.hooks)
                 if not request.path.startswith("/openapi/"):
                     request[FORMAT_KEY] = response_format(request)
             response = await handler(request)
@@ -245,9 +281,15 @@ class ApiServer:
         return _json(discovery.version_info())
 
     async def _api_versions(self, request: web.Request) -> web.Response:
+        aggregated = _aggregated(request, self.store, core=True)
+        if aggregated is not None:
+            return aggregated
         return _json(discovery.api_versions(self.context.server_address))
 
     async def _group_list(self, request: web.Request) -> web.Response:
+        aggregated = _aggregated(request, self.store, core=False)
+        if aggregated is not None:
+            return aggregated
         return _json(discovery.api_group_list(self.store.registry))
 
     async def _group(self, request: web.Request) -> web.Response:
@@ -312,10 +354,25 @@ class ApiServer:
 
     async def _grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        target = parse_resource_path(
-            self.store.registry, info["group"], info["version"], info["rest"].split("/")
-        )
+        group, version, rest = info["group"], info["version"], info["rest"].split("/")
+        found = reviews.find_review(group, version, rest)
+        if found is not None:
+            return await self._review(request, *found)
+        target = parse_resource_path(self.store.registry, group, version, rest)
         return await self._dispatch(request, target)
+
+    async def _review(
+        self, request: web.Request, review: reviews.Review, namespace: str
+    ) -> web.StreamResponse:
+        verb = _verb(request, None)
+        _authorize_attributes(
+            request, self.context, verb, review.group, review.resource, "", namespace, ""
+        )
+        if request.method != "POST":
+            raise MethodNotAllowed(
+                f"the server does not allow this method ({request.method}) on {review.resource}"
+            )
+        return await reviews.answer(self.context, request, review, namespace)
 
     async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
         ctx = self.context
@@ -339,6 +396,8 @@ class ApiServer:
             handler = _STATUS.get(method)
         elif sub == "scale":
             handler = subresources.scale
+        elif target.info.group == "" and target.info.plural == "serviceaccounts" and sub == "token":
+            handler = tokens.token_request if method == "POST" else None
         elif target.info.group == "" and target.info.plural == "pods" and sub in _POD:
             wanted, handler = _POD[sub]
             if method != wanted:
@@ -376,6 +435,15 @@ _POD: dict[str, tuple[str, Route]] = {
     "eviction": ("POST", subresources.eviction),
     "log": ("GET", subresources.logs),
 }
+
+
+def _aggregated(request: web.Request, store: Store, *, core: bool) -> web.Response | None:
+    """The aggregated discovery document, when the request asks for it."""
+    media_type = discovery.aggregated_media_type(request.headers.get("Accept", ""))
+    if media_type is None:
+        return None
+    document = discovery.aggregated_discovery(store.registry, media_type, core=core)
+    return web.Response(body=dumps(document), headers={"Content-Type": media_type})
 
 
 def _json(document: Any) -> web.Response:

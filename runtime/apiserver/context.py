@@ -55,6 +55,8 @@ class ApiContext:
     hooks: Hooks = field(default_factory=Hooks)
     limits: Limits = field(default_factory=Limits)
     server_address: str = "127.0.0.1:6443"
+    token: str = ""
+    """The kubeconfig's bearer token (a TokenReview recognizes it)."""
     encoder: ObjectEncoder = field(default_factory=ObjectEncoder)
     watches: Counter[str] = field(default_factory=Counter)
 

@@ -2,11 +2,21 @@
 
 `/version`; `/api` (APIVersions) and `/api/v1`; `/apis` (APIGroupList) and
 `/apis/{group}/{version}` (APIResourceList with verbs, short names, categories
-and subresources: status, scale, pods' log/binding/eviction). Built from the
-store's registry on every request, so a CustomResourceDefinition's kind shows
-up as soon as it is Established, and disappears with it. The legacy
-(unaggregated) form only: kubectl asks for the aggregated form first and
-falls back to this one when the answer's content type says it is plain JSON.
+and subresources: status, scale, pods' log/binding/eviction,
+serviceaccounts' token), the review kinds of `authentication.k8s.io` and
+`authorization.k8s.io` (create only). Built from the store's registry on
+every request, so a CustomResourceDefinition's kind shows up as soon as it is
+Established, and disappears with it.
+
+The aggregated form (`apidiscovery.k8s.io` v2, and v2beta1 for clients that
+ask for it): `/api` and `/apis` answer an `APIGroupDiscoveryList` holding
+every group, version and resource (scope, singular name, verbs, short names,
+categories, subresources with their response kinds) in one document when the
+Accept header asks for `application/json;g=apidiscovery.k8s.io;v=v2;
+as=APIGroupDiscoveryList` (kubectl does, first), with that Content-Type, so
+kubectl makes two discovery requests instead of one per group version. Other
+clients get the legacy documents. Both forms come from the same entries
+(`api_resource_list`), so they cannot disagree.
 
 A group's preferred version is the version of its first kind's storage
 (registration order, as `engine.registry` keeps it).
@@ -21,9 +31,12 @@ from typing import Any, Final
 
 from engine import crd
 from engine.registry import KindInfo, Registry
+from runtime.apiserver.reviews import REVIEWS
 
 __all__ = [
     "KUBERNETES_VERSION",
+    "aggregated_discovery",
+    "aggregated_media_type",
     "api_group_list",
     "api_resource_list",
     "api_versions",
@@ -107,6 +120,9 @@ def group_versions(registry: Registry) -> dict[str, list[str]]:
         if info.group not in preferred:
             stored = registry.by_plural(info.group, info.plural)
             preferred[info.group] = stored.version if stored is not None else info.version
+    for review in REVIEWS:
+        found.setdefault(review.group, ["v1"])
+        preferred.setdefault(review.group, "v1")
     return {
         group: [preferred[group], *(v for v in versions if v != preferred[group])]
         for group, versions in found.items()
@@ -179,25 +195,141 @@ def _subresources(info: KindInfo) -> Iterable[dict[str, Any]]:
     )
     if (info.has_scale_subresource and not issubclass(model, crd.CustomResource)) or custom_scale:
         yield sub("scale", "Scale", ["get", "patch", "update"], group="autoscaling", version="v1")
+    if info.group == "" and info.plural == "serviceaccounts":
+        yield sub("token", "TokenRequest", ["create"], group="authentication.k8s.io", version="v1")
     if info.group == "" and info.plural == "pods":
         yield sub("log", "Pod", ["get"])
         yield sub("binding", "Binding", ["create"])
         yield sub("eviction", "Eviction", ["create"], group="policy", version="v1")
 
 
+def _reviews(group: str, version: str) -> list[dict[str, Any]]:
+    """The review kinds of a group version: create-only, never stored."""
+    if version != "v1":
+        return []
+    return [
+        {
+            "name": r.resource,
+            "singularName": r.kind.lower(),
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": ["create"],
+        }
+        for r in REVIEWS
+        if r.group == group
+    ]
+
+
 def api_resource_list(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
     """The APIResourceList of one group version, None if it is not served."""
     served = [i for i in registry if i.group == group and i.version == version]
-    if not served:
+    reviews = _reviews(group, version)
+    if not served and not reviews:
         return None
     resources: list[dict[str, Any]] = []
     for info in sorted(served, key=lambda i: i.plural):
         resources.append(_resource(info))
         resources.extend(_subresources(info))
+    resources.extend(reviews)
+    resources.sort(key=lambda r: r["name"])
     gv = f"{group}/{version}" if group else version
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": gv,
         "resources": resources,
+    }
+
+
+_AGGREGATED_VERSIONS: Final = ("v2", "v2beta1")
+
+
+def aggregated_media_type(accept: str) -> str | None:
+    """The aggregated discovery media type to answer with: the first one the
+    Accept header lists (`...;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`),
+    or None when it asks for none (the legacy form)."""
+    for part in accept.split(","):
+        kind, *raw = (p.strip() for p in part.split(";"))
+        params = dict(p.partition("=")[::2] for p in raw)
+        if (
+            kind == "application/json"
+            and params.get("g") == "apidiscovery.k8s.io"
+            and params.get("as") == "APIGroupDiscoveryList"
+            and params.get("v") in _AGGREGATED_VERSIONS
+        ):
+            return (
+                f"application/json;g=apidiscovery.k8s.io;v={params['v']};as=APIGroupDiscoveryList"
+            )
+    return None
+
+
+def _aggregated_resources(listed: dict[str, Any]) -> list[dict[str, Any]]:
+    group, _, version = listed["groupVersion"].rpartition("/")
+    entries: list[dict[str, Any]] = listed["resources"]
+
+    def response_kind(entry: dict[str, Any]) -> dict[str, str]:
+        return {
+            "group": entry.get("group", group),
+            "version": entry.get("version", version),
+            "kind": entry["kind"],
+        }
+
+    resources = []
+    for entry in entries:
+        if "/" in entry["name"]:
+            continue
+        resource: dict[str, Any] = {
+            "resource": entry["name"],
+            "responseKind": response_kind(entry),
+            "scope": "Namespaced" if entry["namespaced"] else "Cluster",
+            "singularResource": entry["singularName"],
+            "verbs": entry["verbs"],
+        }
+        for key in ("shortNames", "categories"):
+            if entry.get(key):
+                resource[key] = entry[key]
+        prefix = f"{entry['name']}/"
+        subresources = [
+            {
+                "subresource": sub["name"][len(prefix) :],
+                "responseKind": response_kind(sub),
+                "verbs": sub["verbs"],
+            }
+            for sub in entries
+            if sub["name"].startswith(prefix)
+        ]
+        if subresources:
+            resource["subresources"] = subresources
+        resources.append(resource)
+    return resources
+
+
+def aggregated_discovery(registry: Registry, media_type: str, *, core: bool) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of `/api` (`core`) or `/apis`, in the version
+    `media_type` names."""
+    served = group_versions(registry)
+    names = [""] if core else sorted(g for g in served if g)
+    items = []
+    for name in names:
+        versions = []
+        for version in served.get(name, []):
+            listed = api_resource_list(registry, name, version)
+            if listed is not None:
+                versions.append(
+                    {
+                        "version": version,
+                        "resources": _aggregated_resources(listed),
+                        "freshness": "Current",
+                    }
+                )
+        metadata: dict[str, Any] = {"creationTimestamp": None}
+        if name:
+            metadata["name"] = name
+        items.append({"metadata": metadata, "versions": versions})
+    version = media_type.split(";v=")[1].split(";")[0]
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
     }

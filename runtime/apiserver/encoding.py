@@ -28,6 +28,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from engine.api.base import Resource
@@ -42,10 +43,14 @@ __all__ = [
     "PROTOBUF",
     "ObjectEncoder",
     "Query",
+    "decode_json_object",
     "decode_object",
     "dumps",
     "read_body",
+    "read_bytes",
     "read_document",
+    "read_object",
+    "wire_document",
 ]
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -53,7 +58,45 @@ BINARY_TYPES = frozenset({PROTOBUF, "application/cbor"})
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON, UTF-8, by orjson; what orjson refuses (integers beyond
+    64 bits, keys that are not strings) by the standard library, as before."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def wire_document(obj: Resource) -> dict[str, Any]:
+    """`obj.to_dict()`, about twice as fast: the same dump with empty dicts and
+    lists dropped by a walk that only descends into containers (the engine's
+    `prune_empty` calls itself on every scalar). Tests hold the two equal."""
+    return _pruned(obj.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _pruned(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind is dict:
+            if not item:
+                continue
+            item = _pruned(item)
+            if not item:
+                continue
+        elif kind is list:
+            if not item:
+                continue
+            item = _pruned_items(item)
+        out[key] = item
+    return out
+
+
+def _pruned_items(values: list[Any]) -> list[Any]:
+    # Inside a list nothing is dropped (an empty item stays), as prune_empty.
+    return [
+        _pruned(v) if type(v) is dict else _pruned_items(v) if type(v) is list else v
+        for v in values
+    ]
 
 
 def _unsupported(request: web.Request, accepted: str) -> UnsupportedMediaType:
@@ -83,10 +126,13 @@ async def read_document(
     *,
     what: str = "the request body",
     optional: bool = False,
+    checked_later: bool = False,
 ) -> Any:
     """The object a request sends (see the module docstring); `default` is the
     (apiVersion, kind) the path implies, for a protobuf envelope naming none.
-    An `optional` body may be empty (None)."""
+    An `optional` body may be empty (None). A body `checked_later` (a create
+    or update: `parse_object` bounds its depth and size) takes
+    `decode_json_object`'s fast path when it is plain JSON."""
     if request.content_type == PROTOBUF:
         data = await read_bytes(request)
         if not data:
@@ -102,7 +148,22 @@ async def read_document(
     text = await read_body(request)
     if optional and not text.strip():
         return None
+    if checked_later:
+        return decode_json_object(text)
     return decode_object(text, what=what)
+
+
+async def read_object(request: web.Request, api_version: str, kind: str) -> dict[str, Any]:
+    """The body of a request that creates one `kind` (a TokenRequest, a
+    review), as JSON whether it came as JSON, YAML or protobuf (kubectl's
+    `create token` and `auth` commands send protobuf); 400 if it is not an
+    object or names another kind."""
+    document = await read_document(request, (api_version, kind))
+    if not isinstance(document, dict):
+        raise BadRequest("the request body must be a JSON object")
+    if document.get("kind") not in (None, kind):
+        raise BadRequest(f"the request body is a {document.get('kind')}, not a {kind}")
+    return document
 
 
 async def read_bytes(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
@@ -124,6 +185,31 @@ async def read_bytes(request: web.Request, limit: int = MAX_REQUEST_BYTES) -> by
     return b"".join(chunks)
 
 
+def decode_json_object(text: str) -> Any:
+    """`decode_object` for bodies that are checked again before use (creates
+    and updates: `parse_object` bounds their depth and size first): plain
+    JSON is read by the standard library's C scanner without the walk that
+    bounds YAML aliases; anything else (YAML, a key given twice, NaN, a
+    broken document) takes `decode_object`'s careful path and its messages."""
+    if text[:1] == "{":
+        try:
+            return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refused)
+        except (ValueError, RecursionError):
+            pass
+    return decode_object(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a key given twice")
+    return document
+
+
+def _refused(name: str) -> Any:
+    raise ValueError(name)
+
+
 def decode_object(text: str, *, what: str = "the request body") -> Any:
     """The one JSON (or YAML) document of a body; 400 if none, several or broken."""
     if not text.strip():
@@ -140,21 +226,38 @@ class ObjectEncoder:
     def __init__(self, capacity: int = 100_000) -> None:
         self._cache: OrderedDict[int, tuple[Resource, bytes]] = OrderedDict()
         self._capacity = capacity
+        # Event lines are wanted by every watcher of a kind within moments of
+        # each other: a short memory suffices.
+        self._lines: OrderedDict[tuple[int, str], tuple[Resource, bytes]] = OrderedDict()
+        self._line_capacity = 10_000
 
     def encode(self, obj: Resource) -> bytes:
         key = id(obj)
         hit = self._cache.get(key)
         if hit is not None and hit[0] is obj:
             return hit[1]
-        data = dumps(obj.to_dict())
+        data = dumps(wire_document(obj))
         self._cache[key] = (obj, data)
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return data
 
+    def event_line(self, event_type: str, obj: Resource) -> bytes:
+        """The watch event line `{"type":...,"object":...}\\n` of `obj`, made once
+        for every watcher that receives it (cached as the encoding is)."""
+        key = (id(obj), event_type)
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        line = b'{"type":"' + event_type.encode() + b'","object":' + self.encode(obj) + b"}\n"
+        self._lines[key] = (obj, line)
+        if len(self._lines) > self._line_capacity:
+            self._lines.popitem(last=False)
+        return line
+
     def document(self, obj: Resource) -> dict[str, Any]:
         """A fresh (mutable) JSON document of the object."""
-        loaded: dict[str, Any] = json.loads(self.encode(obj))
+        loaded: dict[str, Any] = orjson.loads(self.encode(obj))
         return loaded
 
 

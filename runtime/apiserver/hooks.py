@@ -8,6 +8,11 @@ and until one is given it behaves as documented here:
 * `authenticate(token) -> UserInfo | None`: extra bearer tokens (ServiceAccount
   tokens). Without it only the kubeconfig's token is accepted; its user is
   `kubeloop-admin` in `system:masters`.
+* `tokens`: the ServiceAccount token issuer (`engine.satokens.
+  ServiceAccountTokens`): `issue(...)` answers the TokenRequest subresource
+  (`serviceaccounts/{name}/token`) and `review(token, audiences)` a
+  TokenReview. Without it the subresource is 404 and a TokenReview knows only
+  the kubeconfig's token.
 * `authorizer.authorize(user, attributes) -> Decision` and
   `authorizer.forbidden_message(user, attributes)`: RBAC. Without it every
   authenticated request is allowed (the kubeconfig user is cluster-admin).
@@ -44,6 +49,7 @@ __all__ = [
     "LogSource",
     "OpenAPI",
     "TablePrinter",
+    "TokenIssuer",
     "User",
 ]
 
@@ -95,6 +101,32 @@ class Authorizer(Protocol):
     def forbidden_message(self, user: Any, attrs: Any) -> str: ...
 
 
+class TokenIssuer(Protocol):
+    """`engine.satokens.ServiceAccountTokens` fits."""
+
+    @property
+    def audiences(self) -> tuple[str, ...]: ...
+
+    def issue(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        *,
+        audiences: Sequence[str] = (),
+        expiration_seconds: int = 3600,
+        pod: tuple[str, str] | None = None,
+        secret: tuple[str, str] | None = None,
+        node: tuple[str, str] | None = None,
+    ) -> Any:
+        """A status with `token`, `expiration_timestamp` and `to_dict()`."""
+        ...
+
+    def review(self, token: str, audiences: Sequence[str] = ()) -> Any:
+        """A result with `user` (None if refused), `audiences` and `error`."""
+        ...
+
+
 class TablePrinter(Protocol):
     def __call__(
         self,
@@ -140,6 +172,7 @@ class Hooks:
     """See the module docstring; every field is optional."""
 
     authenticate: Callable[[str], User | None] | None = None
+    tokens: TokenIssuer | None = None
     authorizer: Authorizer | None = None
     table: TablePrinter | None = None
     openapi: OpenAPI | None = None

@@ -154,7 +154,7 @@ async def create(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     query = Query(request)
     validation = field_validation(query)
     dry = dry_run(query)
-    body = await read_document(request, _kind(target))
+    body = await read_document(request, _kind(target), checked_later=True)
     document = fill_envelope(body, target, name_required=False)
     obj, warnings = parse_body(ctx.store, document, validation)
     stored = dry_run_create(ctx.store, obj) if dry else ctx.store.create(obj)
@@ -166,7 +166,7 @@ async def update(ctx: ApiContext, request: web.Request, target: Target) -> web.S
     validation = field_validation(query)
     dry = dry_run(query)
     manager = field_manager(query, request.headers.get("User-Agent"))
-    body = await read_document(request, _kind(target))
+    body = await read_document(request, _kind(target), checked_later=True)
     document = fill_envelope(body, target, name_required=True)
     obj, warnings = parse_body(ctx.store, document, validation)
     if dry:

@@ -10,17 +10,17 @@ Neighbours: `runtime.apiserver.resources` (get and list), `.hooks`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from engine import crd
 from engine.api.base import Resource
 from engine.store import ObjectList
 from runtime.apiserver.context import ApiContext
-from runtime.apiserver.encoding import Query
+from runtime.apiserver.encoding import Query, dumps
 from runtime.apiserver.paths import Target
 
 __all__ = ["table_response", "wants_table"]
@@ -53,7 +53,7 @@ def table_response(
     columns = None
     if issubclass(model, crd.CustomResource) and model.version_info is not None:
         columns = list(model.version_info.printer_columns)
-    documents = [json.loads(ctx.encode(obj, target)) for obj in objects]
+    documents = [orjson.loads(ctx.encode(obj, target)) for obj in objects]
     # The one place the printers module is called (engine.printers.table).
     table = printer(
         documents,
@@ -70,6 +70,4 @@ def table_response(
         if listed.continue_:
             meta["continue"] = listed.continue_
         table = {**table, "metadata": meta}
-    return web.Response(
-        body=json.dumps(table).encode(), headers={"Content-Type": TABLE_CONTENT_TYPE}
-    )
+    return web.Response(body=dumps(table), headers={"Content-Type": TABLE_CONTENT_TYPE})

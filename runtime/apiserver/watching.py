@@ -70,6 +70,8 @@ def _bookmark(target: Target, revision: int, *, initial_end: bool = False) -> by
 
 
 def _event(ctx: ApiContext, target: Target, kind: str, obj: Resource) -> bytes:
+    if type(obj) is target.info.model:  # stored as served: one line for every watcher
+        return ctx.encoder.event_line(kind, obj)
     return b'{"type":"' + kind.encode() + b'","object":' + ctx.encode(obj, target) + b"}\n"
 
 

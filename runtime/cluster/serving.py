@@ -123,10 +123,14 @@ def api_server(cluster: Cluster, options: ServeOptions) -> ApiServer:
     # the durable state's flush. A hook given in `options` wins.
     hooks = options.hooks
     service_account = store.registry.lookup("v1", "ServiceAccount").model
+    secret = store.registry.lookup("v1", "Secret").model
+    node = store.registry.lookup("v1", "Node").model
     tokens = cluster.service_account_tokens or ServiceAccountTokens(
         clock=cluster.clock,
         service_accounts=lambda namespace, name: store.try_get(service_account, name, namespace),
         pods=lambda namespace, name: store.try_get(Pod, name, namespace),
+        secrets=lambda namespace, name: store.try_get(secret, name, namespace),
+        nodes=lambda _, name: store.try_get(node, name),
     )
     cluster.service_account_tokens = tokens
     defaults: dict[str, Any] = {
@@ -134,6 +138,7 @@ def api_server(cluster: Cluster, options: ServeOptions) -> ApiServer:
         "table": printers.table,
         "openapi": OpenAPIDocuments(),
         "authenticate": tokens.authenticate,
+        "tokens": tokens,
         "authorizer": StoreAuthorizer(store),
         "flush": cluster.journal.flush if cluster.journal is not None else None,
     }

@@ -48,6 +48,65 @@ async def test_discovery_lists_versions_groups_and_resources(api: Api) -> None:
     assert status == 404 and missing["kind"] == "Status"
 
 
+KUBECTL_DISCOVERY_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json"
+)
+
+
+async def _aggregated(api: Api, path: str, accept: str = KUBECTL_DISCOVERY_ACCEPT) -> Any:
+    status, document, response = await api.call("GET", path, headers={"Accept": accept})
+    assert status == 200
+    return response.headers["Content-Type"], document
+
+
+async def test_aggregated_discovery_holds_every_group_and_resource(api: Api) -> None:
+    content_type, core = await _aggregated(api, "/api")
+    assert content_type == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    assert core["kind"] == "APIGroupDiscoveryList"
+    assert core["apiVersion"] == "apidiscovery.k8s.io/v2"
+    [legacy] = core["items"]
+    assert "name" not in legacy["metadata"]
+    [v1] = legacy["versions"]
+    assert v1["version"] == "v1" and v1["freshness"] == "Current"
+    pods = next(r for r in v1["resources"] if r["resource"] == "pods")
+    assert pods["scope"] == "Namespaced" and pods["singularResource"] == "pod"
+    assert pods["shortNames"] == ["po"] and pods["categories"] == ["all"]
+    assert pods["responseKind"] == {"group": "", "version": "v1", "kind": "Pod"}
+    subresources = {s["subresource"]: s for s in pods["subresources"]}
+    assert set(subresources) == {"status", "log", "binding", "eviction"}
+    assert subresources["eviction"]["responseKind"] == {
+        "group": "policy",
+        "version": "v1",
+        "kind": "Eviction",
+    }
+    nodes = next(r for r in v1["resources"] if r["resource"] == "nodes")
+    assert nodes["scope"] == "Cluster"
+    _, groups = await _aggregated(api, "/apis")
+    by_name = {g["metadata"]["name"]: g for g in groups["items"]}
+    assert "" not in by_name and "apps" in by_name
+    autoscaling = [v["version"] for v in by_name["autoscaling"]["versions"]]
+    assert autoscaling[0] == "v2" and "v1" in autoscaling  # the preferred version first
+    deployments = next(
+        r for r in by_name["apps"]["versions"][0]["resources"] if r["resource"] == "deployments"
+    )
+    scale = next(s for s in deployments["subresources"] if s["subresource"] == "scale")
+    assert scale["responseKind"]["kind"] == "Scale" and scale["verbs"] == ["get", "patch", "update"]
+    reviews = by_name["authorization.k8s.io"]["versions"][0]["resources"]
+    assert {r["resource"] for r in reviews} >= {"selfsubjectaccessreviews", "subjectaccessreviews"}
+
+
+async def test_aggregated_discovery_only_when_asked_and_in_the_version_asked(api: Api) -> None:
+    content_type, legacy = await _aggregated(api, "/apis", "application/json, */*")
+    assert content_type.startswith("application/json") and legacy["kind"] == "APIGroupList"
+    content_type, core = await _aggregated(api, "/api", "application/json")
+    assert core["kind"] == "APIVersions"
+    beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+    content_type, document = await _aggregated(api, "/apis", f"{beta},application/json")
+    assert content_type == beta and document["apiVersion"] == "apidiscovery.k8s.io/v2beta1"
+
+
 async def test_create_get_update_delete_a_pod(api: Api) -> None:
     status, created, _ = await api.call("POST", PODS, pod("web", app="web"))
     assert status == 201

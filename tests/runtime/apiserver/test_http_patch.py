@@ -179,6 +179,13 @@ async def test_custom_kinds_are_served_once_their_crd_is_established(api: Api) -
     _, resources, _ = await api.call("GET", "/apis/example.com/v1")
     names = {r["name"] for r in resources["resources"]}
     assert names == {"widgets", "widgets/status", "widgets/scale"}
+    aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    _, groups, _ = await api.call("GET", "/apis", headers={"Accept": aggregated})
+    [example] = [g for g in groups["items"] if g["metadata"]["name"] == "example.com"]
+    [widgets] = example["versions"][0]["resources"]
+    assert widgets["resource"] == "widgets" and widgets["shortNames"] == ["wd"]
+    assert widgets["singularResource"] == "widget" and widgets["scope"] == "Namespaced"
+    assert {s["subresource"] for s in widgets["subresources"]} == {"status", "scale"}
     widget = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
@@ -214,3 +221,5 @@ async def test_custom_kinds_are_served_once_their_crd_is_established(api: Api) -
     assert status == 200
     status, _, _ = await api.call("GET", WIDGETS)
     assert status == 404
+    _, groups, _ = await api.call("GET", "/apis", headers={"Accept": aggregated})
+    assert "example.com" not in {g["metadata"]["name"] for g in groups["items"]}
