@@ -70,7 +70,10 @@ _EventKey = tuple[ObjectKey, str, str, str, str]
 
 @dataclass(slots=True)
 class _Pending:
-    involved: Resource
+    # The involved object's identity only: holding the object itself would keep
+    # every revision a busy component recorded about alive until written.
+    target: ObjectKey
+    resource_version: str
     type: str
     reason: str
     message: str
@@ -119,6 +122,7 @@ class EventRecorder:
         self._idle = asyncio.Event()
         self._seen: OrderedDict[_EventKey, Event] = OrderedDict()
         self._sequence = 0
+        self._sources: dict[str | None, EventSource] = {}
         self.dropped = 0
         self.written = 0
         self.filtered = 0
@@ -177,7 +181,17 @@ class EventRecorder:
             self._pending.popleft()
             self.dropped += 1
         self._pending.append(
-            _Pending(obj, type_, reason, message, field_path, host, self.clock.now(), key)
+            _Pending(
+                target,
+                meta.resource_version,
+                type_,
+                reason,
+                message,
+                field_path,
+                host,
+                self.clock.now(),
+                key,
+            )
         )
         self._wakeup.set()
 
@@ -234,23 +248,34 @@ class EventRecorder:
         if len(self._seen) > LRU_SIZE:
             self._seen.popitem(last=False)
 
+    def _source(self, host: str | None) -> EventSource:
+        """One shared (immutable) EventSource per host."""
+        source = self._sources.get(host)
+        if source is None:
+            source = self._sources[host] = EventSource(component=self.component, host=host)
+        return source
+
     def _new_event(self, item: _Pending) -> Event:
         self._sequence += 1
         now = item.time
-        meta = item.involved.metadata
+        _, kind, namespace, name, uid, api_version = item.target
         nanos = int(now.timestamp() * 1e9) + self._sequence
-        reference = object_reference(item.involved)
-        if item.field_path is not None:
-            reference = reference.model_copy(update={"field_path": item.field_path})
+        reference = ObjectReference(
+            api_version=api_version,
+            kind=kind,
+            namespace=namespace or None,
+            name=name,
+            uid=uid or None,
+            resource_version=item.resource_version or None,
+            field_path=item.field_path,
+        )
         return Event(
-            metadata=ObjectMeta(
-                name=f"{meta.name}.{nanos:x}", namespace=meta.namespace or "default"
-            ),
+            metadata=ObjectMeta(name=f"{name}.{nanos:x}", namespace=namespace or "default"),
             involved_object=reference,
             reason=item.reason,
             message=item.message,
             type=item.type,
-            source=EventSource(component=self.component, host=item.host),
+            source=self._source(item.host),
             first_timestamp=now,
             last_timestamp=now,
             count=1,
