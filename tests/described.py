@@ -14,7 +14,10 @@ def events_of(store: Store, kind: str, name: str) -> list[Event]:
             for e in store.objects(Event)
             if e.involved_object.kind == kind and e.involved_object.name == name
         ),
-        key=lambda e: (e.first_timestamp or 0, e.metadata.name),  # type: ignore[operator]
+        key=lambda e: (
+            e.first_timestamp.timestamp() if e.first_timestamp else 0.0,
+            e.metadata.name,
+        ),
     )
 
 

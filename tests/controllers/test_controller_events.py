@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from controllers.endpointslice import EndpointSliceController
+from controllers.job import JobController
 from controllers.replicaset import ReplicaSetController
 from engine.api import Deployment, Pod, ReplicaSet, Service
 from engine.api.core import ReplicationController
@@ -14,6 +15,7 @@ from engine.api.discovery import EndpointSlice
 from engine.client import LocalClient
 from engine.clock import VirtualClock
 from engine.errors import Forbidden
+from engine.events import EventRecorder
 from engine.manager import Manager
 from engine.manifests import parse_object
 from engine.store import Store
@@ -172,3 +174,13 @@ async def test_endpointslice_records_a_failed_update_on_the_service(clock: Virtu
     )
     assert (event.count or 0) > 1  # retried with back-off, folded into one Event
     assert store.get(Service, "web", "default").metadata.uid == event.involved_object.uid
+
+
+async def test_a_job_controller_given_a_recorder_records_through_it(clock: VirtualClock) -> None:
+    # An EventRecorder with nothing pending is falsy (it has a length): a
+    # recorder handed in must still be the one used.
+    store = Store(clock=clock)
+    client = LocalClient(store)
+    manager = Manager(client, clock=clock)
+    recorder = EventRecorder(client, clock, "job-controller")
+    assert JobController(client, manager.factory, clock, recorder=recorder).recorder is recorder

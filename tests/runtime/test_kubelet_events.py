@@ -206,8 +206,11 @@ async def test_the_process_runtime_kubelet_records_the_same_events() -> None:
     async with Cluster(config) as cluster:
         await cluster.apply(PROCESS_POD)
 
+        store = cluster.store
+        assert store is not None
+
         def reasons() -> list[str]:
-            return [r for _, r, _ in described(cluster.store, "Pod", "once")]
+            return [r for _, r, _ in described(store, "Pod", "once")]
 
         await cluster.wait_for(
             lambda: {"Scheduled", "Started"} <= set(reasons()), timeout=30, what="events written"
