@@ -9,7 +9,8 @@ import re
 from controllers.endpointslice import EndpointSliceController
 from controllers.job import JobController
 from controllers.replicaset import ReplicaSetController
-from engine.api import Deployment, Pod, ReplicaSet, Service
+from engine.api import Deployment, Pod, ReplicaSet, Service, core
+from engine.api.base import ObjectMeta
 from engine.api.core import ReplicationController
 from engine.api.discovery import EndpointSlice
 from engine.client import LocalClient
@@ -20,6 +21,7 @@ from engine.manager import Manager
 from engine.manifests import parse_object
 from engine.store import Store
 from tests.controllers.faults import FailingCreates
+from tests.controllers.gc_support import configmap, owner_ref, running_cluster
 from tests.controllers.nodelifecycle.fakes import world
 from tests.controllers.workloads import deployment, replica_set, running
 from tests.described import described, events_of
@@ -184,3 +186,23 @@ async def test_a_job_controller_given_a_recorder_records_through_it(clock: Virtu
     manager = Manager(client, clock=clock)
     recorder = EventRecorder(client, clock, "job-controller")
     assert JobController(client, manager.factory, clock, recorder=recorder).recorder is recorder
+
+
+async def test_garbage_collector_warns_of_a_namespaced_owner_of_a_cluster_object(
+    clock: VirtualClock,
+) -> None:
+    async with running_cluster(clock) as c:
+        owner = c.store.create(configmap("owner"))
+        ref = owner_ref(owner)
+        c.store.create(core.Namespace(metadata=ObjectMeta(name="orphaned", owner_references=[ref])))
+        await c.settle()
+        await c.gc.recorder.flush()
+        [event] = events_of(c.store, "Namespace", "orphaned")
+        assert (event.type, event.reason) == ("Warning", "OwnerRefInvalidNamespace")
+        assert event.message == (
+            f"ownerRef [v1/ConfigMap, namespace: , name: owner, uid: {owner.metadata.uid}] "
+            'does not exist in namespace ""'
+        )
+        assert event.source is not None
+        assert event.source.component == "garbage-collector-controller"
+        assert c.store.get(core.Namespace, "orphaned").metadata.deletion_timestamp is None
