@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from engine.api.base import ObjectMeta, Resource
+from engine.api.base import ObjectMeta, Resource, copied
 from engine.api.core import Event, EventSource, ObjectReference
 from engine.client import Client
 from engine.clock import Clock
@@ -123,6 +123,28 @@ class EventRecorder:
         self._seen: OrderedDict[_EventKey, Event] = OrderedDict()
         self._sequence = 0
         self._sources: dict[str | None, EventSource] = {}
+        epoch = clock.now()
+        self._template = Event(
+            metadata=ObjectMeta(name="template", namespace="default"),
+            involved_object=ObjectReference(
+                api_version="v1",
+                kind="Pod",
+                namespace="default",
+                name="template",
+                uid="template",
+                resource_version="1",
+                field_path="template",
+            ),
+            reason="Template",
+            message="template",
+            type="Normal",
+            source=EventSource(component=component, host="template"),
+            first_timestamp=epoch,
+            last_timestamp=epoch,
+            count=1,
+            reporting_component=component,
+            reporting_instance="template",
+        )
         self.dropped = 0
         self.written = 0
         self.filtered = 0
@@ -256,29 +278,41 @@ class EventRecorder:
         return source
 
     def _new_event(self, item: _Pending) -> Event:
+        # Built from the template by shallow copies, not validated field by
+        # field: every part comes from this recorder, and the store validates
+        # the whole at the boundary. The copies share the template's
+        # fields-set, which keeps a written Event small.
         self._sequence += 1
         now = item.time
         _, kind, namespace, name, uid, api_version = item.target
         nanos = int(now.timestamp() * 1e9) + self._sequence
-        reference = ObjectReference(
-            api_version=api_version,
-            kind=kind,
-            namespace=namespace or None,
-            name=name,
-            uid=uid or None,
-            resource_version=item.resource_version or None,
-            field_path=item.field_path,
+        template = self._template
+        reference = copied(
+            template.involved_object,
+            {
+                "api_version": api_version,
+                "kind": kind,
+                "namespace": namespace or None,
+                "name": name,
+                "uid": uid or None,
+                "resource_version": item.resource_version or None,
+                "field_path": item.field_path,
+            },
         )
-        return Event(
-            metadata=ObjectMeta(name=f"{name}.{nanos:x}", namespace=namespace or "default"),
-            involved_object=reference,
-            reason=item.reason,
-            message=item.message,
-            type=item.type,
-            source=self._source(item.host),
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-            reporting_component=self.component,
-            reporting_instance=item.host,
+        metadata = copied(
+            template.metadata, {"name": f"{name}.{nanos:x}", "namespace": namespace or "default"}
+        )
+        return copied(
+            template,
+            {
+                "metadata": metadata,
+                "involved_object": reference,
+                "reason": item.reason,
+                "message": item.message,
+                "type": item.type,
+                "source": self._source(item.host),
+                "first_timestamp": now,
+                "last_timestamp": now,
+                "reporting_instance": item.host,
+            },
         )
