@@ -20,6 +20,7 @@ from engine.events import EventRecorder
 from engine.manager import Manager
 from engine.manifests import parse_object
 from engine.store import Store
+from runtime.cluster import Cluster, ClusterConfig, NodePool
 from tests.controllers.faults import FailingCreates
 from tests.controllers.gc_support import configmap, owner_ref, running_cluster
 from tests.controllers.nodelifecycle.fakes import world
@@ -206,3 +207,45 @@ async def test_garbage_collector_warns_of_a_namespaced_owner_of_a_cluster_object
         assert event.source is not None
         assert event.source.component == "garbage-collector-controller"
         assert c.store.get(core.Namespace, "orphaned").metadata.deletion_timestamp is None
+
+
+async def test_disruption_budget_records_no_pods_and_missing_controllers() -> None:
+    budgets = """
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: empty}
+spec: {selector: {matchLabels: {app: none}}, minAvailable: 1}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: bare}
+spec: {selector: {matchLabels: {app: bare}}, maxUnavailable: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lonely, labels: {app: bare}}
+spec: {containers: [{name: c, image: nginx}]}
+"""
+    async with Cluster(ClusterConfig(node_pools=(NodePool(count=1),))) as cluster:
+        store = cluster.store
+        assert store is not None
+        await cluster.apply(budgets)
+        await cluster.wait_for(
+            lambda: (
+                len(events_of(store, "PodDisruptionBudget", "bare")) == 2
+                and len(events_of(store, "PodDisruptionBudget", "empty")) == 1
+            ),
+            timeout=60,
+        )
+        assert described(store, "PodDisruptionBudget", "empty") == [
+            ("Normal", "NoPods", "No matching pods found")
+        ]
+        assert described(store, "PodDisruptionBudget", "bare") == [
+            ("Warning", "NoControllers", 'found no controllers for pod "lonely"'),
+            (
+                "Warning",
+                "CalculateExpectedPodCountFailed",
+                "Failed to calculate the number of expected pods: "
+                'found no controllers for pod "lonely"',
+            ),
+        ]
