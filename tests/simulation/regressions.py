@@ -53,6 +53,7 @@ def _replicaset(manager: Manager) -> ReplicaSetController:
         manager.client, manager.factory, manager.clock, manager.rng
     )
     manager.add(rsc.controller)
+    manager.add_runnable(rsc.recorder.run)
     return rsc
 
 
@@ -70,6 +71,7 @@ def _deployment(manager: Manager) -> DeploymentController:
         manager.client, manager.factory, manager.clock, manager.rng
     )
     manager.add(dc.controller)
+    manager.add_runnable(dc.recorder.run)
     return dc
 
 
