@@ -102,23 +102,10 @@ class KubeletEvents:
         if policy == "Always" or (policy == "IfNotPresent" and image not in self.images):
             self.images.add(image)
             self.container(pod, spec.name, init, NORMAL, "Pulling", f'Pulling image "{image}"')
-            self.container(
-                pod,
-                spec.name,
-                init,
-                NORMAL,
-                "Pulled",
-                f'Successfully pulled image "{image}" in 0s (0s including waiting)',
-            )
-            return
-        self.container(
-            pod,
-            spec.name,
-            init,
-            NORMAL,
-            "Pulled",
-            f'Container image "{image}" already present on machine',
-        )
+            pulled = f'Successfully pulled image "{image}" in 0s (0s including waiting)'
+        else:
+            pulled = f'Container image "{image}" already present on machine'
+        self.container(pod, spec.name, init, NORMAL, "Pulled", pulled)
 
     def create_failed(
         self, pod: core.Pod, spec: core.Container, init: bool, reason: str, message: str

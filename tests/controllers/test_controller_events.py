@@ -8,10 +8,9 @@ import re
 
 from controllers.endpointslice import EndpointSliceController
 from controllers.job import JobController
-from controllers.replicaset import ReplicaSetController
+from controllers.replicaset import setup_replication_controller
 from engine.api import Deployment, Pod, ReplicaSet, Service, core
 from engine.api.base import ObjectMeta
-from engine.api.core import ReplicationController
 from engine.api.discovery import EndpointSlice
 from engine.client import LocalClient
 from engine.clock import VirtualClock
@@ -28,6 +27,11 @@ from tests.controllers.workloads import deployment, replica_set, running
 from tests.described import described, events_of
 
 POD_NAME = re.compile(r"web-[a-z0-9]{5}$")
+
+
+def _manager(clock: VirtualClock) -> tuple[Store, Manager]:
+    store = Store(clock=clock)
+    return store, Manager(LocalClient(store), clock=clock)
 
 
 async def test_replica_set_records_pod_creations_deletions_and_failures(
@@ -67,12 +71,8 @@ async def test_replica_set_records_pod_creations_deletions_and_failures(
 async def test_replication_controller_records_as_replication_controller(
     clock: VirtualClock,
 ) -> None:
-    store = Store(clock=clock)
-    client = LocalClient(store)
-    manager = Manager(client, clock=clock)
-    rcc = ReplicaSetController(client, manager.factory, clock, kind=ReplicationController)
-    manager.add(rcc.controller)
-    manager.add_runnable(rcc.recorder.run)
+    store, manager = _manager(clock)
+    setup_replication_controller(manager)
     rc = parse_object(
         {
             "apiVersion": "v1",
@@ -152,9 +152,7 @@ class _FailingSlices(LocalClient):
 
 
 async def test_endpointslice_records_a_failed_update_on_the_service(clock: VirtualClock) -> None:
-    store = Store(clock=clock)
-    client = LocalClient(store)
-    manager = Manager(client, clock=clock)
+    store, manager = _manager(clock)
     controller = EndpointSliceController(_FailingSlices(store), manager.factory, clock)
     manager.add(controller.controller)
     manager.add_runnable(controller.recorder.run)
@@ -182,9 +180,8 @@ async def test_endpointslice_records_a_failed_update_on_the_service(clock: Virtu
 async def test_a_job_controller_given_a_recorder_records_through_it(clock: VirtualClock) -> None:
     # An EventRecorder with nothing pending is falsy (it has a length): a
     # recorder handed in must still be the one used.
-    store = Store(clock=clock)
-    client = LocalClient(store)
-    manager = Manager(client, clock=clock)
+    _, manager = _manager(clock)
+    client = manager.client
     recorder = EventRecorder(client, clock, "job-controller")
     assert JobController(client, manager.factory, clock, recorder=recorder).recorder is recorder
 

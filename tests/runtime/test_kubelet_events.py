@@ -9,7 +9,7 @@ from engine.api import core
 from engine.clock import VirtualClock
 from runtime.cluster import Cluster, ClusterConfig, NodePool
 from tests.described import described, events_of
-from tests.runtime.kubelet_env import pod_manifest, sim, simulated_nodes
+from tests.runtime.kubelet_env import pod_manifest, set_node_ready, sim, simulated_nodes
 
 APP = "spec.containers{app}"
 
@@ -173,16 +173,7 @@ async def test_the_node_shows_starting_and_its_conditions(clock: VirtualClock) -
         assert event.metadata.namespace == "default"  # as client-go files cluster-scoped ones
         # The node controller marked the node Unknown; the kubelet's next post
         # brings it back, and says so.
-        node = env.store.get(core.Node, "node-0")
-        conditions = [
-            c.model_copy(update={"status": "Unknown"}) if c.type == "Ready" else c
-            for c in node.status.conditions
-        ]
-        env.store.update_status(
-            node.model_copy(
-                update={"status": node.status.model_copy(update={"conditions": conditions})}
-            )
-        )
+        set_node_ready(env, "Unknown")
         await clock.advance(15)
         [ready] = [e for e in events_of(env.store, "Node", "node-0") if e.reason == "NodeReady"]
         assert ready.count == 2
