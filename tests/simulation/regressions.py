@@ -91,7 +91,6 @@ DEPLOYMENT_TRUSTS_LOST_EVENTS = replace(
 
 FIXED: dict[str, FuzzTarget] = {
     "replicaset-reconnect-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
-    "replicaset-stale-relist-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
     "deployment-surge-dropped-events.yaml": DEPLOYMENT_TRUSTS_LOST_EVENTS,
 }
 """Scenario file name -> a target that still has the bug its failure came from."""
