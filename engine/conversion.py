@@ -7,6 +7,12 @@ v2), as Kubernetes converts it: v1's `targetCPUUtilizationPercentage` is a
 `currentCPUUtilizationPercentage` the cpu metric's current averageUtilization;
 what v1 cannot express (other metrics, behavior, conditions) travels in the
 `autoscaling.alpha.kubernetes.io/*` annotations, so a round trip loses nothing.
+events.k8s.io/v1 Event is a view of core/v1 Event (storage v1), as in
+Kubernetes, where both share one storage: `regarding` is `involvedObject`,
+`note` is `message`, `reportingController` is `reportingComponent`, and the
+legacy `source`, `firstTimestamp`, `lastTimestamp` and `count` are the
+`deprecated*` fields; `series`, `eventTime`, `action`, `related`,
+`reportingInstance`, `reason` and `type` are the same in both.
 Custom kinds convert with strategy None (only apiVersion changes; `engine.crd`).
 
 Python API: the model class asked for decides the version. `convert(obj, to)`
@@ -182,3 +188,36 @@ def _hpa_v2_to_v1(doc: Document) -> Document:
 register_conversion(
     "HorizontalPodAutoscaler", "autoscaling/v2", "autoscaling/v1", _hpa_v1_to_v2, _hpa_v2_to_v1
 )
+
+
+# -- core/v1 <-> events.k8s.io/v1 Event ------------------------------------------------
+
+_EVENT_RENAMES: Final = (  # (core/v1 field, events.k8s.io/v1 field)
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+)
+
+
+def _renamed(doc: Document, pairs: tuple[tuple[str, str], ...]) -> Document:
+    out = dict(doc)
+    for old, new in pairs:
+        value = out.pop(old, None)
+        if value is not None:
+            out[new] = value
+    return out
+
+
+def _event_v1_to_core(doc: Document) -> Document:
+    return _renamed(doc, tuple((new, old) for old, new in _EVENT_RENAMES))
+
+
+def _event_core_to_v1(doc: Document) -> Document:
+    return _renamed(doc, _EVENT_RENAMES)
+
+
+register_conversion("Event", "v1", "events.k8s.io/v1", _event_v1_to_core, _event_core_to_v1)

@@ -53,6 +53,7 @@ from engine.api import Deployment, LabelSelector, Pod, ReplicaSet
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
+from engine.events import EventRecorder
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -81,6 +82,7 @@ class DeploymentController:
     ) -> None:
         self.client = client
         self.clock = clock
+        self.recorder = EventRecorder(client, clock, "deployment-controller")
         self.rng = rng or random.Random(0)
         self.deployments = factory.informer(Deployment)
         self.replica_sets = factory.informer(ReplicaSet)
@@ -245,7 +247,7 @@ class DeploymentController:
         claimed = await claim(self.client, d, self._selector(d), candidates)
         if claimed.errors:
             raise claimed.errors[0]
-        return DeploymentSync(self.client, self.clock, d, claimed.claimed)
+        return DeploymentSync(self.client, self.clock, d, claimed.claimed, self.recorder)
 
     async def _sync(self, s: DeploymentSync) -> None:
         if s.d.metadata.deletion_timestamp is not None:
@@ -275,4 +277,5 @@ def setup(manager: Manager, *, workers: int = 5) -> DeploymentController:
         manager.client, manager.factory, manager.clock, manager.rng, workers=workers
     )
     manager.add(dc.controller)
+    manager.add_runnable(dc.recorder.run)
     return dc

@@ -78,6 +78,7 @@ from engine.api import (
 from engine.client import Client
 from engine.clock import Clock
 from engine.errors import AlreadyExists, ApiError, Conflict, Forbidden, NotFound
+from engine.events import EventRecorder
 
 __all__ = ["DeploymentGone", "DeploymentSync", "StaleReplicaSets"]
 
@@ -105,10 +106,16 @@ class DeploymentSync:
     """State and shared steps of one sync of one Deployment."""
 
     def __init__(
-        self, client: Client, clock: Clock, d: Deployment, replica_sets: Sequence[ReplicaSet]
+        self,
+        client: Client,
+        clock: Clock,
+        d: Deployment,
+        replica_sets: Sequence[ReplicaSet],
+        recorder: EventRecorder | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
+        self.recorder = recorder
         self.d = d
         self.replica_sets = list(replica_sets)
         self.requeue_after: float | None = None
@@ -306,6 +313,11 @@ class DeploymentSync:
         except ApiError as error:
             if isinstance(error, Forbidden) and "being terminated" in str(error):
                 raise
+            self.record(
+                "Warning",
+                cond.FAILED_RS_CREATE,
+                f'Failed to create new replica set "{name}": {error}',
+            )
             if cond.has_progress_deadline(d):
                 failed = cond.new_condition(
                     cond.PROGRESSING,
@@ -322,6 +334,12 @@ class DeploymentSync:
                     await self.write_status(status)
             raise
         await self.set_revision(str(new_revision))
+        if not already_existed and replicas > 0:
+            self.record(
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled up replica set {created.metadata.name} from 0 to {replicas}",
+            )
         if not already_existed and cond.has_progress_deadline(self.d):
             condition = cond.new_condition(
                 cond.PROGRESSING,
@@ -355,8 +373,22 @@ class DeploymentSync:
         update: dict[str, Any] = {"spec": rs.spec.model_copy(update={"replicas": new_scale})}
         if annotations is not None:
             update["metadata"] = rs.metadata.model_copy(update={"annotations": annotations})
+        old_scale = rs.spec.replicas
         rs = await self.update_replica_set(rs.model_copy(update=update))
+        if size_changed:
+            direction = "up" if new_scale > old_scale else "down"
+            self.record(
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled {direction} replica set {rs.metadata.name} "
+                f"from {old_scale} to {new_scale}",
+            )
         return size_changed, rs
+
+    def record(self, type_: str, reason: str, message: str) -> None:
+        """An Event on the Deployment (kubectl describe deployment shows them)."""
+        if self.recorder is not None:
+            self.recorder.record(self.d, type_, reason, message)
 
     async def scale_if_needed(self, rs: ReplicaSet, new_scale: int) -> tuple[bool, ReplicaSet]:
         """`scale_replica_set`, unless the size is right already (annotations or not)."""

@@ -70,7 +70,7 @@ def compute_status(
         for pod in pods:
             found = scale_of(pod)
             if found is None:
-                raise NoController(f"found no controllers for pod {pod.metadata.name!r}")
+                raise NoController(f'found no controllers for pod "{pod.metadata.name}"')
             scales[found[0]] = found[1]
         expected = sum(scales.values())
         if spec.max_unavailable is not None:

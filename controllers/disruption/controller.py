@@ -30,6 +30,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import Conflict, NotFound
+from engine.events import EventRecorder
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.manager import Manager
 from engine.selectors import Selector, from_label_selector
@@ -48,6 +49,7 @@ class DisruptionController:
     ) -> None:
         self.client = client
         self.clock = clock
+        self.recorder = EventRecorder(client, clock, "controllermanager")
         self.budgets = factory.informer(PodDisruptionBudget)
         self.pods = factory.informer(Pod)
         self.owners: dict[str, Any] = {
@@ -134,11 +136,20 @@ class DisruptionController:
             if selector is not None
             else []
         )
+        if not pods:
+            self.recorder.record(pdb, "Normal", "NoPods", "No matching pods found")
         now = self.clock.now()
         recheck: float | None = None
         try:
             status, recheck = compute_status(pdb, pods, self._scale_of, now)
         except NoController as error:
+            self.recorder.record(pdb, "Warning", "NoControllers", str(error))
+            self.recorder.record(
+                pdb,
+                "Warning",
+                "CalculateExpectedPodCountFailed",
+                f"Failed to calculate the number of expected pods: {error}",
+            )
             status = failed_status(pdb, str(error), now)
         if status != pdb.status:
             try:
@@ -156,4 +167,5 @@ def setup(manager: Manager, *, workers: int = 2) -> DisruptionController:
     """Create the disruption controller on `manager`'s informers and add it."""
     dc = DisruptionController(manager.client, manager.factory, manager.clock, workers=workers)
     manager.add(dc.controller)
+    manager.add_runnable(dc.recorder.run)
     return dc

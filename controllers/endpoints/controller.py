@@ -47,7 +47,8 @@ from engine.api.core import (
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
-from engine.errors import AlreadyExists, NotFound
+from engine.errors import AlreadyExists, ApiError, Forbidden, NotFound
+from engine.events import EventRecorder
 from engine.informer import InformerFactory
 from engine.manager import Manager
 
@@ -146,6 +147,7 @@ class EndpointsController:
         self.services = factory.informer(Service)
         self.pods = factory.informer(Pod)
         self.endpoints = factory.informer(Endpoints)
+        self.recorder = EventRecorder(client, clock, "endpoint-controller")
         self.controller = Controller("endpoints", self, clock=clock, workers=workers)
         services = self.services
         self.controller.for_kind(services)
@@ -190,34 +192,49 @@ class EndpointsController:
             annotations[OVER_CAPACITY_ANNOTATION] = "truncated"
         else:
             annotations.pop(OVER_CAPACITY_ANNOTATION, None)
+        where = f"{request.namespace}/{request.name}"
         if current is None:
-            with contextlib.suppress(AlreadyExists):  # the cache is behind: its event follows
-                await self.client.create(
-                    Endpoints(
-                        metadata=ObjectMeta(
-                            name=request.name,
-                            namespace=request.namespace,
-                            labels=labels,
-                            annotations=annotations,
-                        ),
-                        subsets=subsets,
-                    )
-                )
+            draft = Endpoints(
+                metadata=ObjectMeta(
+                    name=request.name,
+                    namespace=request.namespace,
+                    labels=labels,
+                    annotations=annotations,
+                ),
+                subsets=subsets,
+            )
+            try:
+                await self.client.create(draft)
+            except AlreadyExists:
+                pass  # the cache is behind: its event follows
+            except Forbidden as error:
+                if "being terminated" not in str(error):
+                    self._failed(draft, "FailedToCreateEndpoint", where, error)
+                    raise
+            except ApiError as error:
+                self._failed(draft, "FailedToCreateEndpoint", where, error)
+                raise
             return Result()
         meta = current.metadata
         if current.subsets == subsets and meta.labels == labels and meta.annotations == annotations:
             return Result()
-        await self.client.update(
-            current.model_copy(
-                update={
-                    "metadata": meta.model_copy(
-                        update={"labels": labels, "annotations": annotations}
-                    ),
-                    "subsets": subsets,
-                }
-            )
+        updated = current.model_copy(
+            update={
+                "metadata": meta.model_copy(update={"labels": labels, "annotations": annotations}),
+                "subsets": subsets,
+            }
         )
+        try:
+            await self.client.update(updated)
+        except ApiError as error:
+            self._failed(updated, "FailedToUpdateEndpoint", where, error)
+            raise
         return Result()
+
+    def _failed(self, endpoints: Endpoints, reason: str, where: str, error: ApiError) -> None:
+        creating = reason == "FailedToCreateEndpoint"
+        verb = "create endpoint for service" if creating else "update endpoint"
+        self.recorder.record(endpoints, "Warning", reason, f"Failed to {verb} {where}: {error}")
 
 
 def setup(manager: Manager, *, workers: int = 5) -> EndpointsController:
@@ -226,4 +243,5 @@ def setup(manager: Manager, *, workers: int = 5) -> EndpointsController:
         manager.client, manager.factory, manager.clock, workers=workers
     )
     manager.add(controller.controller)
+    manager.add_runnable(controller.recorder.run)
     return controller

@@ -42,6 +42,7 @@ from controllers.endpointslice.reconciler import (
     CONTROLLER_NAME,
     DEFAULT_MAX_ENDPOINTS_PER_SLICE,
     EndpointCache,
+    Plan,
     plan,
 )
 from engine.api import Node, Pod, Service
@@ -49,7 +50,8 @@ from engine.api.discovery import EndpointSlice
 from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
-from engine.errors import AlreadyExists, Conflict, NotFound
+from engine.errors import AlreadyExists, ApiError, Conflict, NotFound
+from engine.events import EventRecorder
 from engine.informer import (
     DeletedFinalStateUnknown,
     EventHandler,
@@ -182,6 +184,7 @@ class EndpointSliceController:
         self.tracker = _Tracker()
         self._endpoints: dict[tuple[str, str], EndpointCache] = {}
         self.writes = 0
+        self.recorder = EventRecorder(client, clock, "endpoint-slice-controller")
         self.controller = Controller("endpointslice", self, clock=clock, workers=workers)
         services = self.services
         self.controller.for_kind(services)
@@ -236,12 +239,29 @@ class EndpointSliceController:
             max_endpoints=self.max_endpoints,
             cache=self._endpoints.setdefault(key, {}),
         )
+        try:
+            await self._write(key, todo)
+        except ApiError as error:
+            self.recorder.record(
+                service,
+                "Warning",
+                "FailedToUpdateEndpointSlices",
+                f"Error updating Endpoint Slices for Service "
+                f"{request.namespace}/{request.name}: {error}",
+            )
+            raise
+        if todo.missing_nodes:
+            return Result(requeue_after=_RETRY_MISSING_NODE)
+        return Result()
+
+    async def _write(self, key: tuple[str, str], todo: Plan) -> None:
+        namespace = key[0]
         for slice_ in todo.delete:
             with contextlib.suppress(NotFound):
                 await self.client.delete(
                     EndpointSlice,
                     slice_.metadata.name,
-                    namespace=request.namespace,
+                    namespace=namespace,
                     uid=slice_.metadata.uid,
                 )
             self.writes += 1
@@ -257,9 +277,6 @@ class EndpointSliceController:
                 raise Conflict("generated EndpointSlice name taken; retrying") from None
             self.writes += 1
             self.tracker.wrote(key, stored.metadata.name, int(stored.metadata.resource_version))
-        if todo.missing_nodes:
-            return Result(requeue_after=_RETRY_MISSING_NODE)
-        return Result()
 
 
 def _slice_service(slice_: EndpointSlice) -> Iterable[Request]:
@@ -285,4 +302,5 @@ def setup(
         batch_period=settings.endpoint_updates_batch_period,
     )
     manager.add(controller.controller)
+    manager.add_runnable(controller.recorder.run)
     return controller

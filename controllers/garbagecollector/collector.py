@@ -56,6 +56,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result, reconciler
 from engine.errors import BadRequest, Conflict, NotFound
+from engine.events import EventRecorder
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -133,6 +134,7 @@ class GarbageCollector:
         )
         self.deletes = 0
         self.orphanings = 0
+        self.recorder = EventRecorder(client, clock, "garbage-collector-controller")
         self.monitors.sync()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -142,6 +144,7 @@ class GarbageCollector:
         manager.add(self.delete_controller)
         manager.add(self.orphan_controller)
         manager.add_runnable(self.monitors.run)
+        manager.add_runnable(self.recorder.run)
 
     def sync_kinds(self) -> None:
         """Start watching kinds registered since the last scan (the periodic scan
@@ -257,6 +260,14 @@ class GarbageCollector:
                 f"{ident}: owner kinds not registered: {', '.join(kinds)}; retrying"
             )
         if owners.invalid:
+            for ref in owners.invalid:
+                self.recorder.record(
+                    latest,
+                    "Warning",
+                    "OwnerRefInvalidNamespace",
+                    f"ownerRef [{ref.api_version}/{ref.kind}, namespace: , name: {ref.name}, "
+                    f'uid: {ref.uid}] does not exist in namespace ""',
+                )
             log.warning(
                 "cluster-scoped object names a namespaced owner; not collected",
                 object=str(ident),

@@ -7,7 +7,10 @@ added later (CRDs) are collected too. Here the kinds are the registry's:
 virtual graph nodes whose kind has just been registered; `run()` calls it
 every `period` seconds of the injected clock.
 
-Not monitored: the schema-backed built-in kinds (`engine.catalogue.SchemaResource`:
+Not monitored: Events (core and events.k8s.io), as Kubernetes' collector
+ignores them by default (`DefaultIgnoredResources`): nothing is collected
+through them, and a watch would put every Event through the graph. Nor
+the schema-backed built-in kinds (`engine.catalogue.SchemaResource`:
 RBAC objects, StorageClasses, NetworkPolicies...). An informer per such kind
 would put some forty idle watches (and their bookmark timers) into every
 cluster, for kinds no built-in controller creates; their objects are not
@@ -34,6 +37,8 @@ from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFact
 from engine.registry import KindInfo, Registry
 
 __all__ = ["Monitors"]
+
+_EVENT_GROUPS = ("", "events.k8s.io")
 
 
 class Monitors:
@@ -77,6 +82,7 @@ class Monitors:
         for info in self.registry:
             if (
                 info.model in self.informers
+                or (info.kind == "Event" and info.group in _EVENT_GROUPS)
                 or issubclass(info.model, SchemaResource)
                 or info.read_only  # aggregated (metrics): no owners, no watch
             ):

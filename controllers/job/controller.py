@@ -175,7 +175,9 @@ class JobController:
         self.clock = clock
         self.rng = rng or random.Random(0)
         self.expectations = Expectations(clock)
-        self.recorder = recorder or EventRecorder(client, clock, "job-controller")
+        self.recorder = (
+            EventRecorder(client, clock, "job-controller") if recorder is None else recorder
+        )
         self.jobs = factory.informer(Job)
         self.pods = factory.informer(Pod)
         self.nodes = factory.informer(Node)

@@ -61,6 +61,7 @@ from engine.cache import index_pods_by_node
 from engine.client import Client
 from engine.clock import Clock
 from engine.errors import ApiError, Conflict, NotFound
+from engine.events import EventRecorder
 from engine.informer import DeletedFinalStateUnknown, EventHandler, InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -158,6 +159,9 @@ class NodeLifecycleController:
         self.unknown_marked = 0
         self.no_execute_tainted = 0
         self.pods_marked_not_ready = 0
+        self.recorder = EventRecorder(client, clock, "node-controller")
+        # uids of the Nodes this controller announced (RegisteredNode).
+        self._registered: set[str] = set()
         self.leases.add_event_handler(
             EventHandler(add=self._observe_lease, update=lambda old, new: self._observe_lease(new))
         )
@@ -172,6 +176,7 @@ class NodeLifecycleController:
     def register(self, manager: Manager) -> None:
         manager.add_runnable(self.run_monitor)
         manager.add_runnable(self.run_tainter)
+        manager.add_runnable(self.recorder.run)
 
     def statistics(self) -> NodeLifecycleStatistics:
         return NodeLifecycleStatistics(
@@ -210,7 +215,11 @@ class NodeLifecycleController:
 
     def _forget_node(self, obj: core.Node | DeletedFinalStateUnknown[Any]) -> None:
         node = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        self._health.pop(node.metadata.name, None)
+        name = node.metadata.name
+        if node.metadata.uid in self._registered:
+            self._registered.discard(node.metadata.uid)
+            self._node_event(node, "RemovingNode", f"Removing Node {name} from Controller")
+        self._health.pop(name, None)
         for tainter in self._zones.values():
             tainter.queued.discard(node.metadata.name)
 
@@ -233,8 +242,12 @@ class NodeLifecycleController:
         now_mono = self.clock.monotonic()
         counts: dict[str, list[int]] = {}
         known = self._health
+        registered = self._registered
         for node in self.nodes.cache.list():
             name = node.metadata.name
+            if node.metadata.uid not in registered:
+                registered.add(node.metadata.uid)
+                self._node_event(node, "RegisteredNode", f"Registered Node {name} in Controller")
             health = known.get(name) or self._health_of(name)
             if node is health.checked and now_mono - health.probe <= health.checked_grace:
                 # Unchanged since the last pass and heard from in time: nothing to do
@@ -255,6 +268,10 @@ class NodeLifecycleController:
                     self.unknown_marked += 1
                     log.info("node stopped posting status", node=name)
             status = ready_status(node)
+            if status != "True" and health.observed_ready == "True":
+                self.recorder.record(
+                    node, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady"
+                )
             if status != "True" and (health.observed_ready == "True" or not health.pods_marked):
                 health.pods_marked = await self._mark_pods_not_ready(name, now)
             if status == "True":
@@ -407,6 +424,11 @@ class NodeLifecycleController:
         except (Conflict, NotFound):
             return None  # next pass
 
+    def _node_event(self, node: core.Node, reason: str, event: str) -> None:
+        """A node event worded as Kubernetes' RecordNodeEvent words them."""
+        message = f"Node {node.metadata.name} event: {event}"
+        self.recorder.record(node, "Normal", reason, message)
+
     async def _mark_pods_not_ready(self, node_name: str, now: datetime) -> bool:
         """Set Ready=False on every pod of the node (Kubernetes' MarkPodsNotReady)."""
         done = True
@@ -427,6 +449,7 @@ class NodeLifecycleController:
                     )
                 )
                 self.pods_marked_not_ready += 1
+                self.recorder.record(pod, "Warning", "NodeNotReady", "Node is not ready")
             except NotFound:
                 continue
             except Conflict:

@@ -40,6 +40,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import Conflict, NotFound
+from engine.events import EventRecorder
 from engine.informer import InformerFactory
 from engine.logging import get_logger
 from engine.manager import Manager
@@ -89,12 +90,14 @@ class TaintEvictionController:
             self.pods.add_indexer(NODE_INDEX, index_pods_by_node)
         self._since: dict[str, _Schedule] = {}  # pod uid -> when its countdown started
         self.evictions = 0
+        self.recorder = EventRecorder(client, clock, "taint-eviction-controller")
         self.controller = Controller("taint-eviction", self, clock=clock, workers=workers)
         self.controller.for_kind(self.pods, _OnNodeChange())
         self.controller.watches(self.nodes, self._pods_of_node, _NoExecuteChanged())
 
     def register(self, manager: Manager) -> None:
         manager.add(self.controller)
+        manager.add_runnable(self.recorder.run)
 
     def _pods_of_node(self, node: core.Node) -> list[Request]:
         return [
@@ -134,6 +137,12 @@ class TaintEvictionController:
     async def _evict(self, pod: core.Pod, why: str) -> None:
         meta = pod.metadata
         self._since.pop(meta.uid, None)
+        self.recorder.record(
+            pod,
+            "Normal",
+            "TaintManagerEviction",
+            f"Marking for deletion Pod {meta.namespace}/{meta.name}",
+        )
         conditions = [c for c in pod.status.conditions if c.type != "DisruptionTarget"]
         conditions.append(
             core.PodCondition(

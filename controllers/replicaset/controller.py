@@ -80,6 +80,7 @@ from engine.client import Client
 from engine.clock import Clock
 from engine.controller import Controller, Request, Result
 from engine.errors import ApiError, Forbidden, NotFound, ServerTimeout
+from engine.events import EventRecorder
 from engine.expectations import Expectations
 from engine.informer import (
     DeletedFinalStateUnknown,
@@ -145,6 +146,8 @@ class ReplicaSetController:
     ) -> None:
         self.kind = kind
         self.client = client
+        component = "replicaset" if kind is ReplicaSet else "replication"
+        self.recorder = EventRecorder(client, clock, f"{component}-controller")
         self.clock = clock
         self.rng = rng or random.Random(0)
         self.burst_replicas = burst_replicas
@@ -410,19 +413,26 @@ class ReplicaSetController:
         prototype = self._prototype(rs)
         client = self.client
         written = self._written
+        record = self.recorder.record
 
         async def create_one() -> None:
             try:
                 pod = await client.create(prototype)
-            except ServerTimeout:
+            except ServerTimeout as error:
                 # The pod may well have been created: expect its event like any
                 # other's (if none comes, the expectation expires). Counting it
                 # as not created would let a sync on a lagging cache create it again.
+                record(rs, "Warning", "FailedCreate", f"Error creating: {error}")
                 return
             except Forbidden as error:
                 if "being terminated" in str(error):
                     return  # the namespace is going away: every create would fail
+                record(rs, "Warning", "FailedCreate", f"Error creating: {error}")
                 raise
+            except ApiError as error:
+                record(rs, "Warning", "FailedCreate", f"Error creating: {error}")
+                raise
+            record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}")
             revision = int(pod.metadata.resource_version)
             if revision > written.get(key, 0):
                 written[key] = revision
@@ -437,8 +447,13 @@ class ReplicaSetController:
     async def _delete_pods(self, key: Key, rs: Replicated, pods: list[Pod], count: int) -> None:
         victims = pods_to_delete(pods, self._related_pods(rs), count, self.clock.now())
         self.expectations.expect_deletions(key, [p.metadata.uid for p in victims])
-        _, first_error = await delete_pods(self.client, victims, self.expectations, key)
+        deleted, first_error = await delete_pods(self.client, victims, self.expectations, key)
+        for pod in deleted:
+            self.recorder.record(
+                rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}"
+            )
         if first_error is not None:
+            self.recorder.record(rs, "Warning", "FailedDelete", f"Error deleting: {first_error}")
             raise first_error
 
     def _related_pods(self, rs: Replicated) -> list[Pod]:
@@ -505,6 +520,7 @@ def setup(
         expectations=expectations,
     )
     manager.add(rsc.controller)
+    manager.add_runnable(rsc.recorder.run)
     return rsc
 
 
@@ -524,4 +540,5 @@ def setup_replication_controller(
         kind=ReplicationController,
     )
     manager.add(rcc.controller)
+    manager.add_runnable(rcc.recorder.run)
     return rcc

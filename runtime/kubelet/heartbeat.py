@@ -28,6 +28,7 @@ Neighbours: `runtime.kubelet.kubelet` (schedules these), `runtime.kubelet.node`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from engine.api import core
 from engine.api.base import ObjectMeta, OwnerReference, copied
@@ -61,6 +62,9 @@ class Heartbeat:
         self.lease_renewals = 0
         self.status_posts = 0
         self.errors = 0
+        # Told of every status this kubelet posted: (the Node before, after);
+        # the kubelet records its node condition events from it.
+        self.on_posted: Callable[[core.Node | None, core.Node], None] | None = None
 
     async def register(self, boot_id: str) -> core.Node:
         self.boot_id = boot_id
@@ -69,6 +73,7 @@ class Heartbeat:
         desired = registration_node(
             self.config, runtime_version=self.runtime_version, boot_id=boot_id, now=now
         )
+        existing: core.Node | None = None
         try:
             node = await self.client.create(desired)
         except AlreadyExists:
@@ -91,6 +96,8 @@ class Heartbeat:
         self.node = node
         self.last_post = self.last_check = self.clock.monotonic()
         self.status_posts += 1
+        if self.on_posted is not None:
+            self.on_posted(existing, node)
         return node
 
     async def renew_lease(self) -> None:
@@ -191,3 +198,5 @@ class Heartbeat:
             return
         self.last_post = now_mono
         self.status_posts += 1
+        if self.on_posted is not None:
+            self.on_posted(node, self.node)

@@ -53,9 +53,11 @@ import anyio
 from engine.api import core
 from engine.client import Client
 from engine.clock import Clock, TimerHandle
+from engine.events import EventRecorder
 from engine.informer import SharedInformer
 from engine.logging import get_logger
 from runtime.kubelet.config import KubeletConfig
+from runtime.kubelet.events import KubeletEvents
 from runtime.kubelet.heartbeat import Heartbeat
 from runtime.kubelet.pods import PodManager
 from runtime.kubelet.podsource import InformerPodSource, PodSource
@@ -115,6 +117,7 @@ class Kubelet:
         clock: Clock,
         rng: random.Random | None = None,
         pod_source: PodSource | None = None,
+        recorder: EventRecorder | None = None,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -123,6 +126,14 @@ class Kubelet:
         self.rng = rng or random.Random(config.node_name)
         self.node_name = config.node_name
         self.heartbeat = Heartbeat(client, clock, config, runtime.version)
+        # A pool shares one recorder among its kubelets and runs it; a
+        # standalone kubelet runs its own (`run()`).
+        self._own_recorder = recorder is None
+        self.recorder = EventRecorder(client, clock, "kubelet") if recorder is None else recorder
+        self.events = KubeletEvents(
+            self.recorder, config.node_name, lambda: self.pods.writes_enabled
+        )
+        self.heartbeat.on_posted = self.events.node_status
         self.pods = PodManager(
             client=client,
             runtime=runtime,
@@ -130,6 +141,7 @@ class Kubelet:
             config=config,
             node=lambda: self.heartbeat.node,
             mark_dirty=self.mark_dirty,
+            events=self.events,
         )
         self._source = pod_source
         self._state: KubeletState = "new"
@@ -228,6 +240,8 @@ class Kubelet:
                 )
                 self._source = InformerPodSource(informer)
                 tg.start_soon(informer.run)
+            if self._own_recorder:
+                tg.start_soon(self.recorder.run)
             try:
                 await self.start()
                 while True:
@@ -250,6 +264,7 @@ class Kubelet:
         self.pods.writes_enabled = True
         self.runtime.set_event_listener(self._on_container_event)
         boot_id = f"{self.rng.getrandbits(128):032x}"
+        self.events.starting()
         await self.heartbeat.register(boot_id)
         await self.heartbeat.renew_lease()
         await self._source.wait_for_sync()

@@ -61,11 +61,12 @@ from runtime.kubelet.admission import admit
 from runtime.kubelet.backoff import CrashLoopBackOff
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.containerconfig import ConfigError, container_config
+from runtime.kubelet.events import NORMAL, WARNING, KubeletEvents
 from runtime.kubelet.ipam import PodAddresses, PodIPAllocator
 from runtime.kubelet.podstate import ContainerRecord, PodRecord
 from runtime.kubelet.podstatus import build_status, compute_phase, init_progress
 from runtime.kubelet.probes import Prober
-from runtime.kubelet.volumes import FailedMountEvents, mount_failures, mount_retry_delay
+from runtime.kubelet.volumes import mount_failures, mount_retry_delay
 from runtime.runtimes.protocol import (
     ContainerEvent,
     ContainerRuntime,
@@ -99,6 +100,7 @@ class PodManager:
         config: KubeletConfig,
         node: Callable[[], core.Node | None],
         mark_dirty: Callable[[str], None],
+        events: KubeletEvents,
     ) -> None:
         self.client = client
         self.runtime = runtime
@@ -113,8 +115,8 @@ class PodManager:
         self.backoff = CrashLoopBackOff(
             config.crash_loop_initial_backoff, config.crash_loop_max_backoff
         )
-        self.prober = Prober(clock, runtime, self.on_probe_result)
-        self.mount_events = FailedMountEvents(client, clock, config.node_name)
+        self.prober = Prober(clock, runtime, self.on_probe_result, self.on_probe_failure)
+        self.events = events
         self.writes_enabled = True
         self.adoptable: set[str] = set()
         self.status_writes = 0
@@ -156,7 +158,24 @@ class PodManager:
         if status.state == "running":
             self.backoff.started(key, self.clock.monotonic())
             self._start_probes(record, container, running_for=0.0)
+            self.events.container(
+                record.pod,
+                container.name,
+                container.init,
+                NORMAL,
+                "Started",
+                f"Started container {container.name}",
+            )
         elif status.state == "terminated":
+            if status.reason == "StartError":
+                self.events.container(
+                    record.pod,
+                    container.name,
+                    container.init,
+                    WARNING,
+                    "Failed",
+                    f"Error: {status.message or status.reason}",
+                )
             self.prober.stop_container(record.uid, container.name)
             container.ready = False
         self._mark_dirty(record.uid)
@@ -183,12 +202,31 @@ class PodManager:
             if grace is None:
                 grace = record.pod.spec.termination_grace_period_seconds
             container.kill_grace = float(30 if grace is None else grace)
+            self.events.container(
+                record.pod,
+                name,
+                container.init,
+                NORMAL,
+                "Killing",
+                f"Container {name} failed {probe_type} probe, will be restarted",
+            )
             log.info(
                 f"container failed {probe_type} probe, will be restarted",
                 pod=record.pod.metadata.name,
                 container=name,
             )
         self._mark_dirty(pod_uid)
+
+    def on_probe_failure(
+        self, pod_uid: str, name: str, attempt: int, probe_type: ProbeType, output: str
+    ) -> None:
+        """One failed probe attempt: an Unhealthy event, as the kubelet's prober records."""
+        record = self.records.get(pod_uid)
+        container = record.containers.get(name) if record is not None else None
+        if record is None or container is None or container.attempt != attempt:
+            return
+        if self.writes_enabled:
+            self.events.probe_failed(record.pod, name, container.init, probe_type, output)
 
     def _start_probes(
         self, record: PodRecord, container: ContainerRecord, running_for: float
@@ -283,7 +321,6 @@ class PodManager:
         if not failures:
             record.volumes_ready = True
             record.mount_retry_at = None
-            self.mount_events.forget(record.uid)
             return True
         record.mount_failures += 1
         delay = mount_retry_delay(record.mount_failures)
@@ -291,7 +328,7 @@ class PodManager:
         self.clock.call_later(delay, lambda: self._mount_retry_due(record))
         if self.writes_enabled:
             for message in failures:
-                await self.mount_events.record(record.pod, message)
+                self.events.pod(record.pod, WARNING, "FailedMount", message)
         return False
 
     def _mount_retry_due(self, record: PodRecord) -> None:
@@ -384,6 +421,7 @@ class PodManager:
                 container.restart_at = finished + delay
             if now < container.restart_at:
                 if container.backoff_timer is None:
+                    self.events.back_off(record.pod, container.name, container.init)
                     uid = record.uid
                     container.backoff_timer = self.clock.call_later(
                         container.restart_at - now, lambda: self._backoff_over(uid, container)
@@ -403,6 +441,11 @@ class PodManager:
             allocatable=allocatable,
         )
         if isinstance(config, ConfigError):
+            if config.reason != "InvalidImageName":
+                self.events.image(record.pod, container.spec, container.init)
+            self.events.create_failed(
+                record.pod, container.spec, container.init, config.reason, config.message
+            )
             container.waiting_reason = config.reason
             container.waiting_message = config.message
             uid = record.uid
@@ -414,7 +457,16 @@ class PodManager:
         container.waiting_reason = container.waiting_message = None
         container.started = container.ready = False
         container.kill_grace = container.stop_deadline = None
+        self.events.image(record.pod, container.spec, container.init)
         container.status = await self.runtime.create_container(record.uid, config)
+        self.events.container(
+            record.pod,
+            container.name,
+            container.init,
+            NORMAL,
+            "Created",
+            f"Created container: {container.name}",
+        )
         await self.runtime.start_container(record.uid, container.name)
 
     def _backoff_over(self, uid: str, container: ContainerRecord) -> None:
@@ -435,6 +487,15 @@ class PodManager:
             self.prober.stop_container(record.uid, container.name)
             if container.status is not None and container.status.state != "terminated":
                 container.ready = False
+                if container.stop_deadline is None:
+                    self.events.container(
+                        record.pod,
+                        container.name,
+                        container.init,
+                        NORMAL,
+                        "Killing",
+                        f"Stopping container {container.name}",
+                    )
                 await self._stop(record, container, grace)
         if any(c.status is not None and not c.terminated for c in record.containers.values()):
             return False
@@ -458,7 +519,6 @@ class PodManager:
             return
         if record.deleted:
             self.records.pop(record.uid, None)
-            self.mount_events.forget(record.uid)
             return
         if not self.writes_enabled:
             return  # finish the deletion once the API is reachable again
@@ -478,7 +538,6 @@ class PodManager:
                 uid=record.uid,
             )
         self.records.pop(record.uid, None)
-        self.mount_events.forget(record.uid)
 
     def _follow_node_cidr(self) -> None:
         node = self._node()
@@ -579,7 +638,6 @@ class PodManager:
                 container.cancel_backoff()
         self.records.clear()
         self.adoptable.clear()
-        self.mount_events = FailedMountEvents(self.client, self.clock, self.config.node_name)
         self.ipam = PodIPAllocator(self.config.pod_cidr)
         self.backoff = CrashLoopBackOff(
             self.config.crash_loop_initial_backoff, self.config.crash_loop_max_backoff

@@ -47,6 +47,7 @@ import anyio.abc
 from engine.api import core
 from engine.client import Client
 from engine.clock import Clock
+from engine.events import EventRecorder
 from engine.informer import SharedInformer
 from runtime.kubelet.config import KubeletConfig
 from runtime.kubelet.kubelet import Kubelet
@@ -105,6 +106,11 @@ class NodeAgentPool:
         self._stack: AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self.wakeups = 0
+        # One recorder for every kubelet of the pool (source host = each
+        # node); it writes while the worker is idle, as the scheduler's does.
+        self.recorder = EventRecorder(
+            client, clock, "kubelet", busy=lambda: bool(self._ready or self._to_start)
+        )
 
     def _simulated_runtime(self, config: KubeletConfig, rng: random.Random) -> ContainerRuntime:
         return SimulatedRuntime(
@@ -121,7 +127,9 @@ class NodeAgentPool:
         rng = random.Random(f"{self.seed}/{name}")
         if runtime is None:
             runtime = self._runtime_factory(config, random.Random(f"{self.seed}/{name}/runtime"))
-        kubelet = Kubelet(self.client, runtime, config, clock=self.clock, rng=rng)
+        kubelet = Kubelet(
+            self.client, runtime, config, clock=self.clock, rng=rng, recorder=self.recorder
+        )
         kubelet.attach(self.source, self._wake)
         self._kubelets[name] = kubelet
         self._to_start.append(kubelet)
@@ -190,6 +198,7 @@ class NodeAgentPool:
             async with anyio.create_task_group() as tg:
                 if self._own_informer:
                     tg.start_soon(self.informer.run)
+                tg.start_soon(self.recorder.run)
                 await self.informer.wait_for_sync()
                 await self._start_pending()
                 task_status.started()
@@ -206,6 +215,7 @@ class NodeAgentPool:
         ready = self._ready
         while True:
             if not ready and not self._to_start:
+                self.recorder.notify_idle()
                 self._event.clear()
                 await self._event.wait()
             await self._start_pending()

@@ -45,6 +45,7 @@ log = get_logger("kubelet.prober")
 
 ProbeKey = tuple[str, str, ProbeType]  # (pod uid, container name, probe type)
 ResultCallback = Callable[[str, str, int, ProbeType, bool], None]
+FailureCallback = Callable[[str, str, int, ProbeType, str], None]
 
 
 def _resolve_port(port: int | str, container: core.Container) -> int | None:
@@ -135,10 +136,19 @@ class ProbeWorker:
 class Prober:
     """Probe workers of one kubelet, on its clock and runtime."""
 
-    def __init__(self, clock: Clock, runtime: ContainerRuntime, on_result: ResultCallback) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        runtime: ContainerRuntime,
+        on_result: ResultCallback,
+        on_failure: FailureCallback | None = None,
+    ) -> None:
         self.clock = clock
         self.runtime = runtime
         self.on_result = on_result
+        # Told of every failed attempt with the probe's output (the kubelet
+        # records an Unhealthy event for each).
+        self.on_failure = on_failure
         self._workers: dict[ProbeKey, ProbeWorker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.attempts = 0
@@ -204,12 +214,12 @@ class Prober:
         self.attempts += 1
         try:
             if isinstance(worker.action, str):
-                ok = False
+                ok, output = False, worker.action
             else:
                 result = await self.runtime.run_probe(
                     worker.pod_uid, worker.container, worker.probe_type, worker.action
                 )
-                ok = result.ok
+                ok, output = result.ok, result.message
         except Exception as error:  # a broken runtime counts as a failed attempt
             log.warning(
                 "probe attempt failed",
@@ -218,11 +228,15 @@ class Prober:
                 probe=worker.probe_type,
                 error=repr(error),
             )
-            ok = False
+            ok, output = False, str(error)
         finally:
             worker.in_flight = False
         if worker.stopped:
             return
+        if not ok and self.on_failure is not None:
+            self.on_failure(
+                worker.pod_uid, worker.container, worker.attempt, worker.probe_type, output
+            )
         if worker.record(ok):
             self.on_result(
                 worker.pod_uid, worker.container, worker.attempt, worker.probe_type, worker.result

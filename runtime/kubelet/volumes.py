@@ -25,8 +25,9 @@ back-off (`mount_retry_delay`: 0.5 s doubling to 2m2s); once everything is
 there the pod starts, and later changes to the objects do not stop it (as
 in Kubernetes, a mounted volume stays mounted).
 
-`FailedMountEvents` writes the events itself, folding repeats of one message
-into a rising `count` as client-go's recorder does.
+The kubelet records the messages as FailedMount events
+(`runtime.kubelet.events`); the recorder folds repeats of one message into
+a rising `count`.
 
 Neighbours: `runtime.kubelet.pods` (calls `mount_failures` before the
 sandbox), `runtime.cluster.workloads` (reports pods stuck on FailedMount).
@@ -38,14 +39,12 @@ from collections.abc import Iterator
 from typing import Final
 
 from engine.api import core
-from engine.api.base import ObjectMeta
 from engine.client import Client
-from engine.clock import Clock
-from engine.errors import ApiError, NotFound
+from engine.errors import NotFound
 from engine.logging import get_logger
 from engine.volumes import PodClaim, ephemeral_claim_problem, pod_claims
 
-__all__ = ["FailedMountEvents", "mount_failures", "mount_retry_delay"]
+__all__ = ["mount_failures", "mount_retry_delay"]
 
 log = get_logger("kubelet.volumes")
 
@@ -147,62 +146,3 @@ async def mount_failures(client: Client, pod: core.Pod) -> list[str]:
             f"unattached volumes=[{names}]: {claims[0][1]}"
         )
     return messages
-
-
-class FailedMountEvents:
-    """Writes the kubelet's FailedMount events (one per message, then counts)."""
-
-    def __init__(self, client: Client, clock: Clock, node_name: str) -> None:
-        self.client = client
-        self.clock = clock
-        self.node_name = node_name
-        self._seen: dict[tuple[str, str], core.Event] = {}
-        self._sequence = 0
-
-    async def record(self, pod: core.Pod, message: str) -> None:
-        meta = pod.metadata
-        key = (meta.uid, message)
-        now = self.clock.now()
-        previous = self._seen.get(key)
-        try:
-            if previous is not None:
-                stored = await self.client.update(
-                    previous.model_copy(
-                        update={"count": (previous.count or 1) + 1, "last_timestamp": now}
-                    )
-                )
-            else:
-                self._sequence += 1
-                nanos = int(now.timestamp() * 1e9) + self._sequence
-                stored = await self.client.create(
-                    core.Event(
-                        metadata=ObjectMeta(
-                            name=f"{meta.name}.{nanos:x}", namespace=meta.namespace
-                        ),
-                        involved_object=core.ObjectReference(
-                            api_version="v1",
-                            kind="Pod",
-                            namespace=meta.namespace,
-                            name=meta.name,
-                            uid=meta.uid or None,
-                        ),
-                        reason="FailedMount",
-                        message=message,
-                        type="Warning",
-                        source=core.EventSource(component="kubelet", host=self.node_name),
-                        first_timestamp=now,
-                        last_timestamp=now,
-                        count=1,
-                        reporting_component="kubelet",
-                        reporting_instance=self.node_name,
-                    )
-                )
-        except ApiError as error:
-            self._seen.pop(key, None)
-            log.debug("event not written", reason="FailedMount", error=str(error))
-            return
-        self._seen[key] = stored
-
-    def forget(self, uid: str) -> None:
-        for key in [k for k in self._seen if k[0] == uid]:
-            del self._seen[key]

@@ -13,7 +13,7 @@ from engine.clock import VirtualClock
 from engine.informer import InformerFactory
 from engine.registry import REGISTRY
 from engine.store import Store
-from tests.controllers.gc_support import configmap, owner_ref
+from tests.controllers.gc_support import configmap, owner_ref, running_cluster
 
 
 async def test_an_update_to_another_uid_removes_the_old_owner(clock: VirtualClock) -> None:
@@ -42,3 +42,11 @@ async def test_an_update_to_another_uid_removes_the_old_owner(clock: VirtualCloc
     assert "dependent" in checked  # its owner is gone: it is checked for collection
     node: Node | None = graph.get(dependent.metadata.uid)
     assert node is not None
+
+
+async def test_events_are_not_monitored(clock: VirtualClock) -> None:
+    # Kubernetes' DefaultIgnoredResources: Events never own or are owned for
+    # collection, and watching them would put every Event through the graph.
+    async with running_cluster(clock) as c:
+        assert core.Event not in c.gc.monitors.informers
+        assert core.Pod in c.gc.monitors.informers

@@ -106,6 +106,21 @@ def pod_manifest(
     return obj
 
 
+def set_node_ready(env: Env, status: str, node: str = "node-0") -> None:
+    """Write the Node's Ready condition as someone else would (the node
+    lifecycle controller marking it Unknown)."""
+    current = env.store.get(core.Node, node)
+    conditions = [
+        c.model_copy(update={"status": status}) if c.type == "Ready" else c
+        for c in current.status.conditions
+    ]
+    env.store.update_status(
+        current.model_copy(
+            update={"status": current.status.model_copy(update={"conditions": conditions})}
+        )
+    )
+
+
 def sim(**fields: str) -> dict[str, str]:
     """Simulation annotations: sim(exit_after="5s") -> {"sim.kubeloop.io/exit-after": "5s"}."""
     return {

@@ -9,7 +9,7 @@ from engine.api.coordination import Lease
 from engine.clock import VirtualClock
 from engine.quantity import Quantity
 from runtime.kubelet import KubeletConfig
-from tests.runtime.kubelet_env import simulated_nodes
+from tests.runtime.kubelet_env import set_node_ready, simulated_nodes
 
 
 async def test_registers_node_with_capacity_labels_taints_and_info(clock: VirtualClock) -> None:
@@ -104,16 +104,7 @@ async def test_node_status_posted_every_five_minutes_when_nothing_changes(
 
 async def test_node_status_reposted_when_someone_else_changed_it(clock: VirtualClock) -> None:
     async with simulated_nodes(clock) as env:
-        node = env.store.get(core.Node, "node-0")
-        conditions = [
-            c.model_copy(update={"status": "Unknown"}) if c.type == "Ready" else c
-            for c in node.status.conditions
-        ]
-        env.store.update_status(
-            node.model_copy(
-                update={"status": node.status.model_copy(update={"conditions": conditions})}
-            )
-        )
+        set_node_ready(env, "Unknown")
         await clock.advance(11)
         assert env.store.get(core.Node, "node-0").is_ready
 

@@ -53,6 +53,7 @@ def _replicaset(manager: Manager) -> ReplicaSetController:
         manager.client, manager.factory, manager.clock, manager.rng
     )
     manager.add(rsc.controller)
+    manager.add_runnable(rsc.recorder.run)
     return rsc
 
 
@@ -70,6 +71,7 @@ def _deployment(manager: Manager) -> DeploymentController:
         manager.client, manager.factory, manager.clock, manager.rng
     )
     manager.add(dc.controller)
+    manager.add_runnable(dc.recorder.run)
     return dc
 
 
@@ -89,7 +91,6 @@ DEPLOYMENT_TRUSTS_LOST_EVENTS = replace(
 
 FIXED: dict[str, FuzzTarget] = {
     "replicaset-reconnect-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
-    "replicaset-stale-relist-overcreates.yaml": REPLICASET_TRUSTS_TIME_TRAVEL,
     "deployment-surge-dropped-events.yaml": DEPLOYMENT_TRUSTS_LOST_EVENTS,
 }
 """Scenario file name -> a target that still has the bug its failure came from."""

@@ -242,7 +242,9 @@ async def test_stale_reads_of_scope_cache_keep_direct_reads_current() -> None:
     fault = StaleReads(at=0, duration=100, lag_revisions=5, controller="replicaset")
     async with Simulation(_config(fault)) as sim:
         await sim.run_until(at=5)
-        await sim.client.create(_pod("fresh"))
+        # On a node that does not exist: no binding, no kubelet and no Events
+        # follow its creation, only heartbeats, so the lag holds for a while.
+        await sim.client.create(_pod("fresh", node="elsewhere"))
         assert (await _client(sim).get(Pod, "fresh", namespace="default")).metadata.name == "fresh"
         await sim.run_until(timeout=0.01)
         assert not _cached(sim, "fresh")  # its watch lags 5 revisions
