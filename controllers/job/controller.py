@@ -421,6 +421,12 @@ class JobController:
                 continue
             seen.by_uid[uid] = pod
             tracked = TRACKING_FINALIZER in meta.finalizers and uid not in removed
+            if phase == "Succeeded" and uid in uncounted_f:
+                # Counted as failed when its Job failed, before it stopped (as
+                # Kubernetes counts every unfinished pod of a finished Job).
+                if tracked:
+                    seen.finalize.append(pod)
+                continue
             if phase == "Succeeded":
                 succeeded.append(pod)
                 if tracked:
@@ -626,6 +632,12 @@ class JobController:
         if failing or succeeding:
             if seen.active and satisfied:
                 manage_error = await self._delete(key, job, seen.active, len(seen.active))
+            if failing:
+                # Every pod of a failed Job not finished yet counts as failed,
+                # now, whatever phase it stops in (Kubernetes'
+                # trackJobStatusAndRemoveFinalizers with a finished condition).
+                uncounted = _count_as_failed(uncounted, [*seen.active, *seen.terminating])
+                status = status.model_copy(update={"uncounted_terminated_pods": uncounted})
             stopping = [p for p in seen.terminating if self._node_ready(p)]
             remaining = bool(seen.active or stopping or uncounted.succeeded or uncounted.failed)
             if not remaining:
@@ -984,3 +996,18 @@ def setup(manager: Manager, *, workers: int = 5) -> JobController:
     manager.add(jc.controller)
     manager.add_runnable(jc.recorder.run)
     return jc
+
+
+def _count_as_failed(
+    uncounted: UncountedTerminatedPods, pods: list[Pod]
+) -> UncountedTerminatedPods:
+    """`uncounted` with the tracked `pods` not in it yet added as failed."""
+    known = set(uncounted.failed) | set(uncounted.succeeded)
+    new = [
+        p.metadata.uid
+        for p in pods
+        if p.metadata.uid not in known and TRACKING_FINALIZER in p.metadata.finalizers
+    ]
+    if not new:
+        return uncounted
+    return uncounted.model_copy(update={"failed": [*uncounted.failed, *new]})
