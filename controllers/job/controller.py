@@ -329,7 +329,9 @@ class JobController:
                 for p in pods
                 if TRACKING_FINALIZER in p.metadata.finalizers and p.metadata.uid not in removed
             ]
-            await self._remove_finalizers(leftover, removed)
+            _, error = await self._remove_finalizers(leftover, removed)
+            if error is not None:
+                raise error
             return Result()
         now = self.clock.now()
         seen = self._observe(job, pods, removed)
@@ -512,9 +514,10 @@ class JobController:
         self, pods: list[Pod], removed: set[str]
     ) -> tuple[set[str], ApiError | None]:
         """Remove the tracking finalizer from `pods`: an update of the cached
-        pod (a stale one gets a Conflict and is tried again next sync; an
-        update costs far less than a patch's JSON round trip). Returns the
-        uids done and the first error other than a conflict."""
+        pod (an update costs far less than a patch's JSON round trip). Returns
+        the uids done and the first error: a stale cached pod's Conflict too,
+        so the sync is retried (the pod event that made the cache fresh may
+        already have been handled, and nothing else would bring it back)."""
         done: set[str] = set()
         first_error: ApiError | None = None
         for pod in pods:
@@ -528,8 +531,6 @@ class JobController:
                 )
             except NotFound:
                 pass
-            except Conflict:
-                continue
             except ApiError as error:
                 if first_error is None:
                     first_error = error

@@ -28,6 +28,11 @@ failed before its fix and must pass now.
   index whose pod was still running (parallelism 1); the Job controller now
   never acts on a pod cache older than one it already acted on, as the
   ReplicaSet controller does.
+* job-finalizer-conflict-not-retried: a failed Job's last pod stopped
+  (Succeeded) while the Job removed its tracking finalizer from a cached
+  copy one write old; the Conflict was dropped and no later event brought
+  the Job back, so it never reached Failed. A conflict on a finalizer
+  removal now retries the sync.
 """
 
 from __future__ import annotations
