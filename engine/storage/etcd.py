@@ -17,7 +17,9 @@ watches (kube-apiserver's watch cache):
   processes) on one etcd see each other's writes. A write returns once the
   watch has brought the mirror up to its own revision, so a reader after it
   sees it (read-your-writes) and every watcher sees changes in revision
-  order. Reads take what the watch has brought in so far.
+  order; a write whose revision directly follows the mirror's is applied at
+  once, as nothing can come between. Reads take what the watch has brought in
+  so far.
 * The mirror keeps `history_size` changes per kind, as the memory storage
   does; older revisions are Gone. An etcd compaction past the mirror's
   watch position ends it with `Gone` at the next write (restart to reload).
@@ -457,7 +459,14 @@ class EtcdStorage:
                 raise AlreadyExists(f'{info.plural} "{obj.key[1]}" already exists')
             raise space._conflict(obj.key)
         self._own[revision] = stamped(obj, revision)
-        self.catch_up(until=revision)
+        self.catch_up()
+        if revision == self._mirror.revision + 1:
+            # Nothing was written in etcd between the mirror and this write:
+            # it is next in order, so it is applied now, and the watch's copy
+            # of it is skipped when it comes (no round trip through the watch).
+            self._apply(_Event(key, None if delete else b"", None, revision))
+        else:
+            self.catch_up(until=revision)
         space = self._mirror.keyspace(info)
         change = space.history[-1] if space.history else None
         if change is None or change.revision != revision:
