@@ -67,7 +67,7 @@ from engine.storage.protocol import Change, Key, Unwatch, stamped
 if TYPE_CHECKING:
     import aetcd
 
-__all__ = ["EtcdStorage", "registry_key"]
+__all__ = ["EtcdStorage", "endpoint_address", "registry_key"]
 
 log = get_logger("etcd")
 
@@ -116,7 +116,7 @@ class _Client:
             raise RuntimeError(
                 "etcd as the store needs the aetcd client: pip install 'kubeloop[etcd]'"
             ) from None
-        self.endpoints = [_host_port(url) for url in endpoints]
+        self.endpoints = [endpoint_address(url) for url in endpoints]
         # Requests and the watch each have a connection of their own, so a
         # failover of one never closes a channel the other is using.
         self._current: dict[str, int] = {REQUESTS: 0, WATCH: 0}
@@ -205,7 +205,8 @@ async def _as_coroutine(awaitable: Awaitable[None]) -> None:
     await awaitable
 
 
-def _host_port(url: str) -> tuple[str, int]:
+def endpoint_address(url: str) -> tuple[str, int]:
+    """(host, port) of an etcd client URL; ValueError naming a bad one."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"etcd endpoint {url!r}: expected http://HOST:PORT (TLS is not supported)")

@@ -35,6 +35,7 @@ from controllers.registry import CONTROLLERS
 from engine.admission.podsecurity import PodSecurityExemptions
 from engine.api.core import Taint
 from engine.api.integers import INT32_MAX
+from engine.storage.etcd import endpoint_address
 from runtime.network.config import ProcessNetworkConfig
 
 __all__ = ["ALL_CONTROLLERS", "MAX_NODES", "ClusterConfig", "NodePool"]
@@ -181,6 +182,8 @@ class ClusterConfig:
             raise ValueError(f"at most {MAX_NODES} nodes, got {self.node_count}")
         if self.etcd_servers and self.data_dir is not None:
             raise ValueError("choose one place for the state: data_dir or etcd_servers, not both")
+        for url in self.etcd_servers:
+            endpoint_address(url)  # a bad URL is refused before anything starts
         if self.fsync not in ("normal", "always"):
             raise ValueError(f"fsync must be 'normal' or 'always', got {self.fsync!r}")
         names = [p.name for p in self.node_pools]

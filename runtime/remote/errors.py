@@ -34,39 +34,25 @@ from engine.errors import (
 
 __all__ = ["error_from_status"]
 
-_BY_REASON: dict[str, type[ApiError]] = {
-    cls.reason: cls
-    for cls in (
-        AlreadyExists,
-        BadRequest,
-        Conflict,
-        Forbidden,
-        Gone,
-        InternalError,
-        Invalid,
-        MethodNotAllowed,
-        NotFound,
-        RequestEntityTooLarge,
-        ServerTimeout,
-        ServiceUnavailable,
-        TooManyRequests,
-    )
-}
-_BY_REASON["Gone"] = Gone
-_BY_CODE: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    403: Forbidden,
-    404: NotFound,
-    405: MethodNotAllowed,
-    409: Conflict,
-    410: Gone,
-    413: RequestEntityTooLarge,
-    422: Invalid,
-    429: TooManyRequests,
-    500: InternalError,
-    503: ServiceUnavailable,
-    504: ServerTimeout,
-}
+_CLASSES: tuple[type[ApiError], ...] = (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    Gone,
+    RequestEntityTooLarge,
+    Invalid,
+    TooManyRequests,
+    InternalError,
+    ServiceUnavailable,
+    ServerTimeout,
+    AlreadyExists,  # after Conflict: a 409 without a reason is a Conflict
+)
+_BY_REASON: dict[str, type[ApiError]] = {cls.reason: cls for cls in _CLASSES} | {"Gone": Gone}
+_BY_CODE: dict[int, type[ApiError]] = {}
+for _cls in _CLASSES:
+    _BY_CODE.setdefault(_cls.code, _cls)
 
 
 class _Unclassified(ApiError):

@@ -137,3 +137,8 @@ def test_serve_over_plain_http_at_a_faster_pace(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     assert "kubectl sends no token over it" in stderr
     assert not kubeconfig.exists()
+
+
+def test_serve_refuses_a_bad_etcd_endpoint_before_starting(capsys: Any) -> None:
+    assert cli.main(["serve", "--etcd-servers", "https://etcd.example:2379"]) == 2
+    assert "expected http://HOST:PORT" in capsys.readouterr().err
