@@ -51,7 +51,8 @@ class Listers:
     replica_sets: Callable[[str], list[ReplicaSet]] = _nothing
     stateful_sets: Callable[[str], list[StatefulSet]] = _nothing
     workloads_version: Callable[[], int] = lambda: 0
-    """Changes whenever a Service, ReplicaSet or StatefulSet changes (memo key)."""
+    """Changes whenever a Service, ReplicaSet or StatefulSet is added or deleted,
+    or its selector changes (memo key)."""
     claim: Callable[[str, str], PersistentVolumeClaim | None] = lambda _ns, _name: None
     """A PersistentVolumeClaim by (namespace, name)."""
     volume: Callable[[str], PersistentVolume | None] = lambda _name: None

@@ -267,7 +267,7 @@ class Scheduler:
             informer.add_event_handler(
                 EventHandler(
                     add=self._workloads_changed,
-                    update=lambda _old, _new: self._workloads_changed(),
+                    update=self._workload_updated,
                     delete=self._workloads_changed,
                 )
             )
@@ -286,6 +286,15 @@ class Scheduler:
 
     def _workloads_changed(self, *_: Any) -> None:
         self._workloads_version += 1
+
+    def _workload_updated(self, old: Any, new: Any) -> None:
+        # Default spreading reads only a workload's selector (and which object
+        # holds the name); status writes, which a converging cluster makes by
+        # the thousand, must not throw every pod's memoised defaults away.
+        if old.spec is new.spec and old.metadata.uid == new.metadata.uid:
+            return
+        if old.spec.selector != new.spec.selector or old.metadata.uid != new.metadata.uid:
+            self._workloads_changed()
 
     # -- lookups ----------------------------------------------------------------------------
 

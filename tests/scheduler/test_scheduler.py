@@ -345,6 +345,44 @@ async def test_default_spreading_applies_to_pods_selected_by_a_service(
         assert len({c.node_of(f"web{i}") for i in range(3)}) >= 2
 
 
+async def test_default_spreading_follows_a_service_selector_change(clock: VirtualClock) -> None:
+    from engine.api import Service
+    from engine.manifests import parse_object
+
+    nodes = [node("big", cpu="64"), node("small1"), node("small2")]
+    async with running(clock, nodes=nodes) as c:
+        service = parse_object(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+            }
+        )
+        assert isinstance(service, Service)
+        stored = await c.client.create(service)
+        await c.settle(0.1)
+        for i in range(3):
+            await c.client.create(pod(f"web{i}", labels={"app": "web"}))
+            await c.settle(0.1)
+        assert len({c.node_of(f"web{i}") for i in range(3)}) >= 2
+        # A status write keeps the defaults; a new selector that no longer
+        # covers the pods drops them, and LeastAllocated alone picks the big node.
+        await c.client.update_status(
+            stored.model_copy(
+                update={"status": stored.status.model_copy(update={"conditions": []})}
+            )
+        )
+        current = await c.client.get(Service, "web", namespace="default")
+        spec = current.spec.model_copy(update={"selector": {"app": "other"}})
+        await c.client.update(current.model_copy(update={"spec": spec}))
+        await c.settle(0.1)
+        for i in range(3):
+            await c.client.create(pod(f"more{i}", labels={"app": "web"}))
+            await c.settle(0.1)
+        assert {c.node_of(f"more{i}") for i in range(3)} == {"big"}
+
+
 class _Gatekeeper:
     """Permit: holds every pod until allowed; Reserve: counts reservations."""
 

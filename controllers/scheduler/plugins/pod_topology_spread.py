@@ -143,6 +143,11 @@ class PodTopologySpread:
                 for d in defaults
             )
         )
+        self._shared: dict[
+            tuple[str, str, tuple[tuple[str, str], ...]],
+            tuple[tuple[SpreadConstraint, ...], bool],
+        ] = {}
+        self._shared_version = -1
 
     # -- constraints -----------------------------------------------------------------------
 
@@ -162,16 +167,30 @@ class PodTopologySpread:
         if memo is not None and memo[0] == version:
             result: tuple[tuple[SpreadConstraint, ...], bool] = memo[1]
             return result
-        selector = self._default_selector(pod)
-        if selector.is_empty():
-            result = ((), False)
-        else:
-            result = (
-                tuple(replace(c, selector=selector) for c in self.default_constraints),
-                self.defaulting == "System",
-            )
-        pod.extra[_DEFAULTS_MEMO] = (version, result)
-        return result
+        if self._shared_version != version:
+            self._shared_version = version
+            self._shared.clear()
+        # Pods of one owner with the same labels get the same defaults: computing
+        # them scans the namespace's Services and workloads, once per such group.
+        owner = pod.pod.metadata.controller_ref()
+        group = (
+            pod.namespace,
+            owner.uid if owner is not None else "",
+            tuple(sorted(pod.labels.items())),
+        )
+        shared = self._shared.get(group)
+        if shared is None:
+            selector = self._default_selector(pod)
+            if selector.is_empty():
+                shared = ((), False)
+            else:
+                shared = (
+                    tuple(replace(c, selector=selector) for c in self.default_constraints),
+                    self.defaulting == "System",
+                )
+            self._shared[group] = shared
+        pod.extra[_DEFAULTS_MEMO] = (version, shared)
+        return shared
 
     def _default_selector(self, pod: PodInfo) -> Selector:
         listers = self.handle.listers
