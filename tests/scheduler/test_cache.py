@@ -253,3 +253,50 @@ def test_many_extended_resources_keep_allocatable_minus_requested() -> None:
     assert table.free[table.resources["example.com/other"], slot] == 5
     assert table.free[table.resources["example.com/r3"], table.slot_of["n3"]] == -1
     assert table.free[table.resources["example.com/r1"], table.slot_of["n1"]] == 2
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove", "ask"]), st.integers(0, 2), st.integers(0, 3)),
+        max_size=40,
+    )
+)
+def test_counters_equal_a_recount_while_pods_share_label_maps(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    # Pods of one template share their labels dict, which the registry's
+    # matching memo is keyed on; counters asked for midway must start right
+    # and every counter must follow later adds and removes.
+    from controllers.scheduler.cache.counters import CounterKey
+    from engine.selectors import selector_from_set
+
+    store = Store()
+    cache = SchedulerCache()
+    for i in range(3):
+        cache.add_node(node(f"n{i}"))
+    label_sets = [{"app": "web"}, {"app": "db"}, {"app": "web", "tier": "x"}]
+    templates = [_bound(store, pod(f"t{i}", labels=s), "n0") for i, s in enumerate(label_sets)]
+    wanted = [{"app": "web"}, {"app": "db"}, {"tier": "x"}, {"app": "web", "tier": "x"}]
+    keys = [CounterKey.for_spread("default", selector_from_set(w)) for w in wanted]
+    asked: set[int] = set()
+    placed: list[Pod] = []
+    for i, (action, which, target) in enumerate(steps):
+        if action == "add":
+            template = templates[which]
+            meta = template.metadata.model_copy(update={"name": f"p{i}", "uid": f"uid-{i}"})
+            spec = template.spec.model_copy(update={"node_name": f"n{target % 3}"})
+            placed_pod = template.model_copy(update={"metadata": meta, "spec": spec})
+            assert placed_pod.metadata.labels is template.metadata.labels
+            cache.add_pod(placed_pod)
+            placed.append(placed_pod)
+        elif action == "remove" and placed:
+            cache.remove_pod(placed.pop(target % len(placed)))
+        elif action == "ask":
+            asked.add(target)
+        table = cache.table
+        for k in asked:
+            expected = [0] * table.size
+            for p in placed:
+                if all(p.metadata.labels.get(name) == v for name, v in wanted[k].items()):
+                    expected[table.slot_of[p.spec.node_name or ""]] += 1
+            assert cache.counters.counts(keys[k])[: table.size].tolist() == expected

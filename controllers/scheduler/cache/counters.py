@@ -46,6 +46,7 @@ Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
 NamespaceLabels = Callable[[str], Mapping[str, str] | None]
 _DEFAULT_LIMIT: Final = 512
+_MATCHING_MEMO: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,13 @@ class CounterRegistry:
         self._limit = limit
         self._counters: dict[CounterKey, _Counter] = {}
         self._tick = 0
+        # Which counters without a namespace selector match a pod depends only
+        # on its labels, namespace and whether it is terminating; pods of one
+        # template share their labels dict. Memoised per dict (held, so its id
+        # is not reused) until the set of counters changes.
+        self._plain: list[_Counter] = []
+        self._by_namespace_labels: list[_Counter] = []
+        self._matching: dict[tuple[int, str, bool], tuple[Mapping[str, str], list[_Counter]]] = {}
 
     def __len__(self) -> int:
         return len(self._counters)
@@ -150,12 +158,42 @@ class CounterRegistry:
             if counter.matches(pod, labels):
                 counts[slot] += 1
         self._counters[key] = counter
+        self._counters_changed()
         return counter
 
     def _evict(self) -> None:
         ordered = sorted(self._counters.values(), key=lambda c: c.last_used)
         for counter in ordered[: len(ordered) // 2]:
             del self._counters[counter.key]
+        self._counters_changed()
+
+    def _counters_changed(self) -> None:
+        counters = self._counters.values()
+        self._plain = [
+            c for c in counters if all(cl.namespace_selector is None for cl in c.key.clauses)
+        ]
+        self._by_namespace_labels = [
+            c for c in counters if any(cl.namespace_selector is not None for cl in c.key.clauses)
+        ]
+        self._matching.clear()
+
+    def _matching_counters(self, pod: PodInfo) -> list[_Counter]:
+        labels = pod.labels
+        memo_key = (id(labels), pod.namespace, pod.is_terminating)
+        memo = self._matching.get(memo_key)
+        namespace_labels = self._namespace_labels
+        if memo is not None and memo[0] is labels:
+            found = memo[1]
+        else:
+            found = [c for c in self._plain if c.matches(pod, namespace_labels)]
+            if len(self._matching) >= _MATCHING_MEMO:
+                self._matching.clear()
+            self._matching[memo_key] = (labels, found)
+        if self._by_namespace_labels:
+            found = found + [
+                c for c in self._by_namespace_labels if c.matches(pod, namespace_labels)
+            ]
+        return found
 
     def pod_added(self, pod: PodInfo, slot: int) -> None:
         self._change(pod, slot, 1)
@@ -164,12 +202,10 @@ class CounterRegistry:
         self._change(pod, slot, -1)
 
     def _change(self, pod: PodInfo, slot: int, delta: int) -> None:
-        labels = self._namespace_labels
-        for counter in self._counters.values():
-            if counter.matches(pod, labels):
-                counter.counts[slot] += delta
-                if counter.domains:
-                    self._change_domains(counter, slot, delta)
+        for counter in self._matching_counters(pod):
+            counter.counts[slot] += delta
+            if counter.domains:
+                self._change_domains(counter, slot, delta)
 
     def _change_domains(self, counter: _Counter, slot: int, delta: int) -> None:
         table = self.table
