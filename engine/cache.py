@@ -77,6 +77,11 @@ class Indexer(Generic[R]):
         self._items: dict[ObjectKey, R] = {}
         self._funcs: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[ObjectKey]]] = {}
+        # The keys under one index value in order, kept from one read to the
+        # next until that value gains or loses a key: controllers read the
+        # same owner's objects on every sync, while most events (status
+        # writes) change no index membership.
+        self._ordered: dict[tuple[str, str], builtins.list[ObjectKey]] = {}
         for name, func in (indexers or {"namespace": index_by_namespace}).items():
             self.add_indexer(name, func)
 
@@ -123,14 +128,17 @@ class Indexer(Generic[R]):
             if old_values == new_values:
                 continue
             index = self._indices[name]
+            ordered = self._ordered
             for value in old_values:
                 keys = index.get(value)
                 if keys is not None:
                     keys.discard(key)
                     if not keys:
                         del index[value]
+                    ordered.pop((name, value), None)
             for value in new_values:
                 index.setdefault(value, set()).add(key)
+                ordered.pop((name, value), None)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -157,7 +165,11 @@ class Indexer(Generic[R]):
         keys = index.get(value)
         if not keys:
             return []
-        return [self._items[k] for k in sorted(keys)]
+        ordered = self._ordered.get((index_name, value))
+        if ordered is None:
+            ordered = self._ordered[(index_name, value)] = sorted(keys)
+        items = self._items
+        return [items[k] for k in ordered]
 
     def index_size(self, index_name: str, value: str) -> int:
         """How many objects are under one index value (without listing them)."""

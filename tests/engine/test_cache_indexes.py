@@ -4,6 +4,8 @@ order, and counting an index value without listing it."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.api import ConfigMap, ObjectMeta
 from engine.cache import Indexer, index_by_namespace
@@ -32,3 +34,40 @@ def test_index_size_follows_inserts_updates_and_removals() -> None:
     assert cache.index_size("namespace", "other") == 1
     with pytest.raises(KeyError, match="no index named 'nope'"):
         cache.index_size("nope", "x")
+
+
+_names = st.sampled_from(["a", "b", "c", "d", "e"])
+_operations = st.lists(
+    st.tuples(
+        st.sampled_from(["upsert", "remove", "read"]),
+        st.sampled_from(["default", "other"]),
+        _names,
+        st.sampled_from(["", "web", "db"]),
+    ),
+    max_size=40,
+)
+
+
+@given(_operations)
+def test_index_reads_match_the_objects_held_after_any_changes(
+    operations: list[tuple[str, str, str, str]],
+) -> None:
+    # Reads between changes fill the ordered-keys memo that later changes
+    # must invalidate; every read is checked against the objects held.
+    cache: Indexer[ConfigMap] = Indexer({"namespace": index_by_namespace, "tier": _tier})
+    held: dict[tuple[str, str], str] = {}
+    for op, namespace, name, tier in operations:
+        if op == "upsert":
+            labels = {"tier": tier} if tier else {}
+            cache.upsert(_cm(name, namespace, **labels))
+            held[(namespace, name)] = tier
+        elif op == "remove":
+            cache.remove((namespace, name))
+            held.pop((namespace, name), None)
+        for value in ("web", "db"):
+            expected = sorted(key for key, t in held.items() if t == value)
+            assert [o.key for o in cache.by_index("tier", value)] == expected
+        for ns in ("default", "other"):
+            assert [o.key for o in cache.by_index("namespace", ns)] == sorted(
+                key for key in held if key[0] == ns
+            )
