@@ -530,14 +530,21 @@ class Store:
             revision, items = self._pages.resume(continue_)
         else:
             revision = self._synced()
-            items = table.space.list(namespace)
-            if sel is not None or fsel is not None:
-                items = [
-                    obj
-                    for obj in items
-                    if (sel is None or sel.matches(obj.metadata.labels))
-                    and (fsel is None or fsel.matches(obj))
-                ]
+            if sel is None and fsel is None:
+                items = table.space.list(namespace)
+            else:
+                # Select first, then sort what matched: a controller listing
+                # its few pods must not sort every pod of the cluster.
+                items = sorted(
+                    (
+                        obj
+                        for obj in table.space.values()
+                        if (namespace is None or obj.metadata.namespace == namespace)
+                        and (sel is None or sel.matches(obj.metadata.labels))
+                        and (fsel is None or fsel.matches(obj))
+                    ),
+                    key=_object_key,
+                )
         if limit is None or limit <= 0 or len(items) <= limit:
             return ObjectList(cast(builtins.list[R], items), revision)
         token = self._pages.save(revision, items[limit:])
@@ -890,6 +897,11 @@ class Store:
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""
         return cast(Iterable[R], self.table(kind).space.values())
+
+
+def _object_key(obj: Resource) -> tuple[str, str]:
+    meta = obj.metadata
+    return (meta.namespace, meta.name)
 
 
 def _label_selector(value: LabelSelectorArg) -> Selector | None:

@@ -107,9 +107,11 @@ class MemoryKeyspace:
             objects = self.objects
         else:
             objects = self._at(revision)
-        return [
-            obj for key, obj in sorted(objects.items()) if namespace is None or key[0] == namespace
-        ]
+        if namespace is None:
+            keys = sorted(objects)
+        else:
+            keys = sorted(key for key in objects if key[0] == namespace)
+        return [objects[key] for key in keys]
 
     def values(self) -> Iterable[Resource]:
         return self.objects.values()
