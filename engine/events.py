@@ -62,6 +62,8 @@ __all__ = ["EventRecorder", "object_reference"]
 log = get_logger("events")
 _MAX_PENDING: Final = 20_000
 _HIGH_WATER: Final = 10_000
+_REFERENCES: Final = 4096
+"""How many involved-object references are kept for sharing (then forgotten at once)."""
 
 # An identical event: object, field path, type, reason, message (client-go's
 # getEventKey); a combined event: object, type, reason (its aggregate key).
@@ -123,6 +125,7 @@ class EventRecorder:
         self._seen: OrderedDict[_EventKey, Event] = OrderedDict()
         self._sequence = 0
         self._sources: dict[str | None, EventSource] = {}
+        self._references: dict[tuple[ObjectKey, str, str | None], ObjectReference] = {}
         epoch = clock.now()
         self._template = Event(
             metadata=ObjectMeta(name="template", namespace="default"),
@@ -277,6 +280,31 @@ class EventRecorder:
             source = self._sources[host] = EventSource(component=self.component, host=host)
         return source
 
+    def _reference(self, item: _Pending) -> ObjectReference:
+        """The involved object's reference, shared by the events about one
+        revision of one (sub-)object: a kubelet's Pulling, Pulled, Created and
+        Started name the same container of the same pod revision."""
+        key = (item.target, item.resource_version, item.field_path)
+        reference = self._references.get(key)
+        if reference is None:
+            _, kind, namespace, name, uid, api_version = item.target
+            reference = copied(
+                self._template.involved_object,
+                {
+                    "api_version": api_version,
+                    "kind": kind,
+                    "namespace": namespace or None,
+                    "name": name,
+                    "uid": uid or None,
+                    "resource_version": item.resource_version or None,
+                    "field_path": item.field_path,
+                },
+            )
+            if len(self._references) >= _REFERENCES:
+                self._references.clear()
+            self._references[key] = reference
+        return reference
+
     def _new_event(self, item: _Pending) -> Event:
         # Built from the template by shallow copies, not validated field by
         # field: every part comes from this recorder, and the store validates
@@ -284,21 +312,10 @@ class EventRecorder:
         # fields-set, which keeps a written Event small.
         self._sequence += 1
         now = item.time
-        _, kind, namespace, name, uid, api_version = item.target
+        namespace, name = item.target[2], item.target[3]
         nanos = int(now.timestamp() * 1e9) + self._sequence
         template = self._template
-        reference = copied(
-            template.involved_object,
-            {
-                "api_version": api_version,
-                "kind": kind,
-                "namespace": namespace or None,
-                "name": name,
-                "uid": uid or None,
-                "resource_version": item.resource_version or None,
-                "field_path": item.field_path,
-            },
-        )
+        reference = self._reference(item)
         metadata = copied(
             template.metadata, {"name": f"{name}.{nanos:x}", "namespace": namespace or "default"}
         )
