@@ -635,6 +635,10 @@ class Cluster:
             ) from None
 
     def converged(self) -> bool:
+        # Checked after every batch of writes while a cluster converges: pods
+        # still starting answer it in O(1), before any workload is read.
+        if self.tracker.unsettled:
+            return False
         return not self.unconverged()
 
     def unconverged(self) -> builtins.list[str]:

@@ -45,7 +45,6 @@ import asyncio
 import functools
 import hashlib
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
@@ -92,6 +91,7 @@ class _Container:
     """One instance of a container (a restart replaces it)."""
 
     __slots__ = (
+        "_lines",
         "behavior",
         "changed",
         "config",
@@ -101,7 +101,6 @@ class _Container:
         "lines_written",
         "load_cpu_seconds",
         "load_sampled_at",
-        "logs",
         "running_since",
         "status",
     )
@@ -118,12 +117,23 @@ class _Container:
         self.exit_timer: TimerHandle | None = None
         self.kill_timer: TimerHandle | None = None
         self.kill_deadline: float | None = None
-        self.logs: deque[str] = deque(maxlen=LOG_LINES)
+        # A list, trimmed in halves, not a deque(maxlen=...): most containers
+        # write one line, and an empty deque costs some 600 bytes per container.
+        self._lines: list[str] = []
         self.lines_written = 0
         self.changed: asyncio.Event | None = None  # only while someone follows the logs
 
+    @property
+    def logs(self) -> list[str]:
+        """The last `LOG_LINES` lines, oldest first."""
+        lines = self._lines
+        return lines[-LOG_LINES:] if len(lines) > LOG_LINES else lines
+
     def log(self, line: str) -> None:
-        self.logs.append(line)
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= 2 * LOG_LINES:
+            del lines[:LOG_LINES]
         self.lines_written += 1
         self.notify()
 
