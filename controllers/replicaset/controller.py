@@ -18,6 +18,16 @@ A sync of one ReplicaSet, level-triggered from informer caches:
 3. Write the status (`controllers.replicaset.status`); if pods are ready but
    not yet available, come back when the first one will be.
 
+Most syncs only recount: a pod became ready, or a creation the set waits for
+was observed. When nothing could be claimed, released, created or deleted
+(no orphans, every pod matching the selector, as many active pods as
+replicas or expectations still pending, no minReadySeconds), the status
+comes from running counts a pod event handler keeps
+(`controllers.replicaset.tally`) instead of reading every pod of the set;
+Kubernetes reads them all on every sync, and at 1,000 pods a set that is
+most of a rolling update's time. Under the mutation detector (the test
+suite) each counted status is checked against the full recount.
+
 Expectations (`engine.expectations`) stop a sync on a stale pod cache from
 creating or deleting again what the last sync already did. A create or delete
 answered with a timeout may have been carried out, so its event is expected
@@ -62,12 +72,21 @@ from controllers.common.ownership import (
     controller_or_orphan,
     ensure_indexer,
     new_controller_ref,
+    orphan_key,
     owned_and_orphans,
     resolve_controller,
 )
 from controllers.common.pods import is_pod_active
 from controllers.common.ranking import pods_to_delete
-from controllers.replicaset.status import calculate_status, next_availability_check, update_status
+from controllers.replicaset.status import (
+    Status,
+    calculate_status,
+    fully_labeled_by,
+    next_availability_check,
+    status_from_counts,
+    update_status,
+)
+from controllers.replicaset.tally import shared_tally
 from engine.api import (
     LabelSelector,
     ObjectMeta,
@@ -90,6 +109,7 @@ from engine.informer import (
 )
 from engine.logging import get_logger
 from engine.manager import Manager
+from engine.mutation import detector
 from engine.selectors import Selector, from_label_selector
 
 __all__ = [
@@ -178,6 +198,8 @@ class ReplicaSetController:
         # Per ReplicaSet uid: (template it was built from, pod prototype, selector).
         self._prototypes: dict[str, tuple[PodTemplateSpec, Pod]] = {}
         self._selectors: dict[str, tuple[object, Selector]] = {}
+        # Active pods per controller uid, for syncs that only recount.
+        self.tally = shared_tally(self.pods)
 
     # -- event handlers (run inline in informer tasks: only bookkeeping and enqueue) --
 
@@ -289,6 +311,9 @@ class ReplicaSetController:
             self.expectations.forget(key)
             self._written.pop(key, None)
             return Result()
+        counted = self._counted_status(key, rs)
+        if counted is not None:
+            return await self._write_counted_status(key, rs, *counted)
         selector = self._selector(rs)
         candidates = [p for p in owned_and_orphans(self.pods, rs) if is_pod_active(p)]
         # Decided before any await, on the same cache state as `candidates`.
@@ -327,6 +352,67 @@ class ReplicaSetController:
         if wait is not None:
             return Result(requeue_after=wait)
         return Result()
+
+    def _counted_status(self, key: Key, rs: Replicated) -> tuple[Status, bool] | None:
+        """(status, waiting for expectations) from the running counts
+        (`controllers.replicaset.tally`) when the full sync could only
+        recount: on a cache that has not gone back in time, either as many
+        active pods as replicas with expectations met, or expectations still
+        pending (not expired), so nothing may be created or deleted; and all
+        pods matching the selector, no orphans to adopt, nothing
+        time-dependent (minReadySeconds), the set not being deleted. None
+        otherwise: the full sync decides."""
+        if rs.metadata.deletion_timestamp is not None or rs.spec.min_ready_seconds:
+            return None
+        tally = self.tally.owner(rs.metadata.uid)
+        if tally is None or self.pods.last_revision < self._newest_pod_revision:
+            return None
+        adds, deletes = self.expectations.pending(key)
+        waiting = adds > 0 or bool(deletes)
+        if waiting:
+            if self.expectations.satisfied(key):
+                return None  # expired: whether to trust the cache needs the pods
+        elif tally.active != rs.spec.replicas:
+            return None
+        cache = self.pods.cache
+        if cache.index_size(CONTROLLER_INDEX, orphan_key(rs.metadata.namespace)):
+            return None
+        selector = self._selector(rs)
+        fully_labeled = 0
+        for labels, count in tally.label_sets.values():
+            if not selector.matches(labels):
+                return None  # the full sync releases it
+            if fully_labeled_by(rs, labels):
+                fully_labeled += count
+        self._newest_pod_revision = self.pods.last_revision
+        status = status_from_counts(
+            rs, tally.active, fully_labeled, tally.ready, tally.ready, None, self.clock.now()
+        )
+        if detector.enabled:
+            self._check_counted(rs, status)
+        return status, waiting
+
+    def _check_counted(self, rs: Replicated, status: Status) -> None:
+        """Under the mutation detector (the test suite), prove the counted
+        status equal to the full recount."""
+        pods = [p for p in owned_and_orphans(self.pods, rs) if is_pod_active(p)]
+        full = calculate_status(rs, pods, None, self.clock.now())
+        if full != status:
+            raise AssertionError(
+                f"counted status of {rs.metadata.namespace}/{rs.metadata.name} "
+                f"differs from the recount: {status!r} != {full!r}"
+            )
+
+    async def _write_counted_status(
+        self, key: Key, rs: Replicated, status: Status, waiting: bool
+    ) -> Result:
+        try:
+            await update_status(self.client, rs, status)
+        except NotFound:
+            self._gone.add(rs.metadata.uid)
+            self.expectations.forget(key)
+            return Result()
+        return Result(requeue_after=EXPECTATIONS_RECHECK) if waiting else Result()
 
     def _cache_is_trustworthy(self, key: Key, rs: Replicated, candidates: list[Pod]) -> bool:
         revision = self.pods.last_revision

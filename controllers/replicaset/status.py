@@ -16,7 +16,7 @@ Neighbours: `controllers.replicaset.controller` calls these;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -33,7 +33,14 @@ from engine.api import (
 from engine.client import Client
 from engine.errors import Conflict
 
-__all__ = ["REPLICA_FAILURE", "calculate_status", "next_availability_check", "update_status"]
+__all__ = [
+    "REPLICA_FAILURE",
+    "calculate_status",
+    "fully_labeled_by",
+    "next_availability_check",
+    "status_from_counts",
+    "update_status",
+]
 
 REPLICA_FAILURE: Final = "ReplicaFailure"
 _STATUS_UPDATE_RETRIES: Final = 1
@@ -47,7 +54,6 @@ def calculate_status(
 ) -> Status:
     """The status `rs` should have, given its active pods and how the last
     attempt to create or delete pods went."""
-    template_labels = rs.spec.template.metadata.labels.items()
     deadline = now - timedelta(seconds=rs.spec.min_ready_seconds or 0)
     fully_labeled = ready = available = 0
     # Pods made from one template share one labels dict: check it once.
@@ -56,7 +62,7 @@ def calculate_status(
         labels = pod.metadata.labels
         verdict = labeled.get(id(labels))
         if verdict is None:
-            verdict = labeled[id(labels)] = all(labels.get(k) == v for k, v in template_labels)
+            verdict = labeled[id(labels)] = fully_labeled_by(rs, labels)
         if verdict:
             fully_labeled += 1
         readiness = ready_condition(pod)
@@ -65,10 +71,28 @@ def calculate_status(
             since = readiness.last_transition_time
             if not rs.spec.min_ready_seconds or (since is not None and since < deadline):
                 available += 1
+    return status_from_counts(rs, len(pods), fully_labeled, ready, available, manage_error, now)
+
+
+def fully_labeled_by(rs: Replicated, labels: Mapping[str, str]) -> bool:
+    """Whether pod labels carry every label of the set's template."""
+    return all(labels.get(k) == v for k, v in rs.spec.template.metadata.labels.items())
+
+
+def status_from_counts(
+    rs: Replicated,
+    replicas: int,
+    fully_labeled: int,
+    ready: int,
+    available: int,
+    manage_error: Exception | None,
+    now: datetime,
+) -> Status:
+    """The status for these counts of the set's active pods (see `calculate_status`)."""
     conditions: list[Any] = list(rs.status.conditions)
     failure = rs.status.condition(REPLICA_FAILURE)
     if manage_error is not None and failure is None:
-        diff = len(pods) - rs.spec.replicas
+        diff = replicas - rs.spec.replicas
         reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else None
         condition_class = (
             ReplicaSetCondition if isinstance(rs, ReplicaSet) else ReplicationControllerCondition
@@ -85,7 +109,7 @@ def calculate_status(
         conditions = [c for c in conditions if c.type != REPLICA_FAILURE]
     return rs.status.model_copy(
         update={
-            "replicas": len(pods),
+            "replicas": replicas,
             "fully_labeled_replicas": fully_labeled,
             "ready_replicas": ready,
             "available_replicas": available,
