@@ -10,6 +10,11 @@ delete, relists too, so after each delivered event the counts equal a
 recount over the cache. A handler added to a synced informer first receives
 an add for every cached pod.
 
+What was counted for each pod is remembered by its key, and a change takes
+back exactly that: a delete event carries the pod's final state, which is
+not what the cache held when earlier events were lost (a watch that dropped
+the pod's last updates), and the counts must follow the cache.
+
 Label sets are told apart by content: a relist can replace a pod with an
 equal copy whose labels dict is another object. The content key is computed
 once per dict (pods of one template share theirs).
@@ -62,6 +67,8 @@ class PodTally:
 
     def __init__(self) -> None:
         self._owners: dict[str, OwnerTally] = {}
+        # pod key -> what was counted for it: (owner uid, ready, label set, labels)
+        self._counted: dict[tuple[str, str], tuple[str, bool, LabelSet, Mapping[str, str]]] = {}
         # id(labels) -> (labels, content key); the dict is held so its id is not reused.
         self._keys: dict[int, tuple[Mapping[str, str], LabelSet]] = {}
 
@@ -72,40 +79,53 @@ class PodTally:
     # -- ResourceEventHandler ------------------------------------------------------------
 
     def on_add(self, obj: Pod, is_in_initial_list: bool) -> None:
-        self._count(obj, 1)
+        self._set(obj)
 
     def on_update(self, old: Pod, new: Pod) -> None:
-        self._count(old, -1)
-        self._count(new, 1)
+        self._set(new)
 
     def on_delete(self, obj: Pod | DeletedFinalStateUnknown[Any]) -> None:
         pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        self._count(pod, -1)
+        meta = pod.metadata
+        self._forget((meta.namespace, meta.name))
 
     # -- counting ------------------------------------------------------------------------
 
-    def _count(self, pod: Pod, sign: int) -> None:
+    def _set(self, pod: Pod) -> None:
+        meta = pod.metadata
+        key = (meta.namespace, meta.name)
+        self._forget(key)
         if not is_pod_active(pod):
             return
-        ref = pod.metadata.controller_ref()
+        ref = meta.controller_ref()
         if ref is None:
             return
-        tally = self._owners.get(ref.uid)
+        labels = meta.labels
+        facts = (ref.uid, is_pod_ready(pod), self._label_key(labels), labels)
+        self._counted[key] = facts
+        self._change(facts, 1)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        facts = self._counted.pop(key, None)
+        if facts is not None:
+            self._change(facts, -1)
+
+    def _change(self, facts: tuple[str, bool, LabelSet, Mapping[str, str]], sign: int) -> None:
+        uid, ready, label_set, labels = facts
+        tally = self._owners.get(uid)
         if tally is None:
-            tally = self._owners[ref.uid] = OwnerTally()
+            tally = self._owners[uid] = OwnerTally()
         tally.active += sign
-        if is_pod_ready(pod):
+        if ready:
             tally.ready += sign
-        labels = pod.metadata.labels
-        key = self._label_key(labels)
-        held = tally.label_sets.get(key)
+        held = tally.label_sets.get(label_set)
         count = (held[1] if held is not None else 0) + sign
         if count:
-            tally.label_sets[key] = (labels if held is None else held[0], count)
+            tally.label_sets[label_set] = (labels if held is None else held[0], count)
         else:
-            del tally.label_sets[key]
-        if not tally.active and not tally.label_sets:
-            del self._owners[ref.uid]
+            del tally.label_sets[label_set]
+        if not tally.active:
+            del self._owners[uid]
 
     def _label_key(self, labels: Mapping[str, str]) -> LabelSet:
         memo = self._keys.get(id(labels))
