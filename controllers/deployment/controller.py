@@ -258,7 +258,7 @@ class DeploymentController:
         if s.d.spec.paused:
             await s.sync()
             return
-        if await s.is_scaling_event():
+        if await s.is_scaling_event() and not await s.scaling_needs_rollout():
             await s.sync()
             return
         if s.d.spec.strategy.type == "Recreate":

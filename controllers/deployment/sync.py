@@ -441,6 +441,20 @@ class DeploymentSync:
                 size = max(0, size + to_add - added)  # leftovers go to the largest
             await self.scale_replica_set(rs, size)
 
+    async def scaling_needs_rollout(self) -> bool:
+        """A scaling event `scale` cannot carry out: a Recreate Deployment
+        whose ReplicaSets have several active ones (a rolling update was
+        interrupted by the switch to Recreate) and no saturated new one.
+        Kubernetes resizes nothing then, so the desired-replicas annotations
+        stay stale and every later sync is the same scaling event: the
+        Deployment never moves again (kubernetes/kubernetes#125568). Here the
+        Recreate rollout takes over: it scales every old ReplicaSet to zero,
+        which refreshes their annotations, then sizes the new one."""
+        if self.d.spec.strategy.type != "Recreate":
+            return False
+        new_rs, old_rss = await self.new_and_old(create=False)
+        return find_active_or_latest(new_rs, old_rss) is None and not is_saturated(self.d, new_rs)
+
     async def is_scaling_event(self) -> bool:
         """The Deployment's replicas changed since its active ReplicaSets were sized."""
         new_rs, old_rss = await self.new_and_old(create=False)

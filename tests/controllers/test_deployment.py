@@ -27,6 +27,7 @@ from tests.controllers.workloads import (
     replica_set,
     running,
     set_image,
+    with_image,
 )
 
 
@@ -241,6 +242,39 @@ async def test_scaling_a_stuck_rollout_is_proportional(clock: VirtualClock) -> N
         await rollout_status(c.client, "web")
         pods = deployment_pods(c.store, d)
         assert len(pods) == 15 and {image_of(p) for p in pods} == {"app:v2"}
+
+
+async def test_switching_a_stuck_rollout_to_recreate_and_resizing_it_at_once_converges(
+    clock: VirtualClock,
+) -> None:
+    """kubernetes/kubernetes#125568: with two active ReplicaSets, one write that
+    sets strategy Recreate, a new size and a new template is a scaling event
+    nothing carries out in Kubernetes, which then stays there for ever."""
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    async with running(clock, becomes_ready=lambda pod: image_of(pod) != "app:broken") as c:
+        d = await c.client.create(deployment("web", 3, image="app:v1", strategy=strategy))
+        await rollout_status(c.client, "web")
+        await set_image(c, "web", "app:broken")
+        await c.settle(30)
+        assert sum(1 for rs in owned_replica_sets(c.store, d) if rs.spec.replicas) == 2
+
+        current = c.store.get(Deployment, "web")
+        switched = with_image(current, "app:v2")
+        spec = switched.spec.model_copy(
+            update={
+                "replicas": 2,
+                "strategy": current.spec.strategy.model_copy(
+                    update={"type": "Recreate", "rolling_update": None}
+                ),
+            }
+        )
+        await c.client.update(switched.model_copy(update={"spec": spec}))
+        await c.settle(120)
+        sizes = {image_of_rs(rs): rs.spec.replicas for rs in owned_replica_sets(c.store, d)}
+        assert sizes == {"app:v1": 0, "app:broken": 0, "app:v2": 2}
+        assert await rollout_status(c.client, "web") == 'deployment "web" successfully rolled out'
+        pods = deployment_pods(c.store, d)
+        assert len(pods) == 2 and {image_of(p) for p in pods} == {"app:v2"}
 
 
 def image_of_rs(rs: ReplicaSet) -> str:
