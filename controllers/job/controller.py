@@ -396,7 +396,12 @@ class JobController:
                 current = None
             if current is not None and current.metadata.uid == ref.uid:
                 return  # the cache is behind: the Job's events will come
-        await self._remove_finalizers([pod], set())
+        _, error = await self._remove_finalizers([pod], set())
+        if error is not None:
+            # Retried (rate limited): a Conflict means the cached pod was
+            # stale, and once the pod has stopped changing no event would
+            # bring it back here; its finalizer would hold it for ever.
+            raise error
 
     def _observe(self, job: Job, pods: list[Pod], removed: set[str]) -> _Observed:
         seen = _Observed()

@@ -33,6 +33,17 @@ failed before its fix and must pass now.
   copy one write old; the Conflict was dropped and no later event brought
   the Job back, so it never reached Failed. A conflict on a finalizer
   removal now retries the sync.
+* job-orphan-finalizer-conflict-not-retried: a Job deleted (Background)
+  while its pods were stopping; removing the tracking finalizer from an
+  orphaned pod met a Conflict (the cached pod was one write old), the error
+  was dropped, and once the pod stopped changing nothing tried again: the
+  pods outlived their Job for ever. The orphan's finalizer removal is now
+  retried.
+* deployment-recreate-switch-while-scaling: a Deployment with two active
+  ReplicaSets switched to Recreate with a new size in one write, no faults
+  at all; Kubernetes takes that as a scaling event it cannot carry out and
+  stays there (kubernetes/kubernetes#125568); the Recreate rollout now
+  takes over.
 """
 
 from __future__ import annotations
