@@ -8,7 +8,10 @@ creating again the pods the previous sync created, as in Kubernetes (and
 when they expire, the cache must have caught up with this controller's own
 creations before it is trusted); at
 most `burst_replicas` (250, Kubernetes' value) creations per sync, in
-slow-start batches. Node updates wake every DaemonSet only when the node's
+slow-start batches. Before creating, a sync reads the set from the API: a
+cache may still show a set that was deleted (its delete event late), and
+pods made for it would stand beside those being collected. Node updates
+wake every DaemonSet only when the node's
 labels, taints or schedulability changed (heartbeats do not); node placement
 is cached per node version and template.
 
@@ -250,6 +253,16 @@ class DaemonSetController:
             wait = EXPECTATIONS_RECHECK if wait is None else min(wait, EXPECTATIONS_RECHECK)
         return Result(requeue_after=wait) if wait is not None else Result()
 
+    async def _still_exists(self, ds: DaemonSet) -> bool:
+        """Whether the API still holds this DaemonSet (same uid, not being
+        deleted), as the ReplicaSet controller asks before it creates pods."""
+        meta = ds.metadata
+        try:
+            current = await self.client.get(DaemonSet, meta.name, namespace=meta.namespace)
+        except NotFound:
+            return False
+        return current.metadata.uid == meta.uid and current.metadata.deletion_timestamp is None
+
     def _forget_deleted(self) -> None:
         """Drop the per-set memos of sets no longer in the cache."""
         live = {ds.metadata.uid for ds in self.sets.cache.list()}
@@ -291,6 +304,11 @@ class DaemonSetController:
     ) -> ApiError | None:
         create_on = plan.create_on[: self.burst_replicas]
         victims = plan.delete[: self.burst_replicas]
+        if create_on and not await self._still_exists(ds):
+            # The cache still shows a DaemonSet the API has deleted (its delete
+            # event late or lost): pods made for it would only be collected,
+            # and would stand beside the pods being collected on the same nodes.
+            create_on = []
         self.expectations.expect(key, len(create_on), [p.metadata.uid for p in victims])
         deleted, first_error = await delete_pods(self.client, victims, self.expectations, key)
         for pod in deleted:

@@ -44,6 +44,10 @@ failed before its fix and must pass now.
   at all; Kubernetes takes that as a scaling event it cannot carry out and
   stays there (kubernetes/kubernetes#125568); the Recreate rollout now
   takes over.
+* daemonset-creates-for-a-deleted-set: a DaemonSet controller whose watches
+  ran 10 s late still saw its deleted set and, its pods being collected,
+  created new ones beside them (two live pods on a node). Like the
+  ReplicaSet controller, it now reads the set from the API before creating.
 """
 
 from __future__ import annotations
