@@ -49,6 +49,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TypeVar, Unpack, cast
 
 from engine import admission, conversion, crd, strategies, subresources
@@ -543,7 +544,7 @@ class Store:
                         and (sel is None or sel.matches(obj.metadata.labels))
                         and (fsel is None or fsel.matches(obj))
                     ),
-                    key=_object_key,
+                    key=attrgetter("key"),
                 )
         if limit is None or limit <= 0 or len(items) <= limit:
             return ObjectList(cast(builtins.list[R], items), revision)
@@ -897,11 +898,6 @@ class Store:
     def objects(self, kind: type[R]) -> Iterable[R]:
         """Every stored object of a kind, unordered and without copying."""
         return cast(Iterable[R], self.table(kind).space.values())
-
-
-def _object_key(obj: Resource) -> tuple[str, str]:
-    meta = obj.metadata
-    return (meta.namespace, meta.name)
 
 
 def _label_selector(value: LabelSelectorArg) -> Selector | None:

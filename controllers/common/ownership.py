@@ -40,6 +40,7 @@ __all__ = [
     "ClaimResult",
     "claim",
     "controller_or_orphan",
+    "current_incarnation",
     "ensure_indexer",
     "is_controlled_by",
     "new_controller_ref",
@@ -113,6 +114,18 @@ def resolve_controller(
     if owner is None or owner.metadata.uid != ref.uid:
         return None
     return owner
+
+
+async def current_incarnation(client: Client, obj: R) -> R | None:
+    """`obj` as the API holds it now, or None when it is gone or re-created
+    under its name (another uid). A controller's cache may still show an
+    owner that was deleted; pods made for it would only be collected."""
+    meta = obj.metadata
+    try:
+        current = await client.get(type(obj), meta.name, namespace=meta.namespace)
+    except NotFound:
+        return None
+    return current if current.metadata.uid == meta.uid else None
 
 
 def _group(api_version: str) -> str:

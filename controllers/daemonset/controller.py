@@ -30,6 +30,7 @@ from controllers.common.ownership import (
     CONTROLLER_INDEX,
     claim,
     controller_or_orphan,
+    current_incarnation,
     ensure_indexer,
     new_controller_ref,
     orphan_key,
@@ -256,12 +257,8 @@ class DaemonSetController:
     async def _still_exists(self, ds: DaemonSet) -> bool:
         """Whether the API still holds this DaemonSet (same uid, not being
         deleted), as the ReplicaSet controller asks before it creates pods."""
-        meta = ds.metadata
-        try:
-            current = await self.client.get(DaemonSet, meta.name, namespace=meta.namespace)
-        except NotFound:
-            return False
-        return current.metadata.uid == meta.uid and current.metadata.deletion_timestamp is None
+        current = await current_incarnation(self.client, ds)
+        return current is not None and current.metadata.deletion_timestamp is None
 
     def _forget_deleted(self) -> None:
         """Drop the per-set memos of sets no longer in the cache."""

@@ -70,6 +70,7 @@ from controllers.common.ownership import (
     CONTROLLER_INDEX,
     claim,
     controller_or_orphan,
+    current_incarnation,
     ensure_indexer,
     new_controller_ref,
     orphan_key,
@@ -484,14 +485,10 @@ class ReplicaSetController:
         """Whether the API still holds this ReplicaSet (same uid, not being
         deleted). The cache may still show one whose delete event is lost or
         late; pods created for it would only be garbage collected."""
-        meta = rs.metadata
-        try:
-            current = await self.client.get(type(rs), meta.name, namespace=meta.namespace)
-        except NotFound:
-            current = None
-        if current is not None and current.metadata.uid == meta.uid:
+        current = await current_incarnation(self.client, rs)
+        if current is not None:
             return current.metadata.deletion_timestamp is None
-        self._gone.add(meta.uid)
+        self._gone.add(rs.metadata.uid)
         return False
 
     async def _create_pods(self, key: Key, rs: Replicated, count: int) -> None:
